@@ -1,0 +1,338 @@
+//! Configuration: defaults, then an optional TOML file, then `HOTLINE_*` environment variables.
+//!
+//! Rules: secrets (auth token, API token, database password) are `Secret`s whose `Debug` and
+//! `Display` are redacted; they are exposed only where used. Every setting has a default that
+//! works on a developer's machine, except the secrets, which `serve` demands unless `--demo`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::prompts::Locale;
+
+/// A secret string: redacted in `Debug` and never serialised.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    /// The secret itself; call only where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "Secret(<empty>)" } else { "Secret(****)" })
+    }
+}
+
+/// How one locale is spoken and heard by the carrier.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct VoiceConfig {
+    /// Text-to-speech voice, e.g. `Polly.Zhiyu-Neural`.
+    pub voice: String,
+    /// Language of the spoken text, e.g. `cmn-CN`.
+    pub language: String,
+    /// Language of the speech recogniser, e.g. `cmn-Hans-CN`.
+    pub speech_language: String,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// The public URL the carrier calls (scheme, host, optional port, optional path prefix);
+    /// webhook signatures are computed over it, so behind a proxy or tunnel it must be the
+    /// outside address.
+    pub public_url: String,
+    /// `sqlite://hotline.db` (default) or `postgres://…`.
+    pub database_url: Secret,
+    pub twilio: TwilioConfig,
+    /// Bearer token for `/api/v1`; the API refuses every request while it is unset.
+    pub api_token: Secret,
+    /// Number or SIP address of the agents; when unset the "person" option says agents
+    /// cannot take calls on this line yet.
+    pub agent_number: Option<String>,
+    pub pin: PinConfig,
+    pub billing: BillingConfig,
+    /// Language when the caller has not chosen one.
+    pub default_locale: Locale,
+    pub voices: BTreeMap<Locale, VoiceConfig>,
+    /// Directory with `<locale>.toml` catalogs; the built-in catalogs when unset.
+    pub prompts_dir: Option<PathBuf>,
+    /// Largest webhook or API body accepted, bytes.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TwilioConfig {
+    pub account_sid: String,
+    /// Signs webhooks and authenticates REST calls.
+    pub auth_token: Secret,
+    /// Base URL of the REST API; tests and simulators point it at a local server.
+    pub api_base: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PinConfig {
+    pub max_failures: i32,
+    pub lock_minutes: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BillingConfig {
+    /// An external billing endpoint (`GET {url}?account=<no>` → bill JSON); bills come from
+    /// the hotline's own tables when unset.
+    pub url: Option<String>,
+    /// How long a caller may wait for it.
+    pub timeout_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let mut voices = BTreeMap::new();
+        voices.insert(
+            Locale::ZhCn,
+            VoiceConfig {
+                voice: "Polly.Zhiyu-Neural".into(),
+                language: "cmn-CN".into(),
+                speech_language: "cmn-Hans-CN".into(),
+            },
+        );
+        voices.insert(
+            Locale::EnUs,
+            VoiceConfig {
+                voice: "Polly.Joanna-Neural".into(),
+                language: "en-US".into(),
+                speech_language: "en-US".into(),
+            },
+        );
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: "http://127.0.0.1:8080".into(),
+            database_url: Secret::new("sqlite://hotline.db"),
+            twilio: TwilioConfig::default(),
+            api_token: Secret::default(),
+            agent_number: None,
+            pin: PinConfig::default(),
+            billing: BillingConfig::default(),
+            default_locale: Locale::ZhCn,
+            voices,
+            prompts_dir: None,
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+impl Default for TwilioConfig {
+    fn default() -> Self {
+        TwilioConfig {
+            account_sid: String::new(),
+            auth_token: Secret::default(),
+            api_base: "https://api.twilio.com".into(),
+        }
+    }
+}
+
+impl Default for PinConfig {
+    fn default() -> Self {
+        PinConfig { max_failures: 3, lock_minutes: 30 }
+    }
+}
+
+impl Default for BillingConfig {
+    fn default() -> Self {
+        BillingConfig { url: None, timeout_ms: 3000 }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("database_url", &crate::store::redact_url(self.database_url.expose()))
+            .field("twilio.account_sid", &self.twilio.account_sid)
+            .field("twilio.auth_token", &self.twilio.auth_token)
+            .field("twilio.api_base", &self.twilio.api_base)
+            .field("api_token", &self.api_token)
+            .field("agent_number", &self.agent_number.as_deref().map(crate::telephony::mask_number))
+            .field("pin", &self.pin)
+            .field("billing", &self.billing)
+            .field("default_locale", &self.default_locale)
+            .field("prompts_dir", &self.prompts_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("config file {path} is invalid: {source}")]
+    Parse { path: String, source: toml::de::Error },
+    #[error("environment variable {name} is invalid: {reason}")]
+    Env { name: String, reason: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Defaults, then `file` (or `$HOTLINE_CONFIG`) when given, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let env_file = std::env::var_os("HOTLINE_CONFIG").map(PathBuf::from);
+        let mut cfg = match file.map(Path::to_path_buf).or(env_file) {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|source| {
+                    ConfigError::Read { path: path.display().to_string(), source }
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: path.display().to_string(),
+                    source,
+                })?
+            }
+            None => Config::default(),
+        };
+        cfg.apply_env(|name| std::env::var(name).ok())?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Overlays `HOTLINE_*` variables read through `get`.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn parse<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ConfigError>
+        where
+            T::Err: fmt::Display,
+        {
+            v.trim().parse().map_err(|e: T::Err| ConfigError::Env {
+                name: name.to_string(),
+                reason: e.to_string(),
+            })
+        }
+        let non_empty = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        if let Some(v) = non_empty("HOTLINE_LISTEN") {
+            self.listen = parse("HOTLINE_LISTEN", &v)?;
+        }
+        if let Some(v) = non_empty("HOTLINE_PUBLIC_URL") {
+            self.public_url = v;
+        }
+        if let Some(v) = non_empty("HOTLINE_DATABASE_URL") {
+            self.database_url = Secret::new(v);
+        }
+        if let Some(v) = non_empty("HOTLINE_TWILIO_ACCOUNT_SID") {
+            self.twilio.account_sid = v;
+        }
+        if let Some(v) = non_empty("HOTLINE_TWILIO_AUTH_TOKEN") {
+            self.twilio.auth_token = Secret::new(v);
+        }
+        if let Some(v) = non_empty("HOTLINE_TWILIO_API_BASE") {
+            self.twilio.api_base = v;
+        }
+        if let Some(v) = non_empty("HOTLINE_API_TOKEN") {
+            self.api_token = Secret::new(v);
+        }
+        if let Some(v) = non_empty("HOTLINE_AGENT_NUMBER") {
+            self.agent_number = Some(v);
+        }
+        if let Some(v) = non_empty("HOTLINE_PIN_MAX_FAILURES") {
+            self.pin.max_failures = parse("HOTLINE_PIN_MAX_FAILURES", &v)?;
+        }
+        if let Some(v) = non_empty("HOTLINE_PIN_LOCK_MINUTES") {
+            self.pin.lock_minutes = parse("HOTLINE_PIN_LOCK_MINUTES", &v)?;
+        }
+        if let Some(v) = non_empty("HOTLINE_BILLING_URL") {
+            self.billing.url = Some(v);
+        }
+        if let Some(v) = non_empty("HOTLINE_BILLING_TIMEOUT_MS") {
+            self.billing.timeout_ms = parse("HOTLINE_BILLING_TIMEOUT_MS", &v)?;
+        }
+        if let Some(v) = non_empty("HOTLINE_DEFAULT_LOCALE") {
+            self.default_locale = Locale::parse(&v).ok_or_else(|| ConfigError::Env {
+                name: "HOTLINE_DEFAULT_LOCALE".into(),
+                reason: format!("unknown locale {v:?} (use zh-CN or en-US)"),
+            })?;
+        }
+        if let Some(v) = non_empty("HOTLINE_PROMPTS_DIR") {
+            self.prompts_dir = Some(PathBuf::from(v));
+        }
+        Ok(())
+    }
+
+    pub fn validate(&mut self) -> Result<(), ConfigError> {
+        let url = self.public_url.trim().trim_end_matches('/').to_string();
+        if !(url.starts_with("http://") || url.starts_with("https://")) || url.contains('?') {
+            return Err(ConfigError::Invalid(format!(
+                "public_url must be an http(s) URL without a query, got {url:?}"
+            )));
+        }
+        self.public_url = url;
+        if self.pin.max_failures < 1 || self.pin.lock_minutes < 1 {
+            return Err(ConfigError::Invalid(
+                "pin.max_failures and pin.lock_minutes must be at least 1".into(),
+            ));
+        }
+        if !(100..=10_000).contains(&self.billing.timeout_ms) {
+            return Err(ConfigError::Invalid(
+                "billing.timeout_ms must be between 100 and 10000 (the carrier waits 15 s)".into(),
+            ));
+        }
+        // A file that configures one locale's voice keeps the defaults of the others.
+        for (l, v) in Config::default().voices {
+            self.voices.entry(l).or_insert(v);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_and_secrets_stay_hidden() {
+        let mut cfg = Config::default();
+        cfg.apply_env(|k| match k {
+            "HOTLINE_TWILIO_AUTH_TOKEN" => Some("tok-123".into()),
+            "HOTLINE_DATABASE_URL" => Some("postgres://u:pw@h/db".into()),
+            "HOTLINE_PUBLIC_URL" => Some("https://ivr.example.com/".into()),
+            _ => None,
+        })
+        .unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.public_url, "https://ivr.example.com");
+        let dbg = format!("{cfg:?}");
+        assert!(!dbg.contains("tok-123") && !dbg.contains("pw@"), "{dbg}");
+    }
+
+    #[test]
+    fn rejects_bad_values_with_the_variable_name() {
+        let mut cfg = Config::default();
+        let err = cfg.apply_env(|k| (k == "HOTLINE_LISTEN").then(|| "nope".into())).unwrap_err();
+        assert!(err.to_string().contains("HOTLINE_LISTEN"), "{err}");
+    }
+
+    #[test]
+    fn file_sections_parse() {
+        let cfg: Config = toml::from_str(
+            "public_url = \"https://x.example\"\n[pin]\nmax_failures = 5\n[voices.en-US]\nvoice = \"man\"\nlanguage = \"en-US\"\nspeech_language = \"en-US\"\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.pin.max_failures, 5);
+        assert_eq!(cfg.voices[&Locale::EnUs].voice, "man");
+    }
+}

@@ -1,0 +1,179 @@
+//! The store: every table, every SQL statement, both backends.
+//!
+//! Rules: SQL lives only under this folder. SQLite (the embedded default, created and
+//! migrated on first start) and PostgreSQL (several instances) implement the same `Store`
+//! trait and pass the same conformance tests. Times are epoch milliseconds in `BIGINT`
+//! columns on both backends, so comparisons sort correctly and tests can fake the clock.
+//! Call steps are written by one batching writer (`StepWriter`): many concurrent steps share
+//! one transaction, and each is answered only after that transaction commits.
+
+mod postgres;
+mod sqlite;
+mod writer;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::billing::Bill;
+use crate::calls::CallRecord;
+use crate::customers::{Account, AccountWrite};
+use crate::prompts::Locale;
+
+pub use writer::StepWriter;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("unsupported database URL (expected sqlite:... or postgres://...)")]
+    UnsupportedUrl,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    #[error("the step writer has stopped")]
+    WriterGone,
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// One webhook step to record, with the side effects it has if (and only if) it is new.
+#[derive(Debug, Clone)]
+pub struct StepWrite {
+    pub call_sid: String,
+    pub seq: i32,
+    /// Present on the first step of a call: creates the call row.
+    pub new_call: Option<NewCall>,
+    pub node: String,
+    pub input: String,
+    pub said: String,
+    /// The exact body answered, replayed to a retried request.
+    pub response: String,
+    pub at: i64,
+    pub effects: Vec<Effect>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewCall {
+    pub direction: String,
+    pub from_number: String,
+    pub to_number: String,
+}
+
+/// A side effect of a step, applied in the step's transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// The caller was identified as this account.
+    IdentifyAccount { account_id: i64 },
+    /// The caller chose (or was given) this language.
+    SetLocale { locale: Locale },
+    /// A wrong PIN: count it; the `max_failures`-th failure locks the account until
+    /// `lock_until`. A lock that has expired by `at` starts the count afresh.
+    PinFailed { account_id: i64, max_failures: i32, lock_until: i64 },
+    /// A right PIN: the count starts afresh.
+    PinAccepted { account_id: i64 },
+}
+
+/// What became of a `StepWrite`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// Recorded now, effects applied.
+    Recorded,
+    /// The same step was recorded before: nothing applied, answer with the stored body.
+    Replayed { response: String },
+    /// A step other than the first for a call that was never started.
+    UnknownCall,
+}
+
+/// A carrier status report.
+#[derive(Debug, Clone)]
+pub struct StatusEvent {
+    pub call_sid: String,
+    /// Normalised status, e.g. `completed` (see `telephony::CallStatus`).
+    pub status: String,
+    pub is_final: bool,
+    /// Carrier's sequence number when it sends one; deduplicates retries.
+    pub sequence: Option<i64>,
+    pub duration_secs: Option<i64>,
+    pub at: i64,
+    /// Present when the report is for a call we never saw start (it is created).
+    pub new_call: NewCall,
+}
+
+/// One page of accounts.
+#[derive(Debug, Clone)]
+pub struct AccountPage {
+    pub accounts: Vec<Account>,
+    pub next_after: Option<i64>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Applies pending migrations.
+    async fn migrate(&self) -> Result<()>;
+    /// Cheap round trip, for `/readyz`.
+    async fn ping(&self) -> Result<()>;
+
+    /// The account owning a line number, with its lines.
+    async fn account_by_line(&self, number: &str) -> Result<Option<Account>>;
+    async fn account_by_no(&self, account_no: &str) -> Result<Option<Account>>;
+    async fn account(&self, id: i64) -> Result<Option<Account>>;
+    /// Accounts ordered by id, after `after`, at most `limit`.
+    async fn list_accounts(&self, after: Option<i64>, limit: i64) -> Result<AccountPage>;
+    /// Creates or replaces (by account number) an account, its lines and, when given, its
+    /// bill, in one transaction. A line number owned by another account is a `Conflict`.
+    async fn put_account(&self, write: &AccountWrite, now: i64) -> Result<Account>;
+    /// The account's current bill.
+    async fn bill(&self, account_id: i64) -> Result<Option<Bill>>;
+
+    /// Records a batch of steps in one transaction; one outcome per step, in order.
+    async fn commit_steps(&self, steps: &[StepWrite]) -> Result<Vec<StepOutcome>>;
+    /// Records a status report; idempotent, monotonic.
+    async fn record_status(&self, event: &StatusEvent) -> Result<()>;
+    async fn call(&self, call_sid: &str) -> Result<Option<CallRecord>>;
+}
+
+/// Opens the store named by `url` (`sqlite:path`, `sqlite://path`, `postgres://…`) and
+/// migrates it. A SQLite file is created when missing.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
+        Arc::new(sqlite::SqliteStore::open(url).await?)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Arc::new(postgres::PgStore::open(url).await?)
+    } else {
+        return Err(StoreError::UnsupportedUrl);
+    };
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// Redacts the password of a database URL for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s + 3 => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:****{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            super::redact_url("postgres://app:s3cret@db:5432/hotline"),
+            "postgres://app:****@db:5432/hotline"
+        );
+        assert_eq!(super::redact_url("sqlite://hotline.db"), "sqlite://hotline.db");
+    }
+}

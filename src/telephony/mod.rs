@@ -1,0 +1,164 @@
+//! The provider-neutral call model.
+//!
+//! Rules: flows speak only in these types; every provider adapter (today Twilio, under
+//! `twilio/`) turns `Verb`s into its own markup and its own webhook parameters into `CallInput`.
+//! Nothing outside an adapter knows a provider's wire format.
+
+pub mod twilio;
+
+use crate::prompts::Locale;
+
+/// One instruction to the carrier, executed in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verb {
+    /// Text spoken to the caller in the given locale's voice.
+    Say { text: String, locale: Locale },
+    /// Silence, in seconds.
+    Pause { seconds: u8 },
+    /// Collect keys and/or speech while playing the nested prompts; on input the carrier
+    /// requests `next`. Adapters always follow a gather with a redirect to `next` marked as a
+    /// timeout, so silence never ends the call by accident.
+    Gather(Gather),
+    /// Continue at another step without input.
+    Redirect { next: NextStep },
+    /// Connect the caller to a number or SIP address (a person).
+    Transfer { to: String, next: NextStep },
+    /// End the call.
+    Hangup,
+}
+
+/// Parameters of a `Verb::Gather`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gather {
+    pub prompts: Vec<Verb>,
+    /// Accept speech as well as keys.
+    pub speech: bool,
+    /// Stop after this many keys (the carrier then submits at once).
+    pub num_digits: Option<u8>,
+    /// A key that ends the entry early (not included in the digits), e.g. `#`.
+    pub finish_on_key: Option<char>,
+    /// Seconds of silence before the gather gives up.
+    pub timeout_secs: u8,
+    /// Locale of the speech recogniser.
+    pub locale: Locale,
+    /// Words the recogniser should expect.
+    pub hints: Vec<String>,
+    pub next: NextStep,
+}
+
+/// Where the carrier goes next: the path and query of one of our webhook URLs, relative to
+/// the public base URL. Built by the flows, signed over by the carrier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NextStep(pub String);
+
+/// What the caller did, as the flows see it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallInput {
+    /// The call has just arrived (or a step was reached by redirect): no input.
+    None,
+    /// Keys pressed, without the finishing key.
+    Digits(String),
+    /// A speech transcript with the recogniser's confidence (0.0–1.0).
+    Speech { text: String, confidence: f32 },
+    /// The caller said and pressed nothing before the timeout.
+    Timeout,
+}
+
+impl CallInput {
+    /// The keys, or `None` for every other kind of input.
+    pub fn digits(&self) -> Option<&str> {
+        match self {
+            CallInput::Digits(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+/// The lifecycle of a call as reported by the carrier, normalised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallStatus {
+    Queued,
+    Initiated,
+    Ringing,
+    InProgress,
+    Completed,
+    Busy,
+    NoAnswer,
+    Failed,
+    Canceled,
+}
+
+impl CallStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallStatus::Queued => "queued",
+            CallStatus::Initiated => "initiated",
+            CallStatus::Ringing => "ringing",
+            CallStatus::InProgress => "in-progress",
+            CallStatus::Completed => "completed",
+            CallStatus::Busy => "busy",
+            CallStatus::NoAnswer => "no-answer",
+            CallStatus::Failed => "failed",
+            CallStatus::Canceled => "canceled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "queued" => CallStatus::Queued,
+            "initiated" => CallStatus::Initiated,
+            "ringing" => CallStatus::Ringing,
+            "in-progress" | "answered" => CallStatus::InProgress,
+            "completed" => CallStatus::Completed,
+            "busy" => CallStatus::Busy,
+            "no-answer" => CallStatus::NoAnswer,
+            "failed" => CallStatus::Failed,
+            "canceled" => CallStatus::Canceled,
+            _ => return None,
+        })
+    }
+
+    /// Whether the call is over; a final status is never replaced by an earlier one.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            CallStatus::Completed
+                | CallStatus::Busy
+                | CallStatus::NoAnswer
+                | CallStatus::Failed
+                | CallStatus::Canceled
+        )
+    }
+}
+
+/// Masks a phone number for logs: keeps the country prefix and the last two digits.
+pub fn mask_number(n: &str) -> String {
+    let chars: Vec<char> = n.chars().collect();
+    if chars.len() <= 4 {
+        return "*".repeat(chars.len());
+    }
+    let keep_head = if chars[0] == '+' { 3 } else { 1 };
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if i < keep_head || i + 2 >= chars.len() {
+                *c
+            } else {
+                '*'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_numbers_for_logs() {
+        assert_eq!(mask_number("+8613812345678"), "+86*********78");
+        assert_eq!(mask_number("1234"), "****");
+        assert_eq!(mask_number("010123456"), "0******56");
+    }
+}
