@@ -21,8 +21,9 @@ pub enum Verb {
     Gather(Gather),
     /// Continue at another step without input.
     Redirect { next: NextStep },
-    /// Connect the caller to a number or SIP address (a person).
-    Transfer { to: String, next: NextStep },
+    /// Connect the caller to a number or SIP address (a person); when the transfer ends the
+    /// carrier requests `next`, or, without one, the call ends with it.
+    Transfer { to: String, next: Option<NextStep> },
     /// End the call.
     Hangup,
 }
@@ -62,6 +63,8 @@ pub enum CallInput {
     Speech { text: String, confidence: f32 },
     /// The caller said and pressed nothing before the timeout.
     Timeout,
+    /// A transfer to a person has ended; `connected` when someone answered.
+    TransferEnded { connected: bool },
 }
 
 impl CallInput {

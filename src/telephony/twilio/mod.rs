@@ -1,1 +1,13 @@
-//! TODO
+//! The Twilio adapter: TwiML out, signed form webhooks in.
+//!
+//! Rules: only this module knows Twilio's wire format. `twiml` renders the neutral `Verb`s,
+//! `signature` checks `X-Twilio-Signature` over the exact public URL, `webhook` serves the
+//! HTTP endpoints Twilio calls, `validate` is the strict TwiML checker every rendered document
+//! must pass, and `simulator` plays Twilio's part over real HTTP for the end-to-end tests and
+//! the `hotline dial` softphone.
+
+pub mod signature;
+pub mod simulator;
+pub mod twiml;
+pub mod validate;
+pub mod webhook;

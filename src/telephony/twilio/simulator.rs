@@ -1,0 +1,1463 @@
+//! The carrier simulator: plays Twilio's part against a running `hotline` over real HTTP.
+//!
+//! Rules: it behaves like Twilio, not like a friendly client. Every request carries Twilio's
+//! full parameter set and a valid `X-Twilio-Signature` over `{base_url}{path?query}` (the
+//! service's public URL), POSTs are form-encoded, and every TwiML answer must be HTTP 200,
+//! `text/xml` or `application/xml`, and pass the strict `validate` — otherwise the call fails
+//! with `SimError`, so a test fails on any answer Twilio would choke on. Gathers follow
+//! Twilio's key rules (finishOnKey, numDigits, extra keys ignored, no input falls through to
+//! the next verb); `<Dial>` has no far end and always reports `no-answer`; when the call ends
+//! the `completed` status callback is sent once, as Twilio does. Twenty hops without input
+//! are treated as a redirect loop.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+
+use super::signature;
+use super::validate::{self, Element};
+
+/// Twilio gives up on a webhook after 15 seconds.
+const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(15);
+/// Hops (redirects, dial actions) allowed without caller input before we call it a loop.
+const MAX_HOPS: usize = 20;
+const VOICE_PATH: &str = "/twilio/voice";
+const STATUS_PATH: &str = "/twilio/status";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("request to {url} failed: {source}")]
+    Transport {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("the service answered HTTP {status}: {body}")]
+    Http { status: u16, body: String },
+    #[error("invalid TwiML from {url}: {reason}\n--- body ---\n{body}")]
+    InvalidTwiml {
+        url: String,
+        reason: String,
+        body: String,
+    },
+    #[error("the call has ended")]
+    Ended,
+    #[error("the call is not waiting for input")]
+    NotWaiting,
+    #[error("the pending <Gather> does not accept {0}")]
+    InputNotAccepted(&'static str),
+    #[error("{0:?} is not a telephone key (0-9, *, #)")]
+    InvalidKey(char),
+    #[error("no input given; use silence() for none")]
+    EmptyInput,
+    #[error("followed {0} redirects in a row without input: a redirect loop")]
+    RedirectLoop(usize),
+    #[error("the simulator cannot play <{0}>")]
+    Unsupported(String),
+    #[error("no webhook has been sent on this call yet")]
+    NothingToReplay,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Get,
+    Post,
+}
+
+impl Method {
+    fn of(e: &Element) -> Method {
+        if e.attr("method") == Some("GET") {
+            Method::Get
+        } else {
+            Method::Post
+        }
+    }
+}
+
+/// One webhook as sent, kept whole so it can be re-sent byte for byte (a Twilio retry).
+#[derive(Debug, Clone)]
+struct Request {
+    method: Method,
+    /// The public URL, as signed (for GET including the parameters).
+    url: String,
+    body: String,
+    signature: Option<String>,
+    idempotency_token: String,
+}
+
+/// Plays Twilio against a service whose public URL is `base_url`.
+#[derive(Clone)]
+pub struct Simulator {
+    base_url: String,
+    /// Where requests for `base_url` really go, when the public URL is not reachable from here.
+    transport_base: Option<String>,
+    auth_token: String,
+    account_sid: String,
+    http: reqwest::Client,
+}
+
+impl fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Simulator")
+            .field("base_url", &self.base_url)
+            .field("transport_base", &self.transport_base)
+            .field("account_sid", &self.account_sid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Simulator {
+    pub fn new(base_url: &str, auth_token: &str, account_sid: &str) -> Self {
+        // A 3xx is reported, not followed: Twilio would re-issue a redirected POST as a GET
+        // without its parameters. A proxy from the environment must not stand between the
+        // "carrier" and a local service.
+        let http = reqwest::Client::builder()
+            .timeout(WEBHOOK_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .user_agent("TwilioProxy/1.1")
+            .build()
+            .unwrap_or_default();
+        Simulator {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            transport_base: None,
+            auth_token: auth_token.to_string(),
+            account_sid: account_sid.to_string(),
+            http,
+        }
+    }
+
+    /// Sends requests for the public URL to `local_base` instead, still signing over the
+    /// public URL — as when the service sits behind a proxy or tunnel.
+    pub fn connect_via(mut self, local_base: &str) -> Self {
+        self.transport_base = Some(local_base.trim_end_matches('/').to_string());
+        self
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The public URL of `path_and_query`, encoded as it goes on the wire.
+    pub fn url(&self, path_and_query: &str) -> String {
+        if path_and_query.starts_with('/') {
+            self.wire_url(&format!("{}{path_and_query}", self.base_url))
+        } else {
+            self.wire_url(&format!("{}/{path_and_query}", self.base_url))
+        }
+    }
+
+    /// `url` with its path and query percent-encoded the way the HTTP client will send them
+    /// (`'` becomes `%27`, a fragment is dropped). The service validates the signature over
+    /// the request target it receives, so that is what must be signed; the public base is
+    /// kept exactly as configured.
+    fn wire_url(&self, url: &str) -> String {
+        let (base, rest) = match url.strip_prefix(self.base_url.as_str()) {
+            Some(rest) if rest.is_empty() || rest.starts_with(['/', '?', '#']) => {
+                (self.base_url.as_str(), rest)
+            }
+            _ => match reqwest::Url::parse(url) {
+                Ok(u) => return u.to_string(),
+                Err(_) => return url.to_string(),
+            },
+        };
+        let query = |u: &reqwest::Url| u.query().map(|q| format!("?{q}")).unwrap_or_default();
+        match reqwest::Url::parse(&format!("http://host{rest}")) {
+            Ok(u) if rest.starts_with('/') => format!("{base}{}{}", u.path(), query(&u)),
+            Ok(u) => format!("{base}{}", query(&u)),
+            Err(_) => url.to_string(),
+        }
+    }
+
+    /// The `X-Twilio-Signature` Twilio would send for a POST of `params` to `path_and_query`.
+    pub fn signature(&self, path_and_query: &str, params: &[(String, String)]) -> String {
+        signature::sign(&self.auth_token, &self.url(path_and_query), params)
+    }
+
+    /// Starts an inbound call with a fresh `CallSid`.
+    pub async fn start_call(&self, from: &str, to: &str) -> Result<Call, SimError> {
+        self.start_call_with_sid(&random_sid("CA"), from, to).await
+    }
+
+    /// Starts an inbound call: the first webhook, then whatever the document says, until it
+    /// waits for input or ends.
+    pub async fn start_call_with_sid(
+        &self,
+        sid: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Call, SimError> {
+        let mut call = Call {
+            sim: self.clone(),
+            sid: sid.to_string(),
+            from: from.to_string(),
+            to: to.to_string(),
+            started: Instant::now(),
+            gather: None,
+            last: None,
+            heard: Vec::new(),
+            transcript: Vec::new(),
+            ended: false,
+            transferred_to: None,
+            status_sent: false,
+            sequence: 0,
+        };
+        let url = self.url(VOICE_PATH);
+        let verbs = call
+            .fetch(Method::Post, &url, "ringing", Vec::new())
+            .await?;
+        call.run(verbs, Method::Post, url).await?;
+        Ok(call)
+    }
+
+    /// POSTs `params` to `path_and_query` with a valid signature; returns status,
+    /// content type and body, unchecked.
+    pub async fn signed_post(
+        &self,
+        path_and_query: &str,
+        params: &[(String, String)],
+    ) -> Result<(u16, String, String), SimError> {
+        let sig = self.signature(path_and_query, params);
+        self.post_with_signature(path_and_query, params, &sig).await
+    }
+
+    /// POSTs `params` without an `X-Twilio-Signature` header.
+    pub async fn unsigned_post(
+        &self,
+        path_and_query: &str,
+        params: &[(String, String)],
+    ) -> Result<(u16, String, String), SimError> {
+        let req = Request {
+            method: Method::Post,
+            url: self.url(path_and_query),
+            body: encode(params),
+            signature: None,
+            idempotency_token: random_hex(),
+        };
+        self.send(&req).await
+    }
+
+    /// POSTs `params` with `signature` as the header, valid or not.
+    pub async fn post_with_signature(
+        &self,
+        path_and_query: &str,
+        params: &[(String, String)],
+        signature: &str,
+    ) -> Result<(u16, String, String), SimError> {
+        let req = Request {
+            method: Method::Post,
+            url: self.url(path_and_query),
+            body: encode(params),
+            signature: Some(signature.to_string()),
+            idempotency_token: random_hex(),
+        };
+        self.send(&req).await
+    }
+
+    fn request(&self, method: Method, url: &str, params: &[(String, String)]) -> Request {
+        let url = &self.wire_url(url);
+        match method {
+            Method::Post => Request {
+                method,
+                url: url.to_string(),
+                body: encode(params),
+                signature: Some(signature::sign(&self.auth_token, url, params)),
+                idempotency_token: random_hex(),
+            },
+            // GET carries the parameters in the query, and the signature covers only the URL.
+            Method::Get => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                let full = format!("{url}{sep}{}", encode(params));
+                Request {
+                    method,
+                    signature: Some(signature::sign(&self.auth_token, &full, &[])),
+                    url: full,
+                    body: String::new(),
+                    idempotency_token: random_hex(),
+                }
+            }
+        }
+    }
+
+    async fn send(&self, req: &Request) -> Result<(u16, String, String), SimError> {
+        let target = match &self.transport_base {
+            Some(local) if req.url.starts_with(&self.base_url) => {
+                format!("{local}{}", &req.url[self.base_url.len()..])
+            }
+            _ => req.url.clone(),
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert("accept", HeaderValue::from_static("*/*"));
+        if let Some(sig) = &req.signature
+            && let Ok(v) = HeaderValue::from_str(sig)
+        {
+            headers.insert("x-twilio-signature", v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&req.idempotency_token) {
+            headers.insert("i-twilio-idempotency-token", v);
+        }
+        let builder = match req.method {
+            Method::Post => {
+                headers.insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("application/x-www-form-urlencoded; charset=UTF-8"),
+                );
+                self.http.post(&target).body(req.body.clone())
+            }
+            Method::Get => self.http.get(&target),
+        };
+        let transport = |source| SimError::Transport {
+            url: target.clone(),
+            source,
+        };
+        let resp = builder.headers(headers).send().await.map_err(transport)?;
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let body = resp.text().await.map_err(transport)?;
+        Ok((status, content_type, body))
+    }
+
+    /// Sends a webhook that must be answered with valid TwiML; returns the raw document.
+    async fn send_for_twiml(&self, req: &Request) -> Result<String, SimError> {
+        let (status, content_type, body) = self.send(req).await?;
+        if status != 200 {
+            return Err(SimError::Http { status, body });
+        }
+        let mime = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        if mime != "text/xml" && mime != "application/xml" {
+            return Err(SimError::InvalidTwiml {
+                url: req.url.clone(),
+                reason: format!(
+                    "Content-Type is {content_type:?}, not text/xml or application/xml"
+                ),
+                body,
+            });
+        }
+        if let Err(reason) = validate::validate(&body) {
+            return Err(SimError::InvalidTwiml {
+                url: req.url.clone(),
+                reason,
+                body,
+            });
+        }
+        Ok(body)
+    }
+}
+
+/// A request the document makes without caller input: a redirect or a dial action.
+type Hop = (Method, String, Vec<(&'static str, String)>);
+
+/// A `<Gather>` waiting for the caller.
+#[derive(Debug, Clone)]
+struct PendingGather {
+    action: String,
+    method: Method,
+    dtmf: bool,
+    speech: bool,
+    num_digits: Option<usize>,
+    finish_on_key: Option<char>,
+    action_on_empty: bool,
+    /// The verbs after the gather, where Twilio goes when nothing is entered.
+    rest: Vec<Element>,
+    doc_url: String,
+    doc_method: Method,
+}
+
+/// One simulated call.
+#[derive(Debug)]
+pub struct Call {
+    sim: Simulator,
+    sid: String,
+    from: String,
+    to: String,
+    started: Instant,
+    gather: Option<PendingGather>,
+    last: Option<Request>,
+    heard: Vec<String>,
+    transcript: Vec<String>,
+    ended: bool,
+    transferred_to: Option<String>,
+    status_sent: bool,
+    sequence: u32,
+}
+
+impl Call {
+    pub fn sid(&self) -> &str {
+        &self.sid
+    }
+
+    pub fn from(&self) -> &str {
+        &self.from
+    }
+
+    pub fn to(&self) -> &str {
+        &self.to
+    }
+
+    /// The `<Say>` texts since the last input.
+    pub fn heard(&self) -> &[String] {
+        &self.heard
+    }
+
+    /// Every `<Say>` text of the call.
+    pub fn transcript(&self) -> &[String] {
+        &self.transcript
+    }
+
+    /// A `<Gather>` is waiting for keys or speech.
+    pub fn is_waiting(&self) -> bool {
+        !self.ended && self.gather.is_some()
+    }
+
+    /// The pending gather accepts speech.
+    pub fn accepts_speech(&self) -> bool {
+        self.is_waiting() && self.gather.as_ref().is_some_and(|g| g.speech)
+    }
+
+    pub fn has_ended(&self) -> bool {
+        self.ended
+    }
+
+    /// The target of the last `<Dial>`, if the call was transferred.
+    pub fn transferred_to(&self) -> Option<&str> {
+        self.transferred_to.as_deref()
+    }
+
+    /// Presses keys. With `finishOnKey` the keys up to it are submitted (without it); with
+    /// `numDigits` the entry is submitted as soon as that many keys are in; later keys are
+    /// ignored. Keys that reach neither are submitted when the gather times out.
+    pub async fn press(&mut self, digits: &str) -> Result<(), SimError> {
+        let g = self.pending()?;
+        if !g.dtmf {
+            return Err(SimError::InputNotAccepted("keys"));
+        }
+        if let Some(bad) = digits
+            .chars()
+            .find(|c| !(c.is_ascii_digit() || *c == '*' || *c == '#'))
+        {
+            return Err(SimError::InvalidKey(bad));
+        }
+        if digits.is_empty() {
+            return Err(SimError::EmptyInput);
+        }
+        let mut entered = String::new();
+        let mut finished = String::new();
+        for c in digits.chars() {
+            if Some(c) == g.finish_on_key {
+                finished.push(c);
+                break;
+            }
+            entered.push(c);
+            if g.num_digits == Some(entered.chars().count()) {
+                break;
+            }
+        }
+        let Some(g) = self.gather.take() else {
+            return Err(SimError::NotWaiting);
+        };
+        self.heard.clear();
+        if entered.is_empty() && !g.action_on_empty {
+            return self.run(g.rest, g.doc_method, g.doc_url).await;
+        }
+        self.submit(g, vec![("Digits", entered), ("FinishedOnKey", finished)])
+            .await
+    }
+
+    /// Speaks to a gather that accepts speech; the recogniser heard `speech` with `confidence`.
+    pub async fn say(&mut self, speech: &str, confidence: f32) -> Result<(), SimError> {
+        let g = self.pending()?;
+        if !g.speech {
+            return Err(SimError::InputNotAccepted("speech"));
+        }
+        if speech.trim().is_empty() {
+            return Err(SimError::EmptyInput);
+        }
+        let Some(g) = self.gather.take() else {
+            return Err(SimError::NotWaiting);
+        };
+        self.heard.clear();
+        let confidence = confidence.clamp(0.0, 1.0);
+        self.submit(
+            g,
+            vec![
+                ("SpeechResult", speech.to_string()),
+                ("Confidence", confidence.to_string()),
+            ],
+        )
+        .await
+    }
+
+    /// Says and presses nothing: the gather times out and Twilio moves on to the next verb.
+    pub async fn silence(&mut self) -> Result<(), SimError> {
+        self.pending()?;
+        let Some(g) = self.gather.take() else {
+            return Err(SimError::NotWaiting);
+        };
+        self.heard.clear();
+        if g.action_on_empty {
+            return self
+                .submit(
+                    g,
+                    vec![("Digits", String::new()), ("FinishedOnKey", String::new())],
+                )
+                .await;
+        }
+        self.run(g.rest, g.doc_method, g.doc_url).await
+    }
+
+    /// Re-sends the last webhook byte for byte, as a Twilio retry would, and returns the raw
+    /// TwiML (checked like every answer) without advancing the call.
+    pub async fn replay_last(&mut self) -> Result<String, SimError> {
+        let req = self.last.clone().ok_or(SimError::NothingToReplay)?;
+        self.sim.send_for_twiml(&req).await
+    }
+
+    /// The caller hangs up: sends the `completed` status callback unless the call's end was
+    /// already reported.
+    pub async fn hang_up(&mut self) -> Result<(), SimError> {
+        self.finish("completed").await
+    }
+
+    fn pending(&self) -> Result<&PendingGather, SimError> {
+        if self.ended {
+            return Err(SimError::Ended);
+        }
+        self.gather.as_ref().ok_or(SimError::NotWaiting)
+    }
+
+    /// The parameters of every voice request, in Twilio's shape.
+    fn params(&self, status: &str) -> Vec<(String, String)> {
+        let from_country = country_of(&self.from);
+        let to_country = country_of(&self.to);
+        let pairs: [(&str, &str); 25] = [
+            ("AccountSid", &self.sim.account_sid),
+            ("ApiVersion", "2010-04-01"),
+            ("CallSid", &self.sid),
+            ("CallStatus", status),
+            ("Called", &self.to),
+            ("CalledCity", ""),
+            ("CalledCountry", to_country),
+            ("CalledState", ""),
+            ("CalledZip", ""),
+            ("Caller", &self.from),
+            ("CallerCity", ""),
+            ("CallerCountry", from_country),
+            ("CallerState", ""),
+            ("CallerZip", ""),
+            ("Direction", "inbound"),
+            ("From", &self.from),
+            ("FromCity", ""),
+            ("FromCountry", from_country),
+            ("FromState", ""),
+            ("FromZip", ""),
+            ("To", &self.to),
+            ("ToCity", ""),
+            ("ToCountry", to_country),
+            ("ToState", ""),
+            ("ToZip", ""),
+        ];
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// Sends a voice webhook and returns the verbs of the (valid) answer.
+    async fn fetch(
+        &mut self,
+        method: Method,
+        url: &str,
+        status: &str,
+        extra: Vec<(&str, String)>,
+    ) -> Result<Vec<Element>, SimError> {
+        let mut params = self.params(status);
+        params.extend(extra.into_iter().map(|(k, v)| (k.to_string(), v)));
+        let req = self.sim.request(method, url, &params);
+        self.last = Some(req.clone());
+        let result = self.sim.send_for_twiml(&req).await.and_then(|body| {
+            validate::parse_valid(&body).map_err(|reason| SimError::InvalidTwiml {
+                url: req.url.clone(),
+                reason,
+                body,
+            })
+        });
+        match result {
+            Ok(root) => Ok(root.elements().cloned().collect()),
+            Err(e) => {
+                // Twilio apologises and hangs up when a webhook fails.
+                self.ended = true;
+                self.gather = None;
+                Err(e)
+            }
+        }
+    }
+
+    async fn submit(
+        &mut self,
+        g: PendingGather,
+        extra: Vec<(&str, String)>,
+    ) -> Result<(), SimError> {
+        let verbs = self
+            .fetch(g.method, &g.action, "in-progress", extra)
+            .await?;
+        self.run(verbs, g.method, g.action).await
+    }
+
+    /// Plays a document's verbs until one waits for input or the call ends, following
+    /// redirects and dial actions.
+    async fn run(
+        &mut self,
+        mut verbs: Vec<Element>,
+        mut doc_method: Method,
+        mut doc_url: String,
+    ) -> Result<(), SimError> {
+        let mut hops = 0;
+        loop {
+            let mut hop: Option<Hop> = None;
+            let mut iter = verbs.into_iter();
+            while let Some(verb) = iter.next() {
+                match verb.name.as_str() {
+                    "Say" => self.hear(verb.text()),
+                    "Play" | "Pause" | "Leave" => {}
+                    "Gather" => {
+                        for prompt in verb.elements().filter(|p| p.name == "Say") {
+                            self.hear(prompt.text());
+                        }
+                        self.gather = Some(gather_of(&verb, iter.collect(), doc_method, doc_url));
+                        return Ok(());
+                    }
+                    "Redirect" => {
+                        hop = Some((
+                            Method::of(&verb),
+                            verb.text().trim().to_string(),
+                            Vec::new(),
+                        ));
+                        break;
+                    }
+                    "Dial" => {
+                        let target = verb
+                            .elements()
+                            .next()
+                            .map_or_else(|| verb.text(), Element::text);
+                        self.transferred_to = Some(target.trim().to_string());
+                        if let Some(action) = verb.attr("action") {
+                            let extra = vec![
+                                ("DialCallStatus", "no-answer".to_string()),
+                                ("DialCallSid", random_sid("CA")),
+                                ("DialCallDuration", "0".to_string()),
+                                ("DialBridged", "false".to_string()),
+                            ];
+                            hop = Some((Method::of(&verb), action.to_string(), extra));
+                            break;
+                        }
+                    }
+                    "Hangup" => return self.finish("completed").await,
+                    "Reject" => {
+                        let status = if verb.attr("reason") == Some("busy") {
+                            "busy"
+                        } else {
+                            "no-answer"
+                        };
+                        return self.finish(status).await;
+                    }
+                    other => {
+                        self.ended = true;
+                        return Err(SimError::Unsupported(other.to_string()));
+                    }
+                }
+            }
+            // Twilio hangs up when a document runs out of verbs.
+            let Some((method, url, extra)) = hop else {
+                return self.finish("completed").await;
+            };
+            hops += 1;
+            if hops > MAX_HOPS {
+                self.ended = true;
+                return Err(SimError::RedirectLoop(MAX_HOPS));
+            }
+            verbs = self.fetch(method, &url, "in-progress", extra).await?;
+            doc_method = method;
+            doc_url = url;
+        }
+    }
+
+    fn hear(&mut self, text: String) {
+        let text = text.trim();
+        if !text.is_empty() {
+            self.heard.push(text.to_string());
+            self.transcript.push(text.to_string());
+        }
+    }
+
+    /// Ends the call and reports it once, with the fields of a call-progress event.
+    async fn finish(&mut self, status: &str) -> Result<(), SimError> {
+        self.ended = true;
+        self.gather = None;
+        if self.status_sent {
+            return Ok(());
+        }
+        self.status_sent = true;
+        let answered = status == "completed";
+        let secs = if answered {
+            self.started.elapsed().as_secs()
+        } else {
+            0
+        };
+        // Billed minutes are rounded up; an answered call bills at least one.
+        let minutes = if answered {
+            secs.div_ceil(60).max(1)
+        } else {
+            0
+        };
+        let mut params = self.params(status);
+        params.extend([
+            (
+                "CallbackSource".to_string(),
+                "call-progress-events".to_string(),
+            ),
+            ("SequenceNumber".to_string(), self.sequence.to_string()),
+            (
+                "Timestamp".to_string(),
+                chrono::Utc::now()
+                    .format("%a, %d %b %Y %H:%M:%S +0000")
+                    .to_string(),
+            ),
+            ("CallDuration".to_string(), secs.to_string()),
+            ("Duration".to_string(), minutes.to_string()),
+        ]);
+        self.sequence += 1;
+        let req = self
+            .sim
+            .request(Method::Post, &self.sim.url(STATUS_PATH), &params);
+        // Twilio ignores the body of a status callback, but not a failing status.
+        let (status, _, body) = self.sim.send(&req).await?;
+        if !(200..300).contains(&status) {
+            return Err(SimError::Http { status, body });
+        }
+        Ok(())
+    }
+}
+
+fn gather_of(
+    g: &Element,
+    rest: Vec<Element>,
+    doc_method: Method,
+    doc_url: String,
+) -> PendingGather {
+    let input = g.attr("input").unwrap_or("dtmf");
+    // Without an action Twilio requests the current document again.
+    let (action, method) = match g.attr("action") {
+        Some(a) => (a.to_string(), Method::of(g)),
+        None => (doc_url.clone(), doc_method),
+    };
+    PendingGather {
+        action,
+        method,
+        dtmf: input.split_whitespace().any(|i| i == "dtmf"),
+        speech: input.split_whitespace().any(|i| i == "speech"),
+        num_digits: g.attr("numDigits").and_then(|n| n.parse().ok()),
+        // Twilio's default finishing key is '#'; an empty attribute disables it.
+        finish_on_key: match g.attr("finishOnKey") {
+            None => Some('#'),
+            Some(k) => k.chars().next(),
+        },
+        action_on_empty: g.attr("actionOnEmptyResult") == Some("true"),
+        rest,
+        doc_url,
+        doc_method,
+    }
+}
+
+fn encode(params: &[(String, String)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish()
+}
+
+fn random_hex() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+fn random_sid(prefix: &str) -> String {
+    format!("{prefix}{}", random_hex())
+}
+
+/// Twilio's geo lookup, for the prefixes the tests use; unknown is empty, as at Twilio.
+fn country_of(number: &str) -> &'static str {
+    const PREFIXES: [(&str, &str); 8] = [
+        ("+852", "HK"),
+        ("+853", "MO"),
+        ("+886", "TW"),
+        ("+86", "CN"),
+        ("+44", "GB"),
+        ("+49", "DE"),
+        ("+81", "JP"),
+        ("+1", "US"),
+    ];
+    PREFIXES
+        .iter()
+        .find(|(p, _)| number.starts_with(p))
+        .map_or("", |(_, c)| c)
+}
+
+#[cfg(test)]
+// A panic is how a test reports failure.
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use axum::Router;
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, Method as HttpMethod, StatusCode, Uri, header};
+    use axum::response::{IntoResponse, Response};
+
+    use super::*;
+
+    const TOKEN: &str = "test-token";
+    const ACCOUNT: &str = "AC00000000000000000000000000000000";
+    const XML: &str = "text/xml; charset=utf-8";
+
+    /// A request as the canned service saw it.
+    #[derive(Debug, Clone)]
+    struct Hit {
+        method: String,
+        path: String,
+        query: String,
+        params: Vec<(String, String)>,
+        body: String,
+        signature: Option<String>,
+        signature_ok: bool,
+        token: Option<String>,
+    }
+
+    impl Hit {
+        fn param(&self, k: &str) -> Option<&str> {
+            self.params
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.as_str())
+        }
+    }
+
+    type Script = dyn Fn(&Hit, &str) -> (u16, &'static str, String) + Send + Sync;
+
+    struct Server {
+        base: String,
+        hits: Arc<Mutex<Vec<Hit>>>,
+    }
+
+    impl Server {
+        fn hits(&self) -> Vec<Hit> {
+            self.hits.lock().unwrap().clone()
+        }
+        fn sim(&self) -> Simulator {
+            Simulator::new(&self.base, TOKEN, ACCOUNT)
+        }
+    }
+
+    /// A service answering with `script(hit, base_url)`; signatures are checked against
+    /// `public` (the URL the simulator signs over) or the local address.
+    async fn serve(
+        public: Option<&str>,
+        script: impl Fn(&Hit, &str) -> (u16, &'static str, String) + Send + Sync + 'static,
+    ) -> Server {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let public = public.map_or_else(|| base.clone(), str::to_string);
+        let hits: Arc<Mutex<Vec<Hit>>> = Arc::default();
+        let script: Arc<Script> = Arc::new(script);
+        let (log, public_for_handler) = (hits.clone(), public.clone());
+        let handler = move |method: HttpMethod, uri: Uri, headers: HeaderMap, body: Bytes| {
+            let (log, script, public) = (log.clone(), script.clone(), public_for_handler.clone());
+            async move {
+                let body = String::from_utf8(body.to_vec()).unwrap();
+                let query = uri.query().unwrap_or_default().to_string();
+                let params: Vec<(String, String)> = if method == HttpMethod::POST {
+                    form_urlencoded::parse(body.as_bytes())
+                        .into_owned()
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let signature = headers
+                    .get("x-twilio-signature")
+                    .map(|v| v.to_str().unwrap().to_string());
+                let url = format!("{public}{}", uri.path_and_query().unwrap());
+                let signature_ok = signature
+                    .as_deref()
+                    .is_some_and(|s| signature::verify(TOKEN, &url, &params, s));
+                let hit = Hit {
+                    method: method.to_string(),
+                    path: uri.path().to_string(),
+                    query,
+                    params,
+                    body,
+                    signature,
+                    signature_ok,
+                    token: headers
+                        .get("i-twilio-idempotency-token")
+                        .map(|v| v.to_str().unwrap().to_string()),
+                };
+                log.lock().unwrap().push(hit.clone());
+                let (status, content_type, body) = script(&hit, &public);
+                let mut resp: Response = body.into_response();
+                *resp.status_mut() = StatusCode::from_u16(status).unwrap();
+                if !content_type.is_empty() {
+                    resp.headers_mut()
+                        .insert(header::CONTENT_TYPE, content_type.parse().unwrap());
+                } else {
+                    resp.headers_mut().remove(header::CONTENT_TYPE);
+                }
+                resp
+            }
+        };
+        let app = Router::new().fallback(handler);
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Server { base, hits }
+    }
+
+    fn twiml(body: &str) -> (u16, &'static str, String) {
+        (
+            200,
+            XML,
+            format!(r#"<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>"#),
+        )
+    }
+
+    fn menu(base: &str, intro: &str, gather_attrs: &str) -> (u16, &'static str, String) {
+        twiml(&format!(
+            r#"<Say>{intro}</Say><Gather input="dtmf" action="{base}/twilio/step?node=menu&amp;lang=zh" method="POST" timeout="5" {gather_attrs}><Say>press 1</Say></Gather><Redirect method="POST">{base}/twilio/step?node=menu&amp;lang=zh&amp;timeout=1</Redirect>"#
+        ))
+    }
+
+    /// The hotline in miniature: a one-key menu that reprompts on silence.
+    fn menu_script(
+        gather_attrs: &'static str,
+    ) -> impl Fn(&Hit, &str) -> (u16, &'static str, String) {
+        move |hit, base| match hit.path.as_str() {
+            "/twilio/voice" => menu(base, "welcome", gather_attrs),
+            "/twilio/step" if hit.query.contains("timeout=1") => {
+                menu(base, "no input", gather_attrs)
+            }
+            "/twilio/step" => twiml(&format!(
+                "<Say>you pressed {}</Say><Hangup/>",
+                hit.param("Digits").unwrap_or("?")
+            )),
+            "/twilio/status" => (204, "", String::new()),
+            _ => (404, "text/plain", "not found".into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_call_is_signed_and_shaped_like_twilio() {
+        let server = serve(None, menu_script(r#"numDigits="1" finishOnKey="""#)).await;
+        let call = server
+            .sim()
+            .start_call("+8613812345678", "+8610086")
+            .await
+            .unwrap();
+        assert!(call.sid().starts_with("CA") && call.sid().len() == 34);
+        assert_eq!(call.heard(), ["welcome", "press 1"]);
+        assert!(call.is_waiting() && !call.has_ended() && !call.accepts_speech());
+        let hits = server.hits();
+        assert_eq!(hits.len(), 1);
+        let h = &hits[0];
+        assert_eq!(
+            (h.method.as_str(), h.path.as_str()),
+            ("POST", "/twilio/voice")
+        );
+        assert!(
+            h.signature_ok,
+            "signature {:?} does not verify",
+            h.signature
+        );
+        assert!(h.token.as_deref().is_some_and(|t| t.len() == 32));
+        for (k, v) in [
+            ("CallSid", call.sid()),
+            ("AccountSid", ACCOUNT),
+            ("From", "+8613812345678"),
+            ("Caller", "+8613812345678"),
+            ("To", "+8610086"),
+            ("Called", "+8610086"),
+            ("CallStatus", "ringing"),
+            ("Direction", "inbound"),
+            ("ApiVersion", "2010-04-01"),
+            ("FromCountry", "CN"),
+            ("ToCountry", "CN"),
+        ] {
+            assert_eq!(h.param(k), Some(v), "{k}");
+        }
+    }
+
+    #[tokio::test]
+    async fn num_digits_submits_at_once_and_ignores_extra_keys() {
+        let server = serve(None, menu_script(r#"numDigits="1" finishOnKey="""#)).await;
+        let mut call = server
+            .sim()
+            .start_call_with_sid("CA0123", "+8613812345678", "+8610086")
+            .await
+            .unwrap();
+        assert_eq!(call.sid(), "CA0123");
+        call.press("19").await.unwrap();
+        assert_eq!(call.heard(), ["you pressed 1"]);
+        assert_eq!(call.transcript(), ["welcome", "press 1", "you pressed 1"]);
+        assert!(call.has_ended() && !call.is_waiting());
+        let hits = server.hits();
+        assert_eq!(hits.len(), 3, "{hits:#?}");
+        let step = &hits[1];
+        assert_eq!(
+            (step.path.as_str(), step.query.as_str()),
+            ("/twilio/step", "node=menu&lang=zh")
+        );
+        assert_eq!(step.param("Digits"), Some("1"));
+        assert_eq!(step.param("FinishedOnKey"), Some(""));
+        assert_eq!(step.param("CallStatus"), Some("in-progress"));
+        assert!(step.signature_ok);
+        // The Hangup is reported once with Twilio's call-progress fields.
+        let status = &hits[2];
+        assert_eq!(status.path, "/twilio/status");
+        assert!(status.signature_ok);
+        assert_eq!(status.param("CallStatus"), Some("completed"));
+        assert_eq!(status.param("CallbackSource"), Some("call-progress-events"));
+        assert_eq!(status.param("SequenceNumber"), Some("0"));
+        assert_eq!(status.param("CallDuration"), Some("0"));
+        assert_eq!(status.param("Duration"), Some("1"));
+        assert!(
+            status
+                .param("Timestamp")
+                .is_some_and(|t| t.ends_with("+0000"))
+        );
+        call.hang_up().await.unwrap();
+        assert_eq!(server.hits().len(), 3, "the end was reported twice");
+        assert!(matches!(call.press("1").await, Err(SimError::Ended)));
+    }
+
+    #[tokio::test]
+    async fn finish_on_key_is_stripped_and_reported() {
+        let server = serve(None, menu_script("")).await;
+        let mut call = server
+            .sim()
+            .start_call("+14155550100", "+18005550100")
+            .await
+            .unwrap();
+        call.press("1234#99").await.unwrap();
+        let hits = server.hits();
+        assert_eq!(hits[1].param("Digits"), Some("1234"));
+        assert_eq!(hits[1].param("FinishedOnKey"), Some("#"));
+        assert_eq!(hits[0].param("FromCountry"), Some("US"));
+
+        // Keys that reach neither limit are submitted on timeout.
+        let mut call = server
+            .sim()
+            .start_call("+14155550100", "+18005550100")
+            .await
+            .unwrap();
+        call.press("12").await.unwrap();
+        let last = server
+            .hits()
+            .into_iter()
+            .rev()
+            .find(|h| h.path == "/twilio/step")
+            .unwrap();
+        assert_eq!(last.param("Digits"), Some("12"));
+        assert_eq!(last.param("FinishedOnKey"), Some(""));
+
+        // The finishing key alone is an empty entry: like silence.
+        let mut call = server
+            .sim()
+            .start_call("+14155550100", "+18005550100")
+            .await
+            .unwrap();
+        call.press("#").await.unwrap();
+        assert_eq!(call.heard(), ["no input", "press 1"]);
+    }
+
+    #[tokio::test]
+    async fn silence_follows_the_redirect_after_the_gather() {
+        let server = serve(None, menu_script(r#"numDigits="1" finishOnKey="""#)).await;
+        let mut call = server
+            .sim()
+            .start_call("+8613812345678", "+8610086")
+            .await
+            .unwrap();
+        call.silence().await.unwrap();
+        assert_eq!(call.heard(), ["no input", "press 1"]);
+        assert!(call.is_waiting());
+        let hits = server.hits();
+        let redirect = &hits[1];
+        assert_eq!(redirect.query, "node=menu&lang=zh&timeout=1");
+        assert_eq!(redirect.param("Digits"), None);
+        assert!(redirect.signature_ok);
+        call.press("2").await.unwrap();
+        assert_eq!(call.heard(), ["you pressed 2"]);
+    }
+
+    #[tokio::test]
+    async fn silence_without_a_following_verb_ends_the_call() {
+        let server = serve(None, |hit: &Hit, base: &str| match hit.path.as_str() {
+            "/twilio/voice" => twiml(&format!(
+                r#"<Gather action="{base}/twilio/step"><Say>hi</Say></Gather>"#
+            )),
+            _ => (204, "", String::new()),
+        })
+        .await;
+        let mut call = server
+            .sim()
+            .start_call("+8613812345678", "+8610086")
+            .await
+            .unwrap();
+        call.silence().await.unwrap();
+        assert!(call.has_ended());
+        assert_eq!(server.hits().last().unwrap().path, "/twilio/status");
+        assert!(matches!(call.silence().await, Err(SimError::Ended)));
+    }
+
+    #[tokio::test]
+    async fn speech_is_sent_only_to_gathers_that_accept_it() {
+        let server = serve(None, |hit: &Hit, base: &str| match hit.path.as_str() {
+            "/twilio/voice" => twiml(&format!(
+                r#"<Gather input="dtmf speech" action="{base}/twilio/step" language="cmn-Hans-CN" speechTimeout="auto" finishOnKey=""><Say>请说</Say></Gather>"#
+            )),
+            "/twilio/step" => twiml(&format!(
+                r#"<Say>你说了{}</Say><Gather action="{base}/twilio/step2"><Say>按键</Say></Gather>"#,
+                hit.param("SpeechResult").unwrap_or_default()
+            )),
+            _ => (204, "", String::new()),
+        })
+        .await;
+        let mut call = server
+            .sim()
+            .start_call("+8613812345678", "+8610086")
+            .await
+            .unwrap();
+        assert!(call.accepts_speech());
+        call.say("查询账单", 0.91).await.unwrap();
+        assert_eq!(call.heard(), ["你说了查询账单", "按键"]);
+        let hit = &server.hits()[1];
+        assert_eq!(hit.param("SpeechResult"), Some("查询账单"));
+        assert_eq!(hit.param("Confidence"), Some("0.91"));
+        assert_eq!(hit.param("Digits"), None);
+        assert!(hit.signature_ok);
+        assert!(!call.accepts_speech());
+        assert!(matches!(
+            call.say("账单", 0.9).await,
+            Err(SimError::InputNotAccepted("speech"))
+        ));
+        assert!(matches!(
+            call.press("x").await,
+            Err(SimError::InvalidKey('x'))
+        ));
+        assert!(matches!(call.press("").await, Err(SimError::EmptyInput)));
+        assert!(call.is_waiting());
+    }
+
+    #[tokio::test]
+    async fn dial_records_the_target_and_reports_no_answer() {
+        let server = serve(None, |hit: &Hit, base: &str| match hit.path.as_str() {
+            "/twilio/voice" => twiml(&format!(
+                r#"<Say>connecting</Say><Dial action="{base}/twilio/dial?from=menu" method="POST"><Sip>sip:agents@pbx.example.com</Sip></Dial><Say>unreachable</Say>"#
+            )),
+            "/twilio/dial" => twiml("<Say>no agent answered</Say><Hangup/>"),
+            _ => (200, XML, r#"<?xml version="1.0" encoding="UTF-8"?><Response/>"#.into()),
+        })
+        .await;
+        let call = server
+            .sim()
+            .start_call("+8613812345678", "+8610086")
+            .await
+            .unwrap();
+        assert_eq!(call.transferred_to(), Some("sip:agents@pbx.example.com"));
+        assert_eq!(call.heard(), ["connecting", "no agent answered"]);
+        assert!(call.has_ended());
+        let hits = server.hits();
+        let dial = &hits[1];
+        assert_eq!(dial.query, "from=menu");
+        assert_eq!(dial.param("DialCallStatus"), Some("no-answer"));
+        assert!(
+            dial.param("DialCallSid")
+                .is_some_and(|s| s.starts_with("CA"))
+        );
+        assert!(dial.signature_ok);
+    }
+
+    #[tokio::test]
+    async fn redirect_loops_are_cut_off() {
+        let server = serve(None, |hit: &Hit, base: &str| match hit.path.as_str() {
+            "/twilio/voice" => twiml(&format!(
+                r#"<Redirect method="POST">{base}/twilio/voice?again=1</Redirect>"#
+            )),
+            _ => (204, "", String::new()),
+        })
+        .await;
+        let err = server
+            .sim()
+            .start_call("+8613812345678", "+8610086")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SimError::RedirectLoop(20)), "{err}");
+        assert_eq!(server.hits().len(), 21);
+        assert!(server.hits().iter().all(|h| h.signature_ok));
+    }
+
+    #[tokio::test]
+    async fn get_redirects_carry_the_parameters_in_the_signed_query() {
+        let server = serve(None, |hit: &Hit, base: &str| {
+            match (hit.path.as_str(), hit.method.as_str()) {
+                ("/twilio/voice", "POST") => twiml(&format!(
+                    r#"<Redirect method="GET">{base}/twilio/voice?x=1</Redirect>"#
+                )),
+                ("/twilio/voice", "GET") => twiml("<Hangup/>"),
+                _ => (204, "", String::new()),
+            }
+        })
+        .await;
+        let call = server
+            .sim()
+            .start_call("+8613812345678", "+8610086")
+            .await
+            .unwrap();
+        assert!(call.has_ended());
+        let get = &server.hits()[1];
+        assert_eq!(get.method, "GET");
+        assert!(get.query.starts_with("x=1&AccountSid="));
+        assert!(get.body.is_empty());
+        assert!(get.signature_ok);
+    }
+
+    #[tokio::test]
+    async fn bad_answers_fail_the_call() {
+        let bad = |body: &'static str, content_type: &'static str, status: u16| {
+            move |hit: &Hit, _: &str| match hit.path.as_str() {
+                "/twilio/voice" => (status, content_type, body.to_string()),
+                _ => (204, "", String::new()),
+            }
+        };
+        let valid = r#"<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>"#;
+
+        let server = serve(None, bad(valid, "text/html", 200)).await;
+        let err = server.sim().start_call("+1", "+2").await.unwrap_err();
+        assert!(
+            matches!(&err, SimError::InvalidTwiml { reason, .. } if reason.contains("Content-Type")),
+            "{err}"
+        );
+
+        let server = serve(None, bad(valid, "", 200)).await;
+        assert!(matches!(
+            server.sim().start_call("+1", "+2").await,
+            Err(SimError::InvalidTwiml { .. })
+        ));
+
+        let server = serve(None, bad("oops", "text/plain", 500)).await;
+        let err = server.sim().start_call("+1", "+2").await.unwrap_err();
+        assert!(
+            matches!(&err, SimError::Http { status: 500, body } if body == "oops"),
+            "{err}"
+        );
+
+        let server = serve(
+            None,
+            bad(
+                r#"<?xml version="1.0" encoding="UTF-8"?><Response><Say></Say></Response>"#,
+                XML,
+                200,
+            ),
+        )
+        .await;
+        let err = server.sim().start_call("+1", "+2").await.unwrap_err();
+        assert!(
+            matches!(&err, SimError::InvalidTwiml { reason, .. } if reason.contains("Say")),
+            "{err}"
+        );
+
+        let server = serve(None, bad("\n<Response/>", "application/xml", 200)).await;
+        assert!(matches!(
+            server.sim().start_call("+1", "+2").await,
+            Err(SimError::InvalidTwiml { .. })
+        ));
+
+        // A 3xx is not followed: Twilio would drop the POST parameters.
+        let server = serve(None, bad("", "text/plain", 302)).await;
+        assert!(matches!(
+            server.sim().start_call("+1", "+2").await,
+            Err(SimError::Http { status: 302, .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn replay_resends_the_same_bytes_without_advancing() {
+        let server = serve(None, menu_script(r#"numDigits="1" finishOnKey="""#)).await;
+        let mut call = server
+            .sim()
+            .start_call("+8613812345678", "+8610086")
+            .await
+            .unwrap();
+        call.press("1").await.unwrap();
+        let before = server.hits().len();
+        let mut call2 = server
+            .sim()
+            .start_call("+8613812345678", "+8610086")
+            .await
+            .unwrap();
+        call2.silence().await.unwrap();
+        let twiml = call2.replay_last().await.unwrap();
+        assert!(twiml.contains("no input"));
+        assert_eq!(call2.heard(), ["no input", "press 1"]);
+        assert!(call2.is_waiting());
+        let hits = server.hits();
+        let (original, replay) = (&hits[hits.len() - 2], &hits[hits.len() - 1]);
+        assert_eq!(hits.len(), before + 3);
+        assert_eq!(original.body, replay.body);
+        assert_eq!(original.query, replay.query);
+        assert_eq!(original.signature, replay.signature);
+        assert_eq!(original.token, replay.token);
+        assert!(replay.signature_ok);
+        assert!(call.replay_last().await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn hanging_up_reports_completed_once() {
+        let server = serve(None, menu_script("")).await;
+        let mut call = server
+            .sim()
+            .start_call("+8613812345678", "+8610086")
+            .await
+            .unwrap();
+        call.hang_up().await.unwrap();
+        call.hang_up().await.unwrap();
+        assert!(call.has_ended() && !call.is_waiting());
+        let hits = server.hits();
+        assert_eq!(hits.len(), 2);
+        assert_eq!(hits[1].path, "/twilio/status");
+        assert_eq!(hits[1].param("CallStatus"), Some("completed"));
+        assert_eq!(hits[1].param("CallSid"), Some(call.sid()));
+        assert!(hits[1].signature_ok);
+        assert!(matches!(call.silence().await, Err(SimError::Ended)));
+    }
+
+    #[tokio::test]
+    async fn a_failing_status_callback_is_an_error() {
+        let server = serve(None, |hit: &Hit, _: &str| match hit.path.as_str() {
+            "/twilio/voice" => twiml("<Say>bye</Say><Hangup/>"),
+            _ => (403, "text/plain", "forbidden".into()),
+        })
+        .await;
+        let err = server.sim().start_call("+1", "+2").await.unwrap_err();
+        assert!(matches!(err, SimError::Http { status: 403, .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn raw_posts_with_good_missing_and_forged_signatures() {
+        let server = serve(None, |_: &Hit, _: &str| (204, "", String::new())).await;
+        let sim = server.sim();
+        let params = vec![
+            ("CallSid".to_string(), "CA1".to_string()),
+            ("CallStatus".to_string(), "ringing".to_string()),
+        ];
+        let (status, content_type, body) = sim
+            .signed_post("/twilio/status?x=1&y=it's", &params)
+            .await
+            .unwrap();
+        assert_eq!(
+            (status, content_type.as_str(), body.as_str()),
+            (204, "", "")
+        );
+        sim.unsigned_post("/twilio/status", &params).await.unwrap();
+        sim.post_with_signature("/twilio/status", &params, "forged=")
+            .await
+            .unwrap();
+        let hits = server.hits();
+        assert!(hits[0].signature_ok);
+        assert_eq!(hits[0].params, params);
+        assert_eq!(hits[1].signature, None);
+        assert!(!hits[1].signature_ok);
+        assert_eq!(hits[2].signature.as_deref(), Some("forged="));
+        assert!(!hits[2].signature_ok);
+        assert_eq!(
+            sim.signature("/twilio/status?x=1&y=it's", &params),
+            hits[0].signature.clone().unwrap()
+        );
+        // What is signed is what arrives: the client percent-encodes the apostrophe.
+        assert_eq!(hits[0].query, "x=1&y=it%27s");
+        assert_eq!(
+            sim.url("/twilio/status?x=1&y=it's#frag"),
+            format!("{}/twilio/status?x=1&y=it%27s", server.base)
+        );
+    }
+
+    #[test]
+    fn wire_urls_keep_the_configured_base() {
+        let sim = Simulator::new("https://ivr.example.com:443/prefix/", TOKEN, ACCOUNT);
+        assert_eq!(sim.base_url(), "https://ivr.example.com:443/prefix");
+        assert_eq!(
+            sim.url("twilio/voice"),
+            "https://ivr.example.com:443/prefix/twilio/voice"
+        );
+        assert_eq!(
+            sim.url("/a b?c=d e"),
+            "https://ivr.example.com:443/prefix/a%20b?c=d%20e"
+        );
+        assert_eq!(
+            sim.wire_url("https://ivr.example.com:443/prefix?x='"),
+            "https://ivr.example.com:443/prefix?x=%27"
+        );
+        assert_eq!(
+            sim.wire_url("https://ivr.example.com:443/prefix"),
+            "https://ivr.example.com:443/prefix"
+        );
+        assert_eq!(
+            sim.wire_url("http://other.example:80/x?y='"),
+            "http://other.example/x?y=%27"
+        );
+    }
+
+    #[tokio::test]
+    async fn connect_via_signs_over_the_public_url() {
+        let public = "https://ivr.example.com";
+        let server = serve(Some(public), menu_script(r#"numDigits="1""#)).await;
+        let sim = Simulator::new(public, TOKEN, ACCOUNT).connect_via(&server.base);
+        let mut call = sim.start_call("+8613812345678", "+8610086").await.unwrap();
+        call.press("3").await.unwrap();
+        assert_eq!(call.heard(), ["you pressed 3"]);
+        assert!(server.hits().iter().all(|h| h.signature_ok));
+        assert_eq!(server.hits().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn unsupported_verbs_are_errors() {
+        let server = serve(None, |_: &Hit, _: &str| {
+            twiml(r#"<Record maxLength="10"/>"#)
+        })
+        .await;
+        let err = server.sim().start_call("+1", "+2").await.unwrap_err();
+        assert!(
+            matches!(&err, SimError::Unsupported(v) if v == "Record"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn transport_errors_name_the_url() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let err = Simulator::new(&base, TOKEN, ACCOUNT)
+            .start_call("+1", "+2")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, SimError::Transport { url, .. } if url.ends_with("/twilio/voice")),
+            "{err}"
+        );
+    }
+}

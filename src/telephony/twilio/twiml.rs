@@ -1,0 +1,560 @@
+//! Renders provider-neutral `Verb`s as a TwiML document.
+//!
+//! Rules: the XML declaration is the very first bytes (anything before it is a parse failure
+//! at Twilio); every text node and attribute value is escaped with all five entities; URLs are
+//! absolute (`base_url` + the step's path and query). Every `<Gather>` is followed by a
+//! `<Redirect>` to the same step marked `timeout=1`, because a gather that hears nothing
+//! falls through to the next verb and, with none, Twilio hangs up. A `<Say>` speaks at most
+//! 4000 characters (Twilio's limit is 4096); longer text becomes several `<Say>`s split at
+//! sentence or word boundaries. The output always passes `validate::validate`.
+
+use std::collections::BTreeMap;
+
+use crate::config::VoiceConfig;
+use crate::prompts::Locale;
+use crate::telephony::{Gather, NextStep, Verb};
+
+/// The `Content-Type` of every TwiML answer.
+pub const CONTENT_TYPE: &str = "text/xml; charset=utf-8";
+
+const DECLARATION: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
+/// Below Twilio's 4096 so a margin remains for whatever it counts differently.
+const MAX_SAY_CHARS: usize = 4000;
+
+/// The TwiML document for `verbs`; step URLs are resolved against `base_url` (the public URL).
+pub fn render(verbs: &[Verb], base_url: &str, voices: &BTreeMap<Locale, VoiceConfig>) -> String {
+    let mut out = String::with_capacity(256);
+    out.push_str(DECLARATION);
+    out.push_str("<Response>");
+    for verb in verbs {
+        render_verb(&mut out, verb, base_url, voices);
+    }
+    out.push_str("</Response>");
+    out
+}
+
+/// A document that apologises and hangs up; answered when anything else fails, so it
+/// depends on nothing but its arguments.
+pub fn apology(text: &str, voice: &VoiceConfig) -> String {
+    let mut out = String::with_capacity(128 + text.len());
+    out.push_str(DECLARATION);
+    out.push_str("<Response>");
+    push_say(&mut out, text, voice);
+    out.push_str("<Hangup/></Response>");
+    out
+}
+
+fn render_verb(
+    out: &mut String,
+    verb: &Verb,
+    base_url: &str,
+    voices: &BTreeMap<Locale, VoiceConfig>,
+) {
+    match verb {
+        Verb::Say { text, locale } => push_say(out, text, &voice_for(voices, *locale)),
+        Verb::Pause { seconds } => push_pause(out, *seconds),
+        Verb::Gather(g) => push_gather(out, g, base_url, voices),
+        Verb::Redirect { next } => push_redirect(out, &step_url(base_url, next)),
+        Verb::Transfer { to, next } => {
+            let noun = if to.trim_start().to_ascii_lowercase().starts_with("sip:") {
+                "Sip"
+            } else {
+                "Number"
+            };
+            match next {
+                Some(next) => out.push_str(&format!(
+                    r#"<Dial action="{}" method="POST">"#,
+                    escape(&step_url(base_url, next))
+                )),
+                None => out.push_str("<Dial>"),
+            }
+            out.push_str(&format!("<{noun}>{}</{noun}></Dial>", escape(to.trim())));
+        }
+        Verb::Hangup => out.push_str("<Hangup/>"),
+    }
+}
+
+fn push_gather(
+    out: &mut String,
+    g: &Gather,
+    base_url: &str,
+    voices: &BTreeMap<Locale, VoiceConfig>,
+) {
+    let action = step_url(base_url, &g.next);
+    let mut attrs: Vec<(&str, String)> = vec![
+        (
+            "input",
+            if g.speech { "dtmf speech" } else { "dtmf" }.to_string(),
+        ),
+        ("action", action.clone()),
+        ("method", "POST".into()),
+        // Twilio refuses a zero timeout.
+        ("timeout", g.timeout_secs.max(1).to_string()),
+    ];
+    if let Some(n) = g.num_digits.filter(|n| *n > 0) {
+        attrs.push(("numDigits", n.to_string()));
+    }
+    // Twilio's default finishing key is '#', so "none" must be said explicitly.
+    let finish = g
+        .finish_on_key
+        .filter(|c| c.is_ascii_digit() || *c == '*' || *c == '#');
+    attrs.push(("finishOnKey", finish.map(String::from).unwrap_or_default()));
+    if g.speech {
+        attrs.push(("language", voice_for(voices, g.locale).speech_language));
+        // A comma inside a hint would split it in two.
+        let hints: Vec<String> = g
+            .hints
+            .iter()
+            .map(|h| h.replace(',', " ").trim().to_string())
+            .filter(|h| !h.is_empty())
+            .collect();
+        if !hints.is_empty() {
+            attrs.push(("hints", hints.join(",")));
+        }
+        attrs.push(("speechTimeout", "auto".into()));
+    }
+    attrs.push(("actionOnEmptyResult", "false".into()));
+
+    out.push_str("<Gather");
+    for (k, v) in &attrs {
+        out.push_str(&format!(r#" {k}="{}""#, escape(v)));
+    }
+    out.push('>');
+    for prompt in &g.prompts {
+        match prompt {
+            Verb::Say { text, locale } => push_say(out, text, &voice_for(voices, *locale)),
+            Verb::Pause { seconds } => push_pause(out, *seconds),
+            // Twilio would skip them with a warning; dropping them keeps the document valid.
+            other => {
+                tracing::warn!(verb = ?other, "only Say and Pause may be nested in a Gather; dropped")
+            }
+        }
+    }
+    out.push_str("</Gather>");
+    let sep = if action.contains('?') { '&' } else { '?' };
+    push_redirect(out, &format!("{action}{sep}timeout=1"));
+}
+
+fn push_say(out: &mut String, text: &str, voice: &VoiceConfig) {
+    for chunk in split_text(text, MAX_SAY_CHARS) {
+        out.push_str(&format!(
+            r#"<Say voice="{}" language="{}">{}</Say>"#,
+            escape(&voice.voice),
+            escape(&voice.language),
+            escape(chunk)
+        ));
+    }
+}
+
+fn push_pause(out: &mut String, seconds: u8) {
+    // A zero-length pause is no pause.
+    if seconds > 0 {
+        out.push_str(&format!(r#"<Pause length="{seconds}"/>"#));
+    }
+}
+
+fn push_redirect(out: &mut String, url: &str) {
+    out.push_str(&format!(
+        r#"<Redirect method="POST">{}</Redirect>"#,
+        escape(url)
+    ));
+}
+
+fn voice_for(voices: &BTreeMap<Locale, VoiceConfig>, locale: Locale) -> VoiceConfig {
+    if let Some(v) = voices.get(&locale) {
+        return v.clone();
+    }
+    // Twilio's default voice cannot speak every language, so fall back to the built-in one.
+    tracing::warn!(
+        locale = locale.tag(),
+        "no voice configured for locale; using the default"
+    );
+    let mut defaults = crate::config::Config::default().voices;
+    defaults.remove(&locale).unwrap_or_else(|| VoiceConfig {
+        voice: "Polly.Joanna-Neural".into(),
+        language: "en-US".into(),
+        speech_language: "en-US".into(),
+    })
+}
+
+/// `base_url` joined with a step's path and query, with exactly one slash between them.
+fn step_url(base_url: &str, next: &NextStep) -> String {
+    let base = base_url.trim_end_matches('/');
+    let path = next.0.trim();
+    if path.starts_with('/') {
+        format!("{base}{path}")
+    } else {
+        format!("{base}/{path}")
+    }
+}
+
+/// Splits `text` into trimmed pieces of at most `max` characters, preferring the end of a
+/// sentence, then whitespace, and cutting at a character boundary only when there is neither.
+fn split_text(text: &str, max: usize) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut rest = text.trim();
+    while rest.chars().count() > max {
+        let limit = rest.char_indices().nth(max).map_or(rest.len(), |(i, _)| i);
+        let window = &rest[..limit];
+        let mut sentence_end = None;
+        let mut space = None;
+        let mut chars = window.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            let end = i + c.len_utf8();
+            let next_is_space = chars.peek().is_none_or(|(_, n)| n.is_whitespace());
+            if matches!(c, '。' | '！' | '？' | '；' | '…' | '\n')
+                || (matches!(c, '.' | '!' | '?' | ';') && next_is_space)
+            {
+                sentence_end = Some(end);
+            } else if c.is_whitespace() && i > 0 {
+                space = Some(i);
+            }
+        }
+        let cut = sentence_end.or(space).filter(|&c| c > 0).unwrap_or(limit);
+        let (head, tail) = rest.split_at(cut);
+        let head = head.trim();
+        if !head.is_empty() {
+            pieces.push(head);
+        }
+        rest = tail.trim_start();
+    }
+    if !rest.is_empty() {
+        pieces.push(rest);
+    }
+    pieces
+}
+
+/// Escapes the five XML entities and drops characters XML 1.0 cannot carry at all.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' => out.push(c),
+            // A raw CR would be normalised to LF by the parser.
+            '\r' => out.push_str("&#13;"),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+// A panic is how a test reports failure.
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::telephony::twilio::validate::{Element, parse_valid, validate};
+
+    const BASE: &str = "https://ivr.example.com";
+
+    fn voices() -> BTreeMap<Locale, VoiceConfig> {
+        crate::config::Config::default().voices
+    }
+
+    fn say(text: &str, locale: Locale) -> Verb {
+        Verb::Say {
+            text: text.into(),
+            locale,
+        }
+    }
+
+    fn gather(next: &str, speech: bool) -> Gather {
+        Gather {
+            prompts: vec![
+                say("请按1查询账单", Locale::ZhCn),
+                Verb::Pause { seconds: 1 },
+            ],
+            speech,
+            num_digits: Some(1),
+            finish_on_key: None,
+            timeout_secs: 5,
+            locale: Locale::ZhCn,
+            hints: vec!["账单".into(), "故障".into()],
+            next: NextStep(next.into()),
+        }
+    }
+
+    fn verbs_of(xml: &str) -> Vec<Element> {
+        validate(xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+        parse_valid(xml).unwrap().elements().cloned().collect()
+    }
+
+    #[test]
+    fn starts_with_the_declaration_and_has_a_response_root() {
+        let xml = render(&[Verb::Hangup], BASE, &voices());
+        assert!(xml.starts_with(r#"<?xml version="1.0" encoding="UTF-8"?><Response>"#));
+        assert!(xml.ends_with("</Response>"));
+        assert_eq!(verbs_of(&xml)[0].name, "Hangup");
+        assert_eq!(
+            render(&[], BASE, &voices()),
+            format!("{DECLARATION}<Response></Response>")
+        );
+    }
+
+    #[test]
+    fn say_uses_the_locale_voice_and_escapes_text() {
+        let xml = render(
+            &[say(r#"1 < 2 & "x" > 'y'"#, Locale::EnUs)],
+            BASE,
+            &voices(),
+        );
+        assert!(xml.contains(
+            r#"<Say voice="Polly.Joanna-Neural" language="en-US">1 &lt; 2 &amp; &quot;x&quot; &gt; &apos;y&apos;</Say>"#
+        ));
+        let verbs = verbs_of(&xml);
+        assert_eq!(verbs[0].text(), r#"1 < 2 & "x" > 'y'"#);
+    }
+
+    #[test]
+    fn chinese_text_is_kept_verbatim() {
+        let text = "您好，欢迎致电客服热线。查询账单请按1。";
+        let xml = render(&[say(text, Locale::ZhCn)], BASE, &voices());
+        let verbs = verbs_of(&xml);
+        assert_eq!(verbs[0].attr("voice"), Some("Polly.Zhiyu-Neural"));
+        assert_eq!(verbs[0].attr("language"), Some("cmn-CN"));
+        assert_eq!(verbs[0].text(), text);
+    }
+
+    #[test]
+    fn gather_is_followed_by_a_timeout_redirect() {
+        let xml = render(
+            &[Verb::Gather(gather(
+                "/twilio/step?node=menu&lang=zh",
+                false,
+            ))],
+            BASE,
+            &voices(),
+        );
+        assert!(
+            xml.contains(r#"action="https://ivr.example.com/twilio/step?node=menu&amp;lang=zh""#)
+        );
+        assert!(xml.contains(
+            r#"</Gather><Redirect method="POST">https://ivr.example.com/twilio/step?node=menu&amp;lang=zh&amp;timeout=1</Redirect>"#
+        ));
+        let verbs = verbs_of(&xml);
+        assert_eq!(verbs.len(), 2);
+        let g = &verbs[0];
+        assert_eq!(g.name, "Gather");
+        assert_eq!(g.attr("input"), Some("dtmf"));
+        assert_eq!(g.attr("method"), Some("POST"));
+        assert_eq!(g.attr("timeout"), Some("5"));
+        assert_eq!(g.attr("numDigits"), Some("1"));
+        assert_eq!(g.attr("finishOnKey"), Some(""));
+        assert_eq!(g.attr("actionOnEmptyResult"), Some("false"));
+        assert_eq!(g.attr("language"), None);
+        assert_eq!(g.attr("hints"), None);
+        let nested: Vec<&str> = g.elements().map(|e| e.name.as_str()).collect();
+        assert_eq!(nested, ["Say", "Pause"]);
+        assert_eq!(verbs[1].name, "Redirect");
+        assert_eq!(
+            verbs[1].text(),
+            "https://ivr.example.com/twilio/step?node=menu&lang=zh&timeout=1"
+        );
+    }
+
+    #[test]
+    fn timeout_redirect_starts_a_query_when_there_is_none() {
+        let xml = render(
+            &[Verb::Gather(gather("twilio/step", false))],
+            "https://ivr.example.com/base/",
+            &voices(),
+        );
+        let verbs = verbs_of(&xml);
+        assert_eq!(
+            verbs[0].attr("action"),
+            Some("https://ivr.example.com/base/twilio/step")
+        );
+        assert_eq!(
+            verbs[1].text(),
+            "https://ivr.example.com/base/twilio/step?timeout=1"
+        );
+    }
+
+    #[test]
+    fn speech_gather_has_language_hints_and_auto_timeout() {
+        let mut g = gather("/twilio/step?node=menu", true);
+        g.finish_on_key = Some('#');
+        g.num_digits = None;
+        g.hints.push("a,b".into());
+        let xml = render(&[Verb::Gather(g)], BASE, &voices());
+        let verbs = verbs_of(&xml);
+        let g = &verbs[0];
+        assert_eq!(g.attr("input"), Some("dtmf speech"));
+        assert_eq!(g.attr("language"), Some("cmn-Hans-CN"));
+        assert_eq!(g.attr("hints"), Some("账单,故障,a b"));
+        assert_eq!(g.attr("speechTimeout"), Some("auto"));
+        assert_eq!(g.attr("finishOnKey"), Some("#"));
+        assert_eq!(g.attr("numDigits"), None);
+    }
+
+    #[test]
+    fn gather_drops_verbs_twilio_would_not_nest() {
+        let mut g = gather("/s", false);
+        g.prompts.push(Verb::Hangup);
+        g.prompts.push(Verb::Pause { seconds: 0 });
+        let xml = render(&[Verb::Gather(g)], BASE, &voices());
+        let verbs = verbs_of(&xml);
+        assert_eq!(verbs[0].elements().count(), 2);
+    }
+
+    #[test]
+    fn urls_are_escaped_everywhere() {
+        let next = NextStep(r#"/twilio/step?a=1&b=<x>&c="q"&d='s'"#.into());
+        let xml = render(
+            &[
+                Verb::Redirect { next: next.clone() },
+                Verb::Transfer {
+                    to: "+8613800000000".into(),
+                    next: Some(next.clone()),
+                },
+            ],
+            BASE,
+            &voices(),
+        );
+        assert!(!xml.contains("&b="), "{xml}");
+        assert!(xml.contains("a=1&amp;b=&lt;x&gt;&amp;c=&quot;q&quot;&amp;d=&apos;s&apos;"));
+        let verbs = verbs_of(&xml);
+        let url = r#"https://ivr.example.com/twilio/step?a=1&b=<x>&c="q"&d='s'"#;
+        assert_eq!(verbs[0].text(), url);
+        assert_eq!(verbs[1].attr("action"), Some(url));
+    }
+
+    #[test]
+    fn transfer_dials_a_number_or_a_sip_address() {
+        let next = NextStep("/twilio/dial?call=1".into());
+        let xml = render(
+            &[
+                Verb::Transfer {
+                    to: "+8613800000000".into(),
+                    next: Some(next.clone()),
+                },
+                Verb::Transfer {
+                    to: "sip:agents@pbx.example.com".into(),
+                    next: None,
+                },
+            ],
+            BASE,
+            &voices(),
+        );
+        assert!(xml.contains(
+            r#"<Dial action="https://ivr.example.com/twilio/dial?call=1" method="POST"><Number>+8613800000000</Number></Dial>"#
+        ));
+        let verbs = verbs_of(&xml);
+        assert_eq!(
+            verbs[1].attr("action"),
+            None,
+            "no follow-up: the call ends with the transfer"
+        );
+        assert_eq!(verbs[1].elements().next().unwrap().name, "Sip");
+        assert_eq!(
+            verbs[1].elements().next().unwrap().text(),
+            "sip:agents@pbx.example.com"
+        );
+    }
+
+    #[test]
+    fn pause_redirect_and_hangup() {
+        let xml = render(
+            &[
+                Verb::Pause { seconds: 2 },
+                Verb::Redirect {
+                    next: NextStep("/twilio/voice".into()),
+                },
+                Verb::Hangup,
+            ],
+            BASE,
+            &voices(),
+        );
+        assert!(xml.contains(
+            r#"<Pause length="2"/><Redirect method="POST">https://ivr.example.com/twilio/voice</Redirect><Hangup/>"#
+        ));
+        verbs_of(&xml);
+    }
+
+    #[test]
+    fn long_text_is_split_at_sentence_boundaries() {
+        let sentence = "This is a rather long sentence about your bill. ";
+        let text = sentence.repeat(200); // 9800 characters
+        let xml = render(&[say(&text, Locale::EnUs)], BASE, &voices());
+        let verbs = verbs_of(&xml);
+        assert!(verbs.len() >= 3);
+        for v in &verbs {
+            let t = v.text();
+            assert!(t.chars().count() <= MAX_SAY_CHARS);
+            assert!(
+                t.ends_with("bill."),
+                "split mid-sentence: …{}",
+                &t[t.len() - 20..]
+            );
+        }
+        let joined: Vec<String> = verbs.iter().map(|v| v.text()).collect();
+        assert_eq!(joined.join(" "), text.trim());
+    }
+
+    #[test]
+    fn long_text_without_boundaries_is_split_between_characters() {
+        let text = "话".repeat(9001);
+        let pieces = split_text(&text, MAX_SAY_CHARS);
+        assert_eq!(
+            pieces.iter().map(|p| p.chars().count()).collect::<Vec<_>>(),
+            [4000, 4000, 1001]
+        );
+        assert_eq!(pieces.concat(), text);
+        let chinese = "请核对账单。".repeat(1000);
+        for p in split_text(&chinese, MAX_SAY_CHARS) {
+            assert!(p.ends_with('。'));
+        }
+        let words = "word ".repeat(2000);
+        for p in split_text(&words, MAX_SAY_CHARS) {
+            assert!(p.ends_with("word") && p.starts_with("word"));
+        }
+        verbs_of(&render(&[say(&text, Locale::ZhCn)], BASE, &voices()));
+    }
+
+    #[test]
+    fn empty_say_is_omitted() {
+        let xml = render(&[say("   ", Locale::EnUs), Verb::Hangup], BASE, &voices());
+        assert_eq!(verbs_of(&xml).len(), 1);
+    }
+
+    #[test]
+    fn control_characters_are_dropped() {
+        let xml = render(&[say("a\u{0}b\u{7}c\r\nd", Locale::EnUs)], BASE, &voices());
+        assert_eq!(verbs_of(&xml)[0].text(), "abc\r\nd");
+    }
+
+    #[test]
+    fn apology_says_and_hangs_up() {
+        let v = VoiceConfig {
+            voice: "Polly.Zhiyu".into(),
+            language: "cmn-CN".into(),
+            speech_language: "x".into(),
+        };
+        let xml = apology("抱歉，系统繁忙 & 请稍后再拨。", &v);
+        assert!(xml.starts_with(DECLARATION));
+        let verbs = verbs_of(&xml);
+        assert_eq!(
+            verbs.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
+            ["Say", "Hangup"]
+        );
+        assert_eq!(verbs[0].text(), "抱歉，系统繁忙 & 请稍后再拨。");
+        assert_eq!(verbs[0].attr("voice"), Some("Polly.Zhiyu"));
+    }
+
+    #[test]
+    fn missing_voice_falls_back_to_the_builtin_one() {
+        let xml = render(&[say("hi", Locale::EnUs)], BASE, &BTreeMap::new());
+        assert_eq!(verbs_of(&xml)[0].attr("voice"), Some("Polly.Joanna-Neural"));
+    }
+
+    #[test]
+    fn content_type_is_xml() {
+        assert_eq!(CONTENT_TYPE, "text/xml; charset=utf-8");
+    }
+}
