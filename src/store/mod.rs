@@ -8,6 +8,7 @@
 //! one transaction, and each is answered only after that transaction commits.
 
 mod postgres;
+mod rows;
 mod sqlite;
 mod writer;
 
@@ -74,7 +75,11 @@ pub enum Effect {
     SetLocale { locale: Locale },
     /// A wrong PIN: count it; the `max_failures`-th failure locks the account until
     /// `lock_until`. A lock that has expired by `at` starts the count afresh.
-    PinFailed { account_id: i64, max_failures: i32, lock_until: i64 },
+    PinFailed {
+        account_id: i64,
+        max_failures: i32,
+        lock_until: i64,
+    },
     /// A right PIN: the count starts afresh.
     PinAccepted { account_id: i64 },
 }
@@ -174,6 +179,9 @@ mod tests {
             super::redact_url("postgres://app:s3cret@db:5432/hotline"),
             "postgres://app:****@db:5432/hotline"
         );
-        assert_eq!(super::redact_url("sqlite://hotline.db"), "sqlite://hotline.db");
+        assert_eq!(
+            super::redact_url("sqlite://hotline.db"),
+            "sqlite://hotline.db"
+        );
     }
 }

@@ -1,25 +1,436 @@
-//! Placeholder until the backend lands.
+//! The PostgreSQL backend, for several service instances sharing one database.
+//!
+//! Rules: plain READ COMMITTED transactions; anything that counts or moves forward is one
+//! conditional `UPDATE` (or a `SELECT … FOR UPDATE` first), so concurrent instances cannot
+//! lose an update. Every statement is a network round trip, so a step batch is written with
+//! a fixed number of set-based statements (`UNNEST` of arrays), whatever its size; only PIN
+//! effects, rare and order-dependent, go one statement each.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
 use async_trait::async_trait;
-use super::*;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
+use sqlx::{AssertSqlSafe, SqlSafeStr};
+
+use super::rows::{
+    self, AccountRow, BillRow, By, CallRow, ChargeRow, LineRow, PinEffect, StepRow, sql,
+};
+use super::{AccountPage, Result, StatusEvent, StepOutcome, StepWrite, Store, StoreError};
 use crate::billing::Bill;
 use crate::calls::CallRecord;
 use crate::customers::{Account, AccountWrite};
 
-pub struct PgStore;
-impl PgStore {
-    pub async fn open(_url: &str) -> Result<Self> { Err(StoreError::UnsupportedUrl) }
+const MAX_CONNECTIONS: u32 = 10;
+
+pub struct PgStore {
+    pool: PgPool,
 }
+
+fn migrator() -> Migrator {
+    // Equivalent to `sqlx::migrate!("./migrations/postgres")` (same version, SQL and
+    // checksum), which needs sqlx's `macros` feature.
+    Migrator::with_migrations(vec![Migration::new(
+        1,
+        "init".into(),
+        MigrationType::Simple,
+        AssertSqlSafe(include_str!("../../migrations/postgres/0001_init.sql")).into_sql_str(),
+        false,
+    )])
+}
+
+impl PgStore {
+    /// Connects to `postgres://…`; fails at once when the server cannot be reached.
+    pub async fn open(url: &str) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        Ok(PgStore { pool })
+    }
+}
+
+/// The account found by `by`, with its lines.
+async fn fetch_account(conn: &mut PgConnection, by: By<'_>) -> Result<Option<Account>> {
+    let query = sqlx::query_as::<_, AccountRow>(by.sql());
+    let query = match by {
+        By::Id(id) => query.bind(id),
+        By::No(key) | By::Line(key) => query.bind(key),
+    };
+    let Some(row) = query.fetch_optional(&mut *conn).await? else {
+        return Ok(None);
+    };
+    let lines = sqlx::query_as::<_, LineRow>(sql::LINES_OF_ACCOUNT)
+        .bind(row.0)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows::account(row, lines).map(Some)
+}
+
+/// Creates the calls absent so far: `$1..$5` sid, direction, from, to, started at.
+const INSERT_CALLS: &str = "INSERT INTO calls (call_sid, direction, from_number, to_number, \
+     status, started_at, updated_at) \
+     SELECT n.sid, n.direction, n.from_number, n.to_number, $6, n.at, n.at \
+     FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[]) \
+     AS n(sid, direction, from_number, to_number, at) \
+     ON CONFLICT (call_sid) DO NOTHING";
+
+/// Inserts steps (distinct keys); returns the keys inserted now.
+const INSERT_STEPS: &str = "INSERT INTO call_steps \
+     (call_sid, seq, node, input, said, response, at) \
+     SELECT * FROM UNNEST($1::text[], $2::int4[], $3::text[], $4::text[], $5::text[], \
+     $6::text[], $7::int8[]) \
+     ON CONFLICT (call_sid, seq) DO NOTHING \
+     RETURNING call_sid, seq";
+
+const STORED_RESPONSES: &str = "SELECT s.call_sid, s.seq, s.response FROM call_steps s \
+     JOIN UNNEST($1::text[], $2::int4[]) AS k(call_sid, seq) \
+     ON s.call_sid = k.call_sid AND s.seq = k.seq";
+
+const UPDATE_CALLS: &str = "UPDATE calls AS c SET \
+     account_id = COALESCE(u.account_id, c.account_id), \
+     locale = COALESCE(u.locale, c.locale), \
+     updated_at = GREATEST(c.updated_at, u.at) \
+     FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::int8[]) \
+     AS u(call_sid, account_id, locale, at) \
+     WHERE c.call_sid = u.call_sid";
+
 #[async_trait]
 impl Store for PgStore {
-    async fn migrate(&self) -> Result<()> { Ok(()) }
-    async fn ping(&self) -> Result<()> { Ok(()) }
-    async fn account_by_line(&self, _n: &str) -> Result<Option<Account>> { Ok(None) }
-    async fn account_by_no(&self, _n: &str) -> Result<Option<Account>> { Ok(None) }
-    async fn account(&self, _id: i64) -> Result<Option<Account>> { Ok(None) }
-    async fn list_accounts(&self, _a: Option<i64>, _l: i64) -> Result<AccountPage> { Ok(AccountPage { accounts: vec![], next_after: None }) }
-    async fn put_account(&self, _w: &AccountWrite, _now: i64) -> Result<Account> { Err(StoreError::NotFound) }
-    async fn bill(&self, _id: i64) -> Result<Option<Bill>> { Ok(None) }
-    async fn commit_steps(&self, _s: &[StepWrite]) -> Result<Vec<StepOutcome>> { Ok(vec![]) }
-    async fn record_status(&self, _e: &StatusEvent) -> Result<()> { Ok(()) }
-    async fn call(&self, _sid: &str) -> Result<Option<CallRecord>> { Ok(None) }
+    async fn migrate(&self) -> Result<()> {
+        // The migrator takes an advisory lock: instances starting together migrate once.
+        migrator().run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn account_by_line(&self, number: &str) -> Result<Option<Account>> {
+        fetch_account(&mut *self.pool.acquire().await?, By::Line(number)).await
+    }
+
+    async fn account_by_no(&self, account_no: &str) -> Result<Option<Account>> {
+        fetch_account(&mut *self.pool.acquire().await?, By::No(account_no)).await
+    }
+
+    async fn account(&self, id: i64) -> Result<Option<Account>> {
+        fetch_account(&mut *self.pool.acquire().await?, By::Id(id)).await
+    }
+
+    async fn list_accounts(&self, after: Option<i64>, limit: i64) -> Result<AccountPage> {
+        let limit = limit.max(0);
+        let mut conn = self.pool.acquire().await?;
+        // One row beyond the limit tells whether a further page exists.
+        let mut page = sqlx::query_as::<_, AccountRow>(sql::ACCOUNTS_AFTER)
+            .bind(after.unwrap_or(i64::MIN))
+            .bind(limit.saturating_add(1))
+            .fetch_all(&mut *conn)
+            .await?;
+        let more = i64::try_from(page.len()).unwrap_or(i64::MAX) > limit;
+        page.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let (Some(first), Some(last)) = (page.first().map(|r| r.0), page.last().map(|r| r.0))
+        else {
+            return Ok(AccountPage {
+                accounts: Vec::new(),
+                next_after: None,
+            });
+        };
+        // The page holds every account with an id in [first, last] (as of its snapshot),
+        // so one range query finds their lines; lines of an account created in between
+        // are ignored by `rows::accounts`.
+        let lines = sqlx::query_as::<_, LineRow>(sql::LINES_OF_RANGE)
+            .bind(first)
+            .bind(last)
+            .fetch_all(&mut *conn)
+            .await?;
+        Ok(AccountPage {
+            accounts: rows::accounts(page, lines)?,
+            next_after: more.then_some(last),
+        })
+    }
+
+    async fn put_account(&self, write: &AccountWrite, now: i64) -> Result<Account> {
+        if let Some(n) = rows::duplicate_line(&write.lines) {
+            return Err(StoreError::Conflict(format!("line {n} is listed twice")));
+        }
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(sql::UPSERT_ACCOUNT)
+            .bind(&write.account_no)
+            .bind(&write.name)
+            .bind(write.language.map(|l| l.tag()))
+            .bind(write.customer_class.as_str())
+            .bind(write.pin_hash.clone().flatten())
+            .bind(now)
+            .bind(write.pin_hash.is_some())
+            .fetch_one(&mut *tx)
+            .await?;
+        sqlx::query(sql::DELETE_LINES)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        for line in &write.lines {
+            // ON CONFLICT rather than catching the unique violation: an error would abort
+            // the transaction before the owner could be looked up.
+            let inserted = sqlx::query(sql::INSERT_LINE)
+                .bind(id)
+                .bind(&line.number)
+                .bind(line.kind.as_str())
+                .bind(&line.label)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if inserted == 0 {
+                // Returning drops `tx`, which rolls back: the account is left as it was.
+                let owner: Option<String> = sqlx::query_scalar(sql::LINE_OWNER)
+                    .bind(&line.number)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                return Err(rows::line_conflict(&line.number, owner));
+            }
+        }
+        if let Some(bill) = &write.bill {
+            sqlx::query(sql::UPSERT_BILL)
+                .bind(id)
+                .bind(&bill.currency)
+                .bind(bill.amount_due)
+                .bind(rows::format_date(bill.due_date))
+                .bind(bill.balance)
+                .bind(bill.last_payment.as_ref().map(|p| p.amount))
+                .bind(
+                    bill.last_payment
+                        .as_ref()
+                        .map(|p| rows::format_date(p.date)),
+                )
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(sql::DELETE_CHARGES)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            if !bill.charges.is_empty() {
+                sqlx::query(
+                    "INSERT INTO bill_charges (account_id, category, description, amount) \
+                     SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::int8[])",
+                )
+                .bind(id)
+                .bind(
+                    bill.charges
+                        .iter()
+                        .map(|c| c.category.as_str())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(
+                    bill.charges
+                        .iter()
+                        .map(|c| c.description.as_str())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(bill.charges.iter().map(|c| c.amount).collect::<Vec<_>>())
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        let account = fetch_account(&mut tx, By::Id(id)).await?;
+        tx.commit().await?;
+        account.ok_or_else(|| StoreError::Corrupt(format!("account {id} vanished while written")))
+    }
+
+    async fn bill(&self, account_id: i64) -> Result<Option<Bill>> {
+        let mut conn = self.pool.acquire().await?;
+        let Some(row) = sqlx::query_as::<_, BillRow>(sql::BILL)
+            .bind(account_id)
+            .fetch_optional(&mut *conn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let charges = sqlx::query_as::<_, ChargeRow>(sql::CHARGES)
+            .bind(account_id)
+            .fetch_all(&mut *conn)
+            .await?;
+        rows::bill(row, charges).map(Some)
+    }
+
+    async fn commit_steps(&self, steps: &[StepWrite]) -> Result<Vec<StepOutcome>> {
+        if steps.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool.begin().await?;
+        let existing: HashSet<String> =
+            sqlx::query_scalar("SELECT call_sid FROM calls WHERE call_sid = ANY($1)")
+                .bind(rows::call_sids(steps))
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect();
+        let plan = rows::StepPlan::new(steps, &existing);
+
+        if !plan.new_calls.is_empty() {
+            let calls: Vec<_> = plan
+                .new_calls
+                .iter()
+                .filter_map(|&i| rows::new_call(steps, i))
+                .collect();
+            sqlx::query(INSERT_CALLS)
+                .bind(calls.iter().map(|c| c.0).collect::<Vec<_>>())
+                .bind(
+                    calls
+                        .iter()
+                        .map(|c| c.1.direction.as_str())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(
+                    calls
+                        .iter()
+                        .map(|c| c.1.from_number.as_str())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(
+                    calls
+                        .iter()
+                        .map(|c| c.1.to_number.as_str())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(calls.iter().map(|c| c.2).collect::<Vec<_>>())
+                .bind(rows::STARTED_STATUS)
+                .execute(&mut *tx)
+                .await?;
+        }
+
+        let mut inserted = vec![false; plan.inserts.len()];
+        if !plan.inserts.is_empty() {
+            let ins: Vec<&StepWrite> = plan.inserts.iter().filter_map(|&i| steps.get(i)).collect();
+            let keys: HashSet<(String, i32)> = sqlx::query_as(INSERT_STEPS)
+                .bind(ins.iter().map(|s| s.call_sid.as_str()).collect::<Vec<_>>())
+                .bind(ins.iter().map(|s| s.seq).collect::<Vec<_>>())
+                .bind(ins.iter().map(|s| s.node.as_str()).collect::<Vec<_>>())
+                .bind(ins.iter().map(|s| s.input.as_str()).collect::<Vec<_>>())
+                .bind(ins.iter().map(|s| s.said.as_str()).collect::<Vec<_>>())
+                .bind(ins.iter().map(|s| s.response.as_str()).collect::<Vec<_>>())
+                .bind(ins.iter().map(|s| s.at).collect::<Vec<_>>())
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect();
+            for (flag, s) in inserted.iter_mut().zip(&ins) {
+                *flag = keys.contains(&(s.call_sid.clone(), s.seq));
+            }
+        }
+
+        let replays = plan.not_inserted(steps, &inserted);
+        let mut stored = HashMap::new();
+        if !replays.is_empty() {
+            let found: Vec<(String, i32, String)> = sqlx::query_as(STORED_RESPONSES)
+                .bind(replays.iter().map(|k| k.0).collect::<Vec<_>>())
+                .bind(replays.iter().map(|k| k.1).collect::<Vec<_>>())
+                .fetch_all(&mut *tx)
+                .await?;
+            stored.extend(found.into_iter().map(|(sid, seq, r)| ((sid, seq), r)));
+        }
+
+        let (outcomes, recorded) = plan.finish(steps, &inserted, &stored)?;
+        let effects = rows::effects(steps, &recorded);
+        if !effects.calls.is_empty() {
+            let mut calls = effects.calls;
+            // A stable lock order keeps two instances' batches from deadlocking.
+            calls.sort_by(|a, b| a.call_sid.cmp(b.call_sid));
+            sqlx::query(UPDATE_CALLS)
+                .bind(calls.iter().map(|c| c.call_sid).collect::<Vec<_>>())
+                .bind(calls.iter().map(|c| c.account_id).collect::<Vec<_>>())
+                .bind(calls.iter().map(|c| c.locale).collect::<Vec<_>>())
+                .bind(calls.iter().map(|c| c.at).collect::<Vec<_>>())
+                .execute(&mut *tx)
+                .await?;
+        }
+        for p in &effects.pins {
+            apply_pin(&mut tx, p).await?;
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    async fn record_status(&self, ev: &StatusEvent) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let (ended_at, duration) = if ev.is_final {
+            (Some(ev.at), ev.duration_secs)
+        } else {
+            (None, None)
+        };
+        sqlx::query(sql::INSERT_CALL)
+            .bind(&ev.call_sid)
+            .bind(&ev.new_call.direction)
+            .bind(&ev.new_call.from_number)
+            .bind(&ev.new_call.to_number)
+            .bind(&ev.status)
+            .bind(ev.at)
+            .bind(ended_at)
+            .bind(duration)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(sql::INSERT_EVENT)
+            .bind(&ev.call_sid)
+            .bind(&ev.status)
+            .bind(ev.sequence)
+            .bind(ev.at)
+            .execute(&mut *tx)
+            .await?;
+        // The row lock orders concurrent reports for the call until commit.
+        let current: String =
+            sqlx::query_scalar("SELECT status FROM calls WHERE call_sid = $1 FOR UPDATE")
+                .bind(&ev.call_sid)
+                .fetch_one(&mut *tx)
+                .await?;
+        if rows::status_advances(&current, &ev.status, ev.is_final) {
+            sqlx::query(sql::UPDATE_STATUS)
+                .bind(&ev.call_sid)
+                .bind(&ev.status)
+                .bind(ev.at)
+                .bind(ev.is_final)
+                .bind(ev.duration_secs)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn call(&self, call_sid: &str) -> Result<Option<CallRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        let Some(row) = sqlx::query_as::<_, CallRow>(sql::CALL)
+            .bind(call_sid)
+            .fetch_optional(&mut *conn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let steps = sqlx::query_as::<_, StepRow>(sql::STEPS_OF_CALL)
+            .bind(call_sid)
+            .fetch_all(&mut *conn)
+            .await?;
+        Ok(Some(rows::call(row, steps)))
+    }
+}
+
+async fn apply_pin(conn: &mut PgConnection, effect: &PinEffect) -> Result<()> {
+    let query = match *effect {
+        PinEffect::Failed {
+            account_id,
+            max_failures,
+            lock_until,
+            at,
+        } => sqlx::query(sql::PIN_FAILED)
+            .bind(account_id)
+            .bind(at)
+            .bind(max_failures)
+            .bind(lock_until),
+        PinEffect::Accepted { account_id } => sqlx::query(sql::PIN_ACCEPTED).bind(account_id),
+    };
+    query.execute(conn).await?;
+    Ok(())
 }

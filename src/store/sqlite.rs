@@ -1,25 +1,388 @@
-//! Placeholder until the backend lands.
+//! The SQLite backend: the embedded default, one file next to the service.
+//!
+//! Rules: SQLite has one writer at a time, so writes go through a pool of exactly one
+//! connection and every write transaction starts with `BEGIN IMMEDIATE` (a deferred
+//! transaction that later upgrades to a write fails with SQLITE_BUSY without waiting);
+//! reads use a separate pool and, thanks to WAL, never wait for the writer. Statements are
+//! cheap in-process calls, so a step batch is written row by row inside its one transaction.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use std::time::Duration;
+
 use async_trait::async_trait;
-use super::*;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, SqlSafeStr};
+
+use super::rows::{
+    self, AccountRow, BillRow, By, CallRow, ChargeRow, LineRow, PinEffect, StepRow, sql,
+};
+use super::{AccountPage, Result, StatusEvent, StepOutcome, StepWrite, Store, StoreError};
 use crate::billing::Bill;
 use crate::calls::CallRecord;
 use crate::customers::{Account, AccountWrite};
 
-pub struct SqliteStore;
-impl SqliteStore {
-    pub async fn open(_url: &str) -> Result<Self> { Err(StoreError::UnsupportedUrl) }
+/// Readers beside the one writer; WAL lets them all run at once.
+const READ_CONNECTIONS: u32 = 8;
+
+pub struct SqliteStore {
+    read: SqlitePool,
+    write: SqlitePool,
 }
+
+fn migrator() -> Migrator {
+    // Equivalent to `sqlx::migrate!("./migrations/sqlite")` (same version, SQL and checksum),
+    // which needs sqlx's `macros` feature.
+    Migrator::with_migrations(vec![Migration::new(
+        1,
+        "init".into(),
+        MigrationType::Simple,
+        AssertSqlSafe(include_str!("../../migrations/sqlite/0001_init.sql")).into_sql_str(),
+        false,
+    )])
+}
+
+impl SqliteStore {
+    /// Opens (creating when missing) the database at `sqlite://path` or `sqlite:path`.
+    pub async fn open(url: &str) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        // The writer connects first: it creates the file and switches it to WAL.
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(READ_CONNECTIONS)
+            .connect_with(options)
+            .await?;
+        Ok(SqliteStore { read, write })
+    }
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.write.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+/// The account found by `by`, with its lines.
+async fn fetch_account(conn: &mut SqliteConnection, by: By<'_>) -> Result<Option<Account>> {
+    let query = sqlx::query_as::<_, AccountRow>(by.sql());
+    let query = match by {
+        By::Id(id) => query.bind(id),
+        By::No(key) | By::Line(key) => query.bind(key),
+    };
+    let Some(row) = query.fetch_optional(&mut *conn).await? else {
+        return Ok(None);
+    };
+    let lines = sqlx::query_as::<_, LineRow>(sql::LINES_OF_ACCOUNT)
+        .bind(row.0)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows::account(row, lines).map(Some)
+}
+
 #[async_trait]
 impl Store for SqliteStore {
-    async fn migrate(&self) -> Result<()> { Ok(()) }
-    async fn ping(&self) -> Result<()> { Ok(()) }
-    async fn account_by_line(&self, _n: &str) -> Result<Option<Account>> { Ok(None) }
-    async fn account_by_no(&self, _n: &str) -> Result<Option<Account>> { Ok(None) }
-    async fn account(&self, _id: i64) -> Result<Option<Account>> { Ok(None) }
-    async fn list_accounts(&self, _a: Option<i64>, _l: i64) -> Result<AccountPage> { Ok(AccountPage { accounts: vec![], next_after: None }) }
-    async fn put_account(&self, _w: &AccountWrite, _now: i64) -> Result<Account> { Err(StoreError::NotFound) }
-    async fn bill(&self, _id: i64) -> Result<Option<Bill>> { Ok(None) }
-    async fn commit_steps(&self, _s: &[StepWrite]) -> Result<Vec<StepOutcome>> { Ok(vec![]) }
-    async fn record_status(&self, _e: &StatusEvent) -> Result<()> { Ok(()) }
-    async fn call(&self, _sid: &str) -> Result<Option<CallRecord>> { Ok(None) }
+    async fn migrate(&self) -> Result<()> {
+        migrator().run(&self.write).await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    async fn account_by_line(&self, number: &str) -> Result<Option<Account>> {
+        fetch_account(&mut *self.read.acquire().await?, By::Line(number)).await
+    }
+
+    async fn account_by_no(&self, account_no: &str) -> Result<Option<Account>> {
+        fetch_account(&mut *self.read.acquire().await?, By::No(account_no)).await
+    }
+
+    async fn account(&self, id: i64) -> Result<Option<Account>> {
+        fetch_account(&mut *self.read.acquire().await?, By::Id(id)).await
+    }
+
+    async fn list_accounts(&self, after: Option<i64>, limit: i64) -> Result<AccountPage> {
+        let limit = limit.max(0);
+        let mut conn = self.read.acquire().await?;
+        // One row beyond the limit tells whether a further page exists.
+        let mut page = sqlx::query_as::<_, AccountRow>(sql::ACCOUNTS_AFTER)
+            .bind(after.unwrap_or(i64::MIN))
+            .bind(limit.saturating_add(1))
+            .fetch_all(&mut *conn)
+            .await?;
+        let more = i64::try_from(page.len()).unwrap_or(i64::MAX) > limit;
+        page.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let (Some(first), Some(last)) = (page.first().map(|r| r.0), page.last().map(|r| r.0))
+        else {
+            return Ok(AccountPage {
+                accounts: Vec::new(),
+                next_after: None,
+            });
+        };
+        // The page holds every account with an id in [first, last], so one range query
+        // finds exactly their lines.
+        let lines = sqlx::query_as::<_, LineRow>(sql::LINES_OF_RANGE)
+            .bind(first)
+            .bind(last)
+            .fetch_all(&mut *conn)
+            .await?;
+        Ok(AccountPage {
+            accounts: rows::accounts(page, lines)?,
+            next_after: more.then_some(last),
+        })
+    }
+
+    async fn put_account(&self, write: &AccountWrite, now: i64) -> Result<Account> {
+        if let Some(n) = rows::duplicate_line(&write.lines) {
+            return Err(StoreError::Conflict(format!("line {n} is listed twice")));
+        }
+        let mut tx = self.begin_write().await?;
+        let id: i64 = sqlx::query_scalar(sql::UPSERT_ACCOUNT)
+            .bind(&write.account_no)
+            .bind(&write.name)
+            .bind(write.language.map(|l| l.tag()))
+            .bind(write.customer_class.as_str())
+            .bind(write.pin_hash.clone().flatten())
+            .bind(now)
+            .bind(write.pin_hash.is_some())
+            .fetch_one(&mut *tx)
+            .await?;
+        sqlx::query(sql::DELETE_LINES)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        for line in &write.lines {
+            let inserted = sqlx::query(sql::INSERT_LINE)
+                .bind(id)
+                .bind(&line.number)
+                .bind(line.kind.as_str())
+                .bind(&line.label)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if inserted == 0 {
+                // Returning drops `tx`, which rolls back: the account is left as it was.
+                let owner: Option<String> = sqlx::query_scalar(sql::LINE_OWNER)
+                    .bind(&line.number)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                return Err(rows::line_conflict(&line.number, owner));
+            }
+        }
+        if let Some(bill) = &write.bill {
+            sqlx::query(sql::UPSERT_BILL)
+                .bind(id)
+                .bind(&bill.currency)
+                .bind(bill.amount_due)
+                .bind(rows::format_date(bill.due_date))
+                .bind(bill.balance)
+                .bind(bill.last_payment.as_ref().map(|p| p.amount))
+                .bind(
+                    bill.last_payment
+                        .as_ref()
+                        .map(|p| rows::format_date(p.date)),
+                )
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(sql::DELETE_CHARGES)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            for c in &bill.charges {
+                sqlx::query(sql::INSERT_CHARGE)
+                    .bind(id)
+                    .bind(&c.category)
+                    .bind(&c.description)
+                    .bind(c.amount)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        let account = fetch_account(&mut tx, By::Id(id)).await?;
+        tx.commit().await?;
+        account.ok_or_else(|| StoreError::Corrupt(format!("account {id} vanished while written")))
+    }
+
+    async fn bill(&self, account_id: i64) -> Result<Option<Bill>> {
+        let mut conn = self.read.acquire().await?;
+        let Some(row) = sqlx::query_as::<_, BillRow>(sql::BILL)
+            .bind(account_id)
+            .fetch_optional(&mut *conn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let charges = sqlx::query_as::<_, ChargeRow>(sql::CHARGES)
+            .bind(account_id)
+            .fetch_all(&mut *conn)
+            .await?;
+        rows::bill(row, charges).map(Some)
+    }
+
+    async fn commit_steps(&self, steps: &[StepWrite]) -> Result<Vec<StepOutcome>> {
+        if steps.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin_write().await?;
+        let mut existing = HashSet::new();
+        for sid in rows::call_sids(steps) {
+            let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM calls WHERE call_sid = $1")
+                .bind(sid)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if found.is_some() {
+                existing.insert(sid.to_string());
+            }
+        }
+        let plan = rows::StepPlan::new(steps, &existing);
+        for (sid, call, at) in plan
+            .new_calls
+            .iter()
+            .filter_map(|&i| rows::new_call(steps, i))
+        {
+            sqlx::query(sql::INSERT_CALL)
+                .bind(sid)
+                .bind(&call.direction)
+                .bind(&call.from_number)
+                .bind(&call.to_number)
+                .bind(rows::STARTED_STATUS)
+                .bind(at)
+                .bind(None::<i64>)
+                .bind(None::<i64>)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let mut inserted = Vec::with_capacity(plan.inserts.len());
+        for s in plan.inserts.iter().filter_map(|&i| steps.get(i)) {
+            let n = sqlx::query(sql::INSERT_STEP)
+                .bind(&s.call_sid)
+                .bind(s.seq)
+                .bind(&s.node)
+                .bind(&s.input)
+                .bind(&s.said)
+                .bind(&s.response)
+                .bind(s.at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            inserted.push(n == 1);
+        }
+        let mut stored = HashMap::new();
+        for (sid, seq) in plan.not_inserted(steps, &inserted) {
+            let response: Option<String> = sqlx::query_scalar(sql::STORED_RESPONSE)
+                .bind(sid)
+                .bind(seq)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(r) = response {
+                stored.insert((sid.to_string(), seq), r);
+            }
+        }
+        let (outcomes, recorded) = plan.finish(steps, &inserted, &stored)?;
+        let effects = rows::effects(steps, &recorded);
+        for c in &effects.calls {
+            sqlx::query(sql::UPDATE_CALL)
+                .bind(c.call_sid)
+                .bind(c.account_id)
+                .bind(c.locale)
+                .bind(c.at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for p in &effects.pins {
+            apply_pin(&mut tx, p).await?;
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    async fn record_status(&self, ev: &StatusEvent) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let (ended_at, duration) = if ev.is_final {
+            (Some(ev.at), ev.duration_secs)
+        } else {
+            (None, None)
+        };
+        sqlx::query(sql::INSERT_CALL)
+            .bind(&ev.call_sid)
+            .bind(&ev.new_call.direction)
+            .bind(&ev.new_call.from_number)
+            .bind(&ev.new_call.to_number)
+            .bind(&ev.status)
+            .bind(ev.at)
+            .bind(ended_at)
+            .bind(duration)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(sql::INSERT_EVENT)
+            .bind(&ev.call_sid)
+            .bind(&ev.status)
+            .bind(ev.sequence)
+            .bind(ev.at)
+            .execute(&mut *tx)
+            .await?;
+        let current: String = sqlx::query_scalar("SELECT status FROM calls WHERE call_sid = $1")
+            .bind(&ev.call_sid)
+            .fetch_one(&mut *tx)
+            .await?;
+        if rows::status_advances(&current, &ev.status, ev.is_final) {
+            sqlx::query(sql::UPDATE_STATUS)
+                .bind(&ev.call_sid)
+                .bind(&ev.status)
+                .bind(ev.at)
+                .bind(ev.is_final)
+                .bind(ev.duration_secs)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn call(&self, call_sid: &str) -> Result<Option<CallRecord>> {
+        let mut conn = self.read.acquire().await?;
+        let Some(row) = sqlx::query_as::<_, CallRow>(sql::CALL)
+            .bind(call_sid)
+            .fetch_optional(&mut *conn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let steps = sqlx::query_as::<_, StepRow>(sql::STEPS_OF_CALL)
+            .bind(call_sid)
+            .fetch_all(&mut *conn)
+            .await?;
+        Ok(Some(rows::call(row, steps)))
+    }
+}
+
+async fn apply_pin(conn: &mut SqliteConnection, effect: &PinEffect) -> Result<()> {
+    let query = match *effect {
+        PinEffect::Failed {
+            account_id,
+            max_failures,
+            lock_until,
+            at,
+        } => sqlx::query(sql::PIN_FAILED)
+            .bind(account_id)
+            .bind(at)
+            .bind(max_failures)
+            .bind(lock_until),
+        PinEffect::Accepted { account_id } => sqlx::query(sql::PIN_ACCEPTED).bind(account_id),
+    };
+    query.execute(conn).await?;
+    Ok(())
 }

@@ -1,0 +1,891 @@
+//! The store conformance suite: every case is written once, against `dyn Store`, and run on
+//! SQLite and on PostgreSQL (`sqlite::<case>` and `pg::<case>`).
+//!
+//! Rules: each case gets a fresh database; cases check behaviour through the trait, and read
+//! tables directly only for what the trait does not expose (stored status events).
+
+mod support;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use hotline::billing::{Bill, Charge, Payment};
+use hotline::customers::{AccountWrite, CustomerClass, Line, LineKind};
+use hotline::prompts::Locale;
+use hotline::store::{
+    Effect, NewCall, StatusEvent, StepOutcome, StepWrite, StepWriter, Store, StoreError,
+};
+use support::db;
+
+/// A store under test and the URL it was opened with (for direct reads).
+struct Db {
+    store: Arc<dyn Store>,
+    url: String,
+}
+
+/// Generates `sqlite::<case>` and `pg::<case>` for every case in `cases`.
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let (url, _dir) = super::db::sqlite_url().await;
+                    super::cases::$case(super::open(url).await).await;
+                }
+            )*
+        }
+        mod pg {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let Some(url) = super::db::pg_url().await else { return };
+                    super::cases::$case(super::open(url).await).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    migrates_twice_and_pings,
+    account_create_update_keeps_pin_and_bill,
+    pin_hash_set_and_cleared,
+    line_conflict_changes_nothing,
+    duplicate_line_in_one_write_is_a_conflict,
+    lookups,
+    list_accounts_pages,
+    bill_round_trip,
+    steps_create_call_and_record,
+    replay_returns_stored_response_and_applies_effects_once,
+    unknown_call,
+    same_step_twice_in_one_batch,
+    pin_lock_and_expiry,
+    pin_lock_within_one_batch,
+    pin_accepted_resets,
+    large_batch,
+    status_duplicates_stored_once,
+    status_out_of_order_keeps_final,
+    status_creates_unknown_call,
+    step_writer_end_to_end,
+);
+
+async fn open(url: String) -> Db {
+    let store = hotline::store::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("connect {url}: {e}"));
+    Db { store, url }
+}
+
+/// Rows of `call_events` for a call, read directly.
+async fn stored_events(url: &str, call_sid: &str) -> i64 {
+    const SQL: &str = "SELECT COUNT(*) FROM call_events WHERE call_sid = $1";
+    let n: Result<i64, sqlx::Error> = if url.starts_with("sqlite:") {
+        let pool = sqlx::sqlite::SqlitePool::connect(url)
+            .await
+            .expect("open sqlite");
+        sqlx::query_scalar(SQL)
+            .bind(call_sid)
+            .fetch_one(&pool)
+            .await
+    } else {
+        let pool = sqlx::postgres::PgPool::connect(url).await.expect("open pg");
+        sqlx::query_scalar(SQL)
+            .bind(call_sid)
+            .fetch_one(&pool)
+            .await
+    };
+    n.expect("count call events")
+}
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
+}
+
+fn line(number: &str) -> Line {
+    Line {
+        number: number.into(),
+        kind: LineKind::Phone,
+        label: None,
+    }
+}
+
+fn account(no: &str, lines: &[&str]) -> AccountWrite {
+    AccountWrite {
+        account_no: no.into(),
+        name: format!("Customer {no}"),
+        language: None,
+        customer_class: CustomerClass::Residential,
+        pin_hash: None,
+        lines: lines.iter().map(|n| line(n)).collect(),
+        bill: None,
+    }
+}
+
+fn bill() -> Bill {
+    Bill {
+        currency: "CNY".into(),
+        amount_due: 12_850,
+        due_date: date(2025, 2, 28),
+        balance: -12_850,
+        last_payment: Some(Payment {
+            amount: 9_900,
+            date: date(2024, 12, 31),
+        }),
+        charges: vec![
+            Charge {
+                category: "monthly_fee".into(),
+                description: "套餐月费".into(),
+                amount: 8_800,
+            },
+            Charge {
+                category: "international".into(),
+                description: "International calls".into(),
+                amount: 4_050,
+            },
+        ],
+    }
+}
+
+fn new_call() -> NewCall {
+    NewCall {
+        direction: "inbound".into(),
+        from_number: "+8613800000001".into(),
+        to_number: "+861010000".into(),
+    }
+}
+
+/// Step `seq` of `sid` at `seq * 1000` ms; the first step creates the call.
+fn step(sid: &str, seq: i32, effects: Vec<Effect>) -> StepWrite {
+    StepWrite {
+        call_sid: sid.into(),
+        seq,
+        new_call: (seq == 1).then(new_call),
+        node: "menu".into(),
+        input: format!("digits:{seq}"),
+        said: format!("said {seq}"),
+        response: format!("<Response>{sid}/{seq}</Response>"),
+        at: i64::from(seq) * 1000,
+        effects,
+    }
+}
+
+fn status(sid: &str, status: &str, is_final: bool, sequence: Option<i64>, at: i64) -> StatusEvent {
+    StatusEvent {
+        call_sid: sid.into(),
+        status: status.into(),
+        is_final,
+        sequence,
+        duration_secs: is_final.then_some(42),
+        at,
+        new_call: new_call(),
+    }
+}
+
+async fn commit(db: &Db, steps: &[StepWrite]) -> Vec<StepOutcome> {
+    db.store.commit_steps(steps).await.expect("commit steps")
+}
+
+fn replayed(response: &str) -> StepOutcome {
+    StepOutcome::Replayed {
+        response: response.into(),
+    }
+}
+
+mod cases {
+    use super::*;
+
+    pub async fn migrates_twice_and_pings(db: Db) {
+        db.store.migrate().await.expect("migrate again");
+        db.store.ping().await.expect("ping");
+    }
+
+    pub async fn account_create_update_keeps_pin_and_bill(db: Db) {
+        let mut w = account("A-1", &["+8613900000002", "+8613900000001"]);
+        w.language = Some(Locale::EnUs);
+        w.customer_class = CustomerClass::Business;
+        w.pin_hash = Some(Some("$argon2id$h1".into()));
+        w.lines[0].kind = LineKind::Broadband;
+        w.lines[0].label = Some("office".into());
+        w.bill = Some(bill());
+        let a = db.store.put_account(&w, 1_000).await.expect("create");
+        assert!(a.id > 0);
+        assert_eq!(a.account_no, "A-1");
+        assert_eq!(a.name, "Customer A-1");
+        assert_eq!(a.language, Some(Locale::EnUs));
+        assert_eq!(a.customer_class, CustomerClass::Business);
+        assert_eq!(a.pin_hash.as_deref(), Some("$argon2id$h1"));
+        assert_eq!((a.pin_failures, a.pin_locked_until), (0, None));
+        assert_eq!((a.created_at, a.updated_at), (1_000, 1_000));
+        let numbers: Vec<&str> = a.lines.iter().map(|l| l.number.as_str()).collect();
+        assert_eq!(
+            numbers,
+            ["+8613900000001", "+8613900000002"],
+            "ordered by number"
+        );
+        assert_eq!(a.lines[1].kind, LineKind::Broadband);
+        assert_eq!(a.lines[1].label.as_deref(), Some("office"));
+
+        // Update: new name and lines, PIN and bill not given, so both are kept.
+        let mut w2 = account("A-1", &["+8613900000003"]);
+        w2.name = "Renamed".into();
+        w2.language = Some(Locale::ZhCn);
+        let b = db.store.put_account(&w2, 2_000).await.expect("update");
+        assert_eq!(b.id, a.id);
+        assert_eq!(b.name, "Renamed");
+        assert_eq!(b.language, Some(Locale::ZhCn));
+        assert_eq!(b.customer_class, CustomerClass::Residential);
+        assert_eq!(b.pin_hash.as_deref(), Some("$argon2id$h1"));
+        assert_eq!((b.created_at, b.updated_at), (1_000, 2_000));
+        assert_eq!(b.lines, vec![line("+8613900000003")]);
+        assert_eq!(db.store.bill(a.id).await.expect("bill"), Some(bill()));
+        for gone in ["+8613900000001", "+8613900000002"] {
+            assert!(
+                db.store
+                    .account_by_line(gone)
+                    .await
+                    .expect("by line")
+                    .is_none()
+            );
+        }
+        let by_line = db
+            .store
+            .account_by_line("+8613900000003")
+            .await
+            .expect("by line");
+        assert_eq!(by_line, Some(b.clone()));
+
+        // Replacing the bill replaces its charges.
+        let mut w3 = account("A-1", &["+8613900000003"]);
+        let mut smaller = bill();
+        smaller.charges.truncate(1);
+        smaller.last_payment = None;
+        w3.bill = Some(smaller.clone());
+        db.store.put_account(&w3, 3_000).await.expect("new bill");
+        assert_eq!(db.store.bill(a.id).await.expect("bill"), Some(smaller));
+    }
+
+    pub async fn pin_hash_set_and_cleared(db: Db) {
+        let mut w = account("P-1", &[]);
+        let a = db.store.put_account(&w, 1).await.expect("create");
+        assert_eq!(a.pin_hash, None);
+        assert!(a.lines.is_empty());
+        w.pin_hash = Some(Some("h2".into()));
+        let a = db.store.put_account(&w, 2).await.expect("set pin");
+        assert_eq!(a.pin_hash.as_deref(), Some("h2"));
+        w.pin_hash = None;
+        let a = db.store.put_account(&w, 3).await.expect("keep pin");
+        assert_eq!(a.pin_hash.as_deref(), Some("h2"));
+        w.pin_hash = Some(None);
+        let a = db.store.put_account(&w, 4).await.expect("clear pin");
+        assert_eq!(a.pin_hash, None);
+    }
+
+    pub async fn line_conflict_changes_nothing(db: Db) {
+        let a = db
+            .store
+            .put_account(&account("A", &["111"]), 1)
+            .await
+            .expect("A");
+        let b = db
+            .store
+            .put_account(&account("B", &["222"]), 2)
+            .await
+            .expect("B");
+
+        let mut w = account("B", &["333", "111"]);
+        w.name = "Changed".into();
+        w.pin_hash = Some(Some("h".into()));
+        w.bill = Some(bill());
+        match db.store.put_account(&w, 3).await {
+            Err(StoreError::Conflict(m)) => assert_eq!(m, "line 111 belongs to account A"),
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+        assert_eq!(db.store.account(b.id).await.expect("B"), Some(b.clone()));
+        assert_eq!(db.store.bill(b.id).await.expect("bill"), None);
+        assert!(
+            db.store
+                .account_by_line("333")
+                .await
+                .expect("333")
+                .is_none()
+        );
+        assert_eq!(
+            db.store.account_by_line("111").await.expect("111"),
+            Some(a.clone())
+        );
+
+        // A new account with a taken line is not created at all.
+        let err = db.store.put_account(&account("C", &["111"]), 4).await;
+        assert!(matches!(err, Err(StoreError::Conflict(_))), "{err:?}");
+        assert!(db.store.account_by_no("C").await.expect("C").is_none());
+        let page = db.store.list_accounts(None, 10).await.expect("list");
+        assert_eq!(page.accounts, vec![a, b]);
+    }
+
+    pub async fn duplicate_line_in_one_write_is_a_conflict(db: Db) {
+        let err = db.store.put_account(&account("D", &["5", "5"]), 1).await;
+        match err {
+            Err(StoreError::Conflict(m)) => assert!(m.contains("line 5"), "{m}"),
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+        assert!(db.store.account_by_no("D").await.expect("D").is_none());
+    }
+
+    pub async fn lookups(db: Db) {
+        let a = db
+            .store
+            .put_account(&account("N-1", &["1", "2"]), 1)
+            .await
+            .expect("a");
+        db.store
+            .put_account(&account("N-2", &["3"]), 1)
+            .await
+            .expect("b");
+        let s = &db.store;
+        assert_eq!(s.account(a.id).await.expect("id"), Some(a.clone()));
+        assert_eq!(s.account_by_no("N-1").await.expect("no"), Some(a.clone()));
+        assert_eq!(s.account_by_line("2").await.expect("line"), Some(a.clone()));
+        assert_eq!(s.account(a.id + 1000).await.expect("id"), None);
+        assert_eq!(s.account_by_no("nope").await.expect("no"), None);
+        assert_eq!(s.account_by_line("9").await.expect("line"), None);
+        assert_eq!(s.bill(a.id).await.expect("bill"), None);
+    }
+
+    pub async fn list_accounts_pages(db: Db) {
+        let mut ids = Vec::new();
+        for i in 0..5 {
+            let no = format!("L-{i}");
+            let lines = [format!("{i}-b"), format!("{i}-a")];
+            let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+            ids.push(
+                db.store
+                    .put_account(&account(&no, &lines), 1)
+                    .await
+                    .expect("put")
+                    .id,
+            );
+        }
+        let p1 = db.store.list_accounts(None, 2).await.expect("p1");
+        assert_eq!(
+            p1.accounts.iter().map(|a| a.id).collect::<Vec<_>>(),
+            ids[..2]
+        );
+        assert_eq!(p1.next_after, Some(ids[1]));
+        assert_eq!(p1.accounts[0].lines, vec![line("0-a"), line("0-b")]);
+        let p2 = db.store.list_accounts(p1.next_after, 2).await.expect("p2");
+        assert_eq!(
+            p2.accounts.iter().map(|a| a.id).collect::<Vec<_>>(),
+            ids[2..4]
+        );
+        assert_eq!(p2.next_after, Some(ids[3]));
+        assert_eq!(p2.accounts[1].lines, vec![line("3-a"), line("3-b")]);
+        let p3 = db.store.list_accounts(p2.next_after, 2).await.expect("p3");
+        assert_eq!(
+            p3.accounts.iter().map(|a| a.id).collect::<Vec<_>>(),
+            ids[4..]
+        );
+        assert_eq!(p3.next_after, None);
+        // A page that ends exactly at the last account has no next page.
+        let exact = db
+            .store
+            .list_accounts(Some(ids[1]), 3)
+            .await
+            .expect("exact");
+        assert_eq!(exact.accounts.len(), 3);
+        assert_eq!(exact.next_after, None);
+        let all = db.store.list_accounts(None, 100).await.expect("all");
+        assert_eq!(all.accounts.len(), 5);
+        let none = db.store.list_accounts(None, 0).await.expect("zero");
+        assert!(none.accounts.is_empty());
+        assert_eq!(none.next_after, None);
+        let negative = db.store.list_accounts(None, -1).await.expect("negative");
+        assert!(negative.accounts.is_empty());
+    }
+
+    pub async fn bill_round_trip(db: Db) {
+        let mut w = account("B-1", &["1"]);
+        let mut b = bill();
+        b.currency = "USD".into();
+        b.balance = -1;
+        b.due_date = date(2028, 2, 29);
+        b.last_payment = Some(Payment {
+            amount: -500,
+            date: date(1999, 1, 1),
+        });
+        b.charges.push(Charge {
+            category: "other".into(),
+            description: String::new(),
+            amount: -300,
+        });
+        w.bill = Some(b.clone());
+        let a = db.store.put_account(&w, 1).await.expect("put");
+        let mut got = db.store.bill(a.id).await.expect("bill").expect("a bill");
+        got.charges.sort_by_key(|c| c.amount);
+        b.charges.sort_by_key(|c| c.amount);
+        assert_eq!(got, b);
+
+        // A bill without charges or payment.
+        let empty = Bill {
+            currency: "CNY".into(),
+            amount_due: 0,
+            due_date: date(2025, 1, 1),
+            balance: 0,
+            last_payment: None,
+            charges: vec![],
+        };
+        w.bill = Some(empty.clone());
+        db.store.put_account(&w, 2).await.expect("put");
+        assert_eq!(db.store.bill(a.id).await.expect("bill"), Some(empty));
+    }
+
+    pub async fn steps_create_call_and_record(db: Db) {
+        let a = db
+            .store
+            .put_account(&account("C-1", &["1"]), 1)
+            .await
+            .expect("a");
+        let s1 = step(
+            "CA1",
+            1,
+            vec![
+                Effect::SetLocale {
+                    locale: Locale::EnUs,
+                },
+                Effect::IdentifyAccount { account_id: a.id },
+            ],
+        );
+        let s2 = step("CA1", 2, vec![]);
+        assert_eq!(commit(&db, &[s1]).await, [StepOutcome::Recorded]);
+        assert_eq!(commit(&db, &[s2]).await, [StepOutcome::Recorded]);
+        let call = db.store.call("CA1").await.expect("call").expect("a call");
+        assert_eq!(call.call_sid, "CA1");
+        assert_eq!(call.direction, "inbound");
+        assert_eq!(call.from_number, "+8613800000001");
+        assert_eq!(call.to_number, "+861010000");
+        assert_eq!(call.account_id, Some(a.id));
+        assert_eq!(call.locale.as_deref(), Some("en-US"));
+        assert_eq!(call.status, "in-progress");
+        assert_eq!(call.started_at, 1000);
+        assert_eq!((call.ended_at, call.duration_secs), (None, None));
+        let seqs: Vec<i32> = call.steps.iter().map(|s| s.seq).collect();
+        assert_eq!(seqs, [1, 2]);
+        assert_eq!(call.steps[1].node, "menu");
+        assert_eq!(call.steps[1].input, "digits:2");
+        assert_eq!(call.steps[1].said, "said 2");
+        assert_eq!(call.steps[1].at, 2000);
+        assert!(db.store.call("nope").await.expect("call").is_none());
+        assert!(commit(&db, &[]).await.is_empty());
+    }
+
+    pub async fn replay_returns_stored_response_and_applies_effects_once(db: Db) {
+        let a = db
+            .store
+            .put_account(&account("R-1", &["1"]), 1)
+            .await
+            .expect("a");
+        let failed = Effect::PinFailed {
+            account_id: a.id,
+            max_failures: 3,
+            lock_until: 999_999,
+        };
+        commit(&db, &[step("CA2", 1, vec![])]).await;
+        let s2 = step("CA2", 2, vec![failed.clone()]);
+        assert_eq!(
+            commit(&db, std::slice::from_ref(&s2)).await,
+            [StepOutcome::Recorded]
+        );
+        // The retry computed a different answer: the first one is replayed, nothing applied.
+        let mut retry = s2.clone();
+        retry.response = "<Response>different</Response>".into();
+        retry.effects = vec![failed.clone(), Effect::IdentifyAccount { account_id: a.id }];
+        assert_eq!(
+            commit(&db, &[retry.clone()]).await,
+            [replayed(&s2.response)]
+        );
+        assert_eq!(commit(&db, &[retry]).await, [replayed(&s2.response)]);
+        let a = db
+            .store
+            .account(a.id)
+            .await
+            .expect("a")
+            .expect("an account");
+        assert_eq!(a.pin_failures, 1);
+        let call = db.store.call("CA2").await.expect("call").expect("a call");
+        assert_eq!(call.account_id, None);
+        assert_eq!(call.steps.len(), 2);
+        // The first step, retried with its new call, is a replay too.
+        let first = step("CA2", 1, vec![]);
+        assert_eq!(
+            commit(&db, std::slice::from_ref(&first)).await,
+            [replayed(&first.response)]
+        );
+    }
+
+    pub async fn unknown_call(db: Db) {
+        let s = step("CA3", 2, vec![]);
+        assert_eq!(commit(&db, &[s]).await, [StepOutcome::UnknownCall]);
+        assert!(db.store.call("CA3").await.expect("call").is_none());
+        // Unknown until the step that creates it, even within one batch.
+        let out = commit(&db, &[step("CA3", 2, vec![]), step("CA3", 1, vec![])]).await;
+        assert_eq!(out, [StepOutcome::UnknownCall, StepOutcome::Recorded]);
+        let call = db.store.call("CA3").await.expect("call").expect("a call");
+        assert_eq!(call.steps.len(), 1);
+    }
+
+    pub async fn same_step_twice_in_one_batch(db: Db) {
+        let a = db
+            .store
+            .put_account(&account("S-1", &["1"]), 1)
+            .await
+            .expect("a");
+        let failed = Effect::PinFailed {
+            account_id: a.id,
+            max_failures: 3,
+            lock_until: 999_999,
+        };
+        let s1 = step("CA4", 1, vec![failed.clone()]);
+        let mut again = s1.clone();
+        again.response = "other".into();
+        let s2 = step("CA4", 2, vec![failed]);
+        let out = commit(&db, &[s1.clone(), again, s2]).await;
+        assert_eq!(
+            out,
+            [
+                StepOutcome::Recorded,
+                replayed(&s1.response),
+                StepOutcome::Recorded
+            ]
+        );
+        let a = db
+            .store
+            .account(a.id)
+            .await
+            .expect("a")
+            .expect("an account");
+        assert_eq!(a.pin_failures, 2);
+        // A batch repeating a step stored earlier replays the stored one each time.
+        let out = commit(&db, &[step("CA4", 2, vec![]), step("CA4", 2, vec![])]).await;
+        let stored = step("CA4", 2, vec![]).response;
+        assert_eq!(out, [replayed(&stored), replayed(&stored)]);
+    }
+
+    pub async fn pin_lock_and_expiry(db: Db) {
+        let a = db
+            .store
+            .put_account(&account("K-1", &["1"]), 1)
+            .await
+            .expect("a");
+        let fail = |seq: i32, at: i64| {
+            let mut s = step("CA5", seq, vec![]);
+            s.at = at;
+            s.effects = vec![Effect::PinFailed {
+                account_id: a.id,
+                max_failures: 3,
+                lock_until: at + 1_800_000,
+            }];
+            s
+        };
+        let pin = |db: &Db| {
+            let store = db.store.clone();
+            async move {
+                let a = store.account(a.id).await.expect("a").expect("an account");
+                (a.pin_failures, a.pin_locked_until)
+            }
+        };
+        commit(&db, &[fail(1, 10_000)]).await;
+        commit(&db, &[fail(2, 20_000)]).await;
+        assert_eq!(pin(&db).await, (2, None));
+        commit(&db, &[fail(3, 30_000)]).await;
+        assert_eq!(pin(&db).await, (0, Some(1_830_000)), "third failure locks");
+        // While locked, failures still count; the lock stands.
+        commit(&db, &[fail(4, 40_000)]).await;
+        assert_eq!(pin(&db).await, (1, Some(1_830_000)));
+        // Once the lock has expired, the count starts afresh and the lock is cleared.
+        commit(&db, &[fail(5, 1_830_000)]).await;
+        assert_eq!(pin(&db).await, (1, None));
+        commit(&db, &[fail(6, 1_840_000)]).await;
+        commit(&db, &[fail(7, 1_850_000)]).await;
+        assert_eq!(pin(&db).await, (0, Some(3_650_000)), "locked again");
+    }
+
+    pub async fn pin_lock_within_one_batch(db: Db) {
+        let a = db
+            .store
+            .put_account(&account("K-2", &["1"]), 1)
+            .await
+            .expect("a");
+        let steps: Vec<StepWrite> = (1..=4)
+            .map(|seq| {
+                step(
+                    "CA6",
+                    seq,
+                    vec![Effect::PinFailed {
+                        account_id: a.id,
+                        max_failures: 3,
+                        lock_until: 50_000,
+                    }],
+                )
+            })
+            .collect();
+        let out = commit(&db, &steps).await;
+        assert!(out.iter().all(|o| *o == StepOutcome::Recorded), "{out:?}");
+        let a = db
+            .store
+            .account(a.id)
+            .await
+            .expect("a")
+            .expect("an account");
+        assert_eq!((a.pin_failures, a.pin_locked_until), (1, Some(50_000)));
+    }
+
+    pub async fn pin_accepted_resets(db: Db) {
+        let a = db
+            .store
+            .put_account(&account("K-3", &["1"]), 1)
+            .await
+            .expect("a");
+        let failed = |lock_until| Effect::PinFailed {
+            account_id: a.id,
+            max_failures: 2,
+            lock_until,
+        };
+        commit(
+            &db,
+            &[
+                step("CA7", 1, vec![failed(7)]),
+                step("CA7", 2, vec![failed(7)]),
+            ],
+        )
+        .await;
+        let locked = db
+            .store
+            .account(a.id)
+            .await
+            .expect("a")
+            .expect("an account");
+        assert_eq!((locked.pin_failures, locked.pin_locked_until), (0, Some(7)));
+        commit(&db, &[step("CA7", 3, vec![failed(9)])]).await;
+        commit(
+            &db,
+            &[step(
+                "CA7",
+                4,
+                vec![Effect::PinAccepted { account_id: a.id }],
+            )],
+        )
+        .await;
+        let a = db
+            .store
+            .account(a.id)
+            .await
+            .expect("a")
+            .expect("an account");
+        assert_eq!((a.pin_failures, a.pin_locked_until), (0, None));
+        // A PIN effect for an account that does not exist changes nothing and fails nothing.
+        let out = commit(
+            &db,
+            &[step("CA7", 5, vec![Effect::PinAccepted { account_id: -5 }])],
+        )
+        .await;
+        assert_eq!(out, [StepOutcome::Recorded]);
+    }
+
+    pub async fn large_batch(db: Db) {
+        let a = db
+            .store
+            .put_account(&account("G-1", &["1"]), 1)
+            .await
+            .expect("a");
+        // 100 calls, 3 steps each, interleaved the way concurrent calls arrive.
+        let mut steps = Vec::new();
+        for seq in 1..=3 {
+            for c in 0..100 {
+                let effects = if seq == 2 {
+                    vec![Effect::IdentifyAccount { account_id: a.id }]
+                } else {
+                    vec![]
+                };
+                steps.push(step(&format!("BIG{c:03}"), seq, effects));
+            }
+        }
+        let out = commit(&db, &steps).await;
+        assert_eq!(out.len(), 300);
+        assert!(out.iter().all(|o| *o == StepOutcome::Recorded), "{out:?}");
+        for c in [0, 57, 99] {
+            let call = db
+                .store
+                .call(&format!("BIG{c:03}"))
+                .await
+                .expect("call")
+                .expect("call");
+            assert_eq!(
+                call.steps.iter().map(|s| s.seq).collect::<Vec<_>>(),
+                [1, 2, 3]
+            );
+            assert_eq!(call.account_id, Some(a.id));
+        }
+        // The same batch again is all replays.
+        let out = commit(&db, &steps).await;
+        let expected: Vec<StepOutcome> = steps.iter().map(|s| replayed(&s.response)).collect();
+        assert_eq!(out, expected);
+    }
+
+    pub async fn status_duplicates_stored_once(db: Db) {
+        commit(&db, &[step("CA8", 1, vec![])]).await;
+        let ringing = status("CA8", "ringing", false, Some(1), 500);
+        db.store.record_status(&ringing).await.expect("status");
+        db.store
+            .record_status(&ringing)
+            .await
+            .expect("status again");
+        assert_eq!(stored_events(&db.url, "CA8").await, 1);
+        // Without a sequence number, the status alone identifies a retry.
+        let unnumbered = status("CA8", "completed", true, None, 9_000);
+        db.store.record_status(&unnumbered).await.expect("status");
+        db.store
+            .record_status(&unnumbered)
+            .await
+            .expect("status again");
+        assert_eq!(stored_events(&db.url, "CA8").await, 2);
+        let call = db.store.call("CA8").await.expect("call").expect("a call");
+        assert_eq!(call.status, "completed");
+        assert_eq!((call.ended_at, call.duration_secs), (Some(9_000), Some(42)));
+        assert_eq!(call.started_at, 1_000, "the step started it");
+    }
+
+    pub async fn status_out_of_order_keeps_final(db: Db) {
+        commit(&db, &[step("CA9", 1, vec![])]).await;
+        let s = &db.store;
+        // An earlier stage arriving after the call was answered does not move it back.
+        s.record_status(&status("CA9", "ringing", false, Some(1), 900))
+            .await
+            .expect("ringing");
+        assert_eq!(
+            s.call("CA9").await.expect("call").expect("call").status,
+            "in-progress"
+        );
+        s.record_status(&status("CA9", "completed", true, Some(3), 5_000))
+            .await
+            .expect("done");
+        s.record_status(&status("CA9", "ringing", false, Some(2), 4_000))
+            .await
+            .expect("late");
+        s.record_status(&status("CA9", "failed", true, Some(4), 6_000))
+            .await
+            .expect("second");
+        let call = s.call("CA9").await.expect("call").expect("call");
+        assert_eq!(call.status, "completed");
+        assert_eq!((call.ended_at, call.duration_secs), (Some(5_000), Some(42)));
+        assert_eq!(
+            stored_events(&db.url, "CA9").await,
+            4,
+            "every report is kept"
+        );
+    }
+
+    pub async fn status_creates_unknown_call(db: Db) {
+        let s = &db.store;
+        s.record_status(&status("CB1", "ringing", false, Some(0), 700))
+            .await
+            .expect("ringing");
+        let call = s.call("CB1").await.expect("call").expect("created");
+        assert_eq!(call.status, "ringing");
+        assert_eq!(call.started_at, 700);
+        assert_eq!(call.direction, "inbound");
+        assert!(call.steps.is_empty());
+        // The first step of a call already created by a report is recorded normally.
+        assert_eq!(
+            commit(&db, &[step("CB1", 1, vec![])]).await,
+            [StepOutcome::Recorded]
+        );
+        s.record_status(&status("CB1", "in-progress", false, Some(1), 800))
+            .await
+            .expect("up");
+        assert_eq!(
+            s.call("CB1").await.expect("call").expect("call").status,
+            "in-progress"
+        );
+
+        // A call first heard of by its final report is created ended.
+        let mut busy = status("CB2", "busy", true, Some(3), 2_000);
+        busy.duration_secs = None;
+        s.record_status(&busy).await.expect("busy");
+        let call = s.call("CB2").await.expect("call").expect("created");
+        assert_eq!(call.status, "busy");
+        assert_eq!(
+            (call.started_at, call.ended_at, call.duration_secs),
+            (2_000, Some(2_000), None)
+        );
+    }
+
+    pub async fn step_writer_end_to_end(db: Db) {
+        let writer = StepWriter::spawn(db.store.clone());
+        let run = |replay: bool| {
+            let tasks: Vec<_> = (0..200)
+                .map(|c| {
+                    let writer = writer.clone();
+                    tokio::spawn(async move {
+                        let sid = format!("W{c:03}");
+                        let mut out = Vec::new();
+                        for seq in 1..=2 {
+                            let s = step(&sid, seq, vec![]);
+                            let o = writer.commit(s.clone()).await.expect("commit");
+                            out.push((s.response, o));
+                        }
+                        out
+                    })
+                })
+                .collect();
+            async move {
+                let mut all = Vec::new();
+                for t in tasks {
+                    all.extend(t.await.expect("task"));
+                }
+                for (response, outcome) in &all {
+                    let expected = if replay {
+                        replayed(response)
+                    } else {
+                        StepOutcome::Recorded
+                    };
+                    assert_eq!(*outcome, expected);
+                }
+                all.len()
+            }
+        };
+        assert_eq!(run(false).await, 400);
+        assert_eq!(run(true).await, 400);
+        let sids: HashSet<String> = (0..200).map(|c| format!("W{c:03}")).collect();
+        for sid in sids.iter().take(5) {
+            let call = db.store.call(sid).await.expect("call").expect("a call");
+            assert_eq!(call.steps.len(), 2);
+        }
+    }
+}
+
+#[tokio::test]
+async fn connect_creates_a_missing_sqlite_file_and_migrates_twice() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("hotline.db");
+    assert!(!path.exists());
+    let url = format!("sqlite:{}", path.display());
+    let store = hotline::store::connect(&url).await.expect("first connect");
+    assert!(path.exists(), "the database file is created");
+    store
+        .put_account(&account("F-1", &["1"]), 1)
+        .await
+        .expect("put");
+    drop(store);
+    let again = hotline::store::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("second connect migrates again");
+    again.migrate().await.expect("and again");
+    assert!(again.account_by_no("F-1").await.expect("read").is_some());
+}
+
+#[tokio::test]
+async fn connect_rejects_other_urls() {
+    let err = hotline::store::connect("mysql://localhost/x").await.err();
+    assert!(matches!(err, Some(StoreError::UnsupportedUrl)), "{err:?}");
+}
