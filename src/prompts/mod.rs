@@ -55,14 +55,22 @@ impl Locale {
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     #[error("cannot read prompt catalog {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("prompt catalog {locale} is not valid TOML: {source}")]
-    Parse { locale: &'static str, source: toml::de::Error },
+    Parse {
+        locale: &'static str,
+        source: toml::de::Error,
+    },
     #[error("prompt catalog {locale} lacks key `{key}`, which {other} has")]
-    MissingKey { locale: &'static str, key: String, other: &'static str },
-    #[error(
-        "prompt `{key}` uses variables {here:?} in {locale} but {there:?} in {other}"
-    )]
+    MissingKey {
+        locale: &'static str,
+        key: String,
+        other: &'static str,
+    },
+    #[error("prompt `{key}` uses variables {here:?} in {locale} but {there:?} in {other}")]
     VariableMismatch {
         key: String,
         locale: &'static str,
@@ -108,8 +116,11 @@ impl Catalog {
     ) -> Result<Self, CatalogError> {
         let mut messages = BTreeMap::new();
         for (locale, text) in sources {
-            let table: toml::Table = toml::from_str(&text)
-                .map_err(|source| CatalogError::Parse { locale: locale.tag(), source })?;
+            let table: toml::Table =
+                toml::from_str(&text).map_err(|source| CatalogError::Parse {
+                    locale: locale.tag(),
+                    source,
+                })?;
             let mut flat = BTreeMap::new();
             flatten("", &toml::Value::Table(table), &mut flat);
             messages.insert(locale, flat);
@@ -167,7 +178,11 @@ impl Catalog {
 
     /// All keys, for tests and tooling.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.messages.values().next().into_iter().flat_map(|m| m.keys().map(String::as_str))
+        self.messages
+            .values()
+            .next()
+            .into_iter()
+            .flat_map(|m| m.keys().map(String::as_str))
     }
 }
 
@@ -175,7 +190,11 @@ fn flatten(prefix: &str, v: &toml::Value, out: &mut BTreeMap<String, String>) {
     match v {
         toml::Value::Table(t) => {
             for (k, v) in t {
-                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 flatten(&key, v, out);
             }
         }
@@ -249,7 +268,10 @@ mod tests {
             (Locale::EnUs, "a = \"A\"".to_string()),
         ])
         .unwrap_err();
-        assert!(matches!(err, CatalogError::MissingKey { ref key, locale: "en-US", .. } if key == "b"), "{err}");
+        assert!(
+            matches!(err, CatalogError::MissingKey { ref key, locale: "en-US", .. } if key == "b"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -259,12 +281,18 @@ mod tests {
             (Locale::EnUs, "a = \"{amout} yuan\"".to_string()),
         ])
         .unwrap_err();
-        assert!(matches!(err, CatalogError::VariableMismatch { .. }), "{err}");
+        assert!(
+            matches!(err, CatalogError::VariableMismatch { .. }),
+            "{err}"
+        );
     }
 
     #[test]
     fn fills_variables() {
-        assert_eq!(fill("您应缴{amount}，{x}", &[("amount", "128元5角")]), "您应缴128元5角，");
+        assert_eq!(
+            fill("您应缴{amount}，{x}", &[("amount", "128元5角")]),
+            "您应缴128元5角，"
+        );
         assert_eq!(fill("no {close", &[]), "no {close");
     }
 }

@@ -1,1 +1,467 @@
-//! TODO
+//! How amounts, dates, times and numbers are written so that a text-to-speech voice reads
+//! them correctly in each locale.
+//!
+//! Rules:
+//!
+//! - Numbers stay Arabic digits with no thousands separators in either locale (`12800`, not
+//!   `12,800` or `一万二千八百`): the voices read plain digits well in both languages, and a
+//!   separator is read as a pause or as "comma" by some engines.
+//! - Negative values are spelled with a word, never a sign: `负` in Mandarin, `minus ` in
+//!   English. Every `i64`, including `i64::MIN`, is handled without overflow.
+//! - Money is given in minor units (fen for CNY; `CNY` and `RMB` are recognised,
+//!   case-insensitively).
+//!   - Mandarin names every non-zero unit and skips zero ones: `12850` → `128元5角`,
+//!     `12856` → `128元5角6分`, `12800` → `128元`, `50` → `5角`, `5` → `5分`, `0` → `0元`.
+//!     A missing jiao between yuan and fen is read `零`: `12805` → `128元零5分`.
+//!   - English reads like a price tag, "128 yuan 50", with two-digit fen after the yuan:
+//!     `12850` → `128 yuan 50`, `12856` → `128 yuan 56`, `12800` → `128 yuan`, `100` →
+//!     `1 yuan`, `0` → `0 yuan`. A single-digit fen is labelled, because "128 yuan 5" would
+//!     be heard as 128.50: `12805` → `128 yuan 5 fen`. Below one yuan the fen are always
+//!     labelled: `50` → `50 fen`, `5` → `5 fen`.
+//!   - Any other currency falls back to a decimal amount with two minor digits followed by
+//!     its upper-cased code, in both locales: (`1250`, `usd`) → `12.50 USD` (`负12.50 USD`,
+//!     `minus 12.50 USD` when negative). An empty code gives just the decimal amount.
+//! - Dates: Mandarin `12月15日` / `2026年12月15日`; English `December 15th` /
+//!   `December 15th, 2026`, with correct ordinals (1st, 2nd, 3rd, 11th, 12th, 13th, 21st…).
+//! - Times of day (seconds are dropped): Mandarin uses the 24-hour clock, `16点`, `16点30分`,
+//!   with `零` before a single-digit minute, `9点零5分`. English uses the 12-hour clock,
+//!   `4 PM`, `4:30 PM`, `9:05 AM`, and says `noon` for 12:00 and `midnight` for 0:00 because
+//!   "12 AM" and "12 PM" are commonly misheard.
+//! - Digit strings (account numbers, phone numbers, PINs, circuit ids) are read one
+//!   character at a time: ASCII digits are kept as Arabic digits separated by single spaces
+//!   (`1234` → `1 2 3 4`), so the voice reads digits rather than a number, in each locale's
+//!   own digit names. Full-width digits (`１`) are read as ASCII digits. Letters are kept as
+//!   separate tokens, ASCII letters upper-cased so they are read as letters (`bj-0101` →
+//!   `B J 0 1 0 1`). Everything else (spaces, `+`, `-`, punctuation) is dropped.
+//! - Counts are plain integers: `12800`, `负3` / `minus 3`.
+
+use chrono::{Datelike, NaiveDate, NaiveTime, Timelike};
+
+use super::Locale;
+
+/// Money in minor units (fen for CNY), as the voice of `locale` should read it.
+pub fn amount(minor: i64, currency: &str, locale: Locale) -> String {
+    let sign = if minor < 0 { minus(locale) } else { "" };
+    let abs = minor.unsigned_abs();
+    let (major, fraction) = (abs / 100, abs % 100);
+    let code = currency.trim();
+    if !(code.eq_ignore_ascii_case("CNY") || code.eq_ignore_ascii_case("RMB")) {
+        let code = code.to_ascii_uppercase();
+        return if code.is_empty() {
+            format!("{sign}{major}.{fraction:02}")
+        } else {
+            format!("{sign}{major}.{fraction:02} {code}")
+        };
+    }
+    let body = match locale {
+        Locale::ZhCn => {
+            let (jiao, fen) = (fraction / 10, fraction % 10);
+            let mut s = String::new();
+            if major > 0 || fraction == 0 {
+                s.push_str(&format!("{major}元"));
+            }
+            if jiao > 0 {
+                s.push_str(&format!("{jiao}角"));
+            }
+            if fen > 0 {
+                if jiao == 0 && major > 0 {
+                    s.push('零');
+                }
+                s.push_str(&format!("{fen}分"));
+            }
+            s
+        }
+        Locale::EnUs => match (major, fraction) {
+            (0, 0) => "0 yuan".to_string(),
+            (0, f) => format!("{f} fen"),
+            (m, 0) => format!("{m} yuan"),
+            (m, f @ 1..=9) => format!("{m} yuan {f} fen"),
+            (m, f) => format!("{m} yuan {f}"),
+        },
+    };
+    format!("{sign}{body}")
+}
+
+/// A day of the year without the year: `12月15日`, `December 15th`.
+pub fn date(d: NaiveDate, locale: Locale) -> String {
+    match locale {
+        Locale::ZhCn => format!("{}月{}日", d.month(), d.day()),
+        Locale::EnUs => format!("{} {}", month_name(d.month()), ordinal(d.day())),
+    }
+}
+
+/// A full date: `2026年12月15日`, `December 15th, 2026`.
+pub fn date_with_year(d: NaiveDate, locale: Locale) -> String {
+    match locale {
+        Locale::ZhCn => format!("{}年{}", d.year(), date(d, locale)),
+        Locale::EnUs => format!("{}, {}", date(d, locale), d.year()),
+    }
+}
+
+/// A string read character by character: `1234` → `1 2 3 4`; see the module rules.
+pub fn digits(s: &str, _locale: Locale) -> String {
+    let mut tokens: Vec<String> = Vec::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            tokens.push(c.to_string());
+        } else if ('０'..='９').contains(&c) {
+            let value = u32::from(c) - u32::from('０');
+            if let Some(ascii) = char::from_digit(value, 10) {
+                tokens.push(ascii.to_string());
+            }
+        } else if c.is_ascii_alphabetic() {
+            tokens.push(c.to_ascii_uppercase().to_string());
+        } else if c.is_alphabetic() {
+            tokens.push(c.to_string());
+        }
+    }
+    tokens.join(" ")
+}
+
+/// A plain integer: `12800`, `负3`, `minus 3`.
+pub fn count(n: i64, locale: Locale) -> String {
+    if n < 0 {
+        format!("{}{}", minus(locale), n.unsigned_abs())
+    } else {
+        n.to_string()
+    }
+}
+
+/// A time of day, to the minute: `16点30分`, `4:30 PM`.
+pub fn time_of_day(t: NaiveTime, locale: Locale) -> String {
+    let (h, m) = (t.hour(), t.minute());
+    match locale {
+        Locale::ZhCn => match m {
+            0 => format!("{h}点"),
+            1..=9 => format!("{h}点零{m}分"),
+            _ => format!("{h}点{m}分"),
+        },
+        Locale::EnUs => {
+            if m == 0 && h == 0 {
+                return "midnight".to_string();
+            }
+            if m == 0 && h == 12 {
+                return "noon".to_string();
+            }
+            let suffix = if h < 12 { "AM" } else { "PM" };
+            let h12 = match h % 12 {
+                0 => 12,
+                x => x,
+            };
+            if m == 0 {
+                format!("{h12} {suffix}")
+            } else {
+                format!("{h12}:{m:02} {suffix}")
+            }
+        }
+    }
+}
+
+fn minus(locale: Locale) -> &'static str {
+    match locale {
+        Locale::ZhCn => "负",
+        Locale::EnUs => "minus ",
+    }
+}
+
+fn month_name(month: u32) -> &'static str {
+    match month {
+        1 => "January",
+        2 => "February",
+        3 => "March",
+        4 => "April",
+        5 => "May",
+        6 => "June",
+        7 => "July",
+        8 => "August",
+        9 => "September",
+        10 => "October",
+        11 => "November",
+        _ => "December",
+    }
+}
+
+fn ordinal(day: u32) -> String {
+    let suffix = match (day % 10, day % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{day}{suffix}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Locale::{EnUs, ZhCn};
+
+    fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
+    }
+
+    fn hm(h: u32, m: u32) -> NaiveTime {
+        NaiveTime::from_hms_opt(h, m, 0).expect("valid time")
+    }
+
+    #[test]
+    fn mandarin_amounts() {
+        let cases = [
+            (12850, "128元5角"),
+            (12805, "128元零5分"),
+            (12856, "128元5角6分"),
+            (12800, "128元"),
+            (50, "5角"),
+            (0, "0元"),
+            (1, "1分"),
+            (5, "5分"),
+            (10, "1角"),
+            (99, "9角9分"),
+            (100, "1元"),
+            (101, "1元零1分"),
+            (110, "1元1角"),
+            (1_000_000, "10000元"),
+            (-12850, "负128元5角"),
+            (-5, "负5分"),
+            (-100, "负1元"),
+        ];
+        for (minor, want) in cases {
+            assert_eq!(amount(minor, "CNY", ZhCn), want, "{minor}");
+        }
+    }
+
+    #[test]
+    fn english_amounts() {
+        let cases = [
+            (12850, "128 yuan 50"),
+            (12856, "128 yuan 56"),
+            (12810, "128 yuan 10"),
+            (12805, "128 yuan 5 fen"),
+            (12801, "128 yuan 1 fen"),
+            (12800, "128 yuan"),
+            (100, "1 yuan"),
+            (0, "0 yuan"),
+            (1, "1 fen"),
+            (5, "5 fen"),
+            (10, "10 fen"),
+            (50, "50 fen"),
+            (99, "99 fen"),
+            (1_000_000, "10000 yuan"),
+            (-12850, "minus 128 yuan 50"),
+            (-5, "minus 5 fen"),
+            (-100, "minus 1 yuan"),
+        ];
+        for (minor, want) in cases {
+            assert_eq!(amount(minor, "CNY", EnUs), want, "{minor}");
+        }
+    }
+
+    #[test]
+    fn currency_code_is_recognised_loosely() {
+        assert_eq!(amount(12850, "cny", ZhCn), "128元5角");
+        assert_eq!(amount(12850, " RMB ", EnUs), "128 yuan 50");
+        assert_eq!(amount(12850, "rmb", ZhCn), "128元5角");
+    }
+
+    #[test]
+    fn other_currencies_fall_back_to_decimal() {
+        assert_eq!(amount(1250, "USD", EnUs), "12.50 USD");
+        assert_eq!(amount(1250, "usd", ZhCn), "12.50 USD");
+        assert_eq!(amount(5, "EUR", EnUs), "0.05 EUR");
+        assert_eq!(amount(0, "EUR", EnUs), "0.00 EUR");
+        assert_eq!(amount(-1250, "USD", EnUs), "minus 12.50 USD");
+        assert_eq!(amount(-1250, "USD", ZhCn), "负12.50 USD");
+        assert_eq!(amount(1250, "", EnUs), "12.50");
+    }
+
+    #[test]
+    fn extreme_amounts_do_not_overflow() {
+        assert_eq!(amount(i64::MAX, "CNY", ZhCn), "92233720368547758元零7分");
+        assert_eq!(amount(i64::MIN, "CNY", ZhCn), "负92233720368547758元零8分");
+        assert_eq!(
+            amount(i64::MAX, "CNY", EnUs),
+            "92233720368547758 yuan 7 fen"
+        );
+        assert_eq!(
+            amount(i64::MIN, "CNY", EnUs),
+            "minus 92233720368547758 yuan 8 fen"
+        );
+        assert_eq!(
+            amount(i64::MIN, "USD", EnUs),
+            "minus 92233720368547758.08 USD"
+        );
+        assert_eq!(
+            amount(i64::MIN + 1, "CNY", ZhCn),
+            "负92233720368547758元零7分"
+        );
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(date(ymd(2026, 12, 15), ZhCn), "12月15日");
+        assert_eq!(date(ymd(2026, 12, 15), EnUs), "December 15th");
+        assert_eq!(date(ymd(2026, 1, 1), ZhCn), "1月1日");
+        assert_eq!(date(ymd(2026, 1, 1), EnUs), "January 1st");
+        assert_eq!(date_with_year(ymd(2026, 12, 15), ZhCn), "2026年12月15日");
+        assert_eq!(
+            date_with_year(ymd(2026, 12, 15), EnUs),
+            "December 15th, 2026"
+        );
+        assert_eq!(
+            date_with_year(ymd(2024, 2, 29), EnUs),
+            "February 29th, 2024"
+        );
+        assert_eq!(date_with_year(ymd(2024, 2, 29), ZhCn), "2024年2月29日");
+    }
+
+    #[test]
+    fn all_month_names() {
+        let names = [
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ];
+        for (i, name) in names.iter().enumerate() {
+            let month = u32::try_from(i + 1).expect("small");
+            assert_eq!(date(ymd(2026, month, 2), EnUs), format!("{name} 2nd"));
+            assert_eq!(date(ymd(2026, month, 2), ZhCn), format!("{month}月2日"));
+        }
+    }
+
+    #[test]
+    fn english_ordinals() {
+        let cases = [
+            (1, "1st"),
+            (2, "2nd"),
+            (3, "3rd"),
+            (4, "4th"),
+            (10, "10th"),
+            (11, "11th"),
+            (12, "12th"),
+            (13, "13th"),
+            (14, "14th"),
+            (20, "20th"),
+            (21, "21st"),
+            (22, "22nd"),
+            (23, "23rd"),
+            (24, "24th"),
+            (30, "30th"),
+            (31, "31st"),
+        ];
+        for (day, want) in cases {
+            assert_eq!(date(ymd(2026, 1, day), EnUs), format!("January {want}"));
+        }
+        // Every day of a year gets a well-formed ordinal.
+        let mut d = ymd(2026, 1, 1);
+        while d.year() == 2026 {
+            let s = date(d, EnUs);
+            assert!(
+                ["st", "nd", "rd", "th"].iter().any(|x| s.ends_with(x)),
+                "{s}"
+            );
+            d = d.succ_opt().expect("next day");
+        }
+    }
+
+    #[test]
+    fn extreme_years() {
+        assert_eq!(
+            date_with_year(NaiveDate::MAX, EnUs),
+            format!("December 31st, {}", NaiveDate::MAX.year())
+        );
+        assert_eq!(
+            date_with_year(NaiveDate::MIN, ZhCn),
+            format!("{}年1月1日", NaiveDate::MIN.year())
+        );
+    }
+
+    #[test]
+    fn digit_strings() {
+        for locale in Locale::ALL {
+            assert_eq!(digits("1234", locale), "1 2 3 4");
+            assert_eq!(
+                digits("+86 138-0013-8000", locale),
+                "8 6 1 3 8 0 0 1 3 8 0 0 0"
+            );
+            assert_eq!(digits("bj-0101", locale), "B J 0 1 0 1");
+            assert_eq!(digits("ＡＣ１２", locale), "Ａ Ｃ 1 2");
+            assert_eq!(digits("京A 12", locale), "京 A 1 2");
+            assert_eq!(digits("0", locale), "0");
+            assert_eq!(digits("", locale), "");
+            assert_eq!(digits(" -+.#*", locale), "");
+        }
+    }
+
+    #[test]
+    fn counts() {
+        assert_eq!(count(0, ZhCn), "0");
+        assert_eq!(count(1, EnUs), "1");
+        assert_eq!(count(12800, EnUs), "12800");
+        assert_eq!(count(12800, ZhCn), "12800");
+        assert_eq!(count(-3, ZhCn), "负3");
+        assert_eq!(count(-3, EnUs), "minus 3");
+        assert_eq!(count(i64::MAX, EnUs), "9223372036854775807");
+        assert_eq!(count(i64::MIN, ZhCn), "负9223372036854775808");
+        assert_eq!(count(i64::MIN, EnUs), "minus 9223372036854775808");
+    }
+
+    #[test]
+    fn mandarin_times() {
+        assert_eq!(time_of_day(hm(16, 0), ZhCn), "16点");
+        assert_eq!(time_of_day(hm(16, 30), ZhCn), "16点30分");
+        assert_eq!(time_of_day(hm(9, 5), ZhCn), "9点零5分");
+        assert_eq!(time_of_day(hm(9, 10), ZhCn), "9点10分");
+        assert_eq!(time_of_day(hm(0, 0), ZhCn), "0点");
+        assert_eq!(time_of_day(hm(12, 0), ZhCn), "12点");
+        assert_eq!(time_of_day(hm(23, 59), ZhCn), "23点59分");
+    }
+
+    #[test]
+    fn english_times() {
+        assert_eq!(time_of_day(hm(16, 0), EnUs), "4 PM");
+        assert_eq!(time_of_day(hm(16, 30), EnUs), "4:30 PM");
+        assert_eq!(time_of_day(hm(9, 5), EnUs), "9:05 AM");
+        assert_eq!(time_of_day(hm(0, 0), EnUs), "midnight");
+        assert_eq!(time_of_day(hm(0, 30), EnUs), "12:30 AM");
+        assert_eq!(time_of_day(hm(12, 0), EnUs), "noon");
+        assert_eq!(time_of_day(hm(12, 15), EnUs), "12:15 PM");
+        assert_eq!(time_of_day(hm(1, 0), EnUs), "1 AM");
+        assert_eq!(time_of_day(hm(11, 59), EnUs), "11:59 AM");
+        assert_eq!(time_of_day(hm(13, 0), EnUs), "1 PM");
+        assert_eq!(time_of_day(hm(23, 59), EnUs), "11:59 PM");
+    }
+
+    #[test]
+    fn times_drop_seconds_and_leap_seconds() {
+        let t = NaiveTime::from_hms_opt(16, 30, 59).expect("valid");
+        assert_eq!(time_of_day(t, ZhCn), "16点30分");
+        assert_eq!(time_of_day(t, EnUs), "4:30 PM");
+        let leap = NaiveTime::from_hms_milli_opt(23, 59, 59, 1500).expect("leap second");
+        assert_eq!(time_of_day(leap, EnUs), "11:59 PM");
+    }
+
+    #[test]
+    fn every_minute_of_the_day_is_well_formed() {
+        for h in 0..24 {
+            for m in 0..60 {
+                let zh = time_of_day(hm(h, m), ZhCn);
+                assert!(zh.starts_with(&format!("{h}点")), "{zh}");
+                let en = time_of_day(hm(h, m), EnUs);
+                assert!(
+                    en.ends_with(" AM") || en.ends_with(" PM") || en == "noon" || en == "midnight",
+                    "{en}"
+                );
+            }
+        }
+    }
+}
