@@ -1,1 +1,133 @@
-//! TODO
+//! The application: shared state, the router with its layers, and the server.
+//!
+//! Rules: bodies are limited on every route (`max_body_bytes`); a panic in a webhook becomes
+//! an apology in TwiML and a panic in the API a JSON 500, never a dropped connection; health
+//! endpoints need no authentication and reveal nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::billing::source::{BillingSource, HttpBilling, StoreBilling};
+use crate::calls::service::StepService;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::prompts::Catalog;
+use crate::store::{self, StepWriter, Store};
+use crate::telephony::twilio;
+
+/// State shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub steps: StepService,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("prompts: {0}")]
+    Catalog(#[from] crate::prompts::CatalogError),
+    #[error("store: {0}")]
+    Store(#[from] store::StoreError),
+    #[error("billing: {0}")]
+    Billing(#[from] crate::billing::source::BillingError),
+    #[error("{0}")]
+    Config(String),
+}
+
+impl AppState {
+    /// Loads the catalogs, opens and migrates the store, and starts the step writer.
+    pub async fn build(cfg: Config) -> Result<Self, StartError> {
+        let store = store::connect(cfg.database_url.expose()).await?;
+        Self::with_store(cfg, store, Arc::new(SystemClock))
+    }
+
+    /// Builds the state around an open store (tests inject their own clock).
+    pub fn with_store(
+        cfg: Config,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartError> {
+        let catalog = match &cfg.prompts_dir {
+            Some(dir) => Catalog::load_dir(dir)?,
+            None => Catalog::embedded()?,
+        };
+        let billing: Arc<dyn BillingSource> = match &cfg.billing.url {
+            Some(url) => Arc::new(HttpBilling::new(
+                url,
+                Duration::from_millis(cfg.billing.timeout_ms),
+            )?),
+            None => Arc::new(StoreBilling(store.clone())),
+        };
+        let writer = StepWriter::spawn(store.clone());
+        Ok(AppState {
+            steps: StepService {
+                store,
+                writer,
+                billing,
+                catalog: Arc::new(catalog),
+                cfg: Arc::new(cfg),
+                clock,
+            },
+        })
+    }
+}
+
+/// Every route, with body limits and panic catching.
+pub fn router(state: AppState) -> Router {
+    let limit = state.steps.cfg.max_body_bytes;
+    let apology = {
+        let st = state.clone();
+        move |_: Box<dyn std::any::Any + Send + 'static>| {
+            tracing::error!("a webhook handler panicked");
+            twilio::webhook::apology(&st, st.steps.cfg.default_locale)
+        }
+    };
+    let webhooks = twilio::webhook::routes().layer(CatchPanicLayer::custom(apology));
+    let api = crate::api::routes(state.clone()).layer(CatchPanicLayer::custom(
+        |_: Box<dyn std::any::Any + Send + 'static>| {
+            tracing::error!("an API handler panicked");
+            crate::api::ApiError::internal().into_response()
+        },
+    ));
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .merge(webhooks)
+        .merge(api)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(RequestBodyLimitLayer::new(limit))
+        .with_state(state)
+}
+
+async fn readyz(State(st): State<AppState>) -> Response {
+    match st.steps.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "store unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, "5")],
+                "store unreachable\n",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -33,7 +33,11 @@ impl Secret {
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() { "Secret(<empty>)" } else { "Secret(****)" })
+        f.write_str(if self.0.is_empty() {
+            "Secret(<empty>)"
+        } else {
+            "Secret(****)"
+        })
     }
 }
 
@@ -151,13 +155,19 @@ impl Default for TwilioConfig {
 
 impl Default for PinConfig {
     fn default() -> Self {
-        PinConfig { max_failures: 3, lock_minutes: 30 }
+        PinConfig {
+            max_failures: 3,
+            lock_minutes: 30,
+        }
     }
 }
 
 impl Default for BillingConfig {
     fn default() -> Self {
-        BillingConfig { url: None, timeout_ms: 3000 }
+        BillingConfig {
+            url: None,
+            timeout_ms: 3000,
+        }
     }
 }
 
@@ -166,12 +176,21 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("listen", &self.listen)
             .field("public_url", &self.public_url)
-            .field("database_url", &crate::store::redact_url(self.database_url.expose()))
+            .field(
+                "database_url",
+                &crate::store::redact_url(self.database_url.expose()),
+            )
             .field("twilio.account_sid", &self.twilio.account_sid)
             .field("twilio.auth_token", &self.twilio.auth_token)
             .field("twilio.api_base", &self.twilio.api_base)
             .field("api_token", &self.api_token)
-            .field("agent_number", &self.agent_number.as_deref().map(crate::telephony::mask_number))
+            .field(
+                "agent_number",
+                &self
+                    .agent_number
+                    .as_deref()
+                    .map(crate::telephony::mask_number),
+            )
             .field("pin", &self.pin)
             .field("billing", &self.billing)
             .field("default_locale", &self.default_locale)
@@ -183,9 +202,15 @@ impl fmt::Debug for Config {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("config file {path} is invalid: {source}")]
-    Parse { path: String, source: toml::de::Error },
+    Parse {
+        path: String,
+        source: toml::de::Error,
+    },
     #[error("environment variable {name} is invalid: {reason}")]
     Env { name: String, reason: String },
     #[error("{0}")]
@@ -198,8 +223,9 @@ impl Config {
         let env_file = std::env::var_os("HOTLINE_CONFIG").map(PathBuf::from);
         let mut cfg = match file.map(Path::to_path_buf).or(env_file) {
             Some(path) => {
-                let text = std::fs::read_to_string(&path).map_err(|source| {
-                    ConfigError::Read { path: path.display().to_string(), source }
+                let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
                 })?;
                 toml::from_str(&text).map_err(|source| ConfigError::Parse {
                     path: path.display().to_string(),
@@ -322,7 +348,9 @@ mod tests {
     #[test]
     fn rejects_bad_values_with_the_variable_name() {
         let mut cfg = Config::default();
-        let err = cfg.apply_env(|k| (k == "HOTLINE_LISTEN").then(|| "nope".into())).unwrap_err();
+        let err = cfg
+            .apply_env(|k| (k == "HOTLINE_LISTEN").then(|| "nope".into()))
+            .unwrap_err();
         assert!(err.to_string().contains("HOTLINE_LISTEN"), "{err}");
     }
 

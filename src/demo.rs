@@ -1,1 +1,143 @@
-//! TODO
+//! Demo customers for `hotline serve --demo`, so a newcomer can dial straight away.
+//!
+//! Rules: demo data is upserted by account number, so restarting in demo mode never
+//! duplicates it; the demo secrets are fixed, printed, and only used when none is configured.
+
+use chrono::{Datelike, Duration, NaiveDate};
+
+use crate::billing::{Bill, Charge, Payment};
+use crate::customers::input::{AccountInput, LineInput};
+use crate::store::Store;
+
+/// Auth token used by `serve --demo` and `dial` when none is configured.
+pub const DEMO_AUTH_TOKEN: &str = "demo-auth-token";
+/// API token used by `serve --demo` when none is configured.
+pub const DEMO_API_TOKEN: &str = "demo-api-token";
+/// The hotline's own number in the demo.
+pub const DEMO_HOTLINE: &str = "+8610000";
+
+/// One demo customer, for the README and the start-up banner.
+pub struct DemoCustomer {
+    pub account_no: &'static str,
+    pub name: &'static str,
+    pub phone: &'static str,
+    pub pin: &'static str,
+    pub language: Option<&'static str>,
+}
+
+pub const CUSTOMERS: [DemoCustomer; 3] = [
+    DemoCustomer {
+        account_no: "10000001",
+        name: "张伟",
+        phone: "+8613800000001",
+        pin: "1234",
+        language: None,
+    },
+    DemoCustomer {
+        account_no: "20000002",
+        name: "Alice Smith",
+        phone: "+8613800000002",
+        pin: "5678",
+        language: Some("en-US"),
+    },
+    DemoCustomer {
+        account_no: "30000003",
+        name: "李娜贸易有限公司",
+        phone: "+862166660003",
+        pin: "2468",
+        language: Some("zh-CN"),
+    },
+];
+
+fn bill(today: NaiveDate, i: usize) -> Bill {
+    let due = NaiveDate::from_ymd_opt(today.year(), today.month(), 15)
+        .map(|d| if d < today { d + Duration::days(30) } else { d })
+        .unwrap_or(today);
+    let charges = |c: &[(&str, i64)]| {
+        c.iter()
+            .map(|(cat, amount)| Charge {
+                category: cat.to_string(),
+                description: String::new(),
+                amount: *amount,
+            })
+            .collect()
+    };
+    match i {
+        0 => Bill {
+            currency: "CNY".into(),
+            amount_due: 12850,
+            due_date: due,
+            balance: -12850,
+            last_payment: Some(Payment {
+                amount: 9800,
+                date: today - Duration::days(20),
+            }),
+            charges: charges(&[
+                ("monthly_fee", 5800),
+                ("long_distance", 3620),
+                ("data", 2930),
+                ("value_added", 500),
+            ]),
+        },
+        1 => Bill {
+            currency: "CNY".into(),
+            amount_due: 0,
+            due_date: due,
+            balance: 3605,
+            last_payment: Some(Payment {
+                amount: 20000,
+                date: today - Duration::days(3),
+            }),
+            charges: charges(&[("monthly_fee", 5800), ("international", 10595)]),
+        },
+        _ => Bill {
+            currency: "CNY".into(),
+            amount_due: 368000,
+            due_date: due,
+            balance: -368000,
+            last_payment: None,
+            charges: charges(&[
+                ("leased_line", 300000),
+                ("broadband", 50000),
+                ("local_calls", 18000),
+            ]),
+        },
+    }
+}
+
+/// Creates or refreshes the demo customers.
+pub async fn load(store: &dyn Store, now_ms: i64) -> anyhow::Result<()> {
+    let today = chrono::DateTime::from_timestamp_millis(now_ms)
+        .map(|t| t.date_naive())
+        .unwrap_or_default();
+    for (i, c) in CUSTOMERS.iter().enumerate() {
+        let mut lines = vec![LineInput {
+            number: c.phone.into(),
+            kind: "phone".into(),
+            label: None,
+        }];
+        if i == 2 {
+            lines.push(LineInput {
+                number: "SH-LL-30000003".into(),
+                kind: "leased".into(),
+                label: Some("Head office leased line".into()),
+            });
+            lines.push(LineInput {
+                number: "BB30000003".into(),
+                kind: "broadband".into(),
+                label: None,
+            });
+        }
+        let input = AccountInput {
+            name: c.name.into(),
+            language: c.language.map(Into::into),
+            customer_class: Some(if i == 2 { "business" } else { "residential" }.into()),
+            pin: Some(c.pin.into()),
+            lines,
+            bill: Some(bill(today, i)),
+        };
+        let write = input.into_write(c.account_no).await?;
+        store.put_account(&write, now_ms).await?;
+    }
+    Ok(())
+}

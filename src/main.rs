@@ -1,1 +1,258 @@
-fn main() {}
+//! The `hotline` command: serve, migrate, import, and a terminal softphone.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+use hotline::config::{Config, Secret};
+use hotline::{app, demo, store};
+
+#[derive(Parser)]
+#[command(
+    name = "hotline",
+    version,
+    about = "A telecom operator's customer hotline"
+)]
+struct Cli {
+    /// TOML configuration file (also $HOTLINE_CONFIG); environment variables override it.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the service (migrates the store first).
+    Serve {
+        /// Load demo customers and use demo secrets where none are configured.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Import data from a file.
+    Import {
+        #[command(subcommand)]
+        what: ImportCmd,
+    },
+    /// A terminal softphone: call the running service as Twilio would and type keys.
+    Dial {
+        /// The calling number (a demo customer's line is identified by it).
+        #[arg(long, default_value = demo::CUSTOMERS[0].phone)]
+        from: String,
+        /// The number dialled.
+        #[arg(long, default_value = demo::DEMO_HOTLINE)]
+        to: String,
+        /// The service's public URL; defaults to the configured one.
+        #[arg(long)]
+        url: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCmd {
+    /// Accounts with lines, PIN and bill from a CSV file (columns in the README).
+    Accounts { file: PathBuf },
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("HOTLINE_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let json = std::env::var("HOTLINE_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_tracing();
+    let mut cfg = Config::load(cli.config.as_deref()).context("loading configuration")?;
+    match cli.cmd {
+        Cmd::Serve { demo } => serve(cfg, demo).await,
+        Cmd::Migrate => {
+            store::connect(cfg.database_url.expose())
+                .await
+                .context("migrating the store")?;
+            println!("migrated {}", store::redact_url(cfg.database_url.expose()));
+            Ok(())
+        }
+        Cmd::Import {
+            what: ImportCmd::Accounts { file },
+        } => import_accounts(cfg, file).await,
+        Cmd::Dial { from, to, url } => {
+            if cfg.twilio.auth_token.is_empty() {
+                cfg.twilio.auth_token = Secret::new(demo::DEMO_AUTH_TOKEN);
+            }
+            dial(cfg, url, from, to).await
+        }
+    }
+}
+
+async fn serve(mut cfg: Config, demo_mode: bool) -> anyhow::Result<()> {
+    if demo_mode {
+        if cfg.twilio.auth_token.is_empty() {
+            cfg.twilio.auth_token = Secret::new(demo::DEMO_AUTH_TOKEN);
+            tracing::warn!(
+                "demo mode: webhooks are signed with the public demo auth token; never expose this instance"
+            );
+        }
+        if cfg.api_token.is_empty() {
+            cfg.api_token = Secret::new(demo::DEMO_API_TOKEN);
+            tracing::warn!("demo mode: the API accepts the public demo API token");
+        }
+    } else if cfg.twilio.auth_token.is_empty() {
+        bail!(
+            "HOTLINE_TWILIO_AUTH_TOKEN is not set: webhooks cannot be verified (use --demo to try the service locally)"
+        );
+    }
+    tracing::info!(config = ?cfg, "starting");
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("binding {}", cfg.listen))?;
+    let state = app::AppState::build(cfg)
+        .await
+        .context("starting the service")?;
+    if demo_mode {
+        demo::load(state.steps.store.as_ref(), state.steps.clock.now_ms())
+            .await
+            .context("loading demo customers")?;
+        print_demo_banner(&state.steps.cfg);
+    }
+    tracing::info!(addr = %listener.local_addr()?, "listening");
+    app::serve(state, listener, shutdown_signal())
+        .await
+        .context("serving")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn print_demo_banner(cfg: &Config) {
+    println!(
+        "\nhotline demo is up at {}. In another terminal, call it:",
+        cfg.public_url
+    );
+    for c in &demo::CUSTOMERS {
+        println!(
+            "  hotline dial --from {}    # {} (account {}, PIN {}{})",
+            c.phone,
+            c.name,
+            c.account_no,
+            c.pin,
+            c.language
+                .map(|l| format!(", prefers {l}"))
+                .unwrap_or_default()
+        );
+    }
+    println!(
+        "  hotline dial --from +8613999999999    # an unknown number: press 1, then account number + # and PIN + #\n"
+    );
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+async fn import_accounts(cfg: Config, file: PathBuf) -> anyhow::Result<()> {
+    let store = store::connect(cfg.database_url.expose())
+        .await
+        .context("opening the store")?;
+    let f = std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
+    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = indicatif::ProgressBar::new(size);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let now = chrono::Utc::now().timestamp_millis();
+    let report = hotline::customers::import::import_csv(
+        store.as_ref(),
+        std::io::BufReader::new(f),
+        now,
+        |pos| bar.set_position(pos),
+    )
+    .await
+    .with_context(|| format!("reading {}", file.display()))?;
+    bar.finish_and_clear();
+    println!(
+        "imported {} account(s), rejected {}",
+        report.imported,
+        report.rejected.len()
+    );
+    for r in &report.rejected {
+        eprintln!("line {}: account {:?}: {}", r.line, r.account_no, r.error);
+    }
+    if !report.rejected.is_empty() {
+        std::process::exit(2);
+    }
+    Ok(())
+}
+
+async fn dial(cfg: Config, url: Option<String>, from: String, to: String) -> anyhow::Result<()> {
+    use hotline::telephony::twilio::simulator::Simulator;
+    let base = url.unwrap_or_else(|| cfg.public_url.clone());
+    let sim = Simulator::new(
+        &base,
+        cfg.twilio.auth_token.expose(),
+        &cfg.twilio.account_sid,
+    );
+    println!("Calling {to} from {from} via {base} …");
+    let mut call = sim
+        .start_call(&from, &to)
+        .await
+        .context("the call did not connect")?;
+    let mut stdin = std::io::stdin().lock();
+    loop {
+        for line in call.heard() {
+            println!("  🔊 {line}");
+        }
+        if let Some(to) = call.transferred_to() {
+            println!("  ↪ transferred to {to}");
+        }
+        if call.has_ended() {
+            println!("(call ended)");
+            return Ok(());
+        }
+        print!("keys (digits, * or #; 'say <words>'; empty = silence; 'q' = hang up)> ");
+        std::io::stdout().flush()?;
+        let mut line = String::new();
+        let n = stdin.read_line(&mut line)?;
+        let line = line.trim();
+        if n == 0 || line == "q" {
+            call.hang_up().await?;
+            println!("(hung up)");
+            return Ok(());
+        }
+        if let Some(words) = line.strip_prefix("say ") {
+            call.say(words, 0.9).await?;
+        } else if line.is_empty() {
+            call.silence().await?;
+        } else {
+            call.press(line).await?;
+        }
+    }
+}

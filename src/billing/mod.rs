@@ -65,7 +65,11 @@ impl Bill {
     /// The largest charges first, at most `n`.
     pub fn largest_charges(&self, n: usize) -> Vec<&Charge> {
         let mut c: Vec<&Charge> = self.charges.iter().collect();
-        c.sort_by(|a, b| b.amount.cmp(&a.amount).then_with(|| a.category.cmp(&b.category)));
+        c.sort_by(|a, b| {
+            b.amount
+                .cmp(&a.amount)
+                .then_with(|| a.category.cmp(&b.category))
+        });
         c.truncate(n);
         c
     }

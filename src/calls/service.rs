@@ -1,1 +1,213 @@
-//! TODO
+//! The step service: runs one step of a call through the flows, fetching the facts they ask
+//! for, and records it (with its effects) before the answer leaves.
+//!
+//! Provider-neutral: the adapter hands in the parsed request and a renderer for its markup;
+//! the rendered body is what is stored, so a retried request gets the same bytes back.
+
+use std::sync::Arc;
+
+use crate::billing::source::BillingSource;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::customers::pin;
+use crate::flows::{self, Ctx, Facts, FlowState, Need, Node, Outcome};
+use crate::prompts::{Catalog, Locale};
+use crate::store::{NewCall, StepOutcome, StepWrite, StepWriter, Store, StoreError};
+use crate::telephony::{CallInput, Verb, mask_number};
+
+/// One request of the carrier, parsed by the adapter.
+#[derive(Debug, Clone)]
+pub struct StepRequest {
+    pub call_sid: String,
+    pub from: String,
+    pub to: String,
+    pub direction: String,
+    /// `None` for the first request of a call.
+    pub state: Option<FlowState>,
+    pub input: CallInput,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error("store: {0}")]
+    Store(#[from] Arc<StoreError>),
+    /// A step other than the first for a call that never started here.
+    #[error("unknown call")]
+    UnknownCall,
+    #[error("the flow asked for {0:?} more than once")]
+    FlowLoop(Need),
+}
+
+impl From<StoreError> for StepError {
+    fn from(e: StoreError) -> Self {
+        StepError::Store(Arc::new(e))
+    }
+}
+
+/// Everything a step needs; cheap to clone.
+#[derive(Clone)]
+pub struct StepService {
+    pub store: Arc<dyn Store>,
+    pub writer: StepWriter,
+    pub billing: Arc<dyn BillingSource>,
+    pub catalog: Arc<Catalog>,
+    pub cfg: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl StepService {
+    /// Runs and records one step; returns the body to answer (freshly rendered, or the
+    /// stored one when this exact step was answered before).
+    pub async fn handle(
+        &self,
+        req: &StepRequest,
+        render: impl Fn(&[Verb]) -> String,
+    ) -> Result<String, StepError> {
+        let now = self.clock.now_ms();
+        let state = req
+            .state
+            .clone()
+            .unwrap_or_else(|| FlowState::start(self.cfg.default_locale));
+        let outcome = self.run(req, &state, now).await?;
+        let body = render(&outcome.verbs);
+        let write = StepWrite {
+            call_sid: req.call_sid.clone(),
+            seq: state.seq,
+            new_call: (state.node == Node::Start).then(|| NewCall {
+                direction: req.direction.clone(),
+                from_number: req.from.clone(),
+                to_number: req.to.clone(),
+            }),
+            node: state.node.name().to_string(),
+            input: outcome.input_log.clone(),
+            said: outcome.said().join("\n"),
+            response: body.clone(),
+            at: now,
+            effects: outcome.effects,
+        };
+        match self.writer.commit(write).await? {
+            StepOutcome::Recorded => Ok(body),
+            StepOutcome::Replayed { response } => {
+                tracing::info!(call_sid = %req.call_sid, seq = state.seq, "replayed a retried step");
+                Ok(response)
+            }
+            StepOutcome::UnknownCall => Err(StepError::UnknownCall),
+        }
+    }
+
+    /// Runs the flow, answering its needs until it answers.
+    async fn run(
+        &self,
+        req: &StepRequest,
+        state: &FlowState,
+        now: i64,
+    ) -> Result<Outcome, StepError> {
+        let ctx = Ctx {
+            catalog: &self.catalog,
+            agent: self.cfg.agent_number.as_deref(),
+            default_locale: self.cfg.default_locale,
+            pin_max_failures: self.cfg.pin.max_failures,
+            pin_lock_minutes: self.cfg.pin.lock_minutes,
+            now,
+        };
+        let mut facts = Facts::default();
+        let mut asked: Vec<Need> = Vec::new();
+        loop {
+            match flows::step(&ctx, state, &req.input, &facts) {
+                Ok(outcome) => return Ok(outcome),
+                Err(need) if asked.contains(&need) => return Err(StepError::FlowLoop(need)),
+                Err(need) => {
+                    self.fetch(&need, req, &mut facts).await?;
+                    asked.push(need);
+                }
+            }
+        }
+    }
+
+    async fn fetch(
+        &self,
+        need: &Need,
+        req: &StepRequest,
+        facts: &mut Facts,
+    ) -> Result<(), StepError> {
+        match need {
+            Need::CallerAccount => {
+                let number = normalize_number(&req.from);
+                let acc = match number {
+                    Some(n) => self.store.account_by_line(&n).await?,
+                    None => None,
+                };
+                tracing::debug!(
+                    call_sid = %req.call_sid,
+                    from = %mask_number(&req.from),
+                    identified = acc.is_some(),
+                    "caller lookup"
+                );
+                facts.caller_account = Some(acc);
+            }
+            Need::AccountById(id) => facts.account = Some(self.store.account(*id).await?),
+            Need::AccountByNo(no) => facts.account = Some(self.store.account_by_no(no).await?),
+            Need::PinCheck { pin } => {
+                let hash = facts
+                    .account
+                    .as_ref()
+                    .and_then(|a| a.as_ref()?.pin_hash.clone());
+                facts.pin_ok = Some(match hash {
+                    Some(h) => pin::verify_async(pin.clone(), h).await,
+                    None => false,
+                });
+            }
+            Need::Bill => {
+                let bill = match facts.account.as_ref().and_then(|a| a.as_ref()) {
+                    Some(acc) => self.billing.bill(acc).await.map_err(|e| {
+                        tracing::warn!(call_sid = %req.call_sid, error = %e, "billing source failed");
+                    }),
+                    None => Ok(None),
+                };
+                facts.bill = Some(bill);
+            }
+        }
+        Ok(())
+    }
+
+    /// The locale to apologise in when a step fails.
+    pub fn locale_of(&self, req: Option<&StepRequest>) -> Locale {
+        req.and_then(|r| r.state.as_ref())
+            .map_or(self.cfg.default_locale, |s| s.locale)
+    }
+}
+
+/// A calling number as lines are stored: digits with an optional leading `+`. Anonymous,
+/// client and SIP callers have no number to look up.
+pub fn normalize_number(raw: &str) -> Option<String> {
+    let t = raw.trim();
+    let (plus, rest) = match t.strip_prefix('+') {
+        Some(r) => (true, r),
+        None => (false, t),
+    };
+    let digits: String = rest
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
+        .collect();
+    if digits.is_empty() || digits.len() > 20 || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    Some(if plus { format!("+{digits}") } else { digits })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_number;
+
+    #[test]
+    fn normalizes_calling_numbers() {
+        assert_eq!(
+            normalize_number("+86 138-0000-0001").as_deref(),
+            Some("+8613800000001")
+        );
+        assert_eq!(normalize_number("anonymous"), None);
+        assert_eq!(normalize_number("client:alice"), None);
+        assert_eq!(normalize_number("sip:a@b"), None);
+        assert_eq!(normalize_number(""), None);
+    }
+}

@@ -4,6 +4,8 @@
 //! and never logged; three wrong PINs (configurable) lock bill disclosure for the account for
 //! 30 minutes (configurable), across calls.
 
+pub mod import;
+pub mod input;
 pub mod pin;
 
 use serde::{Deserialize, Serialize};

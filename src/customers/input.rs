@@ -1,0 +1,232 @@
+//! Account data as it arrives from outside (the JSON API, CSV import), validated field by
+//! field: every rejection names the field at fault.
+
+use std::collections::BTreeSet;
+
+use serde::Deserialize;
+
+use super::{AccountWrite, CustomerClass, Line, LineKind, pin};
+use crate::billing::{Bill, CHARGE_CATEGORIES};
+use crate::prompts::Locale;
+
+/// A rejected field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// An account as the API takes it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountInput {
+    pub name: String,
+    #[serde(default)]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub customer_class: Option<String>,
+    /// Sets the PIN; absent keeps the stored one; `""` removes it.
+    #[serde(default)]
+    pub pin: Option<String>,
+    #[serde(default)]
+    pub lines: Vec<LineInput>,
+    /// Replaces the bill; absent keeps the stored one.
+    #[serde(default)]
+    pub bill: Option<Bill>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineInput {
+    pub number: String,
+    pub kind: String,
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+/// Account numbers are typed on a keypad: digits only.
+pub fn validate_account_no(no: &str) -> Result<(), FieldError> {
+    if !(4..=20).contains(&no.len()) || !no.chars().all(|c| c.is_ascii_digit()) {
+        return Err(FieldError::new(
+            "account_no",
+            "must be 4 to 20 digits (it is typed on a keypad)",
+        ));
+    }
+    Ok(())
+}
+
+impl AccountInput {
+    /// Checks every field and hashes the PIN.
+    pub async fn into_write(self, account_no: &str) -> Result<AccountWrite, FieldError> {
+        validate_account_no(account_no)?;
+        let name = self.name.trim().to_string();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(FieldError::new("name", "must be 1 to 200 characters"));
+        }
+        let language = match self.language.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(l) => Some(Locale::parse(l).ok_or_else(|| {
+                FieldError::new(
+                    "language",
+                    format!("unknown language {l:?}; use zh-CN or en-US"),
+                )
+            })?),
+        };
+        let customer_class = match self.customer_class.as_deref().map(str::trim) {
+            None | Some("") => CustomerClass::default(),
+            Some(c) => CustomerClass::parse(c).ok_or_else(|| {
+                FieldError::new(
+                    "customer_class",
+                    format!("unknown class {c:?}; use residential or business"),
+                )
+            })?,
+        };
+        let lines = validate_lines(self.lines)?;
+        if let Some(bill) = &self.bill {
+            validate_bill(bill)?;
+        }
+        let pin_hash = match self.pin.as_deref() {
+            None => None,
+            Some("") => Some(None),
+            Some(p) => {
+                pin::validate(p).map_err(|e| FieldError::new("pin", e.to_string()))?;
+                Some(Some(
+                    pin::hash_async(p.to_string())
+                        .await
+                        .map_err(|e| FieldError::new("pin", e.to_string()))?,
+                ))
+            }
+        };
+        Ok(AccountWrite {
+            account_no: account_no.to_string(),
+            name,
+            language,
+            customer_class,
+            pin_hash,
+            lines,
+            bill: self.bill,
+        })
+    }
+}
+
+fn validate_lines(input: Vec<LineInput>) -> Result<Vec<Line>, FieldError> {
+    if input.len() > 50 {
+        return Err(FieldError::new("lines", "at most 50 lines per account"));
+    }
+    let mut seen = BTreeSet::new();
+    let mut lines = Vec::with_capacity(input.len());
+    for (i, l) in input.into_iter().enumerate() {
+        let field = |f: &str| format!("lines[{i}].{f}");
+        let kind = LineKind::parse(l.kind.trim()).ok_or_else(|| {
+            FieldError::new(
+                field("kind"),
+                format!("unknown kind {:?}; use phone, broadband or leased", l.kind),
+            )
+        })?;
+        let number = match kind {
+            // Phone lines are matched against the calling number, so store them as Twilio
+            // sends them: E.164.
+            LineKind::Phone => crate::calls::service::normalize_number(&l.number)
+                .filter(|n| n.starts_with('+') && n.len() >= 8)
+                .ok_or_else(|| {
+                    FieldError::new(
+                        field("number"),
+                        "a phone line needs an E.164 number such as +8613800000001",
+                    )
+                })?,
+            _ => {
+                let n = l.number.trim().to_string();
+                if n.is_empty() || n.len() > 64 || n.chars().any(char::is_control) {
+                    return Err(FieldError::new(
+                        field("number"),
+                        "must be 1 to 64 characters",
+                    ));
+                }
+                n
+            }
+        };
+        if !seen.insert(number.clone()) {
+            return Err(FieldError::new(
+                field("number"),
+                format!("{number} is listed twice"),
+            ));
+        }
+        let label = l
+            .label
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
+        if label.as_ref().is_some_and(|s| s.chars().count() > 100) {
+            return Err(FieldError::new(field("label"), "at most 100 characters"));
+        }
+        lines.push(Line {
+            number,
+            kind,
+            label,
+        });
+    }
+    Ok(lines)
+}
+
+/// Largest amount accepted, minor units (a billion yuan): anything above is a data error.
+const MAX_AMOUNT: i64 = 100_000_000_000;
+
+pub fn validate_bill(bill: &Bill) -> Result<(), FieldError> {
+    if bill.currency.len() != 3 || !bill.currency.chars().all(|c| c.is_ascii_uppercase()) {
+        return Err(FieldError::new(
+            "bill.currency",
+            "must be an ISO 4217 code such as CNY",
+        ));
+    }
+    let amount = |field: &str, v: i64, allow_negative: bool| {
+        if v.abs() > MAX_AMOUNT || (!allow_negative && v < 0) {
+            Err(FieldError::new(
+                field,
+                if allow_negative {
+                    "out of range"
+                } else {
+                    "must be zero or positive (minor units, e.g. fen)"
+                },
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    amount("bill.amount_due", bill.amount_due, false)?;
+    amount("bill.balance", bill.balance, true)?;
+    if let Some(p) = &bill.last_payment {
+        amount("bill.last_payment.amount", p.amount, false)?;
+    }
+    if bill.charges.len() > 500 {
+        return Err(FieldError::new("bill.charges", "at most 500 charges"));
+    }
+    for (i, c) in bill.charges.iter().enumerate() {
+        if !CHARGE_CATEGORIES.contains(&c.category.as_str()) {
+            return Err(FieldError::new(
+                format!("bill.charges[{i}].category"),
+                format!(
+                    "unknown category {:?}; use one of {}",
+                    c.category,
+                    CHARGE_CATEGORIES.join(", ")
+                ),
+            ));
+        }
+        amount(&format!("bill.charges[{i}].amount"), c.amount, true)?;
+        if c.description.chars().count() > 200 {
+            return Err(FieldError::new(
+                format!("bill.charges[{i}].description"),
+                "at most 200 characters",
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,345 @@
+//! Bill enquiry: identification by account number and PIN when the calling number did not
+//! identify the caller, the PIN lock, and the bill read-out.
+
+use super::menu::{ask_menu, ask_offer, person};
+use super::{Choice, Ctx, Facts, FlowState, Ident, MAX_TRIES, Need, Node, Reply, choice, entry};
+use crate::billing::Bill;
+use crate::customers::Account;
+use crate::prompts::speak;
+use crate::store::Effect;
+use crate::telephony::CallInput;
+
+/// Charges read out on request.
+const LARGEST_CHARGES: usize = 3;
+const BILL_KEYS: [char; 5] = ['1', '2', '3', '*', '0'];
+
+/// Main menu option 1.
+pub(super) fn begin(
+    ctx: &Ctx<'_>,
+    state: &FlowState,
+    facts: &Facts,
+    out: &mut Reply<'_>,
+) -> Result<(), Need> {
+    let Some((id, how)) = state.account else {
+        ask_account_no(out, &state.goto(Node::AccountNo));
+        return Ok(());
+    };
+    match facts.account.as_ref().ok_or(Need::AccountById(id))? {
+        Some(acc) => read_bill(ctx, state, acc, how, facts, out),
+        // The account was removed since the caller was identified: identify again.
+        None => {
+            let next = FlowState {
+                account: None,
+                ..state.goto(Node::AccountNo)
+            };
+            ask_account_no(out, &next);
+            Ok(())
+        }
+    }
+}
+
+fn ask_account_no(out: &mut Reply<'_>, next: &FlowState) {
+    let prompt = out.text("ident.account_prompt", &[]);
+    out.ask_entry(vec![prompt], next);
+}
+
+fn ask_pin(out: &mut Reply<'_>, next: &FlowState) {
+    let prompt = out.text("ident.pin_prompt", &[]);
+    out.ask_entry(vec![prompt], next);
+}
+
+/// Identification failed for good: a person or the menu.
+fn give_up(state: &FlowState, out: &mut Reply<'_>) {
+    out.say("ident.failed", &[]);
+    ask_offer(
+        out,
+        &FlowState {
+            pending: None,
+            ..state.goto(Node::Offer)
+        },
+    );
+}
+
+/// No usable entry at an account-number or PIN prompt: `*` returns to the menu, anything
+/// else is a failed try.
+fn bad_entry(
+    state: &FlowState,
+    input: &CallInput,
+    out: &mut Reply<'_>,
+    ask: fn(&mut Reply<'_>, &FlowState),
+) {
+    if input.digits().is_some_and(|d| d.starts_with('*')) {
+        ask_menu(
+            out,
+            &FlowState {
+                pending: None,
+                ..state.goto(Node::Menu)
+            },
+        );
+        return;
+    }
+    if state.tries + 1 >= MAX_TRIES {
+        give_up(state, out);
+        return;
+    }
+    let why = if matches!(input, CallInput::Timeout | CallInput::None) {
+        "menu.no_input"
+    } else {
+        "menu.invalid"
+    };
+    out.say(why, &[]);
+    ask(out, &state.retry());
+}
+
+pub(super) fn account_no(
+    ctx: &Ctx<'_>,
+    state: &FlowState,
+    input: &CallInput,
+    facts: &Facts,
+    out: &mut Reply<'_>,
+) -> Result<(), Need> {
+    let Some(no) = entry(input) else {
+        bad_entry(state, input, out, ask_account_no);
+        return Ok(());
+    };
+    let account = facts
+        .account
+        .as_ref()
+        .ok_or_else(|| Need::AccountByNo(no.clone()))?;
+    match account {
+        None => {
+            let spoken = speak::digits(&no, state.locale);
+            out.say("ident.account_unknown", &[("account", &spoken)]);
+            if state.tries + 1 >= MAX_TRIES {
+                give_up(state, out);
+            } else {
+                ask_account_no(out, &state.retry());
+            }
+        }
+        Some(acc) if acc.is_locked(ctx.now) => locked(ctx, state, out),
+        Some(acc) if acc.pin_hash.is_none() => {
+            out.say("ident.no_pin", &[]);
+            ask_offer(out, &state.goto(Node::Offer));
+        }
+        Some(_) => ask_pin(
+            out,
+            &FlowState {
+                pending: Some(no),
+                ..state.goto(Node::Pin)
+            },
+        ),
+    }
+    Ok(())
+}
+
+fn locked(ctx: &Ctx<'_>, state: &FlowState, out: &mut Reply<'_>) {
+    let minutes = ctx.pin_lock_minutes.to_string();
+    out.say("ident.locked", &[("minutes", &minutes)]);
+    ask_offer(
+        out,
+        &FlowState {
+            pending: None,
+            ..state.goto(Node::Offer)
+        },
+    );
+}
+
+pub(super) fn pin(
+    ctx: &Ctx<'_>,
+    state: &FlowState,
+    input: &CallInput,
+    facts: &Facts,
+    out: &mut Reply<'_>,
+) -> Result<(), Need> {
+    let Some(no) = state.pending.clone() else {
+        // A PIN step without an account number cannot happen through our own URLs.
+        ask_account_no(out, &state.goto(Node::AccountNo));
+        return Ok(());
+    };
+    let Some(pin) = entry(input) else {
+        bad_entry(state, input, out, ask_pin);
+        return Ok(());
+    };
+    let Some(acc) = facts.account.as_ref().ok_or(Need::AccountByNo(no))? else {
+        ask_account_no(
+            out,
+            &FlowState {
+                pending: None,
+                ..state.goto(Node::AccountNo)
+            },
+        );
+        return Ok(());
+    };
+    if acc.is_locked(ctx.now) {
+        locked(ctx, state, out);
+        return Ok(());
+    }
+    if facts.pin_ok.ok_or(Need::PinCheck { pin })? {
+        out.effects.push(Effect::PinAccepted { account_id: acc.id });
+        out.effects
+            .push(Effect::IdentifyAccount { account_id: acc.id });
+        let next = FlowState {
+            account: Some((acc.id, Ident::Pin)),
+            pending: None,
+            ..state.clone()
+        };
+        return read_bill(ctx, &next, acc, Ident::Pin, facts, out);
+    }
+    let lock_until = ctx.now + ctx.pin_lock_minutes * 60_000;
+    out.effects.push(Effect::PinFailed {
+        account_id: acc.id,
+        max_failures: ctx.pin_max_failures,
+        lock_until,
+    });
+    // An expired lock starts the count afresh, as the store does.
+    let before = if acc.pin_locked_until.is_some() {
+        0
+    } else {
+        acc.pin_failures
+    };
+    if before + 1 >= ctx.pin_max_failures {
+        locked(ctx, state, out);
+    } else {
+        out.say("ident.pin_wrong", &[]);
+        ask_pin(out, &state.retry());
+    }
+    Ok(())
+}
+
+/// Reads the bill of an identified, unlocked account, then the bill menu.
+fn read_bill(
+    ctx: &Ctx<'_>,
+    state: &FlowState,
+    acc: &Account,
+    how: Ident,
+    facts: &Facts,
+    out: &mut Reply<'_>,
+) -> Result<(), Need> {
+    if acc.is_locked(ctx.now) {
+        locked(ctx, state, out);
+        return Ok(());
+    }
+    let bill = match facts.bill.as_ref().ok_or(Need::Bill)? {
+        Ok(Some(bill)) => bill,
+        Ok(None) => {
+            out.say("bill.none", &[]);
+            ask_offer(out, &state.goto(Node::Offer));
+            return Ok(());
+        }
+        Err(()) => {
+            out.say("bill.unavailable", &[]);
+            ask_offer(out, &state.goto(Node::Offer));
+            return Ok(());
+        }
+    };
+    match how {
+        Ident::Line => out.say("bill.intro_line", &[]),
+        Ident::Pin => {
+            let spoken = speak::digits(&acc.account_no, state.locale);
+            out.say("bill.intro_account", &[("account", &spoken)]);
+        }
+    }
+    say_bill(state, bill, out);
+    ask_bill_menu(out, &state.goto(Node::Bill));
+    Ok(())
+}
+
+fn say_bill(state: &FlowState, bill: &Bill, out: &mut Reply<'_>) {
+    let l = state.locale;
+    let money = |minor: i64| speak::amount(minor, &bill.currency, l);
+    if bill.amount_due > 0 {
+        let (amount, date) = (money(bill.amount_due), speak::date(bill.due_date, l));
+        out.say("bill.amount_due", &[("amount", &amount), ("date", &date)]);
+    } else {
+        out.say("bill.nothing_due", &[]);
+    }
+    let balance = money(bill.balance.saturating_abs());
+    if bill.balance < 0 {
+        out.say("bill.balance_owed", &[("amount", &balance)]);
+    } else {
+        out.say("bill.balance_credit", &[("amount", &balance)]);
+    }
+    match &bill.last_payment {
+        Some(p) => {
+            let (amount, date) = (money(p.amount), speak::date(p.date, l));
+            out.say("bill.last_payment", &[("amount", &amount), ("date", &date)]);
+        }
+        None => out.say("bill.no_payment", &[]),
+    }
+}
+
+fn say_charges(state: &FlowState, bill: &Bill, out: &mut Reply<'_>) {
+    let l = state.locale;
+    let largest = bill.largest_charges(LARGEST_CHARGES);
+    if largest.is_empty() {
+        out.say("bill.no_charges", &[]);
+        return;
+    }
+    let count = speak::count(largest.len() as i64, l);
+    out.say("bill.charges_intro", &[("count", &count)]);
+    for c in largest {
+        let key = format!("charge.{}", c.category);
+        let key = if out.catalog.has(&key) {
+            key
+        } else {
+            "charge.other".to_string()
+        };
+        let name = out.catalog.text(l, &key, &[]);
+        let amount = speak::amount(c.amount, &bill.currency, l);
+        out.say("bill.charge_item", &[("name", &name), ("amount", &amount)]);
+    }
+}
+
+fn ask_bill_menu(out: &mut Reply<'_>, next: &FlowState) {
+    let prompt = out.text("bill.menu", &[]);
+    out.ask(vec![prompt], next, "bill");
+}
+
+/// After the read-out: 1 repeat, 2 largest charges, 3 another account, * menu, 0 a person.
+pub(super) fn bill_menu(
+    ctx: &Ctx<'_>,
+    state: &FlowState,
+    input: &CallInput,
+    facts: &Facts,
+    out: &mut Reply<'_>,
+) -> Result<(), Need> {
+    match choice(ctx, state.locale, "bill", &BILL_KEYS, input) {
+        Choice::Key('1') => return begin(ctx, state, facts, out),
+        Choice::Key('2') => {
+            let Some((id, _)) = state.account else {
+                return begin(ctx, state, facts, out);
+            };
+            let acc = facts.account.as_ref().ok_or(Need::AccountById(id))?;
+            if acc.as_ref().is_none_or(|a| a.is_locked(ctx.now)) {
+                return begin(ctx, state, facts, out);
+            }
+            match facts.bill.as_ref().ok_or(Need::Bill)? {
+                Ok(Some(bill)) => say_charges(state, bill, out),
+                Ok(None) => out.say("bill.none", &[]),
+                Err(()) => out.say("bill.unavailable", &[]),
+            }
+            ask_bill_menu(out, &state.goto(Node::Bill));
+        }
+        Choice::Key('3') => {
+            ask_account_no(
+                out,
+                &FlowState {
+                    account: None,
+                    ..state.goto(Node::AccountNo)
+                },
+            );
+        }
+        Choice::Key('*') => ask_menu(out, &state.goto(Node::Menu)),
+        Choice::Key(_) => person(ctx, state, out),
+        Choice::NoInput | Choice::Invalid if state.tries + 1 >= MAX_TRIES => out.goodbye(),
+        Choice::NoInput => {
+            out.say("menu.no_input", &[]);
+            ask_bill_menu(out, &state.retry());
+        }
+        Choice::Invalid => {
+            out.say("menu.invalid", &[]);
+            ask_bill_menu(out, &state.retry());
+        }
+    }
+    Ok(())
+}

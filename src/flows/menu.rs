@@ -1,0 +1,180 @@
+//! Arrival, language choice, the main menu and the ways out (a person, goodbye).
+
+use super::{Choice, Ctx, Facts, FlowState, Ident, MAX_TRIES, Need, Node, Reply, bill, choice};
+use crate::prompts::Locale;
+use crate::store::Effect;
+use crate::telephony::{CallInput, Verb};
+
+const MENU_KEYS: [char; 7] = ['1', '2', '3', '4', '5', '0', '*'];
+
+/// A call arrives: identify by calling number, then the language choice unless the account
+/// has a preferred language.
+pub(super) fn start(
+    ctx: &Ctx<'_>,
+    state: &FlowState,
+    facts: &Facts,
+    out: &mut Reply<'_>,
+) -> Result<(), Need> {
+    let caller = facts.caller_account.as_ref().ok_or(Need::CallerAccount)?;
+    let mut next = state.clone();
+    if let Some(acc) = caller {
+        next.account = Some((acc.id, Ident::Line));
+        out.effects
+            .push(Effect::IdentifyAccount { account_id: acc.id });
+    }
+    match caller.as_ref().and_then(|a| a.language) {
+        Some(locale) => {
+            next.locale = locale;
+            out.locale = locale;
+            out.effects.push(Effect::SetLocale { locale });
+            out.say("welcome", &[]);
+            ask_menu(out, &next.goto(Node::Menu));
+        }
+        None => {
+            out.say("welcome", &[]);
+            ask_language(ctx, out, &next.goto(Node::Language));
+        }
+    }
+    Ok(())
+}
+
+/// Each language's option is spoken in its own voice.
+fn ask_language(ctx: &Ctx<'_>, out: &mut Reply<'_>, next: &FlowState) {
+    let prompts = [(Locale::ZhCn, "language.zh"), (Locale::EnUs, "language.en")]
+        .into_iter()
+        .map(|(l, key)| Verb::Say {
+            text: ctx.catalog.text(l, key, &[]),
+            locale: l,
+        })
+        .collect();
+    out.ask(prompts, next, "language");
+}
+
+pub(super) fn language(ctx: &Ctx<'_>, state: &FlowState, input: &CallInput, out: &mut Reply<'_>) {
+    let locale = match choice(ctx, state.locale, "language", &['1', '2'], input) {
+        Choice::Key('2') => Locale::EnUs,
+        Choice::Key(_) => Locale::ZhCn,
+        // Mandarin (the default) unless the caller asks otherwise.
+        Choice::NoInput => ctx.default_locale,
+        Choice::Invalid if state.tries + 1 >= MAX_TRIES => ctx.default_locale,
+        Choice::Invalid => {
+            out.say("menu.invalid", &[]);
+            ask_language(ctx, out, &state.retry());
+            return;
+        }
+    };
+    out.locale = locale;
+    out.effects.push(Effect::SetLocale { locale });
+    let next = FlowState {
+        locale,
+        ..state.goto(Node::Menu)
+    };
+    ask_menu(out, &next);
+}
+
+pub(super) fn ask_menu(out: &mut Reply<'_>, next: &FlowState) {
+    let prompt = out.text("menu.prompt", &[]);
+    out.ask(vec![prompt], next, "menu");
+}
+
+pub(super) fn menu(
+    ctx: &Ctx<'_>,
+    state: &FlowState,
+    input: &CallInput,
+    facts: &Facts,
+    out: &mut Reply<'_>,
+) -> Result<(), Need> {
+    match choice(ctx, state.locale, "menu", &MENU_KEYS, input) {
+        Choice::Key('1') => return bill::begin(ctx, state, facts, out),
+        Choice::Key(k @ '2'..='5') => {
+            let service = match k {
+                '2' => "service.faults",
+                '3' => "service.information",
+                '4' => "service.orders",
+                _ => "service.complaints",
+            };
+            let name = ctx.catalog.text(state.locale, service, &[]);
+            out.say("menu.unavailable", &[("service", &name)]);
+            ask_menu(out, &state.goto(Node::Menu));
+        }
+        Choice::Key('0') => person(ctx, state, out),
+        Choice::Key(_) => ask_menu(
+            out,
+            &FlowState {
+                seq: state.seq + 1,
+                ..state.clone()
+            },
+        ),
+        Choice::NoInput => fail(state, "menu.no_input", out),
+        Choice::Invalid => fail(state, "menu.invalid", out),
+    }
+    Ok(())
+}
+
+/// A failed try at the menu: again, or after the last try a person or goodbye.
+fn fail(state: &FlowState, why: &str, out: &mut Reply<'_>) {
+    out.say(why, &[]);
+    if state.tries + 1 >= MAX_TRIES {
+        let prompt = out.text("menu.final_offer", &[]);
+        out.ask(vec![prompt], &state.goto(Node::MenuGiveUp), "offer");
+    } else {
+        ask_menu(out, &state.retry());
+    }
+}
+
+pub(super) fn give_up(ctx: &Ctx<'_>, state: &FlowState, input: &CallInput, out: &mut Reply<'_>) {
+    match choice(ctx, state.locale, "offer", &['0'], input) {
+        Choice::Key(_) => person(ctx, state, out),
+        _ => out.goodbye(),
+    }
+}
+
+/// Asks whether the caller wants a person or the menu (after a lock, a failed
+/// identification, or an unavailable billing system).
+pub(super) fn ask_offer(out: &mut Reply<'_>, next: &FlowState) {
+    let prompt = out.text("offer.person_or_menu", &[]);
+    out.ask(vec![prompt], next, "offer");
+}
+
+pub(super) fn offer(ctx: &Ctx<'_>, state: &FlowState, input: &CallInput, out: &mut Reply<'_>) {
+    match choice(ctx, state.locale, "offer", &['0', '*'], input) {
+        Choice::Key('0') => person(ctx, state, out),
+        Choice::Key(_) => ask_menu(out, &state.goto(Node::Menu)),
+        Choice::NoInput | Choice::Invalid if state.tries + 1 >= MAX_TRIES => out.goodbye(),
+        Choice::NoInput => {
+            out.say("menu.no_input", &[]);
+            ask_offer(out, &state.retry());
+        }
+        Choice::Invalid => {
+            out.say("menu.invalid", &[]);
+            ask_offer(out, &state.retry());
+        }
+    }
+}
+
+/// Hands the caller to a person, or says none is available and returns to the menu.
+pub(super) fn person(ctx: &Ctx<'_>, state: &FlowState, out: &mut Reply<'_>) {
+    match ctx.agent {
+        Some(to) => {
+            out.say("person.connecting", &[]);
+            out.verbs.push(Verb::Transfer {
+                to: to.to_string(),
+                next: Some(state.goto(Node::AfterTransfer).next_step()),
+            });
+        }
+        None => {
+            out.say("person.unavailable", &[]);
+            ask_menu(out, &state.goto(Node::Menu));
+        }
+    }
+}
+
+pub(super) fn after_transfer(state: &FlowState, input: &CallInput, out: &mut Reply<'_>) {
+    match input {
+        CallInput::TransferEnded { connected: false } => {
+            out.say("person.failed", &[]);
+            ask_menu(out, &state.goto(Node::Menu));
+        }
+        _ => out.goodbye(),
+    }
+}

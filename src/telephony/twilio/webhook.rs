@@ -1,0 +1,294 @@
+//! Twilio's webhooks: `/twilio/voice` (a call arrives), `/twilio/step` (every later step,
+//! reached through the URLs in our TwiML) and `/twilio/status` (call status callbacks).
+//!
+//! Rules: the `X-Twilio-Signature` is checked over the public URL and the raw form pairs
+//! before anything is read or written (403 otherwise). Twilio never gets an HTTP 500 or a
+//! body that is not TwiML: every failure after the signature check (store down, a bug, a
+//! timeout, a panic) answers an apology in the caller's language and a way out.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+
+use super::{signature, twiml};
+use crate::app::AppState;
+use crate::calls::service::{StepError, StepRequest};
+use crate::flows::FlowState;
+use crate::prompts::Locale;
+use crate::store::{NewCall, StatusEvent};
+use crate::telephony::{CallInput, CallStatus, Verb, mask_number};
+
+/// The whole step, data and all, must answer well inside Twilio's 15 seconds.
+const STEP_DEADLINE: Duration = Duration::from_secs(10);
+/// Keys longer than this are not a keypad entry.
+const MAX_DIGITS: usize = 32;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/twilio/voice", post(voice))
+        .route("/twilio/step", post(step))
+        .route("/twilio/status", post(status))
+}
+
+/// A webhook whose signature has been verified.
+struct Verified {
+    params: Vec<(String, String)>,
+    query: String,
+}
+
+impl Verified {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A webhook refused before any step ran: a status and what was wrong.
+struct Refused(StatusCode, &'static str);
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        (self.0, format!("{}\n", self.1)).into_response()
+    }
+}
+
+/// Checks the signature over `public_url + path?query` and the form pairs.
+fn verify(
+    st: &AppState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Verified, Refused> {
+    let params: Vec<(String, String)> = form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let path_and_query = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
+    let url = format!("{}{}", st.steps.cfg.public_url, path_and_query);
+    let sig = headers
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok());
+    let token = st.steps.cfg.twilio.auth_token.expose();
+    match sig {
+        Some(sig) if !token.is_empty() && signature::verify(token, &url, &params, sig) => {
+            Ok(Verified {
+                params,
+                query: uri.query().unwrap_or("").to_string(),
+            })
+        }
+        _ => {
+            tracing::warn!(
+                path = uri.path(),
+                signed = sig.is_some(),
+                "rejected a webhook with a bad signature"
+            );
+            Err(Refused(
+                StatusCode::FORBIDDEN,
+                "invalid or missing X-Twilio-Signature",
+            ))
+        }
+    }
+}
+
+fn xml(body: String) -> Response {
+    ([(header::CONTENT_TYPE, twiml::CONTENT_TYPE)], body).into_response()
+}
+
+/// A Twilio SID: two letters and hex digits; anything else is not from Twilio.
+fn valid_sid(s: &str) -> bool {
+    (10..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// The caller's input from Twilio's parameters.
+fn input(v: &Verified) -> CallInput {
+    if let Some(status) = v.get("DialCallStatus") {
+        return CallInput::TransferEnded {
+            connected: matches!(status, "completed" | "answered"),
+        };
+    }
+    if let Some(text) = v.get("SpeechResult").filter(|t| !t.trim().is_empty()) {
+        let confidence = v
+            .get("Confidence")
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0.0);
+        return CallInput::Speech {
+            text: text.chars().take(500).collect(),
+            confidence,
+        };
+    }
+    if let Some(d) = v.get("Digits").filter(|d| !d.is_empty()) {
+        // Anything longer than a keypad entry is kept short; the flows treat it as invalid.
+        return CallInput::Digits(d.chars().take(MAX_DIGITS + 1).collect());
+    }
+    // Our own redirect after a gather marks silence.
+    if form_urlencoded::parse(v.query.as_bytes()).any(|(k, val)| k == "timeout" && val == "1") {
+        return CallInput::Timeout;
+    }
+    CallInput::None
+}
+
+fn step_request(v: &Verified, state: Option<FlowState>) -> Result<StepRequest, Refused> {
+    let call_sid = v.get("CallSid").filter(|s| valid_sid(s)).ok_or(Refused(
+        StatusCode::BAD_REQUEST,
+        "missing or malformed CallSid",
+    ))?;
+    Ok(StepRequest {
+        call_sid: call_sid.to_string(),
+        from: v.get("From").unwrap_or("").chars().take(64).collect(),
+        to: v.get("To").unwrap_or("").chars().take(64).collect(),
+        direction: v
+            .get("Direction")
+            .unwrap_or("inbound")
+            .chars()
+            .take(32)
+            .collect(),
+        state,
+        input: input(v),
+    })
+}
+
+async fn voice(State(st): State<AppState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let v = match verify(&st, &uri, &headers, &body) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    match step_request(&v, None) {
+        Ok(req) => run(&st, req).await,
+        Err(r) => r.into_response(),
+    }
+}
+
+async fn step(State(st): State<AppState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let v = match verify(&st, &uri, &headers, &body) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    let state = match FlowState::from_query(&v.query) {
+        Ok(s) => s,
+        Err(e) => {
+            // Only our own URLs reach here signed, so this is a bug or a URL from an older
+            // release: apologise rather than guess where the caller was.
+            tracing::error!(error = %e, "step URL with an invalid state");
+            return apology(&st, st.steps.cfg.default_locale);
+        }
+    };
+    match step_request(&v, Some(state)) {
+        Ok(req) => run(&st, req).await,
+        Err(r) => r.into_response(),
+    }
+}
+
+async fn run(st: &AppState, req: StepRequest) -> Response {
+    let locale = st.steps.locale_of(Some(&req));
+    let voices = &st.steps.cfg.voices;
+    let base = st.steps.cfg.public_url.as_str();
+    let render = |verbs: &[Verb]| twiml::render(verbs, base, voices);
+    match tokio::time::timeout(STEP_DEADLINE, st.steps.handle(&req, render)).await {
+        Ok(Ok(body)) => xml(body),
+        Ok(Err(StepError::UnknownCall)) => {
+            tracing::warn!(call_sid = %req.call_sid, "step for a call never started here; restarting it");
+            let restart = vec![
+                Verb::Say {
+                    text: st.steps.catalog.text(locale, "error.restart", &[]),
+                    locale,
+                },
+                Verb::Redirect {
+                    next: crate::telephony::NextStep("/twilio/voice".into()),
+                },
+            ];
+            xml(twiml::render(&restart, base, voices))
+        }
+        Ok(Err(e)) => {
+            tracing::error!(call_sid = %req.call_sid, error = %e, "step failed");
+            apology(st, locale)
+        }
+        Err(_) => {
+            tracing::error!(call_sid = %req.call_sid, "step timed out");
+            apology(st, locale)
+        }
+    }
+}
+
+/// The answer to any failure: an apology, then a person if there is one, then goodbye.
+pub fn apology(st: &AppState, locale: Locale) -> Response {
+    xml(apology_body(&st.steps.catalog, &st.steps.cfg, locale))
+}
+
+pub fn apology_body(
+    catalog: &crate::prompts::Catalog,
+    cfg: &crate::config::Config,
+    locale: Locale,
+) -> String {
+    let mut verbs = vec![Verb::Say {
+        text: catalog.text(locale, "error.apology", &[]),
+        locale,
+    }];
+    if let Some(agent) = &cfg.agent_number {
+        // No action URL: when the transfer ends the call ends, touching nothing of ours.
+        verbs.push(Verb::Transfer {
+            to: agent.clone(),
+            next: None,
+        });
+    }
+    verbs.push(Verb::Hangup);
+    twiml::render(&verbs, &cfg.public_url, &cfg.voices)
+}
+
+async fn status(State(st): State<AppState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let v = match verify(&st, &uri, &headers, &body) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    let Some(call_sid) = v.get("CallSid").filter(|s| valid_sid(s)) else {
+        return Refused(StatusCode::BAD_REQUEST, "missing or malformed CallSid").into_response();
+    };
+    let Some(status) = v.get("CallStatus").and_then(CallStatus::parse) else {
+        return Refused(StatusCode::BAD_REQUEST, "missing or unknown CallStatus").into_response();
+    };
+    let parse_i64 = |k: &str| v.get(k).and_then(|s| s.trim().parse::<i64>().ok());
+    let event = StatusEvent {
+        call_sid: call_sid.to_string(),
+        status: status.as_str().to_string(),
+        is_final: status.is_final(),
+        sequence: parse_i64("SequenceNumber"),
+        duration_secs: parse_i64("CallDuration"),
+        at: st.steps.clock.now_ms(),
+        new_call: NewCall {
+            direction: v
+                .get("Direction")
+                .unwrap_or("inbound")
+                .chars()
+                .take(32)
+                .collect(),
+            from_number: v.get("From").unwrap_or("").chars().take(64).collect(),
+            to_number: v.get("To").unwrap_or("").chars().take(64).collect(),
+        },
+    };
+    match st.steps.store.record_status(&event).await {
+        Ok(()) => {
+            tracing::info!(call_sid, status = status.as_str(), from = %mask_number(&event.new_call.from_number), "call status");
+            xml(twiml::render(
+                &[],
+                &st.steps.cfg.public_url,
+                &st.steps.cfg.voices,
+            ))
+        }
+        Err(e) => {
+            // Twilio ignores a status callback's body but logs a 5xx as an error and does not
+            // retry by default; a 503 at least shows in its debugger.
+            tracing::error!(call_sid, error = %e, "recording call status failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::CONTENT_TYPE, twiml::CONTENT_TYPE)],
+                twiml::render(&[], &st.steps.cfg.public_url, &st.steps.cfg.voices),
+            )
+                .into_response()
+        }
+    }
+}

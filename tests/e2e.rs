@@ -1,0 +1,665 @@
+//! End-to-end: real HTTP against a running `hotline`, driven by the carrier simulator (which
+//! validates every TwiML body it receives), on SQLite and on PostgreSQL.
+
+mod support;
+
+use hotline::telephony::twilio::simulator::Call;
+use support::app::{Backend, TestApp};
+
+fn heard(call: &Call) -> String {
+    call.heard().join(" ")
+}
+
+fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+const UNKNOWN: &str = "+8613999999999";
+const HOTLINE: &str = "+8610000";
+
+/// Calls from an unknown number, picks `lang_key`, presses 1 for the bill and types the
+/// account number and `pin`.
+async fn bill_by_pin(app: &TestApp, lang_key: &str, account: &str, pin: &str) -> Call {
+    let mut call = app.sim.start_call(UNKNOWN, HOTLINE).await.expect("call");
+    call.press(lang_key).await.expect("language");
+    call.press("1").await.expect("bill");
+    call.press(&format!("{account}#")).await.expect("account");
+    call.press(&format!("{pin}#")).await.expect("pin");
+    call
+}
+
+both!(
+    caller_identified_by_calling_number_hears_the_bill,
+    |app: TestApp| async move {
+        let mut call = app
+            .sim
+            .start_call("+8613800000001", HOTLINE)
+            .await
+            .expect("call");
+        assert!(heard(&call).contains("欢迎致电"), "{}", heard(&call));
+        assert!(
+            heard(&call).contains("For English, press 2"),
+            "no preferred language: the choice is offered"
+        );
+        call.press("1").await.expect("mandarin");
+        assert!(heard(&call).contains("查询话费请按1"), "{}", heard(&call));
+        call.press("1").await.expect("bill");
+        let bill = heard(&call);
+        assert!(bill.contains("来电号码所属账户"), "{bill}");
+        assert!(bill.contains("本期应缴话费128元5角"), "{bill}");
+        assert!(bill.contains("月15日"), "{bill}");
+        call.press("2").await.expect("charges");
+        assert!(heard(&call).contains("月租费，58元"), "{}", heard(&call));
+        call.press("*").await.expect("menu");
+        assert!(heard(&call).contains("查询话费请按1"));
+        call.hang_up().await.expect("hang up");
+
+        // The call's history is stored, step by step, and readable through the API.
+        let (status, rec) = app.api_get(&format!("/api/v1/calls/{}", call.sid())).await;
+        assert_eq!(status, 200, "{rec}");
+        assert_eq!(rec["status"], "completed");
+        assert_eq!(rec["locale"], "zh-CN");
+        let steps = rec["steps"].as_array().expect("steps");
+        let inputs: Vec<&str> = steps
+            .iter()
+            .map(|s| s["input"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(inputs, ["", "digits:1", "digits:1", "digits:2", "digits:*"]);
+        assert!(steps[2]["said"].as_str().unwrap_or("").contains("128元5角"));
+        assert!(
+            rec["account_id"].is_number(),
+            "the call is linked to the identified account"
+        );
+    }
+);
+
+both!(
+    preferred_language_skips_the_choice,
+    |app: TestApp| async move {
+        let mut call = app
+            .sim
+            .start_call("+8613800000002", HOTLINE)
+            .await
+            .expect("call");
+        assert!(
+            heard(&call).contains("For your bill, press 1"),
+            "{}",
+            heard(&call)
+        );
+        assert!(!heard(&call).contains("普通话请按1"));
+        call.press("1").await.expect("bill");
+        let bill = heard(&call);
+        assert!(bill.contains("Nothing is due this period"), "{bill}");
+        assert!(bill.contains("36 yuan 5"), "balance in credit: {bill}");
+    }
+);
+
+both!(
+    caller_identified_by_account_and_pin_in_english,
+    |app: TestApp| async move {
+        let call = bill_by_pin(&app, "2", "30000003", "2468").await;
+        let bill = heard(&call);
+        assert!(
+            bill.contains("Here is the bill for account 3 0 0 0 0 0 0 3"),
+            "{bill}"
+        );
+        assert!(bill.contains("3680 yuan"), "{bill}");
+        assert!(bill.contains("We have no payment on record"), "{bill}");
+    }
+);
+
+both!(
+    no_bill_detail_reaches_an_unidentified_caller,
+    |app: TestApp| async move {
+        let mut call = app.sim.start_call(UNKNOWN, HOTLINE).await.expect("call");
+        call.press("1").await.expect("mandarin");
+        call.press("1").await.expect("bill");
+        assert!(heard(&call).contains("请输入您的账号"));
+        call.press("99999999#").await.expect("unknown account");
+        assert!(
+            heard(&call).contains("没有找到账号9 9 9 9 9 9 9 9"),
+            "{}",
+            heard(&call)
+        );
+        call.press("10000001#").await.expect("account");
+        assert!(heard(&call).contains("请输入您的查询密码"));
+        call.press("0000#").await.expect("wrong pin");
+        assert!(heard(&call).contains("密码错误"));
+        assert!(
+            !call.transcript().join(" ").contains("元"),
+            "no amount before identification"
+        );
+        // The PIN typed never reaches the stored history.
+        let (_, rec) = app.api_get(&format!("/api/v1/calls/{}", call.sid())).await;
+        let text = rec.to_string();
+        assert!(
+            text.contains("digits:****") && !text.contains("digits:0000"),
+            "{text}"
+        );
+    }
+);
+
+both!(
+    three_wrong_pins_lock_the_account_across_calls,
+    |app: TestApp| async move {
+        // Two wrong PINs in one call, a third in another: the account locks.
+        let mut first = bill_by_pin(&app, "1", "10000001", "1111").await;
+        first.press("2222#").await.expect("second wrong pin");
+        assert!(heard(&first).contains("密码错误"), "{}", heard(&first));
+        first.hang_up().await.expect("hang up");
+        let second = bill_by_pin(&app, "1", "10000001", "3333").await;
+        assert!(
+            heard(&second).contains("30分钟后再试"),
+            "{}",
+            heard(&second)
+        );
+        assert!(
+            heard(&second).contains("人工服务请按0"),
+            "a locked caller is offered a person"
+        );
+
+        // Now even the right PIN, or the account's own line, discloses nothing.
+        let third = bill_by_pin(&app, "1", "10000001", "1234").await;
+        assert!(!heard(&third).contains("128元"), "{}", heard(&third));
+        let mut own_line = app
+            .sim
+            .start_call("+8613800000001", HOTLINE)
+            .await
+            .expect("call");
+        own_line.press("1").await.expect("mandarin");
+        own_line.press("1").await.expect("bill");
+        assert!(heard(&own_line).contains("已暂停"), "{}", heard(&own_line));
+
+        // 30 minutes later the lock has expired.
+        app.clock.advance_ms(31 * 60_000);
+        let later = bill_by_pin(&app, "1", "10000001", "1234").await;
+        assert!(heard(&later).contains("128元5角"), "{}", heard(&later));
+    }
+);
+
+both!(
+    invalid_keys_and_silence_end_in_a_way_out_not_a_loop,
+    |app: TestApp| async move {
+        let mut call = app.sim.start_call(UNKNOWN, HOTLINE).await.expect("call");
+        call.silence()
+            .await
+            .expect("silence at the language choice");
+        assert!(
+            heard(&call).contains("查询话费请按1"),
+            "Mandarin by default: {}",
+            heard(&call)
+        );
+        call.press("9").await.expect("invalid");
+        assert!(heard(&call).contains("选择无效"));
+        call.press("#").await.expect("not a menu key");
+        call.silence().await.expect("silence");
+        assert!(heard(&call).contains("没有听到"), "{}", heard(&call));
+        assert!(
+            heard(&call).contains("人工服务请按0，或者直接挂机"),
+            "{}",
+            heard(&call)
+        );
+        call.silence().await.expect("silence");
+        assert!(heard(&call).contains("再见"));
+        assert!(call.has_ended());
+    }
+);
+
+both!(speech_is_understood_like_keys, |app: TestApp| async move {
+    let mut call = app
+        .sim
+        .start_call("+8613800000001", HOTLINE)
+        .await
+        .expect("call");
+    assert!(call.accepts_speech());
+    call.say("english please", 0.8).await.expect("speech");
+    assert!(heard(&call).contains("For your bill"), "{}", heard(&call));
+    call.say("my bill", 0.9).await.expect("speech");
+    assert!(heard(&call).contains("128 yuan 50"), "{}", heard(&call));
+});
+
+both!(
+    a_retried_webhook_has_its_effects_once,
+    |app: TestApp| async move {
+        let mut call = bill_by_pin(&app, "1", "10000001", "1111").await;
+        let first = call.heard().join(" ");
+        assert!(first.contains("密码错误"));
+        // Twilio retries the same step: the same TwiML comes back and the failure counts once.
+        let replay = call.replay_last().await.expect("replay");
+        assert!(replay.contains("密码错误"), "{replay}");
+        let replay2 = call.replay_last().await.expect("replay");
+        assert_eq!(replay, replay2);
+        let acc = app
+            .state
+            .steps
+            .store
+            .account_by_no("10000001")
+            .await
+            .expect("store")
+            .expect("account");
+        assert_eq!(acc.pin_failures, 1);
+        assert_eq!(acc.pin_locked_until, None);
+        let (_, rec) = app.api_get(&format!("/api/v1/calls/{}", call.sid())).await;
+        assert_eq!(rec["steps"].as_array().map(Vec::len), Some(5), "{rec}");
+    }
+);
+
+both!(
+    forged_and_missing_signatures_are_refused_and_change_nothing,
+    |app: TestApp| async move {
+        let params = p(&[
+            ("CallSid", "CA00000000000000000000000000000001"),
+            ("From", "+8613800000001"),
+            ("To", HOTLINE),
+            ("CallStatus", "ringing"),
+        ]);
+        let (status, _, _) = app
+            .sim
+            .unsigned_post("/twilio/voice", &params)
+            .await
+            .expect("post");
+        assert_eq!(status, 403);
+        let (status, _, _) = app
+            .sim
+            .post_with_signature("/twilio/voice", &params, "bm90IGEgc2lnbmF0dXJl")
+            .await
+            .expect("post");
+        assert_eq!(status, 403);
+        // Signed for other parameters than those sent.
+        let sig = app.sim.signature(
+            "/twilio/voice",
+            &p(&[("CallSid", "CA00000000000000000000000000000001")]),
+        );
+        let (status, _, _) = app
+            .sim
+            .post_with_signature("/twilio/voice", &params, &sig)
+            .await
+            .expect("post");
+        assert_eq!(status, 403);
+        // Signed by someone with another token.
+        let other = hotline::telephony::twilio::simulator::Simulator::new(
+            &app.base,
+            "wrong-token",
+            support::app::ACCOUNT_SID,
+        );
+        let (status, _, _) = other
+            .signed_post("/twilio/voice", &params)
+            .await
+            .expect("post");
+        assert_eq!(status, 403);
+        let (status, _, _) = app
+            .sim
+            .unsigned_post("/twilio/status", &params)
+            .await
+            .expect("post");
+        assert_eq!(status, 403);
+        let (status, rec) = app
+            .api_get("/api/v1/calls/CA00000000000000000000000000000001")
+            .await;
+        assert_eq!(status, 404, "nothing was written: {rec}");
+    }
+);
+
+both!(
+    bad_webhook_input_gets_a_clear_answer,
+    |app: TestApp| async move {
+        // Missing CallSid: a clear 4xx.
+        let (status, _, body) = app
+            .sim
+            .signed_post("/twilio/voice", &p(&[("From", "+8613800000001")]))
+            .await
+            .expect("post");
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("CallSid"));
+        // Oversized body: refused before it is read.
+        let big = "x".repeat(200 * 1024);
+        let (status, _, _) = app
+            .sim
+            .signed_post(
+                "/twilio/voice",
+                &p(&[
+                    ("CallSid", "CA00000000000000000000000000000002"),
+                    ("Junk", &big),
+                ]),
+            )
+            .await
+            .expect("post");
+        assert_eq!(status, 413);
+        // Non-UTF-8 bytes, signed as Twilio would: safe TwiML (the caller is unknown).
+        let res = app
+            .http
+            .post(format!("{}/twilio/voice", app.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-twilio-signature", "AAAA")
+            .body(vec![0xff, 0xfe, b'=', 0x80])
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(res.status().as_u16(), 403);
+        // A step URL for a call that never started: safe TwiML that starts it afresh.
+        let (status, ctype, body) = app
+            .sim
+            .signed_post(
+                "/twilio/step?s=3&n=menu&t=0&l=zh",
+                &p(&[
+                    ("CallSid", "CA00000000000000000000000000000003"),
+                    ("Digits", "1"),
+                ]),
+            )
+            .await
+            .expect("post");
+        assert_eq!(status, 200);
+        assert!(ctype.starts_with("text/xml"), "{ctype}");
+        hotline::telephony::twilio::validate::validate(&body).expect("valid TwiML");
+        assert!(body.contains("/twilio/voice"), "{body}");
+        // A tampered state (signed, so only a bug could cause it): an apology, not a 500.
+        let (status, _, body) = app
+            .sim
+            .signed_post(
+                "/twilio/step?s=abc&n=menu",
+                &p(&[("CallSid", "CA00000000000000000000000000000004")]),
+            )
+            .await
+            .expect("post");
+        assert_eq!(status, 200);
+        hotline::telephony::twilio::validate::validate(&body).expect("valid TwiML");
+        assert!(body.contains("系统暂时出现故障"), "{body}");
+        // Keys that are not digits are an invalid choice.
+        let mut call = app.sim.start_call(UNKNOWN, HOTLINE).await.expect("call");
+        call.press("1").await.expect("mandarin");
+        let params = p(&[("CallSid", call.sid()), ("Digits", "A<&>")]);
+        let (status, _, body) = app
+            .sim
+            .signed_post("/twilio/step?s=2&n=menu&t=0&l=zh", &params)
+            .await
+            .expect("post");
+        assert_eq!(status, 200);
+        hotline::telephony::twilio::validate::validate(&body).expect("valid TwiML");
+        assert!(body.contains("选择无效"), "{body}");
+    }
+);
+
+both!(
+    status_callbacks_are_idempotent_and_monotonic,
+    |app: TestApp| async move {
+        let mut call = app
+            .sim
+            .start_call("+8613800000001", HOTLINE)
+            .await
+            .expect("call");
+        call.hang_up().await.expect("hang up");
+        let late = p(&[
+            ("CallSid", call.sid()),
+            ("CallStatus", "ringing"),
+            ("SequenceNumber", "0"),
+            ("From", "+8613800000001"),
+            ("To", HOTLINE),
+        ]);
+        let (status, _, body) = app
+            .sim
+            .signed_post("/twilio/status", &late)
+            .await
+            .expect("post");
+        assert_eq!(status, 200, "{body}");
+        hotline::telephony::twilio::validate::validate(&body).expect("valid TwiML");
+        call.hang_up().await.expect("duplicate completed");
+        let (_, rec) = app.api_get(&format!("/api/v1/calls/{}", call.sid())).await;
+        assert_eq!(rec["status"], "completed", "{rec}");
+        let bad = p(&[("CallSid", call.sid()), ("CallStatus", "exploded")]);
+        let (status, _, _) = app
+            .sim
+            .signed_post("/twilio/status", &bad)
+            .await
+            .expect("post");
+        assert_eq!(status, 400);
+    }
+);
+
+both!(
+    api_requires_a_token_and_names_bad_fields,
+    |app: TestApp| async move {
+        let res = app
+            .http
+            .get(format!("{}/api/v1/accounts", app.base))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(res.status().as_u16(), 401);
+        let res = app
+            .http
+            .get(format!("{}/api/v1/accounts", app.base))
+            .bearer_auth("nope")
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(res.status().as_u16(), 401);
+
+        let (status, body) = app
+            .api_put(
+                "/api/v1/accounts/40000004",
+                &serde_json::json!({"name": "王芳", "pin": "12", "lines": []}),
+            )
+            .await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["field"], "pin");
+        let (status, body) = app
+        .api_put("/api/v1/accounts/40000004", &serde_json::json!({"name": "王芳", "lines": [{"number": "+8613800000009", "kind": "fax"}]}))
+        .await;
+        assert_eq!(
+            (status, body["field"].as_str()),
+            (422, Some("lines[0].kind")),
+            "{body}"
+        );
+        let (status, body) = app
+            .api_put(
+                "/api/v1/accounts/40000004",
+                &serde_json::json!({"name": "王芳", "surprise": 1}),
+            )
+            .await;
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body["error"].as_str().unwrap_or("").contains("surprise"),
+            "{body}"
+        );
+        let (status, body) = app
+            .api_put("/api/v1/accounts/4x", &serde_json::json!({"name": "王芳"}))
+            .await;
+        assert_eq!(
+            (status, body["field"].as_str()),
+            (422, Some("account_no")),
+            "{body}"
+        );
+        // A line that belongs to another account.
+        let (status, body) = app
+        .api_put("/api/v1/accounts/40000004", &serde_json::json!({"name": "王芳", "lines": [{"number": "+8613800000001", "kind": "phone"}]}))
+        .await;
+        assert_eq!(status, 409, "{body}");
+
+        let account = serde_json::json!({
+            "name": "王芳", "language": "zh-CN", "pin": "4321",
+            "lines": [{"number": "+86 138 0000 0004", "kind": "phone"}],
+            "bill": {"amount_due": 6600, "due_date": "2026-06-20", "balance": -6600,
+                     "charges": [{"category": "broadband", "amount": 6600}]}
+        });
+        let (status, body) = app.api_put("/api/v1/accounts/40000004", &account).await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["lines"][0]["number"], "+8613800000004");
+        assert_eq!(body["has_pin"], true);
+        assert!(body.get("pin_hash").is_none() && !body.to_string().contains("argon2"));
+        let (status, _) = app.api_put("/api/v1/accounts/40000004", &account).await;
+        assert_eq!(status, 200, "a second PUT updates");
+        let (status, bill) = app.api_get("/api/v1/accounts/40000004/bill").await;
+        assert_eq!((status, bill["amount_due"].as_i64()), (200, Some(6600)));
+
+        // The new customer can hear the bill at once.
+        let mut call = app
+            .sim
+            .start_call("+8613800000004", HOTLINE)
+            .await
+            .expect("call");
+        call.press("1").await.expect("bill");
+        assert!(heard(&call).contains("66元"), "{}", heard(&call));
+
+        let (status, page) = app.api_get("/api/v1/accounts?limit=2").await;
+        assert_eq!(status, 200);
+        assert_eq!(page["accounts"].as_array().map(Vec::len), Some(2));
+        assert!(page["next_after"].is_number());
+        let (status, _) = app.api_get("/api/v1/accounts?limit=0").await;
+        assert_eq!(status, 422);
+        let (status, _) = app.api_get("/api/v1/accounts/99999999").await;
+        assert_eq!(status, 404);
+    }
+);
+
+both!(health_endpoints, |app: TestApp| async move {
+    for path in ["/healthz", "/readyz"] {
+        let res = app
+            .http
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(res.status().as_u16(), 200, "{path}");
+    }
+});
+
+mod billing_endpoint {
+    use std::time::{Duration, Instant};
+
+    use axum::routing::get;
+
+    use super::*;
+
+    /// A billing system that answers after `delay`.
+    async fn slow_billing(delay: Duration) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/bill", listener.local_addr().expect("addr"));
+        let app = axum::Router::new().route(
+            "/bill",
+            get(move || async move {
+                tokio::time::sleep(delay).await;
+                axum::Json(
+                    serde_json::json!({"amount_due": 4200, "due_date": "2026-06-30", "balance": 0}),
+                )
+            }),
+        );
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        url
+    }
+
+    async fn check(backend: Backend) {
+        let url = slow_billing(Duration::from_secs(5)).await;
+        let Some(app) = TestApp::spawn_with(backend, |c| {
+            c.billing.url = Some(url);
+            c.billing.timeout_ms = 300;
+        })
+        .await
+        else {
+            return;
+        };
+        let mut call = app
+            .sim
+            .start_call("+8613800000001", HOTLINE)
+            .await
+            .expect("call");
+        call.press("1").await.expect("mandarin");
+        let started = Instant::now();
+        call.press("1").await.expect("bill");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "answered in {:?}",
+            started.elapsed()
+        );
+        assert!(
+            heard(&call).contains("账单系统暂时无法访问"),
+            "{}",
+            heard(&call)
+        );
+        assert!(heard(&call).contains("人工服务请按0"), "offered a person");
+
+        let fast = slow_billing(Duration::from_millis(0)).await;
+        let Some(app) = TestApp::spawn_with(backend, |c| c.billing.url = Some(fast)).await else {
+            return;
+        };
+        let mut call = app
+            .sim
+            .start_call("+8613800000001", HOTLINE)
+            .await
+            .expect("call");
+        call.press("1").await.expect("mandarin");
+        call.press("1").await.expect("bill");
+        assert!(heard(&call).contains("42元"), "{}", heard(&call));
+    }
+
+    #[tokio::test]
+    async fn sqlite() {
+        check(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        check(Backend::Postgres).await;
+    }
+}
+
+/// The database vanishes: a caller hears an apology in valid TwiML, in time, never a 500.
+#[tokio::test]
+async fn store_down_answers_an_apology() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    let name = app
+        .database_url
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let server = std::env::var("HOTLINE_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&server)
+        .await
+        .expect("admin");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .expect("drop");
+    let started = std::time::Instant::now();
+    let params = p(&[
+        ("CallSid", "CA00000000000000000000000000000009"),
+        ("From", "+8613800000001"),
+        ("To", HOTLINE),
+    ]);
+    let (status, ctype, body) = app
+        .sim
+        .signed_post("/twilio/voice", &params)
+        .await
+        .expect("post");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(14),
+        "answered in {:?}",
+        started.elapsed()
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(ctype.starts_with("text/xml"));
+    hotline::telephony::twilio::validate::validate(&body).expect("valid TwiML");
+    assert!(
+        body.contains("系统暂时出现故障") && body.contains("<Hangup/>"),
+        "{body}"
+    );
+    let res = app
+        .http
+        .get(format!("{}/readyz", app.base))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(res.status().as_u16(), 503, "not ready without a store");
+}

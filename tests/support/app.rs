@@ -1,0 +1,147 @@
+//! A running `hotline` on 127.0.0.1 for end-to-end tests, on either backend, with a clock the
+//! test controls and the carrier simulator pointed at it.
+
+use std::sync::Arc;
+
+use hotline::app::{self, AppState};
+use hotline::clock::FakeClock;
+use hotline::config::{Config, Secret};
+use hotline::telephony::twilio::simulator::Simulator;
+
+pub const AUTH_TOKEN: &str = "test-auth-token";
+pub const API_TOKEN: &str = "test-api-token";
+pub const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
+/// 2026-06-01T00:00:00Z.
+pub const START_MS: i64 = 1_780_272_000_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub state: AppState,
+    pub clock: Arc<FakeClock>,
+    pub sim: Simulator,
+    pub http: reqwest::Client,
+    pub backend: Backend,
+    pub database_url: String,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl TestApp {
+    /// A fresh app on `backend` with the demo customers, or `None` when PostgreSQL is
+    /// unavailable (and not required).
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
+        // Logs show with `HOTLINE_LOG=debug cargo test -- --nocapture`.
+        if let Ok(filter) = std::env::var("HOTLINE_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .try_init();
+        }
+        let (url, tmp) = match backend {
+            Backend::Sqlite => {
+                let (u, t) = super::db::sqlite_url().await;
+                (u, Some(t))
+            }
+            Backend::Postgres => (super::db::pg_url().await?, None),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let mut cfg = Config {
+            listen: listener.local_addr().expect("addr"),
+            public_url: base.clone(),
+            database_url: Secret::new(url.clone()),
+            api_token: Secret::new(API_TOKEN),
+            ..Config::default()
+        };
+        cfg.twilio.auth_token = Secret::new(AUTH_TOKEN);
+        cfg.twilio.account_sid = ACCOUNT_SID.into();
+        tweak(&mut cfg);
+        cfg.validate().expect("valid test config");
+        let store = hotline::store::connect(&url).await.expect("store");
+        let clock = Arc::new(FakeClock::new(START_MS));
+        let state = AppState::with_store(cfg, store, clock.clone()).expect("state");
+        hotline::demo::load(state.steps.store.as_ref(), START_MS)
+            .await
+            .expect("demo data");
+        let server_state = state.clone();
+        tokio::spawn(async move {
+            let _ = app::serve(server_state, listener, std::future::pending()).await;
+        });
+        Some(TestApp {
+            sim: Simulator::new(&base, AUTH_TOKEN, ACCOUNT_SID),
+            base,
+            state,
+            clock,
+            http: reqwest::Client::new(),
+            backend,
+            database_url: url,
+            _tmp: tmp,
+        })
+    }
+
+    /// GET an API path with the API token.
+    pub async fn api_get(&self, path: &str) -> (u16, serde_json::Value) {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(API_TOKEN)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// PUT JSON to an API path with the API token.
+    pub async fn api_put(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        let res = self
+            .http
+            .put(format!("{}{path}", self.base))
+            .bearer_auth(API_TOKEN)
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+}
+
+/// Runs an async test body against both backends: `both!(name, |app| async move { … })`.
+#[macro_export]
+macro_rules! both {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test]
+            async fn sqlite() {
+                let app = TestApp::spawn(Backend::Sqlite).await.expect("sqlite app");
+                ($body)(app).await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                let Some(app) = TestApp::spawn(Backend::Postgres).await else {
+                    return;
+                };
+                ($body)(app).await;
+            }
+        }
+    };
+}
+
+/// Test bodies are `async move` blocks, which capture only the fields they use; a `Drop`
+/// impl makes them capture the whole app, so the temporary SQLite directory outlives the test.
+impl Drop for TestApp {
+    fn drop(&mut self) {}
+}
