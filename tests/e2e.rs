@@ -663,3 +663,122 @@ async fn store_down_answers_an_apology() {
         .expect("readyz");
     assert_eq!(res.status().as_u16(), 503, "not ready without a store");
 }
+
+both!(
+    csv_import_keeps_good_rows_and_reports_bad_ones,
+    |app: TestApp| async move {
+        let csv = "account_no,name,language,customer_class,pin,lines,amount_due,due_date,balance,last_payment_amount,last_payment_date,charges\n\
+        50000005,赵六,zh-CN,residential,1357,phone:+8613800000005,88.80,2026-06-25,-88.80,50.00,2026-05-20,monthly_fee:58.00;data:30.80\n\
+        5x,Bad Number,,,,,,,,,,\n\
+        50000006,Eve,en-US,business,12,phone:+8613800000006,,,,,,\n\
+        50000007,Frank,,,,phone:+8613800000007;leased:LL-7,12.3.4,2026-06-25,,,,\n\
+        50000008,Grace,en-US,,2468,broadband:BB8,0,2026-07-01,15.00,,,\n";
+        let store = app.state.steps.store.clone();
+        let mut positions = Vec::new();
+        let report = hotline::customers::import::import_csv(
+            store.as_ref(),
+            csv.as_bytes(),
+            support::app::START_MS,
+            |p| positions.push(p),
+        )
+        .await
+        .expect("import");
+        assert_eq!(report.imported, 2, "{:?}", report.rejected);
+        let lines: Vec<u64> = report.rejected.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [3, 4, 5], "{:?}", report.rejected);
+        assert!(
+            report.rejected[0].error.contains("account_no"),
+            "{:?}",
+            report.rejected[0]
+        );
+        assert!(
+            report.rejected[1].error.contains("pin"),
+            "{:?}",
+            report.rejected[1]
+        );
+        assert!(
+            report.rejected[2].error.contains("amount_due"),
+            "{:?}",
+            report.rejected[2]
+        );
+        assert_eq!(positions.len(), 5, "progress after every row");
+        assert!(
+            store
+                .account_by_no("50000007")
+                .await
+                .expect("store")
+                .is_none(),
+            "a bad row writes nothing"
+        );
+
+        let mut call = app
+            .sim
+            .start_call("+8613800000005", HOTLINE)
+            .await
+            .expect("call");
+        call.press("1").await.expect("bill");
+        let bill = heard(&call);
+        assert!(
+            bill.contains("88元8角") && bill.contains("6月25日") && bill.contains("50元"),
+            "{bill}"
+        );
+    }
+);
+
+both!(
+    signed_non_utf8_input_is_an_invalid_key_not_a_crash,
+    |app: TestApp| async move {
+        let mut call = app.sim.start_call(UNKNOWN, HOTLINE).await.expect("call");
+        call.press("1").await.expect("mandarin");
+        let path = "/twilio/step?s=2&n=menu&t=0&l=zh";
+        let body = format!("CallSid={}&Digits=%FF%FE", call.sid());
+        // Twilio would sign the decoded values; undecodable bytes decode as U+FFFD on both sides.
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let sig = hotline::telephony::twilio::signature::sign(
+            support::app::AUTH_TOKEN,
+            &format!("{}{path}", app.base),
+            &pairs,
+        );
+        let res = app
+            .http
+            .post(format!("{}{path}", app.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-twilio-signature", sig)
+            .body(body)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(res.status().as_u16(), 200);
+        let twiml = res.text().await.expect("body");
+        hotline::telephony::twilio::validate::validate(&twiml).expect("valid TwiML");
+        assert!(twiml.contains("选择无效"), "{twiml}");
+    }
+);
+
+#[tokio::test]
+async fn start_up_refuses_a_catalog_missing_a_key() {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        dir.path().join("zh-CN.toml"),
+        include_str!("../prompts/zh-CN.toml"),
+    )
+    .expect("write");
+    let en = include_str!("../prompts/en-US.toml").replace("goodbye = ", "farewell = ");
+    std::fs::write(dir.path().join("en-US.toml"), en).expect("write");
+    let (url, _tmp) = support::db::sqlite_url().await;
+    let store = hotline::store::connect(&url).await.expect("store");
+    let cfg = hotline::config::Config {
+        prompts_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    };
+    let err = hotline::app::AppState::with_store(
+        cfg,
+        store,
+        std::sync::Arc::new(hotline::clock::SystemClock),
+    )
+    .err()
+    .expect("refused");
+    assert!(err.to_string().contains("goodbye"), "{err}");
+}

@@ -174,7 +174,7 @@ pub async fn import_csv(
     let mut report = ImportReport::default();
     let mut record = csv::StringRecord::new();
     loop {
-        let line = rdr.position().line() + 1;
+        let line = rdr.position().line();
         match rdr.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
