@@ -65,6 +65,7 @@ conformance!(
     pin_lock_within_one_batch,
     pin_accepted_resets,
     large_batch,
+    large_responses,
     status_duplicates_stored_once,
     status_out_of_order_keeps_final,
     status_creates_unknown_call,
@@ -730,6 +731,26 @@ mod cases {
         let out = commit(&db, &steps).await;
         let expected: Vec<StepOutcome> = steps.iter().map(|s| replayed(&s.response)).collect();
         assert_eq!(out, expected);
+    }
+
+    pub async fn large_responses(db: Db) {
+        // Bodies of several kilobytes, multi-byte text: written (in several statements on
+        // PostgreSQL) and replayed byte for byte.
+        let steps: Vec<StepWrite> = (0..40)
+            .map(|c| {
+                let mut s = step(&format!("LR{c:02}"), 1, vec![]);
+                s.said = "您的账单金额为一百二十八元五角。".repeat(20 + c);
+                s.response = format!("<Response><Say>{}</Say></Response>", s.said.repeat(3));
+                s
+            })
+            .collect();
+        let out = commit(&db, &steps).await;
+        assert!(out.iter().all(|o| *o == StepOutcome::Recorded), "{out:?}");
+        let out = commit(&db, &steps).await;
+        let expected: Vec<StepOutcome> = steps.iter().map(|s| replayed(&s.response)).collect();
+        assert_eq!(out, expected);
+        let call = db.store.call("LR39").await.expect("call").expect("a call");
+        assert_eq!(call.steps[0].said, steps[39].said);
     }
 
     pub async fn status_duplicates_stored_once(db: Db) {

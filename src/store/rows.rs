@@ -2,11 +2,11 @@
 //! turned into domain values, and the order-dependent bookkeeping of a step batch.
 //!
 //! Rules: SQL here must run unchanged on SQLite and PostgreSQL (`$N` placeholders, no
-//! backend-only functions); rows are plain tuples (column order is the `SELECT` order, documented on each
-//! alias) so one conversion serves SQLite and PostgreSQL; stored text that does not parse
-//! is `StoreError::Corrupt`, never a panic; dates are stored as `YYYY-MM-DD` text (chrono's
-//! ISO form, which round-trips every `NaiveDate`); lines are ordered by number here, in
-//! Rust, because database collations disagree on how to sort `+86…` against `010…`.
+//! backend-only functions). Rows are plain tuples (columns in `SELECT` order, listed on each
+//! alias) so one conversion serves both. Stored text that does not parse is
+//! `StoreError::Corrupt`, never a panic. Dates are stored as `YYYY-MM-DD` text (chrono's ISO
+//! form, which round-trips every `NaiveDate`). Lines are ordered by number here, in Rust,
+//! because database collations disagree on how to sort `+86…` against `010…`.
 
 use std::collections::{HashMap, HashSet};
 
@@ -79,7 +79,8 @@ impl By<'_> {
     }
 }
 
-/// Statements with the same text on both backends.
+/// Statements that run unchanged on both backends. (PostgreSQL writes step batches with
+/// set-based forms of `INSERT_STEP`, `STORED_RESPONSE`, `UPDATE_CALL`, `INSERT_CHARGE`.)
 pub(super) mod sql {
     macro_rules! select_account {
         () => {
@@ -596,14 +597,14 @@ mod tests {
         for d in [
             NaiveDate::MIN,
             NaiveDate::MAX,
-            NaiveDate::from_ymd_opt(2024, 2, 29).unwrap_or_default(),
-            NaiveDate::from_ymd_opt(10000, 1, 1).unwrap_or_default(),
-            NaiveDate::from_ymd_opt(0, 1, 1).unwrap_or_default(),
+            NaiveDate::from_ymd_opt(2024, 2, 29).expect("valid"),
+            NaiveDate::from_ymd_opt(10000, 1, 1).expect("valid"),
+            NaiveDate::from_ymd_opt(0, 1, 1).expect("valid"),
         ] {
             assert_eq!(parse_date(&format_date(d), "d").ok(), Some(d));
         }
         assert_eq!(
-            format_date(NaiveDate::from_ymd_opt(2025, 3, 7).unwrap_or_default()),
+            format_date(NaiveDate::from_ymd_opt(2025, 3, 7).expect("valid")),
             "2025-03-07"
         );
         assert!(parse_date("2025-02-30", "d").is_err());
@@ -650,7 +651,7 @@ mod tests {
         assert_eq!(plan.inserts, vec![1, 2]);
         let (outcomes, recorded) = plan
             .finish(&steps, &[true, true], &HashMap::new())
-            .unwrap_or_default();
+            .expect("consistent results");
         assert_eq!(
             outcomes,
             vec![

@@ -49,7 +49,7 @@ pub async fn pg_url() -> Option<String> {
                 let _ = writeln!(
                     std::io::stderr(),
                     "\n!!! WARNING: PostgreSQL at {shown} is unreachable ({e}).\n\
-                     !!! PostgreSQL tests are SKIPPED. Set HOTLINE_REQUIRE_PG=1 to make this fail.\n"
+                     !!! PostgreSQL tests are SKIPPED (HOTLINE_REQUIRE_PG=1 makes this fail).\n"
                 );
             });
             return None;
