@@ -19,9 +19,8 @@ use crate::telephony::{CallInput, Verb, mask_number};
 #[derive(Debug, Clone)]
 pub struct StepRequest {
     pub call_sid: String,
-    pub from: String,
-    pub to: String,
-    pub direction: String,
+    /// Who called whom; recorded when the call is new.
+    pub call: NewCall,
     /// `None` for the first request of a call.
     pub state: Option<FlowState>,
     pub input: CallInput,
@@ -73,11 +72,7 @@ impl StepService {
         let write = StepWrite {
             call_sid: req.call_sid.clone(),
             seq: state.seq,
-            new_call: (state.node == Node::Start).then(|| NewCall {
-                direction: req.direction.clone(),
-                from_number: req.from.clone(),
-                to_number: req.to.clone(),
-            }),
+            new_call: (state.node == Node::Start).then(|| req.call.clone()),
             node: state.node.name().to_string(),
             input: outcome.input_log.clone(),
             said: outcome.said().join("\n"),
@@ -132,14 +127,14 @@ impl StepService {
     ) -> Result<(), StepError> {
         match need {
             Need::CallerAccount => {
-                let number = normalize_number(&req.from);
+                let number = normalize_number(&req.call.from_number);
                 let acc = match number {
                     Some(n) => self.store.account_by_line(&n).await?,
                     None => None,
                 };
                 tracing::debug!(
                     call_sid = %req.call_sid,
-                    from = %mask_number(&req.from),
+                    from = %mask_number(&req.call.from_number),
                     identified = acc.is_some(),
                     "caller lookup"
                 );

@@ -2,7 +2,9 @@
 //! identify the caller, the PIN lock, and the bill read-out.
 
 use super::menu::{ask_menu, ask_offer, person};
-use super::{Choice, Ctx, Facts, FlowState, Ident, MAX_TRIES, Need, Node, Reply, choice, entry};
+use super::{
+    Choice, Ctx, Facts, FlowState, Ident, MAX_TRIES, Need, Node, Reply, choice, entry, hang_up,
+};
 use crate::billing::Bill;
 use crate::customers::Account;
 use crate::prompts::speak;
@@ -49,7 +51,7 @@ fn ask_pin(out: &mut Reply<'_>, next: &FlowState) {
 }
 
 /// Identification failed for good: a person or the menu.
-fn give_up(state: &FlowState, out: &mut Reply<'_>) {
+fn give_up(out: &mut Reply<'_>, state: &FlowState) {
     out.say("ident.failed", &[]);
     ask_offer(
         out,
@@ -78,17 +80,8 @@ fn bad_entry(
         );
         return;
     }
-    if state.tries + 1 >= MAX_TRIES {
-        give_up(state, out);
-        return;
-    }
-    let why = if matches!(input, CallInput::Timeout | CallInput::None) {
-        "menu.no_input"
-    } else {
-        "menu.invalid"
-    };
-    out.say(why, &[]);
-    ask(out, &state.retry());
+    let no_input = matches!(input, CallInput::Timeout | CallInput::None);
+    out.missed(state, no_input, ask, give_up);
 }
 
 pub(super) fn account_no(
@@ -111,7 +104,7 @@ pub(super) fn account_no(
             let spoken = speak::digits(&no, state.locale);
             out.say("ident.account_unknown", &[("account", &spoken)]);
             if state.tries + 1 >= MAX_TRIES {
-                give_up(state, out);
+                give_up(out, state);
             } else {
                 ask_account_no(out, &state.retry());
             }
@@ -331,15 +324,8 @@ pub(super) fn bill_menu(
         }
         Choice::Key('*') => ask_menu(out, &state.goto(Node::Menu)),
         Choice::Key(_) => person(ctx, state, out),
-        Choice::NoInput | Choice::Invalid if state.tries + 1 >= MAX_TRIES => out.goodbye(),
-        Choice::NoInput => {
-            out.say("menu.no_input", &[]);
-            ask_bill_menu(out, &state.retry());
-        }
-        Choice::Invalid => {
-            out.say("menu.invalid", &[]);
-            ask_bill_menu(out, &state.retry());
-        }
+        Choice::NoInput => out.missed(state, true, ask_bill_menu, hang_up),
+        Choice::Invalid => out.missed(state, false, ask_bill_menu, hang_up),
     }
     Ok(())
 }

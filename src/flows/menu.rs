@@ -1,6 +1,8 @@
 //! Arrival, language choice, the main menu and the ways out (a person, goodbye).
 
-use super::{Choice, Ctx, Facts, FlowState, Ident, MAX_TRIES, Need, Node, Reply, bill, choice};
+use super::{
+    Choice, Ctx, Facts, FlowState, Ident, MAX_TRIES, Need, Node, Reply, bill, choice, hang_up,
+};
 use crate::prompts::Locale;
 use crate::store::Effect;
 use crate::telephony::{CallInput, Verb};
@@ -105,21 +107,16 @@ pub(super) fn menu(
                 ..state.clone()
             },
         ),
-        Choice::NoInput => fail(state, "menu.no_input", out),
-        Choice::Invalid => fail(state, "menu.invalid", out),
+        Choice::NoInput => out.missed(state, true, ask_menu, menu_give_up),
+        Choice::Invalid => out.missed(state, false, ask_menu, menu_give_up),
     }
     Ok(())
 }
 
-/// A failed try at the menu: again, or after the last try a person or goodbye.
-fn fail(state: &FlowState, why: &str, out: &mut Reply<'_>) {
-    out.say(why, &[]);
-    if state.tries + 1 >= MAX_TRIES {
-        let prompt = out.text("menu.final_offer", &[]);
-        out.ask(vec![prompt], &state.goto(Node::MenuGiveUp), "offer");
-    } else {
-        ask_menu(out, &state.retry());
-    }
+/// After the last failed try at the menu: a person, or goodbye.
+fn menu_give_up(out: &mut Reply<'_>, state: &FlowState) {
+    let prompt = out.text("menu.final_offer", &[]);
+    out.ask(vec![prompt], &state.goto(Node::MenuGiveUp), "offer");
 }
 
 pub(super) fn give_up(ctx: &Ctx<'_>, state: &FlowState, input: &CallInput, out: &mut Reply<'_>) {
@@ -140,15 +137,8 @@ pub(super) fn offer(ctx: &Ctx<'_>, state: &FlowState, input: &CallInput, out: &m
     match choice(ctx, state.locale, "offer", &['0', '*'], input) {
         Choice::Key('0') => person(ctx, state, out),
         Choice::Key(_) => ask_menu(out, &state.goto(Node::Menu)),
-        Choice::NoInput | Choice::Invalid if state.tries + 1 >= MAX_TRIES => out.goodbye(),
-        Choice::NoInput => {
-            out.say("menu.no_input", &[]);
-            ask_offer(out, &state.retry());
-        }
-        Choice::Invalid => {
-            out.say("menu.invalid", &[]);
-            ask_offer(out, &state.retry());
-        }
+        Choice::NoInput => out.missed(state, true, ask_offer, hang_up),
+        Choice::Invalid => out.missed(state, false, ask_offer, hang_up),
     }
 }
 

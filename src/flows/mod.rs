@@ -466,6 +466,35 @@ impl<'c> Reply<'c> {
         self.say("goodbye", &[]);
         self.verbs.push(Verb::Hangup);
     }
+
+    /// A failed try (`no_input` or an invalid entry): says why, then asks again, or after
+    /// the last try takes the way out `last`.
+    fn missed(
+        &mut self,
+        state: &FlowState,
+        no_input: bool,
+        ask: fn(&mut Reply<'_>, &FlowState),
+        last: fn(&mut Reply<'_>, &FlowState),
+    ) {
+        self.say(
+            if no_input {
+                "menu.no_input"
+            } else {
+                "menu.invalid"
+            },
+            &[],
+        );
+        if state.tries + 1 >= MAX_TRIES {
+            last(self, state);
+        } else {
+            ask(self, &state.retry());
+        }
+    }
+}
+
+/// The way out after the last failed try where nothing else is left: goodbye.
+fn hang_up(out: &mut Reply<'_>, _: &FlowState) {
+    out.goodbye();
 }
 
 #[cfg(test)]

@@ -48,6 +48,19 @@ impl Verified {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
+
+    /// `key`, cut to `max` characters, or `default`.
+    fn short(&self, key: &str, max: usize, default: &str) -> String {
+        self.get(key).unwrap_or(default).chars().take(max).collect()
+    }
+
+    fn new_call(&self) -> NewCall {
+        NewCall {
+            direction: self.short("Direction", 32, "inbound"),
+            from_number: self.short("From", 64, ""),
+            to_number: self.short("To", 64, ""),
+        }
+    }
 }
 
 /// A webhook refused before any step ran: a status and what was wrong.
@@ -140,14 +153,7 @@ fn step_request(v: &Verified, state: Option<FlowState>) -> Result<StepRequest, R
     ))?;
     Ok(StepRequest {
         call_sid: call_sid.to_string(),
-        from: v.get("From").unwrap_or("").chars().take(64).collect(),
-        to: v.get("To").unwrap_or("").chars().take(64).collect(),
-        direction: v
-            .get("Direction")
-            .unwrap_or("inbound")
-            .chars()
-            .take(32)
-            .collect(),
+        call: v.new_call(),
         state,
         input: input(v),
     })
@@ -259,16 +265,7 @@ async fn status(State(st): State<AppState>, uri: Uri, headers: HeaderMap, body: 
         sequence: parse_i64("SequenceNumber"),
         duration_secs: parse_i64("CallDuration"),
         at: st.steps.clock.now_ms(),
-        new_call: NewCall {
-            direction: v
-                .get("Direction")
-                .unwrap_or("inbound")
-                .chars()
-                .take(32)
-                .collect(),
-            from_number: v.get("From").unwrap_or("").chars().take(64).collect(),
-            to_number: v.get("To").unwrap_or("").chars().take(64).collect(),
-        },
+        new_call: v.new_call(),
     };
     match st.steps.store.record_status(&event).await {
         Ok(()) => {
