@@ -4,8 +4,8 @@
 //! migrated on first start) and PostgreSQL (several instances) implement the same `Store`
 //! trait and pass the same conformance tests. Times are epoch milliseconds in `BIGINT`
 //! columns on both backends, so comparisons sort correctly and tests can fake the clock.
-//! Call steps are written by one batching writer (`StepWriter`): many concurrent steps share
-//! one transaction, and each is answered only after that transaction commits.
+//! Call steps and status reports are written by one batching writer (`StepWriter`): many
+//! concurrent writes share one transaction, and each is answered only after it commits.
 
 mod postgres;
 mod rows;
@@ -136,10 +136,25 @@ pub trait Store: Send + Sync + 'static {
     /// The account's current bill.
     async fn bill(&self, account_id: i64) -> Result<Option<Bill>>;
 
+    /// Records a batch of steps and status reports in one transaction (steps first); one
+    /// outcome per step, in order. Status reports are idempotent and monotonic.
+    async fn commit(
+        &self,
+        steps: &[StepWrite],
+        statuses: &[StatusEvent],
+    ) -> Result<Vec<StepOutcome>>;
+
     /// Records a batch of steps in one transaction; one outcome per step, in order.
-    async fn commit_steps(&self, steps: &[StepWrite]) -> Result<Vec<StepOutcome>>;
-    /// Records a status report; idempotent, monotonic.
-    async fn record_status(&self, event: &StatusEvent) -> Result<()>;
+    async fn commit_steps(&self, steps: &[StepWrite]) -> Result<Vec<StepOutcome>> {
+        self.commit(steps, &[]).await
+    }
+
+    /// Records one status report.
+    async fn record_status(&self, event: &StatusEvent) -> Result<()> {
+        self.commit(&[], std::slice::from_ref(event))
+            .await
+            .map(drop)
+    }
     async fn call(&self, call_sid: &str) -> Result<Option<CallRecord>>;
 }
 

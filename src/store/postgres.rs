@@ -14,9 +14,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, SqlSafeStr};
 
-use super::rows::{
-    self, AccountRow, BillRow, By, CallRow, ChargeRow, LineRow, PinEffect, StepRow, sql,
-};
+use super::rows::{self, AccountRow, By, CallRow, LineRow, PinEffect, StepRow, sql};
 use super::{AccountPage, NewCall, Result, StatusEvent, StepOutcome, StepWrite, Store, StoreError};
 use crate::billing::Bill;
 use crate::calls::CallRecord;
@@ -52,21 +50,29 @@ impl PgStore {
     }
 }
 
+/// Account lookups with the lines aggregated as JSON, so an account is one round trip.
+const ACCOUNT_SQL: rows::AccountSql = rows::account_sql!(
+    "coalesce(json_agg(json_build_array(l2.number, l2.kind, l2.label)), '[]')::text"
+);
+
+/// The bill with its charges aggregated as JSON: one round trip.
+const BILL_WITH_CHARGES: &str = "SELECT b.currency, b.amount_due, b.due_date, b.balance, \
+     b.last_payment_amount, b.last_payment_date, \
+     (SELECT coalesce(json_agg(json_build_array(c.category, c.description, c.amount)), '[]')::text FROM bill_charges c WHERE c.account_id = b.account_id) \
+     FROM bills b WHERE b.account_id = $1";
+
 /// The account found by `by`, with its lines.
 async fn fetch_account(conn: &mut PgConnection, by: By<'_>) -> Result<Option<Account>> {
-    let query = sqlx::query_as::<_, AccountRow>(by.sql());
+    let query = sqlx::query_as::<_, rows::AccountJsonRow>(by.sql(&ACCOUNT_SQL));
     let query = match by {
         By::Id(id) => query.bind(id),
         By::No(key) | By::Line(key) => query.bind(key),
     };
-    let Some(row) = query.fetch_optional(&mut *conn).await? else {
-        return Ok(None);
-    };
-    let lines = sqlx::query_as::<_, LineRow>(sql::LINES_OF_ACCOUNT)
-        .bind(row.0)
-        .fetch_all(&mut *conn)
-        .await?;
-    rows::account(row, lines).map(Some)
+    query
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(rows::account_json)
+        .transpose()
 }
 
 /// Creates the calls absent so far: `$1..$5` sid, direction, from, to, started at.
@@ -282,23 +288,20 @@ impl Store for PgStore {
     }
 
     async fn bill(&self, account_id: i64) -> Result<Option<Bill>> {
-        let mut conn = self.pool.acquire().await?;
-        let Some(row) = sqlx::query_as::<_, BillRow>(sql::BILL)
+        sqlx::query_as::<_, rows::BillJsonRow>(BILL_WITH_CHARGES)
             .bind(account_id)
-            .fetch_optional(&mut *conn)
+            .fetch_optional(&self.pool)
             .await?
-        else {
-            return Ok(None);
-        };
-        let charges = sqlx::query_as::<_, ChargeRow>(sql::CHARGES)
-            .bind(account_id)
-            .fetch_all(&mut *conn)
-            .await?;
-        rows::bill(row, charges).map(Some)
+            .map(rows::bill_json)
+            .transpose()
     }
 
-    async fn commit_steps(&self, steps: &[StepWrite]) -> Result<Vec<StepOutcome>> {
-        if steps.is_empty() {
+    async fn commit(
+        &self,
+        steps: &[StepWrite],
+        statuses: &[StatusEvent],
+    ) -> Result<Vec<StepOutcome>> {
+        if steps.is_empty() && statuses.is_empty() {
             return Ok(Vec::new());
         }
         let mut tx = self.pool.begin().await?;
@@ -395,53 +398,11 @@ impl Store for PgStore {
         for p in &effects.pins {
             apply_pin(&mut tx, p).await?;
         }
-        tx.commit().await?;
-        Ok(outcomes)
-    }
-
-    async fn record_status(&self, ev: &StatusEvent) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        let (ended_at, duration) = if ev.is_final {
-            (Some(ev.at), ev.duration_secs)
-        } else {
-            (None, None)
-        };
-        sqlx::query(sql::INSERT_CALL)
-            .bind(&ev.call_sid)
-            .bind(&ev.new_call.direction)
-            .bind(&ev.new_call.from_number)
-            .bind(&ev.new_call.to_number)
-            .bind(&ev.status)
-            .bind(ev.at)
-            .bind(ended_at)
-            .bind(duration)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(sql::INSERT_EVENT)
-            .bind(&ev.call_sid)
-            .bind(&ev.status)
-            .bind(ev.sequence)
-            .bind(ev.at)
-            .execute(&mut *tx)
-            .await?;
-        // The row lock orders concurrent reports for the call until commit.
-        let current: String =
-            sqlx::query_scalar("SELECT status FROM calls WHERE call_sid = $1 FOR UPDATE")
-                .bind(&ev.call_sid)
-                .fetch_one(&mut *tx)
-                .await?;
-        if rows::status_advances(&current, &ev.status, ev.is_final) {
-            sqlx::query(sql::UPDATE_STATUS)
-                .bind(&ev.call_sid)
-                .bind(&ev.status)
-                .bind(ev.at)
-                .bind(ev.is_final)
-                .bind(ev.duration_secs)
-                .execute(&mut *tx)
-                .await?;
+        for ev in statuses {
+            apply_status(&mut tx, ev).await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(outcomes)
     }
 
     async fn call(&self, call_sid: &str) -> Result<Option<CallRecord>> {
@@ -476,6 +437,54 @@ async fn apply_pin(conn: &mut PgConnection, effect: &PinEffect) -> Result<()> {
         PinEffect::Accepted { account_id } => sqlx::query(sql::PIN_ACCEPTED).bind(account_id),
     };
     query.execute(conn).await?;
+    Ok(())
+}
+
+/// Records one status report inside the batch's transaction; a final status is never
+/// replaced, and a duplicate report is stored once.
+async fn apply_status(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    ev: &StatusEvent,
+) -> Result<()> {
+    let (ended_at, duration) = if ev.is_final {
+        (Some(ev.at), ev.duration_secs)
+    } else {
+        (None, None)
+    };
+    sqlx::query(sql::INSERT_CALL)
+        .bind(&ev.call_sid)
+        .bind(&ev.new_call.direction)
+        .bind(&ev.new_call.from_number)
+        .bind(&ev.new_call.to_number)
+        .bind(&ev.status)
+        .bind(ev.at)
+        .bind(ended_at)
+        .bind(duration)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(sql::INSERT_EVENT)
+        .bind(&ev.call_sid)
+        .bind(&ev.status)
+        .bind(ev.sequence)
+        .bind(ev.at)
+        .execute(&mut **tx)
+        .await?;
+    // The row lock orders concurrent reports for the call until commit.
+    let current: String =
+        sqlx::query_scalar("SELECT status FROM calls WHERE call_sid = $1 FOR UPDATE")
+            .bind(&ev.call_sid)
+            .fetch_one(&mut **tx)
+            .await?;
+    if rows::status_advances(&current, &ev.status, ev.is_final) {
+        sqlx::query(sql::UPDATE_STATUS)
+            .bind(&ev.call_sid)
+            .bind(&ev.status)
+            .bind(ev.at)
+            .bind(ev.is_final)
+            .bind(ev.duration_secs)
+            .execute(&mut **tx)
+            .await?;
+    }
     Ok(())
 }
 

@@ -69,14 +69,97 @@ pub(super) enum By<'a> {
 }
 
 impl By<'_> {
-    /// The query selecting an `AccountRow`, binding the key as `$1`.
-    pub fn sql(self) -> &'static str {
+    /// The query selecting an `AccountRow` with its lines as JSON (one round trip), binding
+    /// the key as `$1`.
+    pub fn sql(self, q: &AccountSql) -> &'static str {
         match self {
-            By::Id(_) => sql::ACCOUNT_BY_ID,
-            By::No(_) => sql::ACCOUNT_BY_NO,
-            By::Line(_) => sql::ACCOUNT_BY_LINE,
+            By::Id(_) => q.by_id,
+            By::No(_) => q.by_no,
+            By::Line(_) => q.by_line,
         }
     }
+}
+
+/// A backend's account lookups, each returning an `AccountRow` followed by the account's
+/// lines as a JSON array of `[number, kind, label]`.
+pub(super) struct AccountSql {
+    pub by_id: &'static str,
+    pub by_no: &'static str,
+    pub by_line: &'static str,
+}
+
+/// The account lookups with `$lines`, the backend's JSON aggregate over `lines l2`.
+macro_rules! account_sql {
+    ($lines:literal) => {
+        $crate::store::rows::AccountSql {
+            by_id: concat!($crate::store::rows::account_sql!(@select $lines), " WHERE a.id = $1"),
+            by_no: concat!($crate::store::rows::account_sql!(@select $lines), " WHERE a.account_no = $1"),
+            by_line: concat!(
+                $crate::store::rows::account_sql!(@select $lines),
+                " JOIN lines l ON l.account_id = a.id WHERE l.number = $1"
+            ),
+        }
+    };
+    (@select $lines:literal) => {
+        concat!(
+            "SELECT a.id, a.account_no, a.name, a.language, a.customer_class, a.pin_hash, \
+             a.pin_failures, a.pin_locked_until, a.created_at, a.updated_at, (SELECT ",
+            $lines,
+            " FROM lines l2 WHERE l2.account_id = a.id) FROM accounts a"
+        )
+    };
+}
+pub(super) use account_sql;
+
+/// An `AccountRow` and its lines as JSON.
+pub(super) type AccountJsonRow = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    i32,
+    Option<i64>,
+    i64,
+    i64,
+    String,
+);
+
+/// A `BillRow` and its charges as a JSON array of `[category, description, amount]`.
+pub(super) type BillJsonRow = (
+    String,
+    i64,
+    String,
+    i64,
+    Option<i64>,
+    Option<String>,
+    String,
+);
+
+/// An account from a row with its lines as JSON.
+pub(super) fn account_json(row: AccountJsonRow) -> Result<Account> {
+    let (id, no, name, language, class, pin_hash, failures, locked, created, updated, lines) = row;
+    let lines: Vec<(String, String, Option<String>)> = serde_json::from_str(&lines)
+        .map_err(|e| StoreError::Corrupt(format!("lines of account {no}: {e}")))?;
+    let lines = lines.into_iter().map(|(n, k, l)| (id, n, k, l)).collect();
+    account(
+        (
+            id, no, name, language, class, pin_hash, failures, locked, created, updated,
+        ),
+        lines,
+    )
+}
+
+/// A bill from a row with its charges as JSON.
+pub(super) fn bill_json(row: BillJsonRow) -> Result<Bill> {
+    let (currency, due, date, balance, last_amount, last_date, charges) = row;
+    let charges: Vec<ChargeRow> = serde_json::from_str(&charges)
+        .map_err(|e| StoreError::Corrupt(format!("bill charges: {e}")))?;
+    bill(
+        (currency, due, date, balance, last_amount, last_date),
+        charges,
+    )
 }
 
 /// Statements that run unchanged on both backends. (PostgreSQL writes step batches with
@@ -89,18 +172,10 @@ pub(super) mod sql {
         };
     }
 
-    pub const ACCOUNT_BY_ID: &str = concat!(select_account!(), " WHERE a.id = $1");
-    pub const ACCOUNT_BY_NO: &str = concat!(select_account!(), " WHERE a.account_no = $1");
-    pub const ACCOUNT_BY_LINE: &str = concat!(
-        select_account!(),
-        " JOIN lines l ON l.account_id = a.id WHERE l.number = $1"
-    );
     /// `$1` the last id of the previous page (or `i64::MIN`), `$2` the row limit.
     pub const ACCOUNTS_AFTER: &str =
         concat!(select_account!(), " WHERE a.id > $1 ORDER BY a.id LIMIT $2");
 
-    pub const LINES_OF_ACCOUNT: &str =
-        "SELECT account_id, number, kind, label FROM lines WHERE account_id = $1";
     /// Lines of the accounts with ids in `[$1, $2]`.
     pub const LINES_OF_RANGE: &str = "SELECT account_id, number, kind, label FROM lines \
          WHERE account_id >= $1 AND account_id <= $2";
@@ -123,10 +198,6 @@ pub(super) mod sql {
     pub const LINE_OWNER: &str = "SELECT a.account_no FROM lines l \
          JOIN accounts a ON a.id = l.account_id WHERE l.number = $1";
 
-    pub const BILL: &str = "SELECT currency, amount_due, due_date, balance, \
-         last_payment_amount, last_payment_date FROM bills WHERE account_id = $1";
-    pub const CHARGES: &str =
-        "SELECT category, description, amount FROM bill_charges WHERE account_id = $1";
     pub const UPSERT_BILL: &str = "INSERT INTO bills (account_id, currency, amount_due, \
          due_date, balance, last_payment_amount, last_payment_date, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \

@@ -18,9 +18,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{AssertSqlSafe, SqlSafeStr};
 
-use super::rows::{
-    self, AccountRow, BillRow, By, CallRow, ChargeRow, LineRow, PinEffect, StepRow, sql,
-};
+use super::rows::{self, AccountRow, By, CallRow, LineRow, PinEffect, StepRow, sql};
 use super::{AccountPage, Result, StatusEvent, StepOutcome, StepWrite, Store, StoreError};
 use crate::billing::Bill;
 use crate::calls::CallRecord;
@@ -72,21 +70,28 @@ impl SqliteStore {
     }
 }
 
+/// Account lookups with the lines aggregated as JSON, so an account is one round trip.
+const ACCOUNT_SQL: rows::AccountSql =
+    rows::account_sql!("json_group_array(json_array(l2.number, l2.kind, l2.label))");
+
+/// The bill with its charges aggregated as JSON: one round trip.
+const BILL_WITH_CHARGES: &str = "SELECT b.currency, b.amount_due, b.due_date, b.balance, \
+     b.last_payment_amount, b.last_payment_date, \
+     (SELECT json_group_array(json_array(c.category, c.description, c.amount)) FROM bill_charges c WHERE c.account_id = b.account_id) \
+     FROM bills b WHERE b.account_id = $1";
+
 /// The account found by `by`, with its lines.
 async fn fetch_account(conn: &mut SqliteConnection, by: By<'_>) -> Result<Option<Account>> {
-    let query = sqlx::query_as::<_, AccountRow>(by.sql());
+    let query = sqlx::query_as::<_, rows::AccountJsonRow>(by.sql(&ACCOUNT_SQL));
     let query = match by {
         By::Id(id) => query.bind(id),
         By::No(key) | By::Line(key) => query.bind(key),
     };
-    let Some(row) = query.fetch_optional(&mut *conn).await? else {
-        return Ok(None);
-    };
-    let lines = sqlx::query_as::<_, LineRow>(sql::LINES_OF_ACCOUNT)
-        .bind(row.0)
-        .fetch_all(&mut *conn)
-        .await?;
-    rows::account(row, lines).map(Some)
+    query
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(rows::account_json)
+        .transpose()
 }
 
 #[async_trait]
@@ -217,23 +222,20 @@ impl Store for SqliteStore {
     }
 
     async fn bill(&self, account_id: i64) -> Result<Option<Bill>> {
-        let mut conn = self.read.acquire().await?;
-        let Some(row) = sqlx::query_as::<_, BillRow>(sql::BILL)
+        sqlx::query_as::<_, rows::BillJsonRow>(BILL_WITH_CHARGES)
             .bind(account_id)
-            .fetch_optional(&mut *conn)
+            .fetch_optional(&self.read)
             .await?
-        else {
-            return Ok(None);
-        };
-        let charges = sqlx::query_as::<_, ChargeRow>(sql::CHARGES)
-            .bind(account_id)
-            .fetch_all(&mut *conn)
-            .await?;
-        rows::bill(row, charges).map(Some)
+            .map(rows::bill_json)
+            .transpose()
     }
 
-    async fn commit_steps(&self, steps: &[StepWrite]) -> Result<Vec<StepOutcome>> {
-        if steps.is_empty() {
+    async fn commit(
+        &self,
+        steps: &[StepWrite],
+        statuses: &[StatusEvent],
+    ) -> Result<Vec<StepOutcome>> {
+        if steps.is_empty() && statuses.is_empty() {
             return Ok(Vec::new());
         }
         let mut tx = self.begin_write().await?;
@@ -305,51 +307,11 @@ impl Store for SqliteStore {
         for p in &effects.pins {
             apply_pin(&mut tx, p).await?;
         }
-        tx.commit().await?;
-        Ok(outcomes)
-    }
-
-    async fn record_status(&self, ev: &StatusEvent) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        let (ended_at, duration) = if ev.is_final {
-            (Some(ev.at), ev.duration_secs)
-        } else {
-            (None, None)
-        };
-        sqlx::query(sql::INSERT_CALL)
-            .bind(&ev.call_sid)
-            .bind(&ev.new_call.direction)
-            .bind(&ev.new_call.from_number)
-            .bind(&ev.new_call.to_number)
-            .bind(&ev.status)
-            .bind(ev.at)
-            .bind(ended_at)
-            .bind(duration)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(sql::INSERT_EVENT)
-            .bind(&ev.call_sid)
-            .bind(&ev.status)
-            .bind(ev.sequence)
-            .bind(ev.at)
-            .execute(&mut *tx)
-            .await?;
-        let current: String = sqlx::query_scalar("SELECT status FROM calls WHERE call_sid = $1")
-            .bind(&ev.call_sid)
-            .fetch_one(&mut *tx)
-            .await?;
-        if rows::status_advances(&current, &ev.status, ev.is_final) {
-            sqlx::query(sql::UPDATE_STATUS)
-                .bind(&ev.call_sid)
-                .bind(&ev.status)
-                .bind(ev.at)
-                .bind(ev.is_final)
-                .bind(ev.duration_secs)
-                .execute(&mut *tx)
-                .await?;
+        for ev in statuses {
+            apply_status(&mut tx, ev).await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(outcomes)
     }
 
     async fn call(&self, call_sid: &str) -> Result<Option<CallRecord>> {
@@ -384,6 +346,52 @@ async fn apply_pin(conn: &mut SqliteConnection, effect: &PinEffect) -> Result<()
         PinEffect::Accepted { account_id } => sqlx::query(sql::PIN_ACCEPTED).bind(account_id),
     };
     query.execute(conn).await?;
+    Ok(())
+}
+
+/// Records one status report inside the batch's transaction; a final status is never
+/// replaced, and a duplicate report is stored once.
+async fn apply_status(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    ev: &StatusEvent,
+) -> Result<()> {
+    let (ended_at, duration) = if ev.is_final {
+        (Some(ev.at), ev.duration_secs)
+    } else {
+        (None, None)
+    };
+    sqlx::query(sql::INSERT_CALL)
+        .bind(&ev.call_sid)
+        .bind(&ev.new_call.direction)
+        .bind(&ev.new_call.from_number)
+        .bind(&ev.new_call.to_number)
+        .bind(&ev.status)
+        .bind(ev.at)
+        .bind(ended_at)
+        .bind(duration)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(sql::INSERT_EVENT)
+        .bind(&ev.call_sid)
+        .bind(&ev.status)
+        .bind(ev.sequence)
+        .bind(ev.at)
+        .execute(&mut **tx)
+        .await?;
+    let current: String = sqlx::query_scalar("SELECT status FROM calls WHERE call_sid = $1")
+        .bind(&ev.call_sid)
+        .fetch_one(&mut **tx)
+        .await?;
+    if rows::status_advances(&current, &ev.status, ev.is_final) {
+        sqlx::query(sql::UPDATE_STATUS)
+            .bind(&ev.call_sid)
+            .bind(&ev.status)
+            .bind(ev.at)
+            .bind(ev.is_final)
+            .bind(ev.duration_secs)
+            .execute(&mut **tx)
+            .await?;
+    }
     Ok(())
 }
 

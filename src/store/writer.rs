@@ -1,23 +1,28 @@
-//! Group commit for call steps: one writer task drains whatever steps are waiting and records
-//! them in one transaction, then answers each. Under load this turns thousands of tiny
-//! transactions a second into a few hundred larger ones; when idle a step is written alone
-//! at once, so nobody waits for a batch to fill.
+//! Group commit for call steps and status reports: one writer task drains whatever writes are
+//! waiting and records them in one transaction, then answers each. Under load this turns
+//! thousands of tiny transactions a second into a few hundred larger ones; when idle a write
+//! goes alone at once, so nobody waits for a batch to fill.
 
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Result, StepOutcome, StepWrite, Store, StoreError};
+use super::{Result, StatusEvent, StepOutcome, StepWrite, Store, StoreError};
 
-/// Steps drained into one transaction at most.
+/// Writes drained into one transaction at most.
 const MAX_BATCH: usize = 256;
 
-type Reply = oneshot::Sender<Result<StepOutcome, Arc<StoreError>>>;
+type Reply<T> = oneshot::Sender<Result<T, Arc<StoreError>>>;
+
+enum Write {
+    Step(StepWrite, Reply<StepOutcome>),
+    Status(StatusEvent, Reply<()>),
+}
 
 /// Handle to the writer task; cheap to clone.
 #[derive(Clone)]
 pub struct StepWriter {
-    tx: mpsc::Sender<(StepWrite, Reply)>,
+    tx: mpsc::Sender<Write>,
 }
 
 impl StepWriter {
@@ -31,47 +36,73 @@ impl StepWriter {
     /// Records one step; returns once it is committed (or found to be a replay).
     pub async fn commit(&self, step: StepWrite) -> Result<StepOutcome, Arc<StoreError>> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send((step, reply))
-            .await
-            .map_err(|_| Arc::new(StoreError::WriterGone))?;
-        rx.await.map_err(|_| Arc::new(StoreError::WriterGone))?
+        self.send(Write::Step(step, reply), rx).await
+    }
+
+    /// Records one status report; returns once it is committed.
+    pub async fn record_status(&self, event: StatusEvent) -> Result<(), Arc<StoreError>> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Write::Status(event, reply), rx).await
+    }
+
+    async fn send<T>(
+        &self,
+        write: Write,
+        rx: oneshot::Receiver<Result<T, Arc<StoreError>>>,
+    ) -> Result<T, Arc<StoreError>> {
+        let gone = || Arc::new(StoreError::WriterGone);
+        self.tx.send(write).await.map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
     }
 }
 
-async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<(StepWrite, Reply)>) {
-    let mut steps = Vec::with_capacity(MAX_BATCH);
-    let mut replies = Vec::with_capacity(MAX_BATCH);
+async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Write>) {
     let mut buf = Vec::with_capacity(MAX_BATCH);
+    let (mut steps, mut step_replies) = (Vec::new(), Vec::new());
+    let (mut statuses, mut status_replies) = (Vec::new(), Vec::new());
     while rx.recv_many(&mut buf, MAX_BATCH).await > 0 {
-        for (s, r) in buf.drain(..) {
-            steps.push(s);
-            replies.push(r);
-        }
-        match store.commit_steps(&steps).await {
-            Ok(outcomes) if outcomes.len() == replies.len() => {
-                for (r, o) in replies.drain(..).zip(outcomes) {
-                    let _ = r.send(Ok(o));
+        for w in buf.drain(..) {
+            match w {
+                Write::Step(s, r) => {
+                    steps.push(s);
+                    step_replies.push(r);
+                }
+                Write::Status(e, r) => {
+                    statuses.push(e);
+                    status_replies.push(r);
                 }
             }
+        }
+        let result = match store.commit(&steps, &statuses).await {
+            Ok(outcomes) if outcomes.len() == step_replies.len() => Ok(outcomes),
+            Ok(outcomes) => Err(StoreError::Corrupt(format!(
+                "{} outcomes for {} steps",
+                outcomes.len(),
+                step_replies.len()
+            ))),
+            Err(e) => Err(e),
+        };
+        match result {
             Ok(outcomes) => {
-                let e = Arc::new(StoreError::Corrupt(format!(
-                    "{} outcomes for {} steps",
-                    outcomes.len(),
-                    replies.len()
-                )));
-                for r in replies.drain(..) {
-                    let _ = r.send(Err(e.clone()));
+                for (r, o) in step_replies.drain(..).zip(outcomes) {
+                    let _ = r.send(Ok(o));
+                }
+                for r in status_replies.drain(..) {
+                    let _ = r.send(Ok(()));
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, steps = steps.len(), "committing call steps failed");
+                tracing::error!(error = %e, steps = steps.len(), statuses = statuses.len(), "committing a write batch failed");
                 let e = Arc::new(e);
-                for r in replies.drain(..) {
+                for r in step_replies.drain(..) {
+                    let _ = r.send(Err(e.clone()));
+                }
+                for r in status_replies.drain(..) {
                     let _ = r.send(Err(e.clone()));
                 }
             }
         }
         steps.clear();
+        statuses.clear();
     }
 }

@@ -267,9 +267,10 @@ async fn status(State(st): State<AppState>, uri: Uri, headers: HeaderMap, body: 
         at: st.steps.clock.now_ms(),
         new_call: v.new_call(),
     };
-    match st.steps.store.record_status(&event).await {
+    let from = mask_number(&event.new_call.from_number);
+    match st.steps.writer.record_status(event).await {
         Ok(()) => {
-            tracing::info!(call_sid, status = status.as_str(), from = %mask_number(&event.new_call.from_number), "call status");
+            tracing::info!(call_sid, status = status.as_str(), %from, "call status");
             xml(twiml::render(
                 &[],
                 &st.steps.cfg.public_url,
