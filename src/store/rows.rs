@@ -162,8 +162,8 @@ pub(super) fn bill_json(row: BillJsonRow) -> Result<Bill> {
     )
 }
 
-/// Statements that run unchanged on both backends. (PostgreSQL writes step batches with
-/// set-based forms of `INSERT_STEP`, `STORED_RESPONSE`, `UPDATE_CALL`, `INSERT_CHARGE`.)
+/// Statements that run unchanged on both backends. (Step batches are written with each
+/// backend's own set-based statements.)
 pub(super) mod sql {
     macro_rules! select_account {
         () => {
@@ -219,16 +219,6 @@ pub(super) mod sql {
          locale, status, started_at, ended_at, duration_secs FROM calls WHERE call_sid = $1";
     pub const STEPS_OF_CALL: &str =
         "SELECT seq, node, input, said, at FROM call_steps WHERE call_sid = $1 ORDER BY seq";
-    pub const INSERT_STEP: &str = "INSERT INTO call_steps \
-         (call_sid, seq, node, input, said, response, at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (call_sid, seq) DO NOTHING";
-    pub const STORED_RESPONSE: &str =
-        "SELECT response FROM call_steps WHERE call_sid = $1 AND seq = $2";
-    /// `$2` account id and `$3` locale when identified/chosen, `$4` the latest step time.
-    pub const UPDATE_CALL: &str = "UPDATE calls SET account_id = COALESCE($2, account_id), \
-         locale = COALESCE($3, locale), \
-         updated_at = CASE WHEN updated_at > $4 THEN updated_at ELSE $4 END \
-         WHERE call_sid = $1";
 
     /// Stored once per `(call_sid, status, sequence)`: retries hit the unique index.
     pub const INSERT_EVENT: &str = "INSERT INTO call_events (call_sid, status, sequence, at) \

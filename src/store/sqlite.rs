@@ -70,6 +70,35 @@ impl SqliteStore {
     }
 }
 
+/// Batch statements: `$1` is a JSON array of rows, each a JSON array of the columns.
+/// The calls among `$1` (call ids) that exist.
+const EXISTING_CALLS: &str =
+    "SELECT call_sid FROM calls WHERE call_sid IN (SELECT value FROM json_each($1))";
+/// Creates the calls absent so far: rows of sid, direction, from, to, started at.
+const INSERT_CALLS: &str = "INSERT INTO calls (call_sid, direction, from_number, to_number, \
+     status, started_at, updated_at) \
+     SELECT value->>0, value->>1, value->>2, value->>3, $2, value->>4, value->>4 \
+     FROM json_each($1) WHERE true ON CONFLICT (call_sid) DO NOTHING";
+/// Inserts steps (distinct keys); returns the keys inserted now.
+const INSERT_STEPS: &str = "INSERT INTO call_steps \
+     (call_sid, seq, node, input, said, response, at) \
+     SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6 \
+     FROM json_each($1) WHERE true ON CONFLICT (call_sid, seq) DO NOTHING \
+     RETURNING call_sid, seq";
+/// The stored answers of rows of sid and step number.
+const STORED_RESPONSES: &str = "SELECT s.call_sid, s.seq, s.response FROM call_steps s \
+     JOIN json_each($1) k ON s.call_sid = k.value->>0 AND s.seq = k.value->>1";
+/// Rows of sid, account id, locale, time (one row per call).
+const UPDATE_CALLS: &str = "UPDATE calls SET \
+     account_id = COALESCE(u.value->>1, calls.account_id), \
+     locale = COALESCE(u.value->>2, calls.locale), \
+     updated_at = MAX(calls.updated_at, u.value->>3) \
+     FROM json_each($1) AS u WHERE calls.call_sid = u.value->>0";
+
+fn json(rows: &impl serde::Serialize) -> Result<String> {
+    serde_json::to_string(rows).map_err(|e| StoreError::Corrupt(format!("batch to JSON: {e}")))
+}
+
 /// Account lookups with the lines aggregated as JSON, so an account is one round trip.
 const ACCOUNT_SQL: rows::AccountSql =
     rows::account_sql!("json_group_array(json_array(l2.number, l2.kind, l2.label))");
@@ -238,69 +267,83 @@ impl Store for SqliteStore {
         if steps.is_empty() && statuses.is_empty() {
             return Ok(Vec::new());
         }
+        // Each statement below handles the whole batch (rows passed as one JSON array), so a
+        // batch costs a handful of statements however many steps it carries.
         let mut tx = self.begin_write().await?;
-        let mut existing = HashSet::new();
-        for sid in rows::call_sids(steps) {
-            let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM calls WHERE call_sid = $1")
-                .bind(sid)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if found.is_some() {
-                existing.insert(sid.to_string());
-            }
-        }
-        let plan = rows::StepPlan::new(steps, &existing);
-        for (sid, call, at) in plan
-            .new_calls
-            .iter()
-            .filter_map(|&i| rows::new_call(steps, i))
-        {
-            sqlx::query(sql::INSERT_CALL)
-                .bind(sid)
-                .bind(&call.direction)
-                .bind(&call.from_number)
-                .bind(&call.to_number)
-                .bind(rows::STARTED_STATUS)
-                .bind(at)
-                .bind(None::<i64>)
-                .bind(None::<i64>)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let mut inserted = Vec::with_capacity(plan.inserts.len());
-        for s in plan.inserts.iter().filter_map(|&i| steps.get(i)) {
-            let n = sqlx::query(sql::INSERT_STEP)
-                .bind(&s.call_sid)
-                .bind(s.seq)
-                .bind(&s.node)
-                .bind(&s.input)
-                .bind(&s.said)
-                .bind(&s.response)
-                .bind(s.at)
-                .execute(&mut *tx)
+        let sids = rows::call_sids(steps);
+        let existing: HashSet<String> = if sids.is_empty() {
+            HashSet::new()
+        } else {
+            sqlx::query_scalar(EXISTING_CALLS)
+                .bind(json(&sids)?)
+                .fetch_all(&mut *tx)
                 .await?
-                .rows_affected();
-            inserted.push(n == 1);
-        }
-        let mut stored = HashMap::new();
-        for (sid, seq) in plan.not_inserted(steps, &inserted) {
-            let response: Option<String> = sqlx::query_scalar(sql::STORED_RESPONSE)
-                .bind(sid)
-                .bind(seq)
-                .fetch_optional(&mut *tx)
+                .into_iter()
+                .collect()
+        };
+        let plan = rows::StepPlan::new(steps, &existing);
+
+        let calls: Vec<_> = (plan.new_calls.iter())
+            .filter_map(|&i| rows::new_call(steps, i))
+            .map(|(sid, c, at)| (sid, &c.direction, &c.from_number, &c.to_number, at))
+            .collect();
+        if !calls.is_empty() {
+            sqlx::query(INSERT_CALLS)
+                .bind(json(&calls)?)
+                .bind(rows::STARTED_STATUS)
+                .execute(&mut *tx)
                 .await?;
-            if let Some(r) = response {
-                stored.insert((sid.to_string(), seq), r);
-            }
         }
+
+        let inserts: Vec<&StepWrite> = plan.inserts.iter().filter_map(|&i| steps.get(i)).collect();
+        let keys: HashSet<(String, i32)> = if inserts.is_empty() {
+            HashSet::new()
+        } else {
+            let rows: Vec<_> = (inserts.iter())
+                .map(|s| {
+                    (
+                        &s.call_sid,
+                        s.seq,
+                        &s.node,
+                        &s.input,
+                        &s.said,
+                        &s.response,
+                        s.at,
+                    )
+                })
+                .collect();
+            sqlx::query_as(INSERT_STEPS)
+                .bind(json(&rows)?)
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect()
+        };
+        let inserted: Vec<bool> = (inserts.iter())
+            .map(|s| keys.contains(&(s.call_sid.clone(), s.seq)))
+            .collect();
+
+        let replays = plan.not_inserted(steps, &inserted);
+        let stored: HashMap<(String, i32), String> = if replays.is_empty() {
+            HashMap::new()
+        } else {
+            sqlx::query_as::<_, (String, i32, String)>(STORED_RESPONSES)
+                .bind(json(&replays)?)
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .map(|(sid, seq, r)| ((sid, seq), r))
+                .collect()
+        };
+
         let (outcomes, recorded) = plan.finish(steps, &inserted, &stored)?;
         let effects = rows::effects(steps, &recorded);
-        for c in &effects.calls {
-            sqlx::query(sql::UPDATE_CALL)
-                .bind(c.call_sid)
-                .bind(c.account_id)
-                .bind(c.locale)
-                .bind(c.at)
+        if !effects.calls.is_empty() {
+            let updates: Vec<_> = (effects.calls.iter())
+                .map(|c| (c.call_sid, c.account_id, c.locale, c.at))
+                .collect();
+            sqlx::query(UPDATE_CALLS)
+                .bind(json(&updates)?)
                 .execute(&mut *tx)
                 .await?;
         }
