@@ -1,0 +1,304 @@
+#!/usr/bin/env bash
+# The hotline benchmark (docs/benchmark.md): whole signed bill-enquiry calls against the
+# release build on SQLite and on PostgreSQL, and a minimal signed hyper server as the
+# baseline, each pinned to one core with the load generator on another. Prints a Markdown
+# table and writes it, the raw JSON and the logs to bench/out/.
+#
+#   bench/run.sh                      # defaults: DURATION=20 WARMUP=3 CONNECTIONS=64 CUSTOMERS=10000
+#   DURATION=10 bench/run.sh
+#
+# Optional env: DURATION, WARMUP (seconds), CONNECTIONS, CUSTOMERS, SERVER_CPU (default 0),
+# LOAD_CPU (default 1), PG_HOST/PG_PORT/PG_USER (default 127.0.0.1/5432/postgres),
+# BENCH_PINS=1 (give every customer a PIN: realistic data, but the import hashes 10,000
+# argon2 PINs, minutes per store; the measured calls never use the PIN).
+# Needs: cargo, taskset (util-linux), curl, jq, psql/pg_isready (PostgreSQL 13+), 2+ cores;
+# sqlite3 (optional) to check the SQLite run stored every answered step.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION="${DURATION:-20}"
+WARMUP="${WARMUP:-3}"
+CONNECTIONS="${CONNECTIONS:-64}"
+CUSTOMERS="${CUSTOMERS:-10000}"
+SERVER_CPU="${SERVER_CPU:-0}"
+LOAD_CPU="${LOAD_CPU:-1}"
+PG_HOST="${PG_HOST:-127.0.0.1}"
+PG_PORT="${PG_PORT:-5432}"
+PG_USER="${PG_USER:-postgres}"
+BENCH_PINS="${BENCH_PINS:-0}"
+TOKEN="bench-token"
+OUT="bench/out"
+BIN="target/release"
+
+die() {
+  echo "bench: ERROR: $*" >&2
+  exit 1
+}
+say() { echo "bench: $*" >&2; }
+
+for tool in cargo taskset curl jq; do
+  command -v "$tool" >/dev/null || die "$tool is not installed (taskset is in util-linux)"
+done
+[[ "$(nproc --all)" -ge 2 ]] || die "needs at least 2 cores (server on one, load generator on another)"
+taskset -c "$SERVER_CPU" true 2>/dev/null || die "cannot pin to core $SERVER_CPU"
+taskset -c "$LOAD_CPU" true 2>/dev/null || die "cannot pin to core $LOAD_CPU"
+[[ "$SERVER_CPU" != "$LOAD_CPU" ]] || die "SERVER_CPU and LOAD_CPU must differ"
+
+mkdir -p "$OUT"
+rm -f "$OUT"/*.json "$OUT"/*.log "$OUT"/results.md
+
+# --- cleanup: whatever we started goes when we go ----------------------------------------
+SERVER_PID=""
+PG_DB=""
+# Whether process $1 runs (an exited child stays a zombie until waited for; that is not running).
+alive() {
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  [[ "${stat##*) }" != Z* ]]
+}
+# Stops the server we started: SIGTERM (graceful), SIGKILL after 10 s.
+stop_server() {
+  if [[ -n "$SERVER_PID" ]] && alive "$SERVER_PID"; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+      alive "$SERVER_PID" || break
+      sleep 0.1
+    done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  SERVER_PID=""
+}
+cleanup() {
+  stop_server
+  if [[ -n "$PG_DB" ]]; then
+    psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -qAt \
+      -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A port nothing listens on.
+free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$((20000 + RANDOM % 30000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return
+    fi
+  done
+  die "no free port found"
+}
+
+# --- build ------------------------------------------------------------------------------
+say "building the release binaries"
+cargo build --release --bin hotline --example bench_load --example bench_baseline >&2
+
+# --- is the machine quiet? -------------------------------------------------------------
+busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
+b0="$(busy_ticks)"; sleep 2; b1="$(busy_ticks)"
+IDLE_BUSY_PCT=$(((b1 - b0) / 2))
+if [[ "$IDLE_BUSY_PCT" -gt 20 ]]; then
+  say "!!! WARNING: the machine is busy before the benchmark (${IDLE_BUSY_PCT}% of a core in use);"
+  say "!!! other programs will share the cores and the figures will be low and noisy."
+fi
+
+# --- data -------------------------------------------------------------------------------
+CSV="$OUT/customers.csv"
+say "writing $CUSTOMERS customers to $CSV"
+DUE="$(date -d '+20 days' +%F)"
+PAID="$(date -d '-10 days' +%F)"
+awk -v n="$CUSTOMERS" -v due="$DUE" -v paid="$PAID" -v pins="$BENCH_PINS" 'BEGIN {
+  print "account_no,name,language,pin,lines,amount_due,due_date,balance,last_payment_amount,last_payment_date,charges"
+  for (i = 0; i < n; i++) {
+    lang = (i % 2 == 0) ? "zh-CN" : "en-US"
+    pin = (pins == "1") ? sprintf("%04d", 1000 + i % 9000) : ""
+    due_amt = 50 + (i % 500)
+    printf "%d,Customer %d,%s,%s,phone:+86139%08d,%d.%02d,%s,-%d.%02d,%d.00,%s,monthly_fee:58.00;data:%d.%02d;long_distance:%d.50\n",
+      10000000 + i, i, lang, pin, i, due_amt, i % 100, due, due_amt, i % 100, 30 + i % 70, paid, i % 40, i % 100, i % 20
+  }
+}' >"$CSV"
+
+# --- helpers ----------------------------------------------------------------------------
+wait_ready() { # url pid log
+  for _ in $(seq 1 300); do
+    alive "$2" || { tail -n 20 "$3" >&2; die "the server exited during start-up (log: $3)"; }
+    curl -fsS -o /dev/null --max-time 1 "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  tail -n 20 "$3" >&2
+  die "the server did not come up at $1 within 30 s (log: $3)"
+}
+
+# Runs the load generator against the server in $SERVER_PID and stops the server after it.
+load_and_stop() { # name mode url
+  local name="$1" mode="$2" url="$3"
+  say "$name: $CONNECTIONS connections, ${WARMUP}s warm-up, ${DURATION}s measured"
+  taskset -c "$LOAD_CPU" "$BIN/examples/bench_load" --name "$name" --mode "$mode" --url "$url" \
+    --auth-token "$TOKEN" --connections "$CONNECTIONS" --duration "$DURATION" --warmup "$WARMUP" \
+    --customers "$CUSTOMERS" --server-pid "$SERVER_PID" \
+    >"$OUT/$name.json" 2> >(tee "$OUT/$name.load.log" >&2) ||
+    die "$name: the load generator failed (see $OUT/$name.load.log)"
+  alive "$SERVER_PID" || die "$name: the server died under load (see $OUT/$name.log)"
+  local hwm rss
+  hwm="$(awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status")"
+  rss="$(awk '/^VmRSS:/ {print $2}' "/proc/$SERVER_PID/status")"
+  stop_server
+  # CPU used by neither the server nor the load generator: the database, or interference.
+  local rest
+  rest="$(jq '(.machine_cpu_pct // 0) - (.server_cpu_pct // 0) - (.client_cpu_pct // 0) | floor' "$OUT/$name.json")"
+  if [[ "$name" != postgres && "$rest" -gt 15 ]]; then
+    say "!!! $name: other programs used ${rest}% of a core during the measurement: the figures are disturbed !!!"
+    DISTURBED+=" $name (${rest}% of a core)"
+  fi
+  jq -c --argjson hwm "$hwm" --argjson rss "$rss" \
+    '. + {peak_rss_kib: $hwm, end_rss_kib: $rss}' "$OUT/$name.json" >"$OUT/$name.json.tmp"
+  mv "$OUT/$name.json.tmp" "$OUT/$name.json"
+  cat "$OUT/$name.json" >&2
+}
+
+run_hotline() { # name database_url
+  local name="$1" db="$2" port
+  say "$name: importing $CUSTOMERS customers"
+  local t0=$SECONDS
+  HOTLINE_DATABASE_URL="$db" HOTLINE_LOG=warn "$BIN/hotline" import accounts "$CSV" \
+    >"$OUT/$name.import.log" 2>&1 || { tail -n 20 "$OUT/$name.import.log" >&2; die "$name: import failed"; }
+  say "$name: $(head -n 1 "$OUT/$name.import.log") in $((SECONDS - t0)) s"
+  port="$(free_port)"
+  HOTLINE_DATABASE_URL="$db" \
+    HOTLINE_LISTEN="127.0.0.1:$port" \
+    HOTLINE_PUBLIC_URL="http://127.0.0.1:$port" \
+    HOTLINE_TWILIO_AUTH_TOKEN="$TOKEN" \
+    HOTLINE_LOG=warn \
+    taskset -c "$SERVER_CPU" "$BIN/hotline" serve >"$OUT/$name.log" 2>&1 &
+  SERVER_PID=$!
+  wait_ready "http://127.0.0.1:$port/readyz" "$SERVER_PID" "$OUT/$name.log"
+  load_and_stop "$name" hotline "http://127.0.0.1:$port"
+}
+
+# Every voice or step webhook answered must be a stored call step: compares the count in the
+# store (after the server stopped) with what the load generator saw answered.
+STORE_PROBLEMS=""
+DISTURBED=""
+check_stored() { # name stored_count
+  local name="$1" stored="$2" answered
+  answered="$(jq .steps_answered "$OUT/$name.json")"
+  if [[ -z "$stored" ]]; then
+    say "$name: cannot count the stored steps (no sqlite3?); not checked"
+    return
+  fi
+  jq -c --argjson n "$stored" '. + {steps_stored: $n}' "$OUT/$name.json" >"$OUT/$name.json.tmp"
+  mv "$OUT/$name.json.tmp" "$OUT/$name.json"
+  if [[ "$stored" -lt "$answered" ]]; then
+    say "!!! $name: $answered steps were answered but only $stored are in the store !!!"
+    STORE_PROBLEMS+=" $name: $answered answered, $stored stored."
+  else
+    say "$name: $stored call steps stored for $answered answered"
+  fi
+}
+
+# --- SQLite -----------------------------------------------------------------------------
+rm -f "$OUT"/bench.db "$OUT"/bench.db-*
+run_hotline sqlite "sqlite://$OUT/bench.db"
+check_stored sqlite "$(sqlite3 "$OUT/bench.db" 'SELECT count(*) FROM call_steps' 2>/dev/null || true)"
+
+# --- PostgreSQL -------------------------------------------------------------------------
+command -v psql >/dev/null && command -v pg_isready >/dev/null || die "psql/pg_isready not installed"
+if ! pg_isready -h "$PG_HOST" -p "$PG_PORT" -q; then
+  say "starting PostgreSQL"
+  [[ -d /etc/postgresql ]] || die "PostgreSQL is not running and /etc/postgresql does not exist"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start ||
+    die "could not start PostgreSQL"
+  for _ in $(seq 1 30); do pg_isready -h "$PG_HOST" -p "$PG_PORT" -q && break; sleep 1; done
+fi
+pg_isready -h "$PG_HOST" -p "$PG_PORT" -q || die "PostgreSQL at $PG_HOST:$PG_PORT is not ready"
+PG_VERSION="$(psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -qAt -c 'SHOW server_version' | cut -d' ' -f1)"
+PG_DB="hotline_bench_$(date +%s)_$$"
+psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -qAt -c "CREATE DATABASE $PG_DB" >/dev/null ||
+  die "cannot create database $PG_DB"
+run_hotline postgres "postgres://$PG_USER@$PG_HOST:$PG_PORT/$PG_DB"
+check_stored postgres "$(psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$PG_DB" -qAt \
+  -c 'SELECT count(*) FROM call_steps' 2>/dev/null || true)"
+psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -qAt \
+  -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null || say "could not drop $PG_DB"
+PG_DB=""
+
+# --- baseline ---------------------------------------------------------------------------
+port="$(free_port)"
+taskset -c "$SERVER_CPU" "$BIN/examples/bench_baseline" --listen "127.0.0.1:$port" \
+  --public-url "http://127.0.0.1:$port" --auth-token "$TOKEN" >"$OUT/baseline.log" 2>&1 &
+SERVER_PID=$!
+# It answers 403 to an unsigned GET: up is up.
+wait_ready_any() {
+  for _ in $(seq 1 100); do
+    alive "$SERVER_PID" || die "the baseline server exited (log: $OUT/baseline.log)"
+    curl -sS -o /dev/null --max-time 1 "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  die "the baseline server did not come up at $1"
+}
+wait_ready_any "http://127.0.0.1:$port/"
+load_and_stop baseline baseline "http://127.0.0.1:$port"
+
+# --- report -----------------------------------------------------------------------------
+base_rps="$(jq -r .rps "$OUT/baseline.json")"
+row() { # label name
+  jq -r --arg server "$1" --argjson base "$base_rps" '
+    def f(d): (. * pow(10; d) | round) / pow(10; d);
+    def pct: if . == null then "-" else "\(f(0))%" end;
+    "| \($server) | \(.rps | f(0)) | \(if $base > 0 then "\(.rps / $base * 100 | f(1))%" else "-" end)"
+    + " | \(.calls_per_sec | f(0)) | \(.p50_ms | f(2)) | \(.p99_ms | f(2)) | \(.max_ms | f(1))"
+    + " | \(.peak_rss_kib / 1024 | f(1))"
+    + " | \(.server_cpu_pct | pct) / \(.client_cpu_pct | pct) / \(if .machine_cpu_pct == null or .server_cpu_pct == null or .client_cpu_pct == null then "-" else (.machine_cpu_pct - .server_cpu_pct - .client_cpu_pct | if . < 0 then 0 else . end | pct) end)"
+    + " | \(if .errors + .errors_outside_window > 0 then "**\(.errors) (+\(.errors_outside_window) outside the window)**" else "0" end) |"
+  ' "$OUT/$2.json"
+}
+total_errors="$(jq -s 'map(.errors + .errors_outside_window) | add' "$OUT"/sqlite.json "$OUT"/postgres.json "$OUT"/baseline.json)"
+commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+dirty="$(git status --porcelain -- src migrations Cargo.toml Cargo.lock 2>/dev/null | head -c1)"
+{
+  echo "# hotline benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo
+  echo "Whole bill-enquiry calls (voice → press 1 → status), every request signed, $CONNECTIONS connections,"
+  echo "${DURATION}s measured after ${WARMUP}s warm-up, $CUSTOMERS customers. Server pinned to core $SERVER_CPU,"
+  echo "load generator to core $LOAD_CPU."
+  echo
+  echo "| server | req/s | % of baseline | calls/s | p50 ms | p99 ms | max ms | peak RSS MiB | CPU server / load / rest | errors |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  row "hotline, SQLite" sqlite
+  row "hotline, PostgreSQL $PG_VERSION" postgres
+  row "baseline (hyper + signature)" baseline
+  echo
+  echo "- Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc --all) cores, $(uname -sr)."
+  echo "- Build: hotline $commit${dirty:+ (with uncommitted changes)}, $(rustc --version)."
+  echo "- Before the runs the idle machine was using ${IDLE_BUSY_PCT}% of a core."
+  echo "- PostgreSQL is not pinned: its backends run wherever the OS puts them, sharing both cores"
+  echo "  with the server and the load generator."
+  echo "- CPU: share of one core used during the measured window by the server (all its threads),"
+  echo "  the load generator, and the rest of the machine (PostgreSQL's backends in the PostgreSQL"
+  echo "  run; anything else is interference and makes the figures unreliable)."
+  if [[ -n "$STORE_PROBLEMS" ]]; then
+    echo "- **STEPS MISSING FROM THE STORE:$STORE_PROBLEMS**"
+  else
+    echo "- Every answered voice and step webhook was found stored as a call step afterwards."
+  fi
+  if [[ -n "$DISTURBED" ]]; then
+    echo "- **DISTURBED: other programs used the cores during:$DISTURBED. Run again on an idle machine.**"
+  fi
+  if [[ "$total_errors" != "0" ]]; then
+    echo "- **ERRORS: $total_errors requests failed; see error_kinds in bench/out/*.json and bench/out/*.log.**"
+  fi
+} >"$OUT/results.md"
+
+echo
+cat "$OUT/results.md"
+if [[ -n "$DISTURBED" ]]; then
+  echo >&2
+  echo "bench: !!! the measurement was disturbed by other programs:$DISTURBED !!!" >&2
+fi
+if [[ "$total_errors" != "0" ]]; then
+  echo >&2
+  echo "bench: !!! $total_errors REQUESTS FAILED — the figures above are not clean; see $OUT/*.json and $OUT/*.log !!!" >&2
+fi
