@@ -166,8 +166,9 @@ impl StepService {
     }
 
     /// The locale to apologise in when a step fails.
-    pub fn locale_of(&self, req: Option<&StepRequest>) -> Locale {
-        req.and_then(|r| r.state.as_ref())
+    pub fn locale_of(&self, req: &StepRequest) -> Locale {
+        req.state
+            .as_ref()
             .map_or(self.cfg.default_locale, |s| s.locale)
     }
 }

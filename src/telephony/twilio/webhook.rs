@@ -191,7 +191,7 @@ async fn step(State(st): State<AppState>, uri: Uri, headers: HeaderMap, body: By
 }
 
 async fn run(st: &AppState, req: StepRequest) -> Response {
-    let locale = st.steps.locale_of(Some(&req));
+    let locale = st.steps.locale_of(&req);
     let voices = &st.steps.cfg.voices;
     let base = st.steps.cfg.public_url.as_str();
     let render = |verbs: &[Verb]| twiml::render(verbs, base, voices);
