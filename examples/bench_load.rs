@@ -82,6 +82,12 @@ struct Args {
     /// The server's pid, to report its CPU use during the measured window.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Open loop: start calls at this fixed rate (spread evenly over the connections) instead
+    /// of back to back, to see latency at a given load rather than at saturation. Calls that
+    /// start more than a millisecond after their slot are counted as `late_calls`: many of
+    /// them mean the rate is beyond what the server (or the connections) can carry.
+    #[arg(long)]
+    calls_per_sec: Option<f64>,
 }
 
 /// What every worker shares.
@@ -96,8 +102,12 @@ struct Shared {
     line_prefix: String,
     to: String,
     next_customer: AtomicU64,
+    start: Instant,
     measure_from: Instant,
     end: Instant,
+    /// Open-loop rate, calls per second, and the number of connections sharing it.
+    calls_per_sec: Option<f64>,
+    connections: usize,
 }
 
 /// One worker's tally.
@@ -111,6 +121,8 @@ struct Tally {
     /// Voice and step webhooks answered as expected over the whole run, warm-up included:
     /// each is a call step the server must have stored.
     steps_answered: u64,
+    /// Open loop: calls started more than a millisecond after their slot.
+    late_calls: u64,
     kinds: BTreeMap<String, u64>,
     samples: BTreeMap<String, Vec<String>>,
 }
@@ -219,11 +231,14 @@ async fn run(
         line_prefix: args.line_prefix.clone(),
         to: args.to.clone(),
         next_customer: AtomicU64::new(0),
+        start,
         measure_from,
         end,
+        calls_per_sec: args.calls_per_sec.filter(|r| *r > 0.0),
+        connections: args.connections,
     });
     let workers: Vec<_> = (0..args.connections)
-        .map(|_| tokio::spawn(worker(shared.clone())))
+        .map(|w| tokio::spawn(worker(shared.clone(), w)))
         .collect();
 
     // CPU use over the measured window only.
@@ -250,6 +265,7 @@ async fn run(
         total.errors_outside_window += t.errors_outside_window;
         total.calls_completed += t.calls_completed;
         total.steps_answered += t.steps_answered;
+        total.late_calls += t.late_calls;
         for (k, n) in t.kinds {
             *total.kinds.entry(k).or_default() += n;
         }
@@ -280,6 +296,8 @@ async fn run(
         "name": args.name,
         "mode": match args.mode { Mode::Hotline => "hotline", Mode::Baseline => "baseline" },
         "connections": args.connections,
+        "calls_per_sec_target": args.calls_per_sec,
+        "late_calls": total.late_calls,
         "requests": requests,
         "errors": total.errors,
         "errors_outside_window": total.errors_outside_window,
@@ -363,10 +381,26 @@ async fn connect(sh: &Shared) -> Result<SendRequest<Full<Bytes>>, Failure> {
 }
 
 /// One connection: whole calls, one after another, until the end.
-async fn worker(sh: Arc<Shared>) -> Tally {
+async fn worker(sh: Arc<Shared>, w: usize) -> Tally {
     let mut tally = Tally::default();
     let mut conn: Option<SendRequest<Full<Bytes>>> = None;
+    let mut k = 0u64;
     while Instant::now() < sh.end {
+        if let Some(rate) = sh.calls_per_sec {
+            // Slot k of this connection: the calls of all connections interleave evenly.
+            let slot = (k * sh.connections as u64 + w as u64) as f64 / rate;
+            let slot = sh.start + Duration::from_secs_f64(slot);
+            k += 1;
+            if slot >= sh.end {
+                break;
+            }
+            let now = Instant::now();
+            if slot > now {
+                tokio::time::sleep_until(slot.into()).await;
+            } else if now - slot > Duration::from_millis(1) && Tally::in_window(&sh, now) {
+                tally.late_calls += 1;
+            }
+        }
         let sender = match conn.as_mut() {
             Some(s) => s,
             None => match connect(&sh).await {
