@@ -30,6 +30,7 @@ const READ_CONNECTIONS: u32 = 8;
 pub struct SqliteStore {
     read: SqlitePool,
     write: SqlitePool,
+    checkpointer: tokio::task::AbortHandle,
 }
 
 fn migrator() -> Migrator {
@@ -53,20 +54,67 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        // The writer connects first: it creates the file and switches it to WAL.
+        // The writer connects first: it creates the file and switches it to WAL. It does not
+        // checkpoint after its commits: a checkpoint syncs the disk, and every step waiting
+        // for the writer would wait for that too. `checkpoint_regularly` does it beside.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options.clone())
+            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
             .await?;
         let read = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
             .connect_with(options)
             .await?;
-        Ok(SqliteStore { read, write })
+        let checkpointer =
+            tokio::spawn(checkpoint_regularly(read.clone(), write.clone())).abort_handle();
+        Ok(SqliteStore {
+            read,
+            write,
+            checkpointer,
+        })
     }
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
         Ok(self.write.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.checkpointer.abort();
+    }
+}
+
+/// How often the write-ahead log is copied into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+/// Log pages (4 KiB) after which the log is restarted, which briefly holds up the writer.
+const RESTART_AFTER_PAGES: i64 = 8192;
+
+/// Keeps the write-ahead log short without stalling the writer: passive checkpoints from a
+/// reader copy pages while the writer goes on. They can never catch up with a busy writer, so
+/// the log only grows; once it passes `RESTART_AFTER_PAGES`, a restart on the writer's own
+/// connection (between two of its transactions) finishes the copy and starts the log afresh.
+async fn checkpoint_regularly(read: SqlitePool, write: SqlitePool) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let passive: std::result::Result<(i64, i64, i64), sqlx::Error> =
+            sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_one(&read)
+                .await;
+        let result = match passive {
+            Ok((_, log, _)) if log > RESTART_AFTER_PAGES => {
+                sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+                    .execute(&write)
+                    .await
+                    .map(drop)
+            }
+            other => other.map(drop),
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "SQLite checkpoint failed; will retry");
+        }
     }
 }
 
