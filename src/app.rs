@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::prompts::Catalog;
 use crate::store::{self, StepWriter, Store};
 use crate::telephony::twilio;
+use crate::tickets::desk::Desk;
 
 /// State shared by every handler.
 #[derive(Clone)]
@@ -65,6 +66,16 @@ impl AppState {
             )?),
             None => Arc::new(StoreBilling(store.clone())),
         };
+        let calendar = cfg
+            .calendar()
+            .map_err(|e| StartError::Config(e.to_string()))?;
+        let desk = Desk::new(
+            store.clone(),
+            cfg.sla.clone(),
+            cfg.timezone,
+            calendar,
+            clock.clone(),
+        );
         let writer = StepWriter::spawn(store.clone());
         Ok(AppState {
             steps: StepService {
@@ -74,6 +85,7 @@ impl AppState {
                 catalog: Arc::new(catalog),
                 cfg: Arc::new(cfg),
                 clock,
+                desk,
             },
         })
     }
@@ -127,7 +139,13 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    // Background work lives as long as the server.
+    let mut background = tokio::task::JoinSet::new();
+    background.spawn(state.steps.desk.clone().run_sweeper());
+    background.spawn(crate::webhooks::worker::Worker::from_app(&state).run());
+    let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    background.abort_all();
+    served
 }

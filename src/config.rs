@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::calendar::{Calendar, CalendarError};
 use crate::prompts::Locale;
+use crate::tickets::sla;
 
 /// A secret string: redacted in `Debug` and never serialised.
 #[derive(Clone, Default, Deserialize, PartialEq, Eq)]
@@ -78,6 +80,52 @@ pub struct Config {
     pub prompts_dir: Option<PathBuf>,
     /// Largest webhook or API body accepted, bytes.
     pub max_body_bytes: usize,
+    /// The operator's time zone (IANA name): the days and times of deadlines and of what
+    /// callers hear.
+    pub timezone: chrono_tz::Tz,
+    /// A `date,kind,name` CSV of holidays and adjusted working days replacing the built-in
+    /// calendar (mainland China, 2024–2026).
+    pub calendar_file: Option<PathBuf>,
+    /// Service levels: `[[sla.rules]]` replace the operator's standard whole.
+    pub sla: sla::Policy,
+    pub complaints: ComplaintConfig,
+    pub webhooks: WebhookConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ComplaintConfig {
+    /// Longest recorded complaint, seconds.
+    pub max_secs: u32,
+    /// Ask Twilio for a transcript (English only on Twilio's side; off by default).
+    pub transcribe: bool,
+}
+
+impl Default for ComplaintConfig {
+    fn default() -> Self {
+        ComplaintConfig {
+            max_secs: 120,
+            transcribe: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// How long a receiver may fail before a delivery is given up (and listed as failed).
+    pub give_up_after_hours: u32,
+    /// How long one attempt may take.
+    pub timeout_ms: u64,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            give_up_after_hours: 72,
+            timeout_ms: 10_000,
+        }
+    }
 }
 
 #[derive(Clone, Deserialize)]
@@ -139,6 +187,11 @@ impl Default for Config {
             voices,
             prompts_dir: None,
             max_body_bytes: 64 * 1024,
+            timezone: chrono_tz::Asia::Shanghai,
+            calendar_file: None,
+            sla: sla::Policy::standard(),
+            complaints: ComplaintConfig::default(),
+            webhooks: WebhookConfig::default(),
         }
     }
 }
@@ -195,6 +248,11 @@ impl fmt::Debug for Config {
             .field("billing", &self.billing)
             .field("default_locale", &self.default_locale)
             .field("prompts_dir", &self.prompts_dir)
+            .field("timezone", &self.timezone)
+            .field("calendar_file", &self.calendar_file)
+            .field("sla", &self.sla)
+            .field("complaints", &self.complaints)
+            .field("webhooks", &self.webhooks)
             .finish_non_exhaustive()
     }
 }
@@ -296,6 +354,15 @@ impl Config {
         if let Some(v) = non_empty("HOTLINE_PROMPTS_DIR") {
             self.prompts_dir = Some(PathBuf::from(v));
         }
+        if let Some(v) = non_empty("HOTLINE_TIMEZONE") {
+            self.timezone = v.trim().parse().map_err(|_| ConfigError::Env {
+                name: "HOTLINE_TIMEZONE".into(),
+                reason: format!("unknown time zone {v:?} (use an IANA name such as Asia/Shanghai)"),
+            })?;
+        }
+        if let Some(v) = non_empty("HOTLINE_CALENDAR_FILE") {
+            self.calendar_file = Some(PathBuf::from(v));
+        }
         Ok(())
     }
 
@@ -321,7 +388,30 @@ impl Config {
         for (l, v) in Config::default().voices {
             self.voices.entry(l).or_insert(v);
         }
+        self.sla
+            .validate()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        if !(5..=3600).contains(&self.complaints.max_secs) {
+            return Err(ConfigError::Invalid(
+                "complaints.max_secs must be between 5 and 3600".into(),
+            ));
+        }
+        if self.webhooks.give_up_after_hours == 0
+            || !(100..=60_000).contains(&self.webhooks.timeout_ms)
+        {
+            return Err(ConfigError::Invalid(
+                "webhooks.give_up_after_hours must be at least 1 and webhooks.timeout_ms between 100 and 60000".into(),
+            ));
+        }
         Ok(())
+    }
+
+    /// The working-day calendar: `calendar_file` when set, else the built-in one.
+    pub fn calendar(&self) -> Result<Calendar, CalendarError> {
+        match &self.calendar_file {
+            Some(path) => Calendar::load(path),
+            None => Ok(Calendar::builtin().clone()),
+        }
     }
 }
 
@@ -362,5 +452,118 @@ mod tests {
         .unwrap();
         assert_eq!(cfg.pin.max_failures, 5);
         assert_eq!(cfg.voices[&Locale::EnUs].voice, "man");
+    }
+
+    #[test]
+    fn timezone_calendar_and_sla_default_to_the_operator_standard() {
+        let cfg = Config::default();
+        assert_eq!(cfg.timezone, chrono_tz::Asia::Shanghai);
+        assert_eq!(cfg.calendar_file, None);
+        assert_eq!(cfg.sla, sla::Policy::standard());
+        let parsed: Config = toml::from_str("public_url = \"https://x.example\"\n").unwrap();
+        assert_eq!(parsed.sla, sla::Policy::standard());
+        assert_eq!(parsed.timezone, chrono_tz::Asia::Shanghai);
+    }
+
+    #[test]
+    fn file_with_custom_sla_rules_parses() {
+        let mut cfg: Config = toml::from_str(
+            r#"
+timezone = "America/Los_Angeles"
+calendar_file = "/etc/hotline/calendar.csv"
+
+[[sla.rules]]
+kind = "fault"
+hours = 48
+
+[[sla.rules]]
+kind = "fault"
+customer_class = "business"
+same_day_before = "15:00"
+otherwise_next_working_day_by = "10:00"
+
+[[sla.rules]]
+kind = "installation"
+line_kind = "broadband"
+working_days = 10
+"#,
+        )
+        .unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.timezone, chrono_tz::America::Los_Angeles);
+        assert_eq!(
+            cfg.calendar_file.as_deref(),
+            Some(Path::new("/etc/hotline/calendar.csv"))
+        );
+        use crate::tickets::TicketKind;
+        use sla::{Promise, Rule};
+        assert_eq!(
+            cfg.sla.rules,
+            vec![
+                Rule::new(TicketKind::Fault, Promise::Hours(48)),
+                Rule::new(
+                    TicketKind::Fault,
+                    Promise::SameDayBefore {
+                        cutoff: chrono::NaiveTime::from_hms_opt(15, 0, 0).unwrap(),
+                        otherwise_by: chrono::NaiveTime::from_hms_opt(10, 0, 0).unwrap(),
+                    }
+                )
+                .for_class(crate::customers::CustomerClass::Business),
+                Rule::new(TicketKind::Installation, Promise::WorkingDays(10))
+                    .on_line(crate::customers::LineKind::Broadband),
+            ]
+        );
+        let dbg = format!("{cfg:?}");
+        assert!(
+            dbg.contains("America/Los_Angeles") && dbg.contains("calendar.csv"),
+            "{dbg}"
+        );
+    }
+
+    #[test]
+    fn bad_sla_rules_and_time_zones_are_refused() {
+        let err =
+            toml::from_str::<Config>("[[sla.rules]]\nkind = \"fault\"\nhours = 0\n").unwrap_err();
+        assert!(err.to_string().contains("hours must be between 1"), "{err}");
+        let err = toml::from_str::<Config>("timezone = \"Mars/Olympus\"\n").unwrap_err();
+        assert!(err.to_string().contains("timezone"), "{err}");
+
+        let mut cfg = Config::default();
+        cfg.sla.rules[0].promise = sla::Promise::Hours(0);
+        let err = cfg.validate().unwrap_err();
+        assert!(err.to_string().contains("sla rule 1"), "{err}");
+    }
+
+    #[test]
+    fn timezone_and_calendar_from_the_environment() {
+        let mut cfg = Config::default();
+        cfg.apply_env(|k| match k {
+            "HOTLINE_TIMEZONE" => Some(" Europe/London ".into()),
+            "HOTLINE_CALENDAR_FILE" => Some("/srv/cal.csv".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(cfg.timezone, chrono_tz::Europe::London);
+        assert_eq!(cfg.calendar_file, Some(PathBuf::from("/srv/cal.csv")));
+        let err = Config::default()
+            .apply_env(|k| (k == "HOTLINE_TIMEZONE").then(|| "Shanghai".into()))
+            .unwrap_err();
+        assert!(err.to_string().contains("HOTLINE_TIMEZONE"), "{err}");
+    }
+
+    #[test]
+    fn calendar_comes_from_the_file_or_is_built_in() {
+        let cfg = Config::default();
+        assert_eq!(&cfg.calendar().unwrap(), Calendar::builtin());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cal.csv");
+        std::fs::write(&path, "date,kind,name\n2027-01-01,holiday,New Year's Day\n").unwrap();
+        let cfg = Config {
+            calendar_file: Some(path),
+            ..Config::default()
+        };
+        let cal = cfg.calendar().unwrap();
+        assert!(cal.is_holiday(chrono::NaiveDate::from_ymd_opt(2027, 1, 1).unwrap()));
+        assert!(!cal.is_holiday(chrono::NaiveDate::from_ymd_opt(2025, 10, 1).unwrap()));
     }
 }

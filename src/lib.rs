@@ -5,12 +5,15 @@
 pub mod api; // JSON API under /api/v1
 pub mod app; // state, router, server
 pub mod billing; // bills and where they come from
+pub mod calendar; // working days: weekends, holidays, adjusted working days
 pub mod calls; // call history and the step service that drives the flows
 pub mod clock; // the time, fakeable in tests
 pub mod config; // settings from file and environment, secrets redacted
 pub mod customers; // accounts, lines, PINs
-pub mod demo;
+pub mod demo; // demo customers for `serve --demo`
 pub mod flows; // the IVR as pure functions: state and input in, verbs and state out
 pub mod prompts; // what callers hear: catalogs per locale, spoken formatting
 pub mod store; // all SQL: SQLite and PostgreSQL
-pub mod telephony; // provider-neutral call model; the Twilio adapter // demo customers for `serve --demo`
+pub mod telephony; // provider-neutral call model; the Twilio adapter
+pub mod tickets; // fault reports, orders, complaints: life cycle, deadlines, history
+pub mod webhooks; // ticket events sent to subscribers, signed, retried, never lost

@@ -237,7 +237,11 @@ async fn dial(cfg: Config, url: Option<String>, from: String, to: String) -> any
             println!("(call ended)");
             return Ok(());
         }
-        print!("keys (digits, * or #; 'say <words>'; empty = silence; 'q' = hang up)> ");
+        if call.is_recording() {
+            print!("(recording after the beep) seconds to speak, 0 = silence, 'q' = hang up> ");
+        } else {
+            print!("keys (digits, * or #; 'say <words>'; empty = silence; 'q' = hang up)> ");
+        }
         std::io::stdout().flush()?;
         let mut line = String::new();
         let n = stdin.read_line(&mut line)?;
@@ -247,7 +251,12 @@ async fn dial(cfg: Config, url: Option<String>, from: String, to: String) -> any
             println!("(hung up)");
             return Ok(());
         }
-        if let Some(words) = line.strip_prefix("say ") {
+        if call.is_recording() {
+            match line.parse::<u64>() {
+                Ok(secs) => call.record(secs).await?,
+                Err(_) => println!("  (type a number of seconds)"),
+            }
+        } else if let Some(words) = line.strip_prefix("say ") {
             call.say(words, 0.9).await?;
         } else if line.is_empty() {
             call.silence().await?;

@@ -16,6 +16,8 @@ use hotline::prompts::Locale;
 use hotline::store::{
     Effect, NewCall, StatusEvent, StepOutcome, StepWrite, StepWriter, Store, StoreError,
 };
+use hotline::tickets::{Action, Channel, NewTicket, Origin, TicketFilter, TicketKind, TicketState};
+use hotline::webhooks::NewEndpoint;
 use support::db;
 
 /// A store under test and the URL it was opened with (for direct reads).
@@ -70,6 +72,11 @@ conformance!(
     status_out_of_order_keeps_final,
     status_creates_unknown_call,
     step_writer_end_to_end,
+    ticket_open_is_idempotent_per_call_step,
+    ticket_changes_follow_the_state_machine_and_history,
+    ticket_breaches_are_marked_once_at_the_deadline,
+    ticket_list_filters_and_pages,
+    ticket_events_feed_and_webhook_fan_out,
 );
 
 async fn open(url: String) -> Db {
@@ -882,6 +889,345 @@ mod cases {
             let call = db.store.call(sid).await.expect("call").expect("a call");
             assert_eq!(call.steps.len(), 2);
         }
+    }
+
+    fn new_ticket(kind: TicketKind, line: Option<&str>, origin: Option<(&str, i32)>) -> NewTicket {
+        NewTicket {
+            kind,
+            account_id: Some(1),
+            line_number: line.map(str::to_string),
+            line_kind: line.map(|_| LineKind::Phone),
+            customer_class: Some(CustomerClass::Residential),
+            channel: Channel::Phone,
+            category: Some("no_dial_tone".into()),
+            description: String::new(),
+            callback_number: Some("+8613800000001".into()),
+            deadline_at: Some(10_000),
+            recording: None,
+            actor: "caller".into(),
+            origin: origin.map(|(sid, seq)| Origin {
+                call_sid: sid.into(),
+                seq,
+            }),
+        }
+    }
+
+    fn resolve() -> Action {
+        Action::Resolve {
+            code: "fixed".into(),
+            note: "new cable".into(),
+        }
+    }
+
+    pub async fn ticket_open_is_idempotent_per_call_step(db: Db) {
+        let s = &db.store;
+        let a = s
+            .open_ticket(
+                &new_ticket(TicketKind::Fault, Some("+861"), Some(("CA1", 4))),
+                100,
+            )
+            .await
+            .expect("open");
+        assert!(hotline::tickets::is_valid_number(&a.number), "{}", a.number);
+        assert_eq!(
+            (a.state, a.opened_at, a.deadline_at),
+            (TicketState::Open, 100, Some(10_000))
+        );
+        let again = s
+            .open_ticket(
+                &new_ticket(TicketKind::Fault, Some("+861"), Some(("CA1", 4))),
+                200,
+            )
+            .await
+            .expect("retried step");
+        assert_eq!(again, a, "the same ticket, not a second");
+        let other = s
+            .open_ticket(
+                &new_ticket(TicketKind::Fault, Some("+862"), Some(("CA1", 5))),
+                300,
+            )
+            .await
+            .expect("next step");
+        assert_ne!(other.number, a.number);
+        // Tickets from the API have no origin: each call opens one.
+        let api1 = s
+            .open_ticket(&new_ticket(TicketKind::Change, None, None), 1)
+            .await
+            .expect("api");
+        let api2 = s
+            .open_ticket(&new_ticket(TicketKind::Change, None, None), 1)
+            .await
+            .expect("api");
+        assert_ne!(api1.id, api2.id);
+        assert_eq!(s.ticket_history(a.id).await.expect("history").len(), 1);
+        assert_eq!(
+            s.active_ticket_on_line("+861", TicketKind::Fault)
+                .await
+                .expect("line")
+                .map(|t| t.id),
+            Some(a.id)
+        );
+        assert_eq!(
+            s.active_ticket_on_line("+861", TicketKind::Move)
+                .await
+                .expect("line"),
+            None
+        );
+    }
+
+    pub async fn ticket_changes_follow_the_state_machine_and_history(db: Db) {
+        let s = &db.store;
+        let t = s
+            .open_ticket(&new_ticket(TicketKind::Fault, Some("+861"), None), 100)
+            .await
+            .expect("open");
+        let assign = Action::Assign {
+            assignee: "tech-7".into(),
+            note: Some("nearest".into()),
+        };
+        let t2 = s
+            .change_ticket(&t.number, &assign, "dispatch", None, 200)
+            .await
+            .expect("assign");
+        assert_eq!(
+            (t2.state, t2.assignee.as_deref()),
+            (TicketState::Assigned, Some("tech-7"))
+        );
+        let err = s
+            .change_ticket(&t.number, &Action::Close { note: None }, "x", None, 300)
+            .await
+            .expect_err("an assigned ticket cannot close");
+        assert!(matches!(err, StoreError::Transition(_)), "{err}");
+        // A note from a call step is recorded once however often the step is retried.
+        let o = Origin {
+            call_sid: "CA9".into(),
+            seq: 3,
+        };
+        for _ in 0..2 {
+            s.change_ticket(&t.number, &Action::Persists, "caller", Some(&o), 400)
+                .await
+                .expect("persists");
+        }
+        let done = s
+            .change_ticket(&t.number, &resolve(), "tech-7", None, 500)
+            .await
+            .expect("resolve");
+        assert_eq!(
+            (done.state, done.resolved_at),
+            (TicketState::Resolved, Some(500))
+        );
+        assert!(matches!(
+            s.change_ticket("99999997", &resolve(), "x", None, 1).await,
+            Err(StoreError::NotFound)
+        ));
+        let history = s.ticket_history(t.id).await.expect("history");
+        let seen: Vec<(&str, &str, Option<TicketState>)> = history
+            .iter()
+            .map(|e| (e.kind.as_str(), e.actor.as_str(), e.to_state))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("opened", "caller", Some(TicketState::Open)),
+                ("assigned", "dispatch", Some(TicketState::Assigned)),
+                ("persists", "caller", None),
+                ("resolved", "tech-7", Some(TicketState::Resolved)),
+            ]
+        );
+        assert_eq!(history[1].detail["note"], "nearest");
+        assert_eq!(history[3].detail["code"], "fixed");
+        assert_eq!(history[3].from_state, Some(TicketState::Assigned));
+        assert!(
+            history
+                .windows(2)
+                .all(|w| w[0].id < w[1].id && w[0].at <= w[1].at)
+        );
+    }
+
+    pub async fn ticket_breaches_are_marked_once_at_the_deadline(db: Db) {
+        let s = &db.store;
+        let late = s
+            .open_ticket(&new_ticket(TicketKind::Fault, Some("+861"), None), 100)
+            .await
+            .expect("open");
+        let on_time = s
+            .open_ticket(&new_ticket(TicketKind::Fault, Some("+862"), None), 100)
+            .await
+            .expect("open");
+        s.change_ticket(&on_time.number, &resolve(), "t", None, 9_000)
+            .await
+            .expect("resolve");
+        assert_eq!(s.next_deadline().await.expect("next"), Some(10_000));
+        assert!(
+            s.mark_breaches(10_000, 100)
+                .await
+                .expect("sweep")
+                .is_empty(),
+            "due, not late"
+        );
+        let marked = s.mark_breaches(10_001, 100).await.expect("sweep");
+        assert_eq!(marked.iter().map(|t| t.id).collect::<Vec<_>>(), [late.id]);
+        assert_eq!(marked[0].breached_at, Some(10_000));
+        assert!(
+            s.mark_breaches(20_000, 100)
+                .await
+                .expect("again")
+                .is_empty()
+        );
+        assert_eq!(s.next_deadline().await.expect("next"), None);
+        let kinds: Vec<String> = s
+            .ticket_history(late.id)
+            .await
+            .expect("history")
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(kinds, ["opened", "breached"]);
+    }
+
+    pub async fn ticket_list_filters_and_pages(db: Db) {
+        let s = &db.store;
+        s.put_account(&account("L-1", &["+861"]), 1)
+            .await
+            .expect("account");
+        let acc = s
+            .account_by_no("L-1")
+            .await
+            .expect("read")
+            .expect("account");
+        let mut ids = Vec::new();
+        for i in 0..5 {
+            let mut nt = new_ticket(TicketKind::Fault, Some("+861"), None);
+            nt.account_id = Some(acc.id);
+            nt.deadline_at = Some(1000 * (i + 1));
+            ids.push(s.open_ticket(&nt, 0).await.expect("open").id);
+        }
+        let mut other = new_ticket(TicketKind::Change, Some("+869"), None);
+        other.account_id = None;
+        s.open_ticket(&other, 0).await.expect("other");
+        let filter = TicketFilter {
+            account_no: Some("L-1".into()),
+            limit: 2,
+            now: 2500,
+            ..Default::default()
+        };
+        let p1 = s.list_tickets(&filter).await.expect("page 1");
+        assert_eq!(
+            p1.tickets.iter().map(|t| t.id).collect::<Vec<_>>(),
+            [ids[4], ids[3]]
+        );
+        let p2 = s
+            .list_tickets(&TicketFilter {
+                before: p1.next_before,
+                ..filter.clone()
+            })
+            .await
+            .expect("page 2");
+        let p3 = s
+            .list_tickets(&TicketFilter {
+                before: p2.next_before,
+                ..filter.clone()
+            })
+            .await
+            .expect("page 3");
+        assert_eq!(p3.tickets.len(), 1);
+        assert_eq!(p3.next_before, None);
+        // Breached as of `now`, whether or not the sweeper has run.
+        let breached = s
+            .list_tickets(&TicketFilter {
+                breached: Some(true),
+                limit: 10,
+                ..filter.clone()
+            })
+            .await
+            .expect("breached");
+        assert_eq!(
+            breached.tickets.iter().map(|t| t.id).collect::<Vec<_>>(),
+            [ids[1], ids[0]]
+        );
+        let kind = s
+            .list_tickets(&TicketFilter {
+                kind: Some(TicketKind::Change),
+                state: Some(TicketState::Open),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .expect("by kind");
+        assert_eq!(kind.tickets.len(), 1);
+    }
+
+    pub async fn ticket_events_feed_and_webhook_fan_out(db: Db) {
+        let s = &db.store;
+        let all = s
+            .add_endpoint(
+                &NewEndpoint {
+                    url: "http://127.0.0.1:9/all".into(),
+                    secret: "whsec_a".into(),
+                    events: vec!["*".into()],
+                    description: String::new(),
+                },
+                1,
+            )
+            .await
+            .expect("endpoint");
+        let resolved_only = s
+            .add_endpoint(
+                &NewEndpoint {
+                    url: "http://127.0.0.1:9/resolved".into(),
+                    secret: "whsec_b".into(),
+                    events: vec!["ticket.resolved".into()],
+                    description: "callbacks".into(),
+                },
+                1,
+            )
+            .await
+            .expect("endpoint");
+        let t = s
+            .open_ticket(&new_ticket(TicketKind::Fault, Some("+861"), None), 100)
+            .await
+            .expect("open");
+        s.change_ticket(&t.number, &resolve(), "t", None, 200)
+            .await
+            .expect("resolve");
+        let feed = s.ticket_events_after(0, 10).await.expect("feed");
+        assert_eq!(
+            feed.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+            ["opened", "resolved"]
+        );
+        assert_eq!(feed[1].ticket_number, t.number);
+        assert!(
+            s.ticket_events_after(feed[1].id, 10)
+                .await
+                .expect("feed")
+                .is_empty()
+        );
+        assert_eq!(s.deliveries(all.id, 0, 10).await.expect("all").len(), 2);
+        let only = s
+            .deliveries(resolved_only.id, 0, 10)
+            .await
+            .expect("resolved");
+        assert_eq!(only.len(), 1);
+        assert_eq!(only[0].event_id, feed[1].id);
+        // Claimed deliveries are leased: a second claim before the lease ends gets none.
+        let jobs = s.claim_deliveries(300, 60_300, 10).await.expect("claim");
+        assert_eq!(jobs.len(), 3);
+        assert!(
+            s.claim_deliveries(400, 60_400, 10)
+                .await
+                .expect("claim")
+                .is_empty()
+        );
+        assert_eq!(
+            s.claim_deliveries(60_301, 120_000, 10)
+                .await
+                .expect("after lease")
+                .len(),
+            3
+        );
+        assert!(s.delete_endpoint(all.id).await.expect("delete"));
+        assert!(!s.delete_endpoint(all.id).await.expect("delete again"));
+        assert_eq!(s.endpoints().await.expect("list").len(), 1);
     }
 }
 

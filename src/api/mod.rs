@@ -22,8 +22,13 @@ use crate::customers::input::{AccountInput, FieldError, validate_account_no, val
 use crate::customers::{Account, AccountWrite, Line};
 use crate::store::StoreError;
 
+mod tickets;
+mod webhooks;
+
 pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
+        .merge(tickets::routes())
+        .merge(webhooks::routes())
         .route("/api/v1/accounts", get(list_accounts))
         .route(
             "/api/v1/accounts/{account_no}",
@@ -46,14 +51,14 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         ApiError {
             status,
             message: message.into(),
             field: None,
         }
     }
-    fn not_found(what: &str) -> Self {
+    pub(crate) fn not_found(what: &str) -> Self {
         Self::new(StatusCode::NOT_FOUND, format!("{what} not found"))
     }
     pub fn internal() -> Self {
@@ -79,6 +84,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => Self::not_found("resource"),
             StoreError::Conflict(m) => Self::new(StatusCode::CONFLICT, m),
+            StoreError::Transition(e) => Self::new(StatusCode::CONFLICT, e.to_string()),
             other => {
                 // The cause goes to the log, not to the client.
                 tracing::error!(error = %other, "API store error");
@@ -184,7 +190,7 @@ pub struct AccountView {
     pub updated_at: String,
 }
 
-fn rfc3339(ms: i64) -> String {
+pub(crate) fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.to_rfc3339())
         .unwrap_or_default()

@@ -14,6 +14,8 @@ use crate::flows::{self, Ctx, Facts, FlowState, Need, Node, Outcome};
 use crate::prompts::{Catalog, Locale};
 use crate::store::{NewCall, StepOutcome, StepWrite, StepWriter, Store, StoreError};
 use crate::telephony::{CallInput, Verb, mask_number};
+use crate::tickets::desk::Desk;
+use crate::tickets::{Action, Channel, NewTicket, Origin};
 
 /// One request of the carrier, parsed by the adapter.
 #[derive(Debug, Clone)]
@@ -52,6 +54,7 @@ pub struct StepService {
     pub catalog: Arc<Catalog>,
     pub cfg: Arc<Config>,
     pub clock: Arc<dyn Clock>,
+    pub desk: Desk,
 }
 
 impl StepService {
@@ -97,6 +100,7 @@ impl StepService {
         state: &FlowState,
         now: i64,
     ) -> Result<Outcome, StepError> {
+        let caller = normalize_number(&req.call.from_number);
         let ctx = Ctx {
             catalog: &self.catalog,
             agent: self.cfg.agent_number.as_deref(),
@@ -104,6 +108,10 @@ impl StepService {
             pin_max_failures: self.cfg.pin.max_failures,
             pin_lock_minutes: self.cfg.pin.lock_minutes,
             now,
+            tz: self.desk.tz,
+            complaint_max_secs: self.cfg.complaints.max_secs,
+            transcribe: self.cfg.complaints.transcribe,
+            caller_number: caller.as_deref(),
         };
         let mut facts = Facts::default();
         let mut asked: Vec<Need> = Vec::new();
@@ -112,7 +120,7 @@ impl StepService {
                 Ok(outcome) => return Ok(outcome),
                 Err(need) if asked.contains(&need) => return Err(StepError::FlowLoop(need)),
                 Err(need) => {
-                    self.fetch(&need, req, &mut facts).await?;
+                    self.fetch(&need, req, state, &mut facts).await?;
                     asked.push(need);
                 }
             }
@@ -123,8 +131,15 @@ impl StepService {
         &self,
         need: &Need,
         req: &StepRequest,
+        state: &FlowState,
         facts: &mut Facts,
     ) -> Result<(), StepError> {
+        // What a step does to tickets is keyed by the step, so a retried request finds it
+        // done instead of doing it again.
+        let origin = || Origin {
+            call_sid: req.call_sid.clone(),
+            seq: state.seq,
+        };
         match need {
             Need::CallerAccount => {
                 let number = normalize_number(&req.call.from_number);
@@ -160,6 +175,50 @@ impl StepService {
                     None => Ok(None),
                 };
                 facts.bill = Some(bill);
+            }
+            Need::ActiveFault(line) => {
+                let t = self
+                    .store
+                    .active_ticket_on_line(line, crate::tickets::TicketKind::Fault)
+                    .await?;
+                facts.active_fault = Some(t);
+            }
+            Need::TicketByNumber(number) => facts.ticket = Some(self.store.ticket(number).await?),
+            Need::OpenTicket(r) => {
+                let t = NewTicket {
+                    kind: r.kind,
+                    account_id: r.account_id,
+                    line_number: r.line_number.clone(),
+                    line_kind: r.line_kind,
+                    customer_class: r.customer_class,
+                    channel: Channel::Phone,
+                    category: r.category.clone(),
+                    description: String::new(),
+                    callback_number: r.callback_number.clone(),
+                    deadline_at: None,
+                    recording: r.recording.clone(),
+                    actor: "caller".into(),
+                    origin: Some(origin()),
+                };
+                let opened = self.desk.open(t, self.clock.now_ms()).await?;
+                tracing::info!(call_sid = %req.call_sid, ticket = %opened.number, kind = opened.kind.as_str(), "ticket opened by phone");
+                facts.opened = Some(opened);
+            }
+            Need::Persists(number) => {
+                let o = origin();
+                let t = match self
+                    .desk
+                    .change(number, &Action::Persists, "caller", Some(&o))
+                    .await
+                {
+                    Ok(t) => Some(t),
+                    Err(
+                        crate::store::StoreError::Transition(_)
+                        | crate::store::StoreError::NotFound,
+                    ) => None,
+                    Err(e) => return Err(e.into()),
+                };
+                facts.persisted = Some(t);
             }
         }
         Ok(())

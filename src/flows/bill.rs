@@ -3,7 +3,8 @@
 
 use super::menu::{ask_menu, ask_offer, person};
 use super::{
-    Choice, Ctx, Facts, FlowState, Ident, MAX_TRIES, Need, Node, Reply, choice, entry, hang_up,
+    Choice, Ctx, Facts, FlowState, Goal, Ident, MAX_TRIES, Need, Node, Reply, choice, entry,
+    hang_up,
 };
 use crate::billing::Bill;
 use crate::customers::Account;
@@ -40,7 +41,7 @@ pub(super) fn begin(
     }
 }
 
-fn ask_account_no(out: &mut Reply<'_>, next: &FlowState) {
+pub(super) fn ask_account_no(out: &mut Reply<'_>, next: &FlowState) {
     let prompt = out.text("ident.account_prompt", &[]);
     out.ask_entry(vec![prompt], next);
 }
@@ -176,7 +177,10 @@ pub(super) fn pin(
             pending: None,
             ..state.clone()
         };
-        return read_bill(ctx, &next, acc, Ident::Pin, facts, out);
+        if next.goal == Goal::Bill {
+            return read_bill(ctx, &next, acc, Ident::Pin, facts, out);
+        }
+        return super::tickets::after_ident(ctx, &next, acc, facts, out);
     }
     let lock_until = ctx.now + ctx.pin_lock_minutes * 60_000;
     out.effects.push(Effect::PinFailed {
@@ -318,6 +322,7 @@ pub(super) fn bill_menu(
                 out,
                 &FlowState {
                     account: None,
+                    goal: Goal::Bill,
                     ..state.goto(Node::AccountNo)
                 },
             );

@@ -1,7 +1,8 @@
 //! Arrival, language choice, the main menu and the ways out (a person, goodbye).
 
 use super::{
-    Choice, Ctx, Facts, FlowState, Ident, MAX_TRIES, Need, Node, Reply, bill, choice, hang_up,
+    Choice, Ctx, Facts, FlowState, Goal, Ident, MAX_TRIES, Need, Node, Reply, bill, choice,
+    complaints, hang_up, tickets,
 };
 use crate::prompts::Locale;
 use crate::store::Effect;
@@ -87,18 +88,17 @@ pub(super) fn menu(
     out: &mut Reply<'_>,
 ) -> Result<(), Need> {
     match choice(ctx, state.locale, "menu", &MENU_KEYS, input) {
-        Choice::Key('1') => return bill::begin(ctx, state, facts, out),
-        Choice::Key(k @ '2'..='5') => {
-            let service = match k {
-                '2' => "service.faults",
-                '3' => "service.information",
-                '4' => "service.orders",
-                _ => "service.complaints",
+        Choice::Key('1') => {
+            let state = FlowState {
+                goal: Goal::Bill,
+                ..state.clone()
             };
-            let name = ctx.catalog.text(state.locale, service, &[]);
-            out.say("menu.unavailable", &[("service", &name)]);
-            ask_menu(out, &state.goto(Node::Menu));
+            return bill::begin(ctx, &state, facts, out);
         }
+        Choice::Key('2') => tickets::begin_faults(out, state),
+        Choice::Key('3') => complaints::begin_info(out, state),
+        Choice::Key('4') => return tickets::begin_orders(ctx, state, facts, out),
+        Choice::Key('5') => complaints::begin_complaint(ctx, out, state),
         Choice::Key('0') => person(ctx, state, out),
         Choice::Key(_) => ask_menu(
             out,

@@ -14,13 +14,17 @@
 //!   number and PIN) and the account's bill disclosure is not locked.
 
 mod bill;
+mod complaints;
 mod menu;
+mod tickets;
 
 use crate::billing::Bill;
 use crate::customers::Account;
+use crate::customers::{CustomerClass, LineKind};
 use crate::prompts::{Catalog, Locale};
 use crate::store::Effect;
 use crate::telephony::{CallInput, Gather, NextStep, Verb};
+use crate::tickets::{Recording, Ticket, TicketKind};
 
 /// Failed tries at one prompt before the caller is offered a way out.
 pub const MAX_TRIES: u8 = 3;
@@ -50,6 +54,34 @@ pub enum Node {
     Offer,
     /// Back from a transfer to a person.
     AfterTransfer,
+    /// Faults: report one, or hear a ticket's state by its number.
+    FaultMenu,
+    /// Typing a ticket number.
+    TicketNo,
+    /// Heard a ticket's state.
+    TicketStatus,
+    /// Choosing the line a fault or order is about.
+    Line,
+    /// Choosing the fault type.
+    FaultType,
+    /// The line already has a running fault ticket (`FlowState::ticket`).
+    Duplicate,
+    /// Confirming the number to call back.
+    Callback,
+    /// Typing another number to call back.
+    CallbackNo,
+    /// Heard the number of the ticket just opened.
+    Opened,
+    /// Service orders: installation, move or change.
+    OrderMenu,
+    /// The kind of line to install.
+    OrderInstall,
+    /// The kind of change.
+    OrderChange,
+    /// Service information topics.
+    Info,
+    /// Recording a complaint.
+    Complaint,
 }
 
 impl Node {
@@ -65,6 +97,20 @@ impl Node {
             Node::Bill => "bill",
             Node::Offer => "offer",
             Node::AfterTransfer => "transfer.done",
+            Node::FaultMenu => "fault",
+            Node::TicketNo => "ticket.number",
+            Node::TicketStatus => "ticket.status",
+            Node::Line => "line",
+            Node::FaultType => "fault.type",
+            Node::Duplicate => "fault.duplicate",
+            Node::Callback => "callback",
+            Node::CallbackNo => "callback.number",
+            Node::Opened => "ticket.opened",
+            Node::OrderMenu => "order",
+            Node::OrderInstall => "order.install",
+            Node::OrderChange => "order.change",
+            Node::Info => "info",
+            Node::Complaint => "complaint",
         }
     }
 
@@ -79,6 +125,20 @@ impl Node {
             Node::Bill,
             Node::Offer,
             Node::AfterTransfer,
+            Node::FaultMenu,
+            Node::TicketNo,
+            Node::TicketStatus,
+            Node::Line,
+            Node::FaultType,
+            Node::Duplicate,
+            Node::Callback,
+            Node::CallbackNo,
+            Node::Opened,
+            Node::OrderMenu,
+            Node::OrderInstall,
+            Node::OrderChange,
+            Node::Info,
+            Node::Complaint,
         ]
         .into_iter()
         .find(|n| n.name() == s)
@@ -94,6 +154,25 @@ pub enum Ident {
     Pin,
 }
 
+/// What identification by account number and PIN leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Goal {
+    #[default]
+    Bill,
+    Fault,
+    Order,
+}
+
+impl Goal {
+    fn code(self) -> &'static str {
+        match self {
+            Goal::Bill => "bill",
+            Goal::Fault => "fault",
+            Goal::Order => "order",
+        }
+    }
+}
+
 /// The state of one call, carried in the next step's URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlowState {
@@ -107,6 +186,15 @@ pub struct FlowState {
     pub account: Option<(i64, Ident)>,
     /// An account number typed and waiting for its PIN.
     pub pending: Option<String>,
+    pub goal: Goal,
+    /// The line a fault or order is about.
+    pub line: Option<String>,
+    /// What was picked for the ticket: a fault type, or `<order kind>.<detail>`.
+    pub pick: Option<String>,
+    /// A callback number the caller typed.
+    pub callback: Option<String>,
+    /// The ticket being talked about.
+    pub ticket: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -123,6 +211,11 @@ impl FlowState {
             locale,
             account: None,
             pending: None,
+            goal: Goal::Bill,
+            line: None,
+            pick: None,
+            callback: None,
+            ticket: None,
         }
     }
 
@@ -140,6 +233,19 @@ impl FlowState {
         if let Some(p) = &self.pending {
             q.append_pair("p", p);
         }
+        if self.goal != Goal::Bill {
+            q.append_pair("g", self.goal.code());
+        }
+        for (k, v) in [
+            ("ln", &self.line),
+            ("k", &self.pick),
+            ("cb", &self.callback),
+            ("tk", &self.ticket),
+        ] {
+            if let Some(v) = v {
+                q.append_pair(k, v);
+            }
+        }
         NextStep(format!("{STEP_PATH}?{}", q.finish()))
     }
 
@@ -148,6 +254,16 @@ impl FlowState {
     pub fn from_query(query: &str) -> Result<Self, StateError> {
         let (mut seq, mut node, mut tries, mut locale) = (None, None, None, None);
         let (mut account, mut ident, mut pending) = (None, None, None);
+        let mut goal = Goal::Bill;
+        let (mut line, mut pick, mut callback, mut ticket) = (None, None, None, None);
+        // Values we put there ourselves are short and plain; anything else is not ours.
+        let short = |v: &str, what: &'static str| {
+            if v.is_empty() || v.len() > 40 || !v.chars().all(|c| c.is_ascii_graphic()) {
+                Err(StateError(what))
+            } else {
+                Ok(Some(v.to_string()))
+            }
+        };
         for (k, v) in form_urlencoded::parse(query.as_bytes()) {
             match &*k {
                 "s" => seq = Some(v.parse::<i32>().map_err(|_| StateError("step number"))?),
@@ -174,6 +290,16 @@ impl FlowState {
                     }
                     pending = Some(v.into_owned())
                 }
+                "g" => {
+                    goal = [Goal::Bill, Goal::Fault, Goal::Order]
+                        .into_iter()
+                        .find(|g| g.code() == v)
+                        .ok_or(StateError("goal"))?
+                }
+                "ln" => line = short(&v, "line")?,
+                "k" => pick = short(&v, "pick")?,
+                "cb" => callback = short(&v, "callback number")?,
+                "tk" => ticket = short(&v, "ticket")?,
                 _ => {}
             }
         }
@@ -193,6 +319,11 @@ impl FlowState {
             locale: locale.ok_or(StateError("locale missing"))?,
             account,
             pending,
+            goal,
+            line,
+            pick,
+            callback,
+            ticket,
         })
     }
 
@@ -229,6 +360,27 @@ pub enum Need {
     PinCheck { pin: String },
     /// The bill of the account in `Facts::account`.
     Bill,
+    /// The running fault ticket of a line, if any.
+    ActiveFault(String),
+    /// A ticket by its number.
+    TicketByNumber(String),
+    /// Open a ticket (once per step, however often the step is retried).
+    OpenTicket(Box<TicketRequest>),
+    /// Record on a ticket that the caller says the fault persists (once per step).
+    Persists(String),
+}
+
+/// A ticket the caller asked for; the step service adds the deadline, channel and origin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketRequest {
+    pub kind: TicketKind,
+    pub account_id: Option<i64>,
+    pub line_number: Option<String>,
+    pub line_kind: Option<LineKind>,
+    pub customer_class: Option<CustomerClass>,
+    pub category: Option<String>,
+    pub callback_number: Option<String>,
+    pub recording: Option<Recording>,
 }
 
 /// Answers to `Need`s, accumulated across the retries of one step.
@@ -239,6 +391,13 @@ pub struct Facts {
     pub pin_ok: Option<bool>,
     /// `Err(())` when the billing source failed or timed out.
     pub bill: Option<Result<Option<Bill>, ()>>,
+    pub active_fault: Option<Option<Ticket>>,
+    pub ticket: Option<Option<Ticket>>,
+    /// The ticket opened (or, for a retried step, opened before).
+    pub opened: Option<Ticket>,
+    /// The ticket after the persisting fault was recorded; `None` inside when it could not
+    /// be (the ticket was resolved meanwhile).
+    pub persisted: Option<Option<Ticket>>,
 }
 
 /// Settings and context a step reads.
@@ -251,6 +410,14 @@ pub struct Ctx<'a> {
     pub pin_lock_minutes: i64,
     /// Epoch milliseconds.
     pub now: i64,
+    /// The operator's time zone: deadlines are spoken in it.
+    pub tz: chrono_tz::Tz,
+    /// Longest complaint message, seconds.
+    pub complaint_max_secs: u32,
+    /// Ask the carrier for a transcript of complaint messages.
+    pub transcribe: bool,
+    /// The number the caller is calling from, if it is one (for "call me back here").
+    pub caller_number: Option<&'a str>,
 }
 
 /// What a step answers.
@@ -298,6 +465,20 @@ pub fn step(
         Node::AccountNo => bill::account_no(ctx, state, input, facts, &mut out)?,
         Node::Pin => bill::pin(ctx, state, input, facts, &mut out)?,
         Node::Bill => bill::bill_menu(ctx, state, input, facts, &mut out)?,
+        Node::FaultMenu => tickets::fault_menu(ctx, state, input, facts, &mut out)?,
+        Node::TicketNo => tickets::ticket_no(ctx, state, input, facts, &mut out)?,
+        Node::TicketStatus => tickets::status_menu(ctx, state, input, facts, &mut out)?,
+        Node::Line => tickets::line(ctx, state, input, facts, &mut out)?,
+        Node::FaultType => tickets::fault_type(ctx, state, input, facts, &mut out)?,
+        Node::Duplicate => tickets::duplicate(ctx, state, input, facts, &mut out)?,
+        Node::Callback => tickets::callback(ctx, state, input, facts, &mut out)?,
+        Node::CallbackNo => tickets::callback_no(ctx, state, input, facts, &mut out)?,
+        Node::Opened => tickets::opened(ctx, state, input, facts, &mut out)?,
+        Node::OrderMenu => tickets::order_menu(ctx, state, input, facts, &mut out)?,
+        Node::OrderInstall => tickets::order_install(ctx, state, input, facts, &mut out)?,
+        Node::OrderChange => tickets::order_change(ctx, state, input, facts, &mut out)?,
+        Node::Info => complaints::info(ctx, state, input, &mut out),
+        Node::Complaint => complaints::complaint(ctx, state, input, facts, &mut out)?,
     }
     Ok(Outcome {
         verbs: out.verbs,
@@ -320,6 +501,7 @@ fn input_log(state: &FlowState, input: &CallInput) -> String {
             "transfer:{}",
             if *connected { "answered" } else { "unanswered" }
         ),
+        CallInput::Recording { duration_secs, .. } => format!("recording:{duration_secs}s"),
     }
 }
 
@@ -335,7 +517,10 @@ enum Choice {
 /// `speech.<menu>.<key>` (comma separated, case-insensitive, substring match).
 fn choice(ctx: &Ctx<'_>, locale: Locale, menu: &str, keys: &[char], input: &CallInput) -> Choice {
     match input {
-        CallInput::None | CallInput::Timeout | CallInput::TransferEnded { .. } => Choice::NoInput,
+        CallInput::None
+        | CallInput::Timeout
+        | CallInput::TransferEnded { .. }
+        | CallInput::Recording { .. } => Choice::NoInput,
         CallInput::Digits(d) => {
             let mut chars = d.chars();
             match (chars.next(), chars.next()) {
@@ -402,6 +587,11 @@ impl<'c> Reply<'c> {
             text: self.catalog.text(self.locale, key, vars),
             locale: self.locale,
         }
+    }
+
+    /// A message without variables, to put inside another.
+    fn words(&self, key: &str) -> String {
+        self.catalog.text(self.locale, key, &[])
     }
 
     fn say(&mut self, key: &str, vars: &[(&str, &str)]) {

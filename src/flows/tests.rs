@@ -20,6 +20,10 @@ fn ctx(cat: &Catalog) -> Ctx<'_> {
         pin_max_failures: 3,
         pin_lock_minutes: 30,
         now: NOW,
+        tz: chrono_tz::Asia::Shanghai,
+        complaint_max_secs: 120,
+        transcribe: false,
+        caller_number: Some("+8613800000001"),
     }
 }
 
@@ -168,6 +172,7 @@ fn language_choice_by_key_speech_and_silence() {
         locale: Locale::ZhCn,
         account: None,
         pending: None,
+        ..FlowState::start(Locale::ZhCn)
     };
     let en = run(&cx, &st, CallInput::Digits("2".into()), &Facts::default());
     assert_eq!(next_state(&en).locale, Locale::EnUs);
@@ -198,6 +203,7 @@ fn menu_state(tries: u8) -> FlowState {
         locale: Locale::ZhCn,
         account: None,
         pending: None,
+        ..FlowState::start(Locale::ZhCn)
     }
 }
 
@@ -235,24 +241,53 @@ fn star_repeats_without_counting_a_failure() {
 }
 
 #[test]
-fn options_of_later_issues_say_so_and_return_to_the_menu() {
+fn menu_options_lead_to_faults_information_orders_and_complaints() {
     let cat = catalog();
     let cx = ctx(&cat);
-    for (key, name) in [
-        ("2", "故障申告"),
-        ("3", "业务咨询"),
-        ("4", "业务办理"),
-        ("5", "投诉建议"),
-    ] {
-        let o = run(
+    let go = |key: &str| {
+        run(
             &cx,
             &menu_state(1),
             CallInput::Digits(key.into()),
             &Facts::default(),
-        );
-        assert!(said(&o).contains(name), "{key}: {}", said(&o));
-        let next = next_state(&o);
-        assert_eq!((next.node, next.tries), (Node::Menu, 0));
+        )
+    };
+    let faults = go("2");
+    assert!(said(&faults).contains("报障请按1"), "{}", said(&faults));
+    assert_eq!(next_state(&faults).node, Node::FaultMenu);
+    let info = go("3");
+    assert!(said(&info).contains("资费信息请按1"), "{}", said(&info));
+    assert_eq!(next_state(&info).node, Node::Info);
+    // Orders need to know who is calling: an unknown caller identifies first.
+    let orders = go("4");
+    let next = next_state(&orders);
+    assert_eq!((next.node, next.goal), (Node::AccountNo, Goal::Order));
+    // A complaint is recorded after the beep, at most the configured length.
+    let complaint = go("5");
+    assert!(complaint.verbs.iter().any(|v| matches!(
+        v,
+        Verb::Record {
+            max_secs: 120,
+            transcribe: false,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn an_empty_complaint_is_asked_again_then_offered_a_way_out() {
+    let cat = catalog();
+    let cx = ctx(&cat);
+    let mut st = FlowState {
+        node: Node::Complaint,
+        ..menu_state(0)
+    };
+    for tries in 0..MAX_TRIES {
+        st.tries = tries;
+        let o = run(&cx, &st, CallInput::Timeout, &Facts::default());
+        assert!(said(&o).contains("没有听到"), "{}", said(&o));
+        let records = o.verbs.iter().any(|v| matches!(v, Verb::Record { .. }));
+        assert_eq!(records, tries + 1 < MAX_TRIES, "try {tries}");
     }
 }
 
@@ -480,6 +515,11 @@ fn state_round_trips_and_rejects_tampering() {
         locale: Locale::EnUs,
         account: Some((9, Ident::Pin)),
         pending: Some("123456".into()),
+        goal: Goal::Fault,
+        line: Some("+8613800000001".into()),
+        pick: Some("no_dial_tone".into()),
+        callback: Some("13912345678".into()),
+        ticket: Some("12345674".into()),
     };
     let url = st.next_step().0;
     assert!(url.starts_with("/twilio/step?"));

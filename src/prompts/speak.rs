@@ -34,8 +34,14 @@
 //!   separate tokens, ASCII letters upper-cased so they are read as letters (`bj-0101` →
 //!   `B J 0 1 0 1`). Everything else (spaces, `+`, `-`, punctuation) is dropped.
 //! - Counts are plain integers: `12800`, `负3` / `minus 3`.
+//! - Deadlines are said relative to now, in the operator's zone: `今天16点前` / `by 4 PM
+//!   today`, `明天12点前` / `by noon tomorrow`, `12月15日12点前` / `by noon on December 15th`
+//!   (with the year when it is not now's year). A deadline at 00:00 is the end of the day
+//!   before, never "midnight", which callers place on the wrong day: `今天之内` / `by the end
+//!   of today`, `明天之内`, `12月15日之内` / `by the end of December 15th`.
 
-use chrono::{Datelike, NaiveDate, NaiveTime, Timelike};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Timelike};
+use chrono_tz::Tz;
 
 use super::Locale;
 
@@ -154,6 +160,43 @@ pub fn time_of_day(t: NaiveTime, locale: Locale) -> String {
                 format!("{h12}:{m:02} {suffix}")
             }
         }
+    }
+}
+
+/// A promised deadline as said to a caller at `now`: `今天16点前`, `by the end of tomorrow`.
+pub fn deadline(deadline: DateTime<Tz>, now: DateTime<Tz>, locale: Locale) -> String {
+    let local = deadline.with_timezone(&now.timezone()).naive_local();
+    let today = now.date_naive();
+    let ends_day = local.hour() == 0 && local.minute() == 0;
+    let day = if ends_day {
+        local.date().pred_opt().unwrap_or(NaiveDate::MIN)
+    } else {
+        local.date()
+    };
+    let relative = if day == today {
+        Some(("今天", "today"))
+    } else if today.succ_opt() == Some(day) {
+        Some(("明天", "tomorrow"))
+    } else {
+        None
+    };
+    let on_date = || {
+        if day.year() == today.year() {
+            date(day, locale)
+        } else {
+            date_with_year(day, locale)
+        }
+    };
+    let time = time_of_day(local.time(), locale);
+    match (locale, relative, ends_day) {
+        (Locale::ZhCn, Some((zh, _)), true) => format!("{zh}之内"),
+        (Locale::ZhCn, Some((zh, _)), false) => format!("{zh}{time}前"),
+        (Locale::ZhCn, None, true) => format!("{}之内", on_date()),
+        (Locale::ZhCn, None, false) => format!("{}{time}前", on_date()),
+        (Locale::EnUs, Some((_, en)), true) => format!("by the end of {en}"),
+        (Locale::EnUs, Some((_, en)), false) => format!("by {time} {en}"),
+        (Locale::EnUs, None, true) => format!("by the end of {}", on_date()),
+        (Locale::EnUs, None, false) => format!("by {time} on {}", on_date()),
     }
 }
 
@@ -448,6 +491,137 @@ mod tests {
         assert_eq!(time_of_day(t, EnUs), "4:30 PM");
         let leap = NaiveTime::from_hms_milli_opt(23, 59, 59, 1500).expect("leap second");
         assert_eq!(time_of_day(leap, EnUs), "11:59 PM");
+    }
+
+    fn shanghai(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Tz> {
+        use chrono::TimeZone;
+        chrono_tz::Asia::Shanghai
+            .with_ymd_and_hms(y, mo, d, h, mi, 0)
+            .single()
+            .expect("valid local time")
+    }
+
+    #[test]
+    fn deadlines_today_and_tomorrow() {
+        let now = shanghai(2026, 12, 14, 10, 0);
+        let cases = [
+            (shanghai(2026, 12, 14, 16, 0), "今天16点前", "by 4 PM today"),
+            (
+                shanghai(2026, 12, 14, 16, 30),
+                "今天16点30分前",
+                "by 4:30 PM today",
+            ),
+            (
+                shanghai(2026, 12, 15, 0, 0),
+                "今天之内",
+                "by the end of today",
+            ),
+            (
+                shanghai(2026, 12, 15, 12, 0),
+                "明天12点前",
+                "by noon tomorrow",
+            ),
+            (
+                shanghai(2026, 12, 15, 9, 5),
+                "明天9点零5分前",
+                "by 9:05 AM tomorrow",
+            ),
+            (
+                shanghai(2026, 12, 16, 0, 0),
+                "明天之内",
+                "by the end of tomorrow",
+            ),
+        ];
+        for (at, zh, en) in cases {
+            assert_eq!(deadline(at, now, ZhCn), zh, "{at}");
+            assert_eq!(deadline(at, now, EnUs), en, "{at}");
+        }
+    }
+
+    #[test]
+    fn deadlines_on_a_later_date() {
+        let now = shanghai(2026, 12, 13, 23, 0);
+        let cases = [
+            (
+                shanghai(2026, 12, 15, 12, 0),
+                "12月15日12点前",
+                "by noon on December 15th",
+            ),
+            (
+                shanghai(2026, 12, 16, 0, 0),
+                "12月15日之内",
+                "by the end of December 15th",
+            ),
+            (
+                shanghai(2026, 12, 15, 17, 45),
+                "12月15日17点45分前",
+                "by 5:45 PM on December 15th",
+            ),
+        ];
+        for (at, zh, en) in cases {
+            assert_eq!(deadline(at, now, ZhCn), zh, "{at}");
+            assert_eq!(deadline(at, now, EnUs), en, "{at}");
+        }
+    }
+
+    #[test]
+    fn deadlines_in_another_year_name_it() {
+        let now = shanghai(2026, 12, 29, 9, 0);
+        let noon = shanghai(2027, 1, 4, 12, 0);
+        assert_eq!(deadline(noon, now, ZhCn), "2027年1月4日12点前");
+        assert_eq!(deadline(noon, now, EnUs), "by noon on January 4th, 2027");
+        // Midnight after New Year's Eve ends a day of this year.
+        assert_eq!(
+            deadline(shanghai(2027, 1, 1, 0, 0), now, ZhCn),
+            "12月31日之内"
+        );
+        let eve = shanghai(2026, 12, 31, 20, 0);
+        assert_eq!(
+            deadline(shanghai(2027, 1, 2, 0, 0), eve, EnUs),
+            "by the end of tomorrow"
+        );
+        assert_eq!(
+            deadline(shanghai(2027, 1, 3, 0, 0), eve, ZhCn),
+            "2027年1月2日之内"
+        );
+    }
+
+    #[test]
+    fn deadlines_are_said_in_the_zone_of_now() {
+        use chrono::TimeZone;
+        // 08:00 UTC is 16:00 in Shanghai: the deadline's own zone does not matter.
+        let utc_tz: Tz = chrono_tz::UTC;
+        let at = utc_tz
+            .with_ymd_and_hms(2026, 12, 14, 8, 0, 0)
+            .single()
+            .expect("valid");
+        let now = shanghai(2026, 12, 14, 10, 0);
+        assert_eq!(deadline(at, now, ZhCn), "今天16点前");
+        // The start of a day after a fold is still the end of the day before.
+        let la = chrono_tz::America::Los_Angeles;
+        let now = la
+            .with_ymd_and_hms(2026, 11, 1, 9, 0, 0)
+            .single()
+            .expect("valid");
+        let end = la
+            .with_ymd_and_hms(2026, 11, 2, 0, 0, 0)
+            .single()
+            .expect("valid");
+        assert_eq!(deadline(end, now, EnUs), "by the end of today");
+    }
+
+    #[test]
+    fn past_deadlines_are_said_by_date() {
+        let now = shanghai(2026, 12, 14, 10, 0);
+        assert_eq!(
+            deadline(shanghai(2026, 12, 13, 12, 0), now, ZhCn),
+            "12月13日12点前"
+        );
+        // Midnight starting today ended yesterday.
+        assert_eq!(
+            deadline(shanghai(2026, 12, 14, 0, 0), now, EnUs),
+            "by the end of December 13th"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@
 mod postgres;
 mod rows;
 mod sqlite;
+mod tickets;
 mod writer;
 
 use std::sync::Arc;
@@ -20,6 +21,10 @@ use crate::billing::Bill;
 use crate::calls::CallRecord;
 use crate::customers::{Account, AccountWrite};
 use crate::prompts::Locale;
+use crate::tickets::{
+    Action, NewTicket, Origin, Ticket, TicketEvent, TicketFilter, TicketKind, TicketPage,
+};
+use crate::webhooks::{AttemptResult, Delivery, DeliveryJob, Endpoint, NewEndpoint};
 
 pub use writer::StepWriter;
 
@@ -39,6 +44,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the step writer has stopped")]
     WriterGone,
+    /// A ticket change its state does not allow.
+    #[error(transparent)]
+    Transition(#[from] crate::tickets::TransitionError),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -117,8 +125,59 @@ pub struct AccountPage {
     pub next_after: Option<i64>,
 }
 
+/// Tickets, their history, and the webhook deliveries their events owe.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait TicketStore: Send + Sync + 'static {
+    /// Opens a ticket with a fresh number and records `opened`. With an `origin` this is
+    /// idempotent: a step that opened a ticket before gets that ticket back.
+    async fn open_ticket(&self, ticket: &NewTicket, now: i64) -> Result<Ticket>;
+    async fn ticket(&self, number: &str) -> Result<Option<Ticket>>;
+    /// The complaint ticket holding this recording.
+    async fn ticket_by_recording(&self, recording_sid: &str) -> Result<Option<Ticket>>;
+    /// The newest still-running ticket of `kind` on a line.
+    async fn active_ticket_on_line(&self, line: &str, kind: TicketKind) -> Result<Option<Ticket>>;
+    /// A ticket's history, oldest first.
+    async fn ticket_history(&self, ticket_id: i64) -> Result<Vec<TicketEvent>>;
+    /// Events of all tickets after event id `after`, in order: the feed consumers follow.
+    async fn ticket_events_after(&self, after: i64, limit: i64) -> Result<Vec<TicketEvent>>;
+    async fn list_tickets(&self, filter: &TicketFilter) -> Result<TicketPage>;
+    /// Applies `action` (refused with `StoreError::Transition` when the state does not allow
+    /// it) and records it. With an `origin` a retried call step changes nothing twice.
+    async fn change_ticket(
+        &self,
+        number: &str,
+        action: &Action,
+        actor: &str,
+        origin: Option<&Origin>,
+        now: i64,
+    ) -> Result<Ticket>;
+    /// Marks up to `limit` running tickets whose deadline passed before `now` as breached.
+    async fn mark_breaches(&self, now: i64, limit: i64) -> Result<Vec<Ticket>>;
+    /// The earliest deadline of a running ticket not yet marked breached.
+    async fn next_deadline(&self) -> Result<Option<i64>>;
+
+    async fn add_endpoint(&self, endpoint: &NewEndpoint, now: i64) -> Result<Endpoint>;
+    async fn endpoints(&self) -> Result<Vec<Endpoint>>;
+    /// Removes an endpoint and what it was still owed; `false` when there was none.
+    async fn delete_endpoint(&self, id: i64) -> Result<bool>;
+    /// Claims up to `limit` deliveries due at `now` until `lease_until`: another claim (by
+    /// this or another instance) sees them again only after the lease.
+    async fn claim_deliveries(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<DeliveryJob>>;
+    /// Records an attempt; a delivery that is no longer pending is left as it is.
+    async fn finish_delivery(&self, result: &AttemptResult) -> Result<()>;
+    /// An endpoint's deliveries with ids after `after`, oldest first.
+    async fn deliveries(&self, endpoint_id: i64, after: i64, limit: i64) -> Result<Vec<Delivery>>;
+    /// Sends a failed delivery again from `now`; `false` when it is not failed.
+    async fn retry_delivery(&self, id: i64, now: i64) -> Result<bool>;
+}
+
+#[async_trait]
+pub trait Store: TicketStore + Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<()>;
     /// Cheap round trip, for `/readyz`.

@@ -29,13 +29,23 @@ pub struct PgStore {
 fn migrator() -> Migrator {
     // Equivalent to `sqlx::migrate!("./migrations/postgres")` (same version, SQL and
     // checksum), which needs sqlx's `macros` feature.
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "init".into(),
-        MigrationType::Simple,
-        AssertSqlSafe(include_str!("../../migrations/postgres/0001_init.sql")).into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "init".into(),
+            MigrationType::Simple,
+            AssertSqlSafe(include_str!("../../migrations/postgres/0001_init.sql")).into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "tickets".into(),
+            MigrationType::Simple,
+            AssertSqlSafe(include_str!("../../migrations/postgres/0002_tickets.sql"))
+                .into_sql_str(),
+            false,
+        ),
+    ])
 }
 
 impl PgStore {
@@ -48,7 +58,19 @@ impl PgStore {
             .await?;
         Ok(PgStore { pool })
     }
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        Ok(self.pool.begin().await?)
+    }
 }
+
+super::tickets::ticket_store!(
+    PgStore,
+    sqlx::Postgres,
+    pool,
+    " FOR UPDATE",
+    " FOR UPDATE SKIP LOCKED"
+);
 
 /// Account lookups with the lines aggregated as JSON, so an account is one round trip.
 const ACCOUNT_SQL: rows::AccountSql = rows::account_sql!(

@@ -36,13 +36,22 @@ pub struct SqliteStore {
 fn migrator() -> Migrator {
     // Equivalent to `sqlx::migrate!("./migrations/sqlite")` (same version, SQL and checksum),
     // which needs sqlx's `macros` feature.
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "init".into(),
-        MigrationType::Simple,
-        AssertSqlSafe(include_str!("../../migrations/sqlite/0001_init.sql")).into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "init".into(),
+            MigrationType::Simple,
+            AssertSqlSafe(include_str!("../../migrations/sqlite/0001_init.sql")).into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "tickets".into(),
+            MigrationType::Simple,
+            AssertSqlSafe(include_str!("../../migrations/sqlite/0002_tickets.sql")).into_sql_str(),
+            false,
+        ),
+    ])
 }
 
 impl SqliteStore {
@@ -78,6 +87,8 @@ impl SqliteStore {
         Ok(self.write.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
+
+super::tickets::ticket_store!(SqliteStore, sqlx::Sqlite, read, "", "");
 
 impl Drop for SqliteStore {
     fn drop(&mut self) {

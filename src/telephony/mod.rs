@@ -24,6 +24,15 @@ pub enum Verb {
     /// Connect the caller to a number or SIP address (a person); when the transfer ends the
     /// carrier requests `next`, or, without one, the call ends with it.
     Transfer { to: String, next: Option<NextStep> },
+    /// Record a message after a beep, at most `max_secs` long, ended by `#` or silence; the
+    /// carrier then requests `next` with the recording. Adapters follow it with a redirect to
+    /// `next` marked as a timeout, for when nothing was recorded. With `transcribe`, the
+    /// carrier's transcript arrives later through the adapter's own callback.
+    Record {
+        max_secs: u32,
+        transcribe: bool,
+        next: NextStep,
+    },
     /// End the call.
     Hangup,
 }
@@ -65,6 +74,13 @@ pub enum CallInput {
     Timeout,
     /// A transfer to a person has ended; `connected` when someone answered.
     TransferEnded { connected: bool },
+    /// A message was recorded.
+    Recording {
+        url: String,
+        /// The carrier's id, which its transcript will carry.
+        sid: Option<String>,
+        duration_secs: i64,
+    },
 }
 
 impl CallInput {

@@ -195,6 +195,8 @@ impl Simulator {
             to: to.to_string(),
             started: Instant::now(),
             gather: None,
+            record: None,
+            last_recording: None,
             last: None,
             heard: Vec::new(),
             transcript: Vec::new(),
@@ -374,6 +376,18 @@ struct PendingGather {
     doc_method: Method,
 }
 
+/// A `<Record>` waiting for the caller to speak.
+#[derive(Debug, Clone)]
+struct PendingRecord {
+    action: String,
+    method: Method,
+    max_secs: u64,
+    transcribe_callback: Option<String>,
+    rest: Vec<Element>,
+    doc_url: String,
+    doc_method: Method,
+}
+
 /// One simulated call.
 #[derive(Debug)]
 pub struct Call {
@@ -383,6 +397,9 @@ pub struct Call {
     to: String,
     started: Instant,
     gather: Option<PendingGather>,
+    record: Option<PendingRecord>,
+    /// Sid of the last recording made, and where its transcript goes.
+    last_recording: Option<(String, Option<String>)>,
     last: Option<Request>,
     heard: Vec<String>,
     transcript: Vec<String>,
@@ -523,6 +540,67 @@ impl Call {
         self.sim.send_for_twiml(&req).await
     }
 
+    /// A `<Record>` is waiting for the caller's message.
+    pub fn is_recording(&self) -> bool {
+        !self.ended && self.record.is_some()
+    }
+
+    /// Leaves a message of `secs` seconds at a pending `<Record>`, ended with `#`; Twilio cuts
+    /// it at `maxLength`. Zero seconds is silence: nothing is recorded and Twilio goes on to
+    /// the next verb without calling the action.
+    pub async fn record(&mut self, secs: u64) -> Result<(), SimError> {
+        if self.ended {
+            return Err(SimError::Ended);
+        }
+        let r = self.record.take().ok_or(SimError::NotWaiting)?;
+        self.heard.clear();
+        if secs == 0 {
+            return self.run(r.rest, r.doc_method, r.doc_url).await;
+        }
+        let sid = random_sid("RE");
+        let url = format!(
+            "https://api.twilio.com/2010-04-01/Accounts/{}/Recordings/{sid}",
+            self.sim.account_sid
+        );
+        self.last_recording = Some((sid.clone(), r.transcribe_callback.clone()));
+        let extra = vec![
+            ("RecordingUrl", url),
+            ("RecordingSid", sid),
+            ("RecordingDuration", secs.min(r.max_secs).to_string()),
+            (
+                "Digits",
+                if secs >= r.max_secs { "hangup" } else { "#" }.to_string(),
+            ),
+        ];
+        let verbs = self
+            .fetch(r.method, &r.action, "in-progress", extra)
+            .await?;
+        self.run(verbs, r.method, r.action).await
+    }
+
+    /// Delivers the transcript of the last recording to its `transcribeCallback`, as Twilio
+    /// does some time after the call; returns the HTTP status of the answer.
+    pub async fn transcribe(&self, text: &str) -> Result<u16, SimError> {
+        let Some((sid, Some(callback))) = self.last_recording.clone() else {
+            return Err(SimError::NothingToReplay);
+        };
+        let params: Vec<(String, String)> = [
+            ("AccountSid", self.sim.account_sid.as_str()),
+            ("CallSid", &self.sid),
+            ("RecordingSid", &sid),
+            ("TranscriptionSid", &random_sid("TR")),
+            ("TranscriptionStatus", "completed"),
+            ("TranscriptionText", text),
+            ("TranscriptionType", "fast"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let req = self.sim.request(Method::Post, &callback, &params);
+        let (status, _, _) = self.sim.send(&req).await?;
+        Ok(status)
+    }
+
     /// The caller hangs up: sends the `completed` status callback unless the call's end was
     /// already reported.
     pub async fn hang_up(&mut self) -> Result<(), SimError> {
@@ -637,6 +715,27 @@ impl Call {
                         self.gather = Some(gather_of(&verb, iter.collect(), doc_method, doc_url));
                         return Ok(());
                     }
+                    "Record" => {
+                        let (action, method) = match verb.attr("action") {
+                            Some(a) => (a.to_string(), Method::of(&verb)),
+                            None => (doc_url.clone(), doc_method),
+                        };
+                        self.record = Some(PendingRecord {
+                            action,
+                            method,
+                            max_secs: verb
+                                .attr("maxLength")
+                                .and_then(|m| m.parse().ok())
+                                .unwrap_or(3600),
+                            transcribe_callback: (verb.attr("transcribe") == Some("true"))
+                                .then(|| verb.attr("transcribeCallback").map(str::to_string))
+                                .flatten(),
+                            rest: iter.collect(),
+                            doc_url,
+                            doc_method,
+                        });
+                        return Ok(());
+                    }
                     "Redirect" => {
                         hop = Some((
                             Method::of(&verb),
@@ -704,6 +803,7 @@ impl Call {
     async fn finish(&mut self, status: &str) -> Result<(), SimError> {
         self.ended = true;
         self.gather = None;
+        self.record = None;
         if self.status_sent {
             return Ok(());
         }
@@ -1436,12 +1536,12 @@ mod tests {
     #[tokio::test]
     async fn unsupported_verbs_are_errors() {
         let server = serve(None, |_: &Hit, _: &str| {
-            twiml(r#"<Record maxLength="10"/>"#)
+            twiml(r#"<Enqueue>agents</Enqueue>"#)
         })
         .await;
         let err = server.sim().start_call("+1", "+2").await.unwrap_err();
         assert!(
-            matches!(&err, SimError::Unsupported(v) if v == "Record"),
+            matches!(&err, SimError::Unsupported(v) if v == "Enqueue"),
             "{err}"
         );
     }

@@ -70,9 +70,37 @@ fn render_verb(
             }
             out.push_str(&format!("<{noun}>{}</{noun}></Dial>", escape(to.trim())));
         }
+        Verb::Record {
+            max_secs,
+            transcribe,
+            next,
+        } => {
+            let action = step_url(base_url, next);
+            out.push_str(&format!(
+                r##"<Record action="{}" method="POST" maxLength="{}" timeout="5" finishOnKey="#" playBeep="true" trim="trim-silence""##,
+                escape(&action),
+                (*max_secs).max(1)
+            ));
+            if *transcribe {
+                out.push_str(&format!(
+                    r#" transcribe="true" transcribeCallback="{}""#,
+                    escape(&format!(
+                        "{}{TRANSCRIPTION_PATH}",
+                        base_url.trim_end_matches('/')
+                    ))
+                ));
+            }
+            out.push_str("/>");
+            // Nothing recorded: Twilio goes on to the next verb without calling the action.
+            let sep = if action.contains('?') { '&' } else { '?' };
+            push_redirect(out, &format!("{action}{sep}timeout=1"));
+        }
         Verb::Hangup => out.push_str("<Hangup/>"),
     }
 }
+
+/// Where Twilio posts the transcript of a recorded complaint.
+pub const TRANSCRIPTION_PATH: &str = "/twilio/transcription";
 
 fn push_gather(
     out: &mut String,

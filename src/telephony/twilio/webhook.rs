@@ -22,6 +22,7 @@ use crate::flows::FlowState;
 use crate::prompts::Locale;
 use crate::store::{NewCall, StatusEvent};
 use crate::telephony::{CallInput, CallStatus, Verb, mask_number};
+use crate::tickets::{Action, Origin};
 
 /// The whole step, data and all, must answer well inside Twilio's 15 seconds.
 const STEP_DEADLINE: Duration = Duration::from_secs(10);
@@ -33,6 +34,7 @@ pub fn routes() -> Router<AppState> {
         .route("/twilio/voice", post(voice))
         .route("/twilio/step", post(step))
         .route("/twilio/status", post(status))
+        .route(twiml::TRANSCRIPTION_PATH, post(transcription))
 }
 
 /// A webhook whose signature has been verified.
@@ -123,6 +125,21 @@ fn input(v: &Verified) -> CallInput {
     if let Some(status) = v.get("DialCallStatus") {
         return CallInput::TransferEnded {
             connected: matches!(status, "completed" | "answered"),
+        };
+    }
+    if let Some(url) = v.get("RecordingUrl").filter(|u| !u.trim().is_empty()) {
+        let duration_secs = v
+            .get("RecordingDuration")
+            .and_then(|d| d.trim().parse::<i64>().ok())
+            .unwrap_or(0)
+            .max(0);
+        return CallInput::Recording {
+            url: url.chars().take(500).collect(),
+            sid: v
+                .get("RecordingSid")
+                .filter(|s| valid_sid(s))
+                .map(str::to_string),
+            duration_secs,
         };
     }
     if let Some(text) = v.get("SpeechResult").filter(|t| !t.trim().is_empty()) {
@@ -281,6 +298,85 @@ async fn status(State(st): State<AppState>, uri: Uri, headers: HeaderMap, body: 
             // Twilio ignores a status callback's body but logs a 5xx as an error and does not
             // retry by default; a 503 at least shows in its debugger.
             tracing::error!(call_sid, error = %e, "recording call status failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::CONTENT_TYPE, twiml::CONTENT_TYPE)],
+                twiml::render(&[], &st.steps.cfg.public_url, &st.steps.cfg.voices),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// A complaint's transcript, some time after the call: stored on the complaint ticket once,
+/// however often Twilio sends it.
+async fn transcription(
+    State(st): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let v = match verify(&st, &uri, &headers, &body) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    let (Some(recording), Some(transcription)) = (
+        v.get("RecordingSid").filter(|s| valid_sid(s)),
+        v.get("TranscriptionSid").filter(|s| valid_sid(s)),
+    ) else {
+        return Refused(
+            StatusCode::BAD_REQUEST,
+            "missing or malformed RecordingSid or TranscriptionSid",
+        )
+        .into_response();
+    };
+    let empty = || {
+        xml(twiml::render(
+            &[],
+            &st.steps.cfg.public_url,
+            &st.steps.cfg.voices,
+        ))
+    };
+    if v.get("TranscriptionStatus") != Some("completed") {
+        tracing::info!(recording, "transcription did not complete");
+        return empty();
+    }
+    let text: String = v
+        .get("TranscriptionText")
+        .unwrap_or("")
+        .chars()
+        .take(4000)
+        .collect();
+    let result = async {
+        let Some(t) = st.steps.store.ticket_by_recording(recording).await? else {
+            return Ok(None);
+        };
+        let origin = Origin {
+            call_sid: transcription.to_string(),
+            seq: 0,
+        };
+        st.steps
+            .desk
+            .change(
+                &t.number,
+                &Action::Transcript { text },
+                "carrier",
+                Some(&origin),
+            )
+            .await
+            .map(Some)
+    };
+    match result.await {
+        Ok(Some(t)) => {
+            tracing::info!(ticket = %t.number, "complaint transcript stored");
+            empty()
+        }
+        Ok(None) => {
+            tracing::warn!(recording, "transcript for a recording no ticket holds");
+            empty()
+        }
+        Err(e) => {
+            tracing::error!(recording, error = %e, "storing a transcript failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 [(header::CONTENT_TYPE, twiml::CONTENT_TYPE)],
