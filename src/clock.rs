@@ -36,3 +36,10 @@ impl Clock for FakeClock {
         self.0.load(Ordering::SeqCst)
     }
 }
+
+/// Epoch milliseconds as RFC 3339 (UTC), as the API and webhooks show times.
+pub fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_default()
+}

@@ -190,11 +190,7 @@ pub struct AccountView {
     pub updated_at: String,
 }
 
-pub(crate) fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339())
-        .unwrap_or_default()
-}
+pub(crate) use crate::clock::rfc3339;
 
 impl AccountView {
     fn new(a: Account, now: i64) -> Self {

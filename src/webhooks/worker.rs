@@ -79,7 +79,7 @@ pub struct PayloadData<'a> {
 
 impl<'a> Payload<'a> {
     pub fn new(e: &'a TicketEvent) -> Self {
-        let at = crate::api::rfc3339(e.at);
+        let at = crate::clock::rfc3339(e.at);
         Payload {
             id: message_id(e.id),
             kind: event_type(&e.kind),
