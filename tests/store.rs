@@ -1163,7 +1163,7 @@ mod cases {
             .add_endpoint(
                 &NewEndpoint {
                     url: "http://127.0.0.1:9/all".into(),
-                    secret: "whsec_a".into(),
+                    secret: hotline::config::Secret::new("whsec_a"),
                     events: vec!["*".into()],
                     description: String::new(),
                 },
@@ -1175,7 +1175,7 @@ mod cases {
             .add_endpoint(
                 &NewEndpoint {
                     url: "http://127.0.0.1:9/resolved".into(),
-                    secret: "whsec_b".into(),
+                    secret: hotline::config::Secret::new("whsec_b"),
                     events: vec!["ticket.resolved".into()],
                     description: "callbacks".into(),
                 },

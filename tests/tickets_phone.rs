@@ -610,3 +610,63 @@ both!(
         assert_eq!(history.iter().filter(|e| e.kind == "breached").count(), 1);
     }
 );
+
+both!(
+    a_residential_customer_gets_72_hours_on_broadband_and_4_on_a_leased_line,
+    |app: TestApp| async move {
+        use hotline::customers::{AccountWrite, CustomerClass, Line, LineKind};
+        let line = |number: &str, kind| Line {
+            number: number.into(),
+            kind,
+            label: None,
+        };
+        app.state
+            .steps
+            .store
+            .put_account(
+                &AccountWrite {
+                    account_no: "40000004".into(),
+                    name: "Wang Fang".into(),
+                    language: Some(hotline::prompts::Locale::EnUs),
+                    customer_class: CustomerClass::Residential,
+                    pin_hash: None,
+                    lines: vec![
+                        line("+8613800000044", LineKind::Phone),
+                        line("BB40000004", LineKind::Broadband),
+                        line("LL40000004", LineKind::Leased),
+                    ],
+                    bill: None,
+                },
+                support::app::START_MS,
+            )
+            .await
+            .expect("account");
+        // Tuesday 15:30: the business same-day rule does not apply to her.
+        let at = shanghai(2026, 6, 2, 15, 30);
+        for (key, number, hours, words) in [
+            ("2", "BB40000004", 72, "by 3:30 PM on June 5th"),
+            ("3", "LL40000004", 4, "by 7:30 PM today"),
+        ] {
+            app.clock.set_ms(at);
+            let mut call = app
+                .sim
+                .start_call("+8613800000044", HOTLINE)
+                .await
+                .expect("call");
+            call.press("2").await.expect("faults");
+            call.press("1").await.expect("report");
+            assert!(
+                heard(&call).contains("For the broadband line ending in 0 0 0 4, press 2"),
+                "{}",
+                heard(&call)
+            );
+            call.press(key).await.expect("line");
+            call.press("4").await.expect("other");
+            call.press("1").await.expect("confirm");
+            let t = running_fault(&app, number).await.expect("opened");
+            assert_eq!(t.deadline_at, Some(at + hours * 3_600_000), "{number}");
+            assert!(heard(&call).contains(words), "{words}: {}", heard(&call));
+            assert_eq!(t.category.as_deref(), Some("other"));
+        }
+    }
+);

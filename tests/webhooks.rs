@@ -587,7 +587,7 @@ both!(
             .add_endpoint(
                 &NewEndpoint {
                     url: rx.url(),
-                    secret: secret.clone(),
+                    secret: hotline::config::Secret::new(secret.clone()),
                     events: vec!["*".into()],
                     description: String::new(),
                 },

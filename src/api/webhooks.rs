@@ -17,6 +17,7 @@ use serde_json::json;
 
 use super::{ApiError, ApiJson, rfc3339};
 use crate::app::AppState;
+use crate::config::Secret;
 use crate::customers::input::FieldError;
 use crate::tickets::EVENT_KINDS;
 use crate::webhooks::worker::message_id;
@@ -55,7 +56,7 @@ struct EndpointView {
 impl EndpointView {
     fn new(e: Endpoint, with_secret: bool) -> Self {
         EndpointView {
-            secret: with_secret.then_some(e.secret),
+            secret: with_secret.then(|| e.secret.expose().to_string()),
             id: e.id,
             url: e.url,
             events: e.events,
@@ -187,7 +188,7 @@ async fn create_endpoint(
     }
     let new = NewEndpoint {
         url,
-        secret: sign::new_secret(),
+        secret: Secret::new(sign::new_secret()),
         events,
         description,
     };

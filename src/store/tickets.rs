@@ -146,7 +146,7 @@ pub(super) fn endpoint(r: EndpointRow) -> Endpoint {
     Endpoint {
         id,
         url,
-        secret,
+        secret: crate::config::Secret::new(secret),
         events: events
             .split(',')
             .filter(|e| !e.is_empty())
@@ -658,7 +658,7 @@ macro_rules! ticket_store {
                     let mut tx = self.begin_write().await?;
                     let id: i64 = sqlx::query_scalar(sql::INSERT_ENDPOINT)
                         .bind(&e.url)
-                        .bind(&e.secret)
+                        .bind(e.secret.expose())
                         .bind(&events)
                         .bind(&e.description)
                         .bind(now)
@@ -737,7 +737,9 @@ macro_rules! ticket_store {
                             .await?;
                         jobs.push(DeliveryJob {
                             url: row.try_get(10)?,
-                            secret: row.try_get(11)?,
+                            secret: crate::config::Secret::new(
+                                row.try_get::<String, _>(11)?,
+                            ),
                             event: t::event(event)?,
                             delivery,
                         });

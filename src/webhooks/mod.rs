@@ -17,6 +17,7 @@ pub mod worker;
 
 use serde::Serialize;
 
+use crate::config::Secret;
 use crate::tickets::TicketEvent;
 
 /// A subscriber.
@@ -26,7 +27,7 @@ pub struct Endpoint {
     pub url: String,
     /// `whsec_` followed by base64 of the key; shown once, when the endpoint is created.
     #[serde(skip)]
-    pub secret: String,
+    pub secret: Secret,
     /// Event types (`ticket.resolved`…), or `*` for all.
     pub events: Vec<String>,
     pub description: String,
@@ -38,7 +39,7 @@ pub struct Endpoint {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEndpoint {
     pub url: String,
-    pub secret: String,
+    pub secret: Secret,
     pub events: Vec<String>,
     pub description: String,
 }
@@ -89,7 +90,7 @@ pub struct Delivery {
 pub struct DeliveryJob {
     pub delivery: Delivery,
     pub url: String,
-    pub secret: String,
+    pub secret: Secret,
     pub event: TicketEvent,
 }
 

@@ -299,7 +299,7 @@ impl Worker {
         let answered = match serde_json::to_vec(&Payload::new(&job.event)) {
             Ok(body) => {
                 let ts = now.div_euclid(1000);
-                let signature = sign::sign(&job.secret, &id, ts, &body);
+                let signature = sign::sign(job.secret.expose(), &id, ts, &body);
                 self.http
                     .post(&job.url)
                     .timeout(self.timeout)
