@@ -8,7 +8,9 @@
 //!   the account's. A `line_number` must be one of that account's lines (phone numbers may be
 //!   written with spaces or dashes). `line_kind` is for installations (the kind ordered,
 //!   defaulting to the line's); for other kinds it comes from the line, and one that
-//!   contradicts the line, or comes without one, is refused.
+//!   contradicts the line, or comes without one, is refused. A request repeated with the same
+//!   `Idempotency-Key` header gets the ticket the first one opened. A fault on a line that
+//!   already has a running fault ticket is 409 naming that ticket, as on the phone.
 //! - A path's ticket number is checked (8 digits, Luhn check digit) before any lookup: a
 //!   malformed one is 400, an unknown one 404.
 //! - Changes are `POST /api/v1/tickets/{number}/{action}`, one action per path (another is
@@ -190,7 +192,8 @@ impl TicketView {
                 duration_secs: r.duration_secs,
             }),
             transcript: t.transcript,
-            origin_call_sid: t.origin_call_sid,
+            // An API ticket's origin is its idempotency key, not a call.
+            origin_call_sid: t.origin_call_sid.filter(|_| t.channel == Channel::Phone),
             updated_at: rfc3339(t.updated_at),
             history: None,
         }

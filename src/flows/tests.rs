@@ -566,3 +566,39 @@ fn non_digit_keys_and_oversized_entries_are_invalid_not_fatal() {
     let back = run(&cx, &acct, CallInput::Digits("*".into()), &Facts::default());
     assert_eq!(next_state(&back).node, Node::Menu);
 }
+
+#[test]
+fn an_account_with_many_lines_types_the_line_number_or_its_end() {
+    let cat = catalog();
+    let cx = ctx(&cat);
+    let mut acc = account(None);
+    acc.lines = (1..=12)
+        .map(|i| Line {
+            number: format!("+86138000000{i:02}"),
+            kind: LineKind::Phone,
+            label: None,
+        })
+        .collect();
+    let facts = Facts {
+        account: Some(Some(acc)),
+        ..Facts::default()
+    };
+    let st = FlowState {
+        node: Node::FaultMenu,
+        account: Some((7, Ident::Line)),
+        goal: Goal::Fault,
+        ..menu_state(0)
+    };
+    // Twelve lines are too many to list: the caller types one.
+    let ask = run(&cx, &st, CallInput::Digits("1".into()), &facts);
+    assert!(said(&ask).contains("后四位"), "{}", said(&ask));
+    let at_line = next_state(&ask);
+    assert_eq!(at_line.node, Node::Line);
+    // The end of a number picks the one line it ends; the flow then checks that line.
+    let need = step(&cx, &at_line, &CallInput::Digits("0007".into()), &facts).err();
+    assert_eq!(need, Some(Need::ActiveFault("+8613800000007".into())));
+    // An ending several lines share (…1 ends +…01 and +…11) is not a choice.
+    let again = run(&cx, &at_line, CallInput::Digits("1".into()), &facts);
+    assert!(said(&again).contains("无效"), "{}", said(&again));
+    assert_eq!(next_state(&again).tries, 1);
+}

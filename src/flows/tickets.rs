@@ -162,16 +162,8 @@ fn say_lines(out: &mut Reply<'_>, next: &FlowState, lines: &[crate::customers::L
     }
     for (i, l) in lines.iter().enumerate() {
         let kind = out.words(&format!("line.kind.{}", l.kind.as_str()));
-        let tail: String = l
-            .number
-            .chars()
-            .rev()
-            .take(4)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        let tail = speak::digits(&tail, next.locale);
+        let start = l.number.char_indices().rev().nth(3).map_or(0, |(i, _)| i);
+        let tail = speak::digits(&l.number[start..], next.locale);
         let key = (i + 1).to_string();
         prompts.push(out.text(
             "line.item",
