@@ -16,18 +16,25 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::billing::source::{BillingSource, HttpBilling, StoreBilling};
+use crate::callbacks::dialer::{CallbackDialer, DialerConfig};
+use crate::callbacks::feed::TicketFeed;
 use crate::calls::service::StepService;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::prompts::Catalog;
 use crate::store::{self, StepWriter, Store};
 use crate::telephony::twilio;
+use crate::telephony::twilio::rest::TwilioDialer;
 use crate::tickets::desk::Desk;
 
 /// State shared by every handler.
 #[derive(Clone)]
 pub struct AppState {
     pub steps: StepService,
+    /// Places callbacks and settles their attempts.
+    pub callbacks: CallbackDialer,
+    /// Queues satisfaction callbacks from resolved tickets.
+    pub feed: TicketFeed,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +84,30 @@ impl AppState {
             clock.clone(),
         );
         let writer = StepWriter::spawn(store.clone());
+        let callbacks = CallbackDialer {
+            store: store.clone(),
+            dialer: Arc::new(TwilioDialer::from_config(
+                &cfg.twilio,
+                &cfg.public_url,
+                CARRIER_TIMEOUT,
+            )),
+            clock: clock.clone(),
+            calendar: desk.calendar.clone(),
+            cfg: DialerConfig {
+                ring_secs: cfg.callbacks.ring_secs,
+                default_tz: cfg.timezone,
+                ..DialerConfig::default()
+            },
+        };
+        let feed = TicketFeed {
+            store: store.clone(),
+            clock: clock.clone(),
+            tz: cfg.timezone,
+            default_locale: cfg.default_locale,
+        };
         Ok(AppState {
+            callbacks,
+            feed,
             steps: StepService {
                 store,
                 writer,
@@ -90,6 +120,9 @@ impl AppState {
         })
     }
 }
+
+/// How long a request to the carrier's REST API may take before its answer counts as lost.
+const CARRIER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Every route, with body limits and panic catching.
 pub fn router(state: AppState) -> Router {
@@ -142,6 +175,15 @@ pub async fn serve(
     // Background work lives as long as the server.
     let mut background = tokio::task::JoinSet::new();
     background.spawn(state.steps.desk.clone().run_sweeper());
+    background.spawn(state.feed.clone().run());
+    let cfg = &state.steps.cfg;
+    if !cfg.callbacks.dial {
+        tracing::info!("this instance does not dial callbacks (callbacks.dial = false)");
+    } else if cfg.twilio.account_sid.is_empty() {
+        tracing::warn!("callbacks are not dialed: no Twilio account is configured");
+    } else {
+        background.spawn(state.callbacks.clone().run());
+    }
     background.spawn(crate::webhooks::worker::Worker::from_app(&state).run());
     let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)

@@ -90,6 +90,26 @@ pub struct Config {
     pub sla: sla::Policy,
     pub complaints: ComplaintConfig,
     pub webhooks: WebhookConfig,
+    pub callbacks: CallbackConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CallbackConfig {
+    /// Run the dialer in this instance (it also needs a Twilio account). Several instances on
+    /// PostgreSQL may all run it.
+    pub dial: bool,
+    /// Seconds to let a callback ring.
+    pub ring_secs: u32,
+}
+
+impl Default for CallbackConfig {
+    fn default() -> Self {
+        CallbackConfig {
+            dial: true,
+            ring_secs: 30,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -192,6 +212,7 @@ impl Default for Config {
             sla: sla::Policy::standard(),
             complaints: ComplaintConfig::default(),
             webhooks: WebhookConfig::default(),
+            callbacks: CallbackConfig::default(),
         }
     }
 }
@@ -253,6 +274,7 @@ impl fmt::Debug for Config {
             .field("sla", &self.sla)
             .field("complaints", &self.complaints)
             .field("webhooks", &self.webhooks)
+            .field("callbacks", &self.callbacks)
             .finish_non_exhaustive()
     }
 }
@@ -391,6 +413,11 @@ impl Config {
         self.sla
             .validate()
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        if !(5..=600).contains(&self.callbacks.ring_secs) {
+            return Err(ConfigError::Invalid(
+                "callbacks.ring_secs must be between 5 and 600".into(),
+            ));
+        }
         if !(5..=3600).contains(&self.complaints.max_secs) {
             return Err(ConfigError::Invalid(
                 "complaints.max_secs must be between 5 and 3600".into(),

@@ -6,6 +6,7 @@ pub mod api; // JSON API under /api/v1
 pub mod app; // state, router, server
 pub mod billing; // bills and where they come from
 pub mod calendar; // working days: weekends, holidays, adjusted working days
+pub mod callbacks; // outbound calls owed to customers: campaigns, ledger, dialer
 pub mod calls; // call history and the step service that drives the flows
 pub mod clock; // the time, fakeable in tests
 pub mod config; // settings from file and environment, secrets redacted
@@ -14,6 +15,7 @@ pub mod demo; // demo customers for `serve --demo`
 pub mod flows; // the IVR as pure functions: state and input in, verbs and state out
 pub mod prompts; // what callers hear: catalogs per locale, spoken formatting
 pub mod store; // all SQL: SQLite and PostgreSQL
+pub mod surveys; // survey scripts, scoring and satisfaction figures
 pub mod telephony; // provider-neutral call model; the Twilio adapter
 pub mod tickets; // fault reports, orders, complaints: life cycle, deadlines, history
 pub mod webhooks; // ticket events sent to subscribers, signed, retried, never lost

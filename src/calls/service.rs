@@ -10,7 +10,8 @@ use crate::billing::source::BillingSource;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::customers::pin;
-use crate::flows::{self, Ctx, Facts, FlowState, Need, Node, Outcome};
+use crate::flows::survey::{SurveyInfo, SurveyState};
+use crate::flows::{self, Ctx, Facts, FlowState, Need, Outcome};
 use crate::prompts::{Catalog, Locale};
 use crate::store::{NewCall, StepOutcome, StepWrite, StepWriter, Store, StoreError};
 use crate::telephony::{CallInput, Verb, mask_number};
@@ -23,9 +24,17 @@ pub struct StepRequest {
     pub call_sid: String,
     /// Who called whom; recorded when the call is new.
     pub call: NewCall,
-    /// `None` for the first request of a call.
-    pub state: Option<FlowState>,
+    pub state: StepState,
     pub input: CallInput,
+}
+
+/// Which flow a request belongs to, and where in it the call is.
+#[derive(Debug, Clone)]
+pub enum StepState {
+    /// The inbound menu; `None` for the first request of a call.
+    Inbound(Option<FlowState>),
+    /// A callback's survey; `machine` when the carrier detected an answering machine.
+    Survey { state: SurveyState, machine: bool },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +46,9 @@ pub enum StepError {
     UnknownCall,
     #[error("the flow asked for {0:?} more than once")]
     FlowLoop(Need),
+    /// A survey step for a callback that does not exist.
+    #[error("unknown callback {0}")]
+    UnknownCallback(i64),
 }
 
 impl From<StoreError> for StepError {
@@ -66,17 +78,28 @@ impl StepService {
         render: impl Fn(&[Verb]) -> String,
     ) -> Result<String, StepError> {
         let now = self.clock.now_ms();
-        let state = req
-            .state
-            .clone()
-            .unwrap_or_else(|| FlowState::start(self.cfg.default_locale));
-        let outcome = self.run(req, &state, now).await?;
+        let (seq, node, outcome) = match &req.state {
+            StepState::Inbound(state) => {
+                let state = state
+                    .clone()
+                    .unwrap_or_else(|| FlowState::start(self.cfg.default_locale));
+                let outcome = self.run(req, &state, now).await?;
+                (state.seq, state.node.name().to_string(), outcome)
+            }
+            StepState::Survey { state, machine } => {
+                let caller = normalize_number(&req.call.to_number);
+                let ctx = self.ctx(now, caller.as_deref());
+                let info = self.survey_info(state.callback_id).await?;
+                let outcome = flows::survey::step(&ctx, state, &req.input, *machine, &info);
+                (state.seq, state.node(), outcome)
+            }
+        };
         let body = render(&outcome.verbs);
         let write = StepWrite {
             call_sid: req.call_sid.clone(),
-            seq: state.seq,
-            new_call: (state.node == Node::Start).then(|| req.call.clone()),
-            node: state.node.name().to_string(),
+            seq,
+            new_call: (seq == 0).then(|| req.call.clone()),
+            node,
             input: outcome.input_log.clone(),
             said: outcome.said().join("\n"),
             response: body.clone(),
@@ -86,11 +109,50 @@ impl StepService {
         match self.writer.commit(write).await? {
             StepOutcome::Recorded => Ok(body),
             StepOutcome::Replayed { response } => {
-                tracing::info!(call_sid = %req.call_sid, seq = state.seq, "replayed a retried step");
+                tracing::info!(call_sid = %req.call_sid, seq, "replayed a retried step");
                 Ok(response)
             }
             StepOutcome::UnknownCall => Err(StepError::UnknownCall),
         }
+    }
+
+    fn ctx<'a>(&'a self, now: i64, caller_number: Option<&'a str>) -> Ctx<'a> {
+        Ctx {
+            catalog: &self.catalog,
+            agent: self.cfg.agent_number.as_deref(),
+            default_locale: self.cfg.default_locale,
+            pin_max_failures: self.cfg.pin.max_failures,
+            pin_lock_minutes: self.cfg.pin.lock_minutes,
+            now,
+            tz: self.desk.tz,
+            complaint_max_secs: self.cfg.complaints.max_secs,
+            transcribe: self.cfg.complaints.transcribe,
+            caller_number,
+        }
+    }
+
+    /// The script and dates a callback's survey needs.
+    async fn survey_info(&self, callback_id: i64) -> Result<SurveyInfo, StepError> {
+        let cb = self
+            .store
+            .callback(callback_id)
+            .await?
+            .ok_or(StepError::UnknownCallback(callback_id))?;
+        let campaign = self
+            .store
+            .campaign(cb.campaign_id)
+            .await?
+            .ok_or(StepError::UnknownCallback(callback_id))?;
+        let ticket = match cb.ticket_id {
+            Some(id) => self.store.ticket_by_id(id).await?,
+            None => None,
+        };
+        Ok(SurveyInfo {
+            script: campaign.script,
+            number: cb.to_number,
+            resolved_at: ticket.as_ref().and_then(|t| t.resolved_at),
+            appointment_at: ticket.as_ref().and_then(|t| t.appointment_at),
+        })
     }
 
     /// Runs the flow, answering its needs until it answers.
@@ -101,18 +163,7 @@ impl StepService {
         now: i64,
     ) -> Result<Outcome, StepError> {
         let caller = normalize_number(&req.call.from_number);
-        let ctx = Ctx {
-            catalog: &self.catalog,
-            agent: self.cfg.agent_number.as_deref(),
-            default_locale: self.cfg.default_locale,
-            pin_max_failures: self.cfg.pin.max_failures,
-            pin_lock_minutes: self.cfg.pin.lock_minutes,
-            now,
-            tz: self.desk.tz,
-            complaint_max_secs: self.cfg.complaints.max_secs,
-            transcribe: self.cfg.complaints.transcribe,
-            caller_number: caller.as_deref(),
-        };
+        let ctx = self.ctx(now, caller.as_deref());
         let mut facts = Facts::default();
         let mut asked: Vec<Need> = Vec::new();
         loop {
@@ -226,9 +277,10 @@ impl StepService {
 
     /// The locale to apologise in when a step fails.
     pub fn locale_of(&self, req: &StepRequest) -> Locale {
-        req.state
-            .as_ref()
-            .map_or(self.cfg.default_locale, |s| s.locale)
+        match &req.state {
+            StepState::Inbound(s) => s.as_ref().map_or(self.cfg.default_locale, |s| s.locale),
+            StepState::Survey { state, .. } => state.locale,
+        }
     }
 }
 

@@ -16,6 +16,7 @@
 mod bill;
 mod complaints;
 mod menu;
+pub mod survey;
 mod tickets;
 
 use crate::billing::Bill;
@@ -483,17 +484,15 @@ pub fn step(
     Ok(Outcome {
         verbs: out.verbs,
         effects: out.effects,
-        input_log: input_log(state, input),
+        input_log: log_input(input, state.node == Node::Pin),
     })
 }
 
-/// The input as recorded: PIN digits never reach the history.
-fn input_log(state: &FlowState, input: &CallInput) -> String {
+/// The input as recorded; `secret` digits (a PIN) never reach the history.
+fn log_input(input: &CallInput, secret: bool) -> String {
     match input {
         CallInput::None => String::new(),
-        CallInput::Digits(d) if state.node == Node::Pin => {
-            format!("digits:{}", "*".repeat(d.len()))
-        }
+        CallInput::Digits(d) if secret => format!("digits:{}", "*".repeat(d.len())),
         CallInput::Digits(d) => format!("digits:{d}"),
         CallInput::Speech { text, confidence } => format!("speech:{text} ({confidence:.2})"),
         CallInput::Timeout => "timeout".to_string(),

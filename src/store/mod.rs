@@ -7,6 +7,7 @@
 //! Call steps and status reports are written by one batching writer (`StepWriter`): many
 //! concurrent writes share one transaction, and each is answered only after it commits.
 
+mod callbacks;
 mod postgres;
 mod rows;
 mod sqlite;
@@ -18,6 +19,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::billing::Bill;
+use crate::callbacks::{
+    Attempt, Callback, Campaign, CampaignState, Followup, LedgerEntry, NewCallback, NewCampaign,
+    StoredAnswer,
+};
 use crate::calls::CallRecord;
 use crate::customers::{Account, AccountWrite};
 use crate::prompts::Locale;
@@ -26,6 +31,7 @@ use crate::tickets::{
 };
 use crate::webhooks::{AttemptResult, Delivery, DeliveryJob, Endpoint, NewEndpoint};
 
+pub use callbacks::{AttemptEnd, CallbackNext};
 pub use writer::StepWriter;
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +96,23 @@ pub enum Effect {
     },
     /// A right PIN: the count starts afresh.
     PinAccepted { account_id: i64 },
+    /// A survey question answered during an attempt (once per attempt and question).
+    SurveyAnswer {
+        callback_id: i64,
+        attempt_id: i64,
+        question: String,
+        answer: String,
+        /// On 0–100, when the answer scores.
+        score: Option<f64>,
+    },
+    /// The customer asked not to be called again.
+    OptOut { callback_id: i64, number: String },
+    /// An answer people must follow up (dissatisfied, not fixed, appointment change).
+    Followup {
+        callback_id: i64,
+        kind: String,
+        detail: String,
+    },
 }
 
 /// What became of a `StepWrite`.
@@ -132,6 +155,7 @@ pub trait TicketStore: Send + Sync + 'static {
     /// idempotent: a step that opened a ticket before gets that ticket back.
     async fn open_ticket(&self, ticket: &NewTicket, now: i64) -> Result<Ticket>;
     async fn ticket(&self, number: &str) -> Result<Option<Ticket>>;
+    async fn ticket_by_id(&self, id: i64) -> Result<Option<Ticket>>;
     /// The complaint ticket holding this recording.
     async fn ticket_by_recording(&self, recording_sid: &str) -> Result<Option<Ticket>>;
     /// The newest still-running ticket of `kind` on a line.
@@ -176,8 +200,91 @@ pub trait TicketStore: Send + Sync + 'static {
     async fn retry_delivery(&self, id: i64, now: i64) -> Result<bool>;
 }
 
+/// Campaigns and the callbacks they owe, with their attempts and ledgers.
 #[async_trait]
-pub trait Store: TicketStore + Send + Sync + 'static {
+pub trait CallbackStore: Send + Sync + 'static {
+    /// A new campaign, in draft. Names are unique; there is at most one standing campaign.
+    async fn create_campaign(&self, campaign: &NewCampaign, now: i64) -> Result<Campaign>;
+    async fn campaign(&self, id: i64) -> Result<Option<Campaign>>;
+    async fn campaigns(&self) -> Result<Vec<Campaign>>;
+    /// The campaign resolved tickets queue into, if there is one.
+    async fn standing_campaign(&self) -> Result<Option<Campaign>>;
+    /// Starts, pauses, resumes or stops a campaign (`Conflict` when its state does not allow).
+    async fn set_campaign_state(&self, id: i64, to: CampaignState, now: i64) -> Result<Campaign>;
+
+    /// Queues callbacks, each with its first ledger line; `None` for one whose source the
+    /// campaign already owes.
+    async fn queue_callbacks(
+        &self,
+        callbacks: &[NewCallback],
+        now: i64,
+    ) -> Result<Vec<Option<i64>>>;
+    /// Cancels the pending callbacks about a ticket; how many.
+    async fn cancel_ticket_callbacks(&self, ticket_id: i64, why: &str, now: i64) -> Result<u64>;
+    async fn callback(&self, id: i64) -> Result<Option<Callback>>;
+    async fn campaign_callbacks(
+        &self,
+        campaign_id: i64,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<Callback>>;
+    /// A callback's ledger, oldest first.
+    async fn ledger(&self, callback_id: i64) -> Result<Vec<LedgerEntry>>;
+    async fn attempts(&self, callback_id: i64) -> Result<Vec<Attempt>>;
+    async fn attempt(&self, id: i64) -> Result<Option<Attempt>>;
+
+    /// Claims up to `limit` callbacks due at `now` (of running campaigns), and claims whose
+    /// dialer died before asking the carrier, until `lease_until`.
+    async fn claim_callbacks(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<Callback>>;
+    /// Gives a claimed callback back, due at `due_at`, with a ledger note if there is one.
+    async fn defer_callback(
+        &self,
+        id: i64,
+        due_at: i64,
+        note: Option<&str>,
+        now: i64,
+    ) -> Result<()>;
+    /// Ends a callback without (another) attempt.
+    async fn finish_callback(&self, id: i64, outcome: &str, detail: &str, now: i64) -> Result<()>;
+    /// Takes the campaign's pacing slot at `now` (`None`), or says when the next one is.
+    async fn take_slot(&self, campaign_id: i64, pace_ms: i64, now: i64) -> Result<Option<i64>>;
+    /// Records an attempt before the carrier is asked.
+    async fn begin_attempt(&self, callback_id: i64, detail: &str, now: i64) -> Result<Attempt>;
+    /// The carrier has the call; `false` when the attempt had moved on already.
+    async fn attempt_placed(
+        &self,
+        attempt: &Attempt,
+        provider_call_id: &str,
+        detail: &str,
+        now: i64,
+    ) -> Result<bool>;
+    /// The request got no clear answer: reconcile before dialing again.
+    async fn attempt_unclear(&self, attempt: &Attempt, detail: &str, now: i64) -> Result<()>;
+    /// Ends an attempt and decides the callback's future, once; `false` when it had ended.
+    async fn end_attempt(&self, end: &AttemptEnd) -> Result<bool>;
+    /// Attempts not ended that were requested before `requested_before`, oldest first.
+    async fn open_attempts(&self, requested_before: i64, limit: i64) -> Result<Vec<Attempt>>;
+
+    async fn opt_out(&self, number: &str, source: &str, now: i64) -> Result<()>;
+    async fn is_opted_out(&self, number: &str) -> Result<bool>;
+    /// Whether another callback to `number` reached the customer since `since`.
+    async fn reached_since(&self, number: &str, since: i64, except_callback: i64) -> Result<bool>;
+    /// The answers given to a callback's surveys, in order.
+    async fn answers(&self, callback_id: i64) -> Result<Vec<StoredAnswer>>;
+    /// Open follow-ups, oldest first.
+    async fn followups(&self, limit: i64) -> Result<Vec<Followup>>;
+    /// How far the consumer `name` has read the ticket event feed.
+    async fn feed_cursor(&self, name: &str) -> Result<i64>;
+    async fn set_feed_cursor(&self, name: &str, last_id: i64) -> Result<()>;
+}
+
+#[async_trait]
+pub trait Store: TicketStore + CallbackStore + Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<()>;
     /// Cheap round trip, for `/readyz`.
@@ -215,6 +322,28 @@ pub trait Store: TicketStore + Send + Sync + 'static {
             .map(drop)
     }
     async fn call(&self, call_sid: &str) -> Result<Option<CallRecord>>;
+}
+
+/// A migrator over migrations embedded in the binary: what `sqlx::migrate!` builds (same
+/// versions, SQL and checksums), without sqlx's `macros` feature. Every file in a backend's
+/// `migrations/` folder must be listed (a unit test in each backend checks).
+fn embedded_migrations(files: &[(i64, &str, &'static str)]) -> sqlx::migrate::Migrator {
+    use sqlx::migrate::{Migration, MigrationType, Migrator};
+    use sqlx::{AssertSqlSafe, SqlSafeStr};
+    Migrator::with_migrations(
+        files
+            .iter()
+            .map(|(version, name, sql)| {
+                Migration::new(
+                    *version,
+                    name.to_string().into(),
+                    MigrationType::Simple,
+                    AssertSqlSafe(*sql).into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    )
 }
 
 /// Opens the store named by `url` (`sqlite:path`, `sqlite://path`, `postgres://…`) and

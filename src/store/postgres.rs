@@ -10,9 +10,8 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
-use sqlx::{AssertSqlSafe, SqlSafeStr};
 
 use super::rows::{self, AccountRow, By, CallRow, LineRow, PinEffect, StepRow, sql};
 use super::{AccountPage, NewCall, Result, StatusEvent, StepOutcome, StepWrite, Store, StoreError};
@@ -27,23 +26,21 @@ pub struct PgStore {
 }
 
 fn migrator() -> Migrator {
-    // Equivalent to `sqlx::migrate!("./migrations/postgres")` (same version, SQL and
-    // checksum), which needs sqlx's `macros` feature.
-    Migrator::with_migrations(vec![
-        Migration::new(
+    super::embedded_migrations(&[
+        (
             1,
-            "init".into(),
-            MigrationType::Simple,
-            AssertSqlSafe(include_str!("../../migrations/postgres/0001_init.sql")).into_sql_str(),
-            false,
+            "init",
+            include_str!("../../migrations/postgres/0001_init.sql"),
         ),
-        Migration::new(
+        (
             2,
-            "tickets".into(),
-            MigrationType::Simple,
-            AssertSqlSafe(include_str!("../../migrations/postgres/0002_tickets.sql"))
-                .into_sql_str(),
-            false,
+            "tickets",
+            include_str!("../../migrations/postgres/0002_tickets.sql"),
+        ),
+        (
+            3,
+            "callbacks",
+            include_str!("../../migrations/postgres/0003_callbacks.sql"),
         ),
     ])
 }
@@ -63,6 +60,13 @@ impl PgStore {
         Ok(self.pool.begin().await?)
     }
 }
+
+super::callbacks::callback_store!(
+    PgStore,
+    sqlx::Postgres,
+    pool,
+    " FOR UPDATE OF b SKIP LOCKED"
+);
 
 super::tickets::ticket_store!(
     PgStore,
@@ -420,6 +424,9 @@ impl Store for PgStore {
         for p in &effects.pins {
             apply_pin(&mut tx, p).await?;
         }
+        for (e, at) in &effects.surveys {
+            callback_impl::apply_survey_effect(&mut tx, e, *at).await?;
+        }
         for ev in statuses {
             apply_status(&mut tx, ev).await?;
         }
@@ -521,7 +528,7 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
         let on_disk = Migrator::new(dir).await.expect("read migrations");
         let embedded = migrator();
-        let key = |m: &Migration| (m.version, m.checksum.to_vec());
+        let key = |m: &sqlx::migrate::Migration| (m.version, m.checksum.to_vec());
         assert_eq!(
             on_disk.iter().map(key).collect::<Vec<_>>(),
             embedded.iter().map(key).collect::<Vec<_>>()

@@ -462,6 +462,8 @@ pub(super) struct Effects<'a> {
     pub calls: Vec<CallUpdate<'a>>,
     /// PIN effects in step order: they count, so order and multiplicity matter.
     pub pins: Vec<PinEffect>,
+    /// Survey effects (answers, opt-outs, follow-ups) with their step's time.
+    pub surveys: Vec<(&'a Effect, i64)>,
 }
 
 pub(super) struct CallUpdate<'a> {
@@ -616,6 +618,7 @@ pub(super) fn effects<'a>(steps: &'a [StepWrite], recorded: &[usize]) -> Effects
     let mut calls: Vec<CallUpdate<'a>> = Vec::new();
     let mut index: HashMap<&str, usize> = HashMap::new();
     let mut pins = Vec::new();
+    let mut surveys = Vec::new();
     for s in recorded.iter().filter_map(|&i| steps.get(i)) {
         let k = *index.entry(s.call_sid.as_str()).or_insert_with(|| {
             calls.push(CallUpdate {
@@ -643,10 +646,17 @@ pub(super) fn effects<'a>(steps: &'a [StepWrite], recorded: &[usize]) -> Effects
                     at: s.at,
                 }),
                 Effect::PinAccepted { account_id } => pins.push(PinEffect::Accepted { account_id }),
+                Effect::SurveyAnswer { .. } | Effect::OptOut { .. } | Effect::Followup { .. } => {
+                    surveys.push((e, s.at))
+                }
             }
         }
     }
-    Effects { calls, pins }
+    Effects {
+        calls,
+        pins,
+        surveys,
+    }
 }
 
 #[cfg(test)]

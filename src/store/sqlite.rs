@@ -11,12 +11,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, SqlSafeStr};
 
 use super::rows::{self, AccountRow, By, CallRow, LineRow, PinEffect, StepRow, sql};
 use super::{AccountPage, Result, StatusEvent, StepOutcome, StepWrite, Store, StoreError};
@@ -34,22 +33,21 @@ pub struct SqliteStore {
 }
 
 fn migrator() -> Migrator {
-    // Equivalent to `sqlx::migrate!("./migrations/sqlite")` (same version, SQL and checksum),
-    // which needs sqlx's `macros` feature.
-    Migrator::with_migrations(vec![
-        Migration::new(
+    super::embedded_migrations(&[
+        (
             1,
-            "init".into(),
-            MigrationType::Simple,
-            AssertSqlSafe(include_str!("../../migrations/sqlite/0001_init.sql")).into_sql_str(),
-            false,
+            "init",
+            include_str!("../../migrations/sqlite/0001_init.sql"),
         ),
-        Migration::new(
+        (
             2,
-            "tickets".into(),
-            MigrationType::Simple,
-            AssertSqlSafe(include_str!("../../migrations/sqlite/0002_tickets.sql")).into_sql_str(),
-            false,
+            "tickets",
+            include_str!("../../migrations/sqlite/0002_tickets.sql"),
+        ),
+        (
+            3,
+            "callbacks",
+            include_str!("../../migrations/sqlite/0003_callbacks.sql"),
         ),
     ])
 }
@@ -87,6 +85,8 @@ impl SqliteStore {
         Ok(self.write.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
+
+super::callbacks::callback_store!(SqliteStore, sqlx::Sqlite, read, "");
 
 super::tickets::ticket_store!(SqliteStore, sqlx::Sqlite, read, "", "");
 
@@ -409,6 +409,9 @@ impl Store for SqliteStore {
         for p in &effects.pins {
             apply_pin(&mut tx, p).await?;
         }
+        for (e, at) in &effects.surveys {
+            callback_impl::apply_survey_effect(&mut tx, e, *at).await?;
+        }
         for ev in statuses {
             apply_status(&mut tx, ev).await?;
         }
@@ -508,7 +511,7 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
         let on_disk = Migrator::new(dir).await.expect("read migrations");
         let embedded = migrator();
-        let key = |m: &Migration| (m.version, m.checksum.to_vec());
+        let key = |m: &sqlx::migrate::Migration| (m.version, m.checksum.to_vec());
         assert_eq!(
             on_disk.iter().map(key).collect::<Vec<_>>(),
             embedded.iter().map(key).collect::<Vec<_>>()

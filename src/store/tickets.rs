@@ -344,6 +344,11 @@ macro_rules! ticket_store {
                 ticket_columns!(),
                 " FROM tickets t WHERE t.number = $1"
             );
+            const BY_ID: &str = concat!(
+                "SELECT ",
+                ticket_columns!(),
+                " FROM tickets t WHERE t.id = $1"
+            );
             const BY_NUMBER_LOCKED: &str = concat!(
                 "SELECT ",
                 ticket_columns!(),
@@ -544,6 +549,15 @@ macro_rules! ticket_store {
 
                 async fn ticket(&self, number: &str) -> Result<Option<Ticket>> {
                     fetch(&mut *self.$read.acquire().await?, BY_NUMBER, number).await
+                }
+
+                async fn ticket_by_id(&self, id: i64) -> Result<Option<Ticket>> {
+                    sqlx::query(BY_ID)
+                        .bind(id)
+                        .fetch_optional(&self.$read)
+                        .await?
+                        .map(|r| decode(&r))
+                        .transpose()
                 }
 
                 async fn ticket_by_recording(&self, sid: &str) -> Result<Option<Ticket>> {

@@ -150,6 +150,77 @@ impl CallStatus {
     }
 }
 
+/// Who answered an outbound call, when the carrier detects answering machines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnsweredBy {
+    Human,
+    Machine,
+    /// Detection could not tell; treated as a person (carriers advise so).
+    Unknown,
+}
+
+/// An outbound call to place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundCall {
+    pub to: String,
+    pub from: String,
+    /// Path and query of our webhook that answers the call (like `NextStep`), relative to the
+    /// public base URL.
+    pub answer: NextStep,
+    /// Path and query of our status webhook for this call.
+    pub status: NextStep,
+    /// Seconds to let it ring.
+    pub ring_secs: u32,
+    /// Ask the carrier to detect answering machines before our webhook is requested.
+    pub detect_machine: bool,
+}
+
+/// A call as the carrier reports it when asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteCall {
+    /// The carrier's id of the call.
+    pub id: String,
+    pub to: String,
+    pub status: CallStatus,
+    pub answered_by: Option<AnsweredBy>,
+    /// When the carrier created it, epoch milliseconds.
+    pub created_at: i64,
+}
+
+/// Why placing (or looking up) a call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DialError {
+    /// The carrier refused and will refuse again (invalid number, no permission for the
+    /// destination…): the callback ends with this reason.
+    #[error("refused by the carrier ({code:?}): {message}")]
+    Permanent { code: Option<i64>, message: String },
+    /// The carrier refused for now (rate limit, outage): nothing was placed; try later.
+    #[error("temporarily refused by the carrier ({code:?}): {message}")]
+    Transient {
+        code: Option<i64>,
+        message: String,
+        /// How long the carrier asked us to wait, if it said.
+        retry_after_secs: Option<u64>,
+    },
+    /// No answer from the carrier (timeout, connection lost mid-request): the call may or may
+    /// not have been placed; it must be reconciled before anyone is dialed again.
+    #[error("no clear answer from the carrier: {0}")]
+    Ambiguous(String),
+}
+
+/// Places outbound calls through a carrier's REST API.
+#[async_trait::async_trait]
+pub trait Dialer: Send + Sync + 'static {
+    /// Places one call; returns the carrier's id of it. Never retried inside: a retry is the
+    /// caller's decision, after reconciling.
+    async fn place(&self, call: &OutboundCall) -> Result<RemoteCall, DialError>;
+    /// The call with this id, if the carrier knows it.
+    async fn fetch(&self, id: &str) -> Result<Option<RemoteCall>, DialError>;
+    /// Calls to `to` the carrier created at or after `since` (epoch ms): how an attempt whose
+    /// request got no answer is reconciled.
+    async fn calls_to_since(&self, to: &str, since: i64) -> Result<Vec<RemoteCall>, DialError>;
+}
+
 /// Masks a phone number for logs: keeps the country prefix and the last two digits.
 pub fn mask_number(n: &str) -> String {
     let chars: Vec<char> = n.chars().collect();

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use hotline::app::{self, AppState};
 use hotline::clock::FakeClock;
 use hotline::config::{Config, Secret};
+use hotline::telephony::twilio::fake_api::FakeTwilio;
 use hotline::telephony::twilio::simulator::Simulator;
 
 pub const AUTH_TOKEN: &str = "test-auth-token";
@@ -22,6 +23,8 @@ pub enum Backend {
 
 pub struct TestApp {
     pub base: String,
+    /// Twilio's REST API and the callbacks it places, playing against this app.
+    pub twilio: FakeTwilio,
     pub state: AppState,
     pub clock: Arc<FakeClock>,
     pub sim: Simulator,
@@ -66,6 +69,12 @@ impl TestApp {
         };
         cfg.twilio.auth_token = Secret::new(AUTH_TOKEN);
         cfg.twilio.account_sid = ACCOUNT_SID.into();
+        let twilio = FakeTwilio::start(Simulator::new(&base, AUTH_TOKEN, ACCOUNT_SID))
+            .await
+            .expect("fake Twilio");
+        cfg.twilio.api_base = twilio.base_url().to_string();
+        // Tests run the dialer's rounds themselves, at the times they choose.
+        cfg.callbacks.dial = false;
         tweak(&mut cfg);
         cfg.validate().expect("valid test config");
         let store = hotline::store::connect(&url).await.expect("store");
@@ -79,6 +88,7 @@ impl TestApp {
             let _ = app::serve(server_state, listener, std::future::pending()).await;
         });
         Some(TestApp {
+            twilio,
             sim: Simulator::new(&base, AUTH_TOKEN, ACCOUNT_SID),
             base,
             state,

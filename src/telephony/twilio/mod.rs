@@ -6,6 +6,8 @@
 //! must pass, and `simulator` plays Twilio's part over real HTTP for the end-to-end tests and
 //! the `hotline dial` softphone.
 
+pub mod fake_api;
+pub mod rest;
 pub mod signature;
 pub mod simulator;
 pub mod twiml;

@@ -9,6 +9,12 @@
 //! the next verb); `<Dial>` has no far end and always reports `no-answer`; when the call ends
 //! the `completed` status callback is sent once, as Twilio does. Twenty hops without input
 //! are treated as a redirect loop.
+//!
+//! Outbound calls (`answer_outbound`) start where Twilio starts them once the callee answers:
+//! with a request to the create request's `Url` carrying `Direction=outbound-api`,
+//! `CallStatus=in-progress` and, when detection was asked, `AnsweredBy`. Their end is not
+//! reported to `/twilio/status` but kept (`Call::end_status`): the REST API that placed them
+//! (`fake_api`) sends it to the call's own `StatusCallback`, with the progress events before it.
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -24,6 +30,10 @@ const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(15);
 const MAX_HOPS: usize = 20;
 const VOICE_PATH: &str = "/twilio/voice";
 const STATUS_PATH: &str = "/twilio/status";
+const INBOUND: &str = "inbound";
+const OUTBOUND: &str = "outbound-api";
+/// How long the simulated answering-machine detection took, milliseconds.
+const AMD_MILLIS: u32 = 2400;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
@@ -67,11 +77,43 @@ enum Method {
 
 impl Method {
     fn of(e: &Element) -> Method {
-        if e.attr("method") == Some("GET") {
+        Method::named(e.attr("method").unwrap_or("POST"))
+    }
+
+    /// `GET` is GET; anything else is Twilio's default, POST.
+    fn named(name: &str) -> Method {
+        if name == "GET" {
             Method::Get
         } else {
             Method::Post
         }
+    }
+}
+
+/// An outbound call the REST API has created, as the carrier needs it once the callee answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundLeg {
+    pub sid: String,
+    /// Our number (the caller ID the call was placed from).
+    pub from: String,
+    /// The number called.
+    pub to: String,
+    /// The create request's `Url` and `Method` (`GET`; anything else is POST).
+    pub url: String,
+    pub method: String,
+    /// Detection's verdict (`human`, `machine_start`, `unknown`…) when `MachineDetection` was
+    /// asked; sent as `AnsweredBy` on the request to `url`.
+    pub answered_by: Option<String>,
+}
+
+/// A signed webhook kept whole, so that a duplicate is the same bytes (a Twilio retry).
+#[derive(Debug, Clone)]
+pub(crate) struct Webhook(Request);
+
+impl Webhook {
+    /// The URL it goes to, as signed.
+    pub(crate) fn url(&self) -> &str {
+        &self.0.url
     }
 }
 
@@ -188,11 +230,40 @@ impl Simulator {
         from: &str,
         to: &str,
     ) -> Result<Call, SimError> {
-        let mut call = Call {
+        let mut call = self.new_call(sid, from, to, INBOUND);
+        let url = self.url(VOICE_PATH);
+        let verbs = call
+            .fetch(Method::Post, &url, "ringing", Vec::new())
+            .await?;
+        call.run(verbs, Method::Post, url).await?;
+        Ok(call)
+    }
+
+    /// Answers an outbound call the REST API created: requests `leg.url` with Twilio's
+    /// outbound parameters (and `AnsweredBy` when detection ran), then plays the document
+    /// until it waits for input or ends. The call's end is kept for `Call::end_status`, not
+    /// sent to `/twilio/status`.
+    pub async fn answer_outbound(&self, leg: &OutboundLeg) -> Result<Call, SimError> {
+        let mut call = self.new_call(&leg.sid, &leg.from, &leg.to, OUTBOUND);
+        call.report_end = false;
+        let method = Method::named(&leg.method);
+        let mut extra = Vec::new();
+        if let Some(by) = &leg.answered_by {
+            extra.push(("AnsweredBy", by.clone()));
+            extra.push(("MachineDetectionDuration", AMD_MILLIS.to_string()));
+        }
+        let verbs = call.fetch(method, &leg.url, "in-progress", extra).await?;
+        call.run(verbs, method, leg.url.clone()).await?;
+        Ok(call)
+    }
+
+    fn new_call(&self, sid: &str, from: &str, to: &str, direction: &'static str) -> Call {
+        Call {
             sim: self.clone(),
             sid: sid.to_string(),
             from: from.to_string(),
             to: to.to_string(),
+            direction,
             started: Instant::now(),
             gather: None,
             record: None,
@@ -203,14 +274,59 @@ impl Simulator {
             ended: false,
             transferred_to: None,
             status_sent: false,
+            report_end: true,
+            end_status: None,
             sequence: 0,
-        };
-        let url = self.url(VOICE_PATH);
-        let verbs = call
-            .fetch(Method::Post, &url, "ringing", Vec::new())
-            .await?;
-        call.run(verbs, Method::Post, url).await?;
-        Ok(call)
+        }
+    }
+
+    /// The account this simulator plays Twilio for.
+    pub fn account_sid(&self) -> &str {
+        &self.account_sid
+    }
+
+    /// Whether HTTP Basic credentials are this account's (the REST API's check).
+    pub(crate) fn credentials_match(&self, account_sid: &str, auth_token: &str) -> bool {
+        constant_time_eq(account_sid.as_bytes(), self.account_sid.as_bytes())
+            & constant_time_eq(auth_token.as_bytes(), self.auth_token.as_bytes())
+    }
+
+    /// A signed call-progress event (status callback) of an outbound call, as Twilio sends it
+    /// to the call's `StatusCallback` with `method`: every voice parameter, then
+    /// `CallbackSource`, `SequenceNumber`, `Timestamp` and `extra`.
+    pub(crate) fn outbound_status(
+        &self,
+        leg: &OutboundLeg,
+        callback: &str,
+        method: &str,
+        status: &str,
+        sequence: u32,
+        extra: Vec<(String, String)>,
+    ) -> Webhook {
+        let mut params = voice_params(
+            &self.account_sid,
+            &leg.sid,
+            &leg.from,
+            &leg.to,
+            status,
+            OUTBOUND,
+        );
+        params.extend([
+            (
+                "CallbackSource".to_string(),
+                "call-progress-events".to_string(),
+            ),
+            ("SequenceNumber".to_string(), sequence.to_string()),
+            ("Timestamp".to_string(), rfc2822_now()),
+        ]);
+        params.extend(extra);
+        Webhook(self.request(Method::named(method), callback, &params))
+    }
+
+    /// Sends a webhook (again, byte for byte, when called twice); returns the HTTP status.
+    pub(crate) async fn deliver(&self, hook: &Webhook) -> Result<u16, SimError> {
+        let (status, _, _) = self.send(&hook.0).await?;
+        Ok(status)
     }
 
     /// POSTs `params` to `path_and_query` with a valid signature; returns status,
@@ -406,6 +522,11 @@ pub struct Call {
     ended: bool,
     transferred_to: Option<String>,
     status_sent: bool,
+    /// `inbound`, or `outbound-api` for calls placed through the REST API.
+    direction: &'static str,
+    /// Send the end to `/twilio/status` (inbound calls); outbound calls only keep it.
+    report_end: bool,
+    end_status: Option<String>,
     sequence: u32,
 }
 
@@ -444,6 +565,12 @@ impl Call {
 
     pub fn has_ended(&self) -> bool {
         self.ended
+    }
+
+    /// How the call ended (`completed`, `busy`, `no-answer`), once it has; `None` while it
+    /// goes on and when it broke off on an error (a bad answer, a redirect loop).
+    pub fn end_status(&self) -> Option<&str> {
+        self.end_status.as_deref()
     }
 
     /// The target of the last `<Dial>`, if the call was transferred.
@@ -616,39 +743,14 @@ impl Call {
 
     /// The parameters of every voice request, in Twilio's shape.
     fn params(&self, status: &str) -> Vec<(String, String)> {
-        let from_country = country_of(&self.from);
-        let to_country = country_of(&self.to);
-        let pairs: [(&str, &str); 25] = [
-            ("AccountSid", &self.sim.account_sid),
-            ("ApiVersion", "2010-04-01"),
-            ("CallSid", &self.sid),
-            ("CallStatus", status),
-            ("Called", &self.to),
-            ("CalledCity", ""),
-            ("CalledCountry", to_country),
-            ("CalledState", ""),
-            ("CalledZip", ""),
-            ("Caller", &self.from),
-            ("CallerCity", ""),
-            ("CallerCountry", from_country),
-            ("CallerState", ""),
-            ("CallerZip", ""),
-            ("Direction", "inbound"),
-            ("From", &self.from),
-            ("FromCity", ""),
-            ("FromCountry", from_country),
-            ("FromState", ""),
-            ("FromZip", ""),
-            ("To", &self.to),
-            ("ToCity", ""),
-            ("ToCountry", to_country),
-            ("ToState", ""),
-            ("ToZip", ""),
-        ];
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        voice_params(
+            &self.sim.account_sid,
+            &self.sid,
+            &self.from,
+            &self.to,
+            status,
+            self.direction,
+        )
     }
 
     /// Sends a voice webhook and returns the verbs of the (valid) answer.
@@ -808,6 +910,10 @@ impl Call {
             return Ok(());
         }
         self.status_sent = true;
+        self.end_status = Some(status.to_string());
+        if !self.report_end {
+            return Ok(());
+        }
         let answered = status == "completed";
         let secs = if answered {
             self.started.elapsed().as_secs()
@@ -827,12 +933,7 @@ impl Call {
                 "call-progress-events".to_string(),
             ),
             ("SequenceNumber".to_string(), self.sequence.to_string()),
-            (
-                "Timestamp".to_string(),
-                chrono::Utc::now()
-                    .format("%a, %d %b %Y %H:%M:%S +0000")
-                    .to_string(),
-            ),
+            ("Timestamp".to_string(), rfc2822_now()),
             ("CallDuration".to_string(), secs.to_string()),
             ("Duration".to_string(), minutes.to_string()),
         ]);
@@ -879,6 +980,62 @@ fn gather_of(
     }
 }
 
+/// The parameters of every voice request, in Twilio's shape.
+fn voice_params(
+    account_sid: &str,
+    sid: &str,
+    from: &str,
+    to: &str,
+    status: &str,
+    direction: &str,
+) -> Vec<(String, String)> {
+    let from_country = country_of(from);
+    let to_country = country_of(to);
+    let pairs: [(&str, &str); 25] = [
+        ("AccountSid", account_sid),
+        ("ApiVersion", "2010-04-01"),
+        ("CallSid", sid),
+        ("CallStatus", status),
+        ("Called", to),
+        ("CalledCity", ""),
+        ("CalledCountry", to_country),
+        ("CalledState", ""),
+        ("CalledZip", ""),
+        ("Caller", from),
+        ("CallerCity", ""),
+        ("CallerCountry", from_country),
+        ("CallerState", ""),
+        ("CallerZip", ""),
+        ("Direction", direction),
+        ("From", from),
+        ("FromCity", ""),
+        ("FromCountry", from_country),
+        ("FromState", ""),
+        ("FromZip", ""),
+        ("To", to),
+        ("ToCity", ""),
+        ("ToCountry", to_country),
+        ("ToState", ""),
+        ("ToZip", ""),
+    ];
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Now, as Twilio writes times in webhooks and resources (RFC 2822, UTC).
+fn rfc2822_now() -> String {
+    chrono::Utc::now()
+        .format("%a, %d %b %Y %H:%M:%S +0000")
+        .to_string()
+}
+
+/// Compares without stopping at the first difference.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 fn encode(params: &[(String, String)]) -> String {
     form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params)
@@ -889,7 +1046,7 @@ fn random_hex() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
-fn random_sid(prefix: &str) -> String {
+pub(crate) fn random_sid(prefix: &str) -> String {
     format!("{prefix}{}", random_hex())
 }
 
@@ -1443,6 +1600,69 @@ mod tests {
         assert_eq!(hits[1].param("CallSid"), Some(call.sid()));
         assert!(hits[1].signature_ok);
         assert!(matches!(call.silence().await, Err(SimError::Ended)));
+    }
+
+    #[tokio::test]
+    async fn outbound_calls_start_at_their_url_and_keep_their_end() {
+        let server = serve(None, |hit: &Hit, base: &str| match hit.path.as_str() {
+            "/outbound" | "/twilio/voice" => twiml(&format!(
+                r#"<Gather numDigits="1" action="{base}/twilio/step"><Say>press 1</Say></Gather>"#
+            )),
+            "/twilio/step" => twiml("<Say>thanks</Say><Hangup/>"),
+            _ => (204, "", String::new()),
+        })
+        .await;
+        let leg = OutboundLeg {
+            sid: "CA0001".into(),
+            from: "+8610086".into(),
+            to: "+8613812345678".into(),
+            url: format!("{}/outbound?x=1", server.base),
+            method: "POST".into(),
+            answered_by: Some("human".into()),
+        };
+        let mut call = server.sim().answer_outbound(&leg).await.unwrap();
+        assert_eq!(call.sid(), "CA0001");
+        assert_eq!(call.heard(), ["press 1"]);
+        assert_eq!(call.end_status(), None);
+        call.press("1").await.unwrap();
+        assert!(call.has_ended());
+        assert_eq!(call.end_status(), Some("completed"));
+        // The end is kept for the REST API to report, not sent to /twilio/status.
+        let hits = server.hits();
+        assert_eq!(hits.len(), 2, "{hits:#?}");
+        let (answer, step) = (&hits[0], &hits[1]);
+        assert_eq!(
+            (answer.path.as_str(), answer.query.as_str()),
+            ("/outbound", "x=1")
+        );
+        assert!(answer.signature_ok && step.signature_ok);
+        for (k, v) in [
+            ("Direction", "outbound-api"),
+            ("CallStatus", "in-progress"),
+            ("AnsweredBy", "human"),
+            ("MachineDetectionDuration", "2400"),
+            ("From", "+8610086"),
+            ("To", "+8613812345678"),
+            ("Caller", "+8610086"),
+            ("Called", "+8613812345678"),
+        ] {
+            assert_eq!(answer.param(k), Some(v), "{k}");
+        }
+        assert_eq!(step.param("Direction"), Some("outbound-api"));
+        assert_eq!(step.param("AnsweredBy"), None);
+
+        // Without detection there is no verdict; inbound calls keep their end too.
+        let leg = OutboundLeg {
+            answered_by: None,
+            ..leg
+        };
+        let call = server.sim().answer_outbound(&leg).await.unwrap();
+        assert_eq!(server.hits()[2].param("AnsweredBy"), None);
+        assert!(call.is_waiting());
+        let mut inbound = server.sim().start_call("+1", "+2").await.unwrap();
+        inbound.hang_up().await.unwrap();
+        assert_eq!(inbound.end_status(), Some("completed"));
+        assert_eq!(server.hits().last().unwrap().path, "/twilio/status");
     }
 
     #[tokio::test]

@@ -17,10 +17,13 @@ use axum::routing::post;
 
 use super::{signature, twiml};
 use crate::app::AppState;
-use crate::calls::service::{StepError, StepRequest};
+use crate::callbacks::dialer::{CALLBACK_STATUS_PATH, StatusReport};
+use crate::calls::service::{StepError, StepRequest, StepState};
 use crate::flows::FlowState;
+use crate::flows::survey::{SURVEY_PATH, SurveyState};
 use crate::prompts::Locale;
 use crate::store::{NewCall, StatusEvent};
+use crate::telephony::AnsweredBy;
 use crate::telephony::{CallInput, CallStatus, Verb, mask_number};
 use crate::tickets::{Action, Origin};
 
@@ -35,6 +38,8 @@ pub fn routes() -> Router<AppState> {
         .route("/twilio/step", post(step))
         .route("/twilio/status", post(status))
         .route(twiml::TRANSCRIPTION_PATH, post(transcription))
+        .route(SURVEY_PATH, post(survey))
+        .route(CALLBACK_STATUS_PATH, post(callback_status))
 }
 
 /// A webhook whose signature has been verified.
@@ -163,7 +168,7 @@ fn input(v: &Verified) -> CallInput {
     CallInput::None
 }
 
-fn step_request(v: &Verified, state: Option<FlowState>) -> Result<StepRequest, Refused> {
+fn step_request(v: &Verified, state: StepState) -> Result<StepRequest, Refused> {
     let call_sid = v.get("CallSid").filter(|s| valid_sid(s)).ok_or(Refused(
         StatusCode::BAD_REQUEST,
         "missing or malformed CallSid",
@@ -181,7 +186,7 @@ async fn voice(State(st): State<AppState>, uri: Uri, headers: HeaderMap, body: B
         Ok(v) => v,
         Err(r) => return r.into_response(),
     };
-    match step_request(&v, None) {
+    match step_request(&v, StepState::Inbound(None)) {
         Ok(req) => run(&st, req).await,
         Err(r) => r.into_response(),
     }
@@ -201,7 +206,7 @@ async fn step(State(st): State<AppState>, uri: Uri, headers: HeaderMap, body: By
             return apology(&st, st.steps.cfg.default_locale);
         }
     };
-    match step_request(&v, Some(state)) {
+    match step_request(&v, StepState::Inbound(Some(state))) {
         Ok(req) => run(&st, req).await,
         Err(r) => r.into_response(),
     }
@@ -381,6 +386,97 @@ async fn transcription(
                 StatusCode::SERVICE_UNAVAILABLE,
                 [(header::CONTENT_TYPE, twiml::CONTENT_TYPE)],
                 twiml::render(&[], &st.steps.cfg.public_url, &st.steps.cfg.voices),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// What answering-machine detection said, if it ran.
+fn answered_by(v: &Verified) -> Option<AnsweredBy> {
+    v.get("AnsweredBy").map(|a| match a {
+        "human" => AnsweredBy::Human,
+        a if a.starts_with("machine") || a == "fax" => AnsweredBy::Machine,
+        _ => AnsweredBy::Unknown,
+    })
+}
+
+/// Every step of a callback's survey; the dialer's URL starts it.
+async fn survey(State(st): State<AppState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let v = match verify(&st, &uri, &headers, &body) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    let state = match SurveyState::from_query(&v.query, st.steps.cfg.default_locale) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "survey URL with an invalid state");
+            return apology(&st, st.steps.cfg.default_locale);
+        }
+    };
+    let machine = answered_by(&v) == Some(AnsweredBy::Machine);
+    match step_request(&v, StepState::Survey { state, machine }) {
+        Ok(req) => run(&st, req).await,
+        Err(r) => r.into_response(),
+    }
+}
+
+/// Progress of a callback's call: stored with the call, and a final one settles the attempt.
+async fn callback_status(
+    State(st): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let v = match verify(&st, &uri, &headers, &body) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    let attempt = form_urlencoded::parse(v.query.as_bytes())
+        .find(|(k, _)| k == "at")
+        .and_then(|(_, a)| a.parse::<i64>().ok());
+    let (Some(attempt_id), Some(call_sid), Some(status)) = (
+        attempt,
+        v.get("CallSid").filter(|s| valid_sid(s)),
+        v.get("CallStatus").and_then(CallStatus::parse),
+    ) else {
+        return Refused(
+            StatusCode::BAD_REQUEST,
+            "missing or malformed attempt, CallSid or CallStatus",
+        )
+        .into_response();
+    };
+    let report = StatusReport {
+        attempt_id,
+        provider_call_id: call_sid.to_string(),
+        status,
+        answered_by: answered_by(&v),
+        at: st.steps.clock.now_ms(),
+    };
+    let event = StatusEvent {
+        call_sid: call_sid.to_string(),
+        status: status.as_str().to_string(),
+        is_final: status.is_final(),
+        sequence: v.get("SequenceNumber").and_then(|s| s.trim().parse().ok()),
+        duration_secs: v.get("CallDuration").and_then(|s| s.trim().parse().ok()),
+        at: report.at,
+        new_call: v.new_call(),
+    };
+    let stored = async {
+        st.steps.writer.record_status(event).await?;
+        st.callbacks.status(&report).await?;
+        Ok::<(), crate::calls::service::StepError>(())
+    };
+    let empty = twiml::render(&[], &st.steps.cfg.public_url, &st.steps.cfg.voices);
+    match stored.await {
+        Ok(()) => xml(empty),
+        Err(e) => {
+            // A 5xx shows in Twilio's debugger; the reconciler settles the attempt anyway.
+            tracing::error!(call_sid, attempt_id, error = %e, "recording a callback status failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::CONTENT_TYPE, twiml::CONTENT_TYPE)],
+                empty,
             )
                 .into_response()
         }

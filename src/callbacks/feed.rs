@@ -1,0 +1,143 @@
+//! Satisfaction callbacks from resolved tickets: follows the ticket event feed and queues one
+//! callback per resolution in the standing campaign; a reopened ticket cancels it.
+//!
+//! Rules: the feed position is stored after each batch, and queuing is idempotent (a callback
+//! is keyed by the event that owed it), so a crash re-reads at most one batch and queues
+//! nothing twice. Only faults and orders are called back; complaints go to people.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::NewCallback;
+use crate::calls::service::normalize_number;
+use crate::clock::Clock;
+use crate::customers::LineKind;
+use crate::prompts::Locale;
+use crate::store::{Store, StoreError};
+use crate::tickets::{TicketEvent, TicketKind};
+
+/// The feed position's name in the store.
+const CURSOR: &str = "satisfaction-callbacks";
+const BATCH: i64 = 200;
+const POLL: Duration = Duration::from_millis(500);
+
+/// Follows ticket events; cheap to clone.
+#[derive(Clone)]
+pub struct TicketFeed {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    /// The operator's zone: customers' zones are not known yet.
+    pub tz: chrono_tz::Tz,
+    pub default_locale: Locale,
+}
+
+impl TicketFeed {
+    /// Handles every event not handled yet; returns how many callbacks it queued or cancelled.
+    pub async fn catch_up(&self) -> Result<usize, StoreError> {
+        let mut cursor = self.store.feed_cursor(CURSOR).await?;
+        let mut changed = 0;
+        loop {
+            let events = self.store.ticket_events_after(cursor, BATCH).await?;
+            let Some(last) = events.last().map(|e| e.id) else {
+                return Ok(changed);
+            };
+            for e in &events {
+                changed += self.handle(e).await?;
+            }
+            cursor = last;
+            self.store.set_feed_cursor(CURSOR, cursor).await?;
+        }
+    }
+
+    /// Runs until the task is dropped.
+    pub async fn run(self) {
+        loop {
+            if let Err(e) = self.catch_up().await {
+                tracing::warn!(error = %e, "following ticket events failed; will retry");
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    async fn handle(&self, e: &TicketEvent) -> Result<usize, StoreError> {
+        match e.kind.as_str() {
+            "resolved" => self.resolved(e).await,
+            "reopened" => {
+                let n = self
+                    .store
+                    .cancel_ticket_callbacks(
+                        e.ticket_id,
+                        &format!(
+                            "not called: ticket {} was reopened before the call",
+                            e.ticket_number
+                        ),
+                        self.clock.now_ms(),
+                    )
+                    .await?;
+                Ok(usize::try_from(n).unwrap_or(0))
+            }
+            _ => Ok(0),
+        }
+    }
+
+    async fn resolved(&self, e: &TicketEvent) -> Result<usize, StoreError> {
+        let Some(campaign) = self.store.standing_campaign().await? else {
+            return Ok(0);
+        };
+        let Some(t) = self.store.ticket_by_id(e.ticket_id).await? else {
+            return Ok(0);
+        };
+        if t.kind == TicketKind::Complaint {
+            return Ok(0);
+        }
+        let account = match t.account_id {
+            Some(id) => self.store.account(id).await?,
+            None => None,
+        };
+        // The number the caller gave, else the ticket's own phone line, else the account's.
+        let number = t
+            .callback_number
+            .clone()
+            .or_else(|| {
+                (t.line_kind == Some(LineKind::Phone))
+                    .then(|| t.line_number.clone())
+                    .flatten()
+            })
+            .or_else(|| {
+                account.as_ref().and_then(|a| {
+                    a.lines
+                        .iter()
+                        .find(|l| l.kind == LineKind::Phone)
+                        .map(|l| l.number.clone())
+                })
+            })
+            .and_then(|n| normalize_number(&n));
+        let Some(number) = number else {
+            tracing::warn!(ticket = %t.number, "a resolved ticket with no number to call back");
+            return Ok(0);
+        };
+        let delay = campaign.delay_minutes;
+        let cb = NewCallback {
+            campaign_id: campaign.id,
+            account_id: t.account_id,
+            ticket_id: Some(t.id),
+            source: format!("ticket-event:{}", e.id),
+            to_number: number,
+            timezone: self.tz.name().to_string(),
+            locale: account
+                .and_then(|a| a.language)
+                .unwrap_or(self.default_locale),
+            due_at: e.at + delay * 60_000,
+            why: format!(
+                "ticket {} ({}) was resolved; its satisfaction callback is due {delay} minutes later",
+                t.number,
+                t.kind.as_str()
+            ),
+        };
+        let queued = self
+            .store
+            .queue_callbacks(&[cb], self.clock.now_ms())
+            .await?;
+        Ok(queued.iter().flatten().count())
+    }
+}

@@ -1,0 +1,277 @@
+//! Callbacks: calls the operator owes customers (after a repair, for a sample survey, to confirm
+//! an appointment), grouped in campaigns, each with an append-only ledger of what happened.
+//!
+//! Rules:
+//! - A callback is one call owed to one customer; every attempt, every carrier answer and
+//!   every decision about it is a ledger entry, so "why was this customer not called (yet)?"
+//!   is answered from the ledger alone.
+//! - An attempt is recorded before the carrier is asked to place it. An attempt whose request
+//!   got no clear answer is reconciled (status callbacks, or asking the carrier) before the
+//!   customer is dialed again: nobody is called twice for one attempt.
+//! - Calls happen only inside the campaign's calling window in the customer's time zone, never
+//!   on the calendar's holidays, never to an opted-out number, never above the campaign's pace.
+
+pub mod dialer;
+pub mod feed;
+pub mod policy;
+pub mod window;
+
+use serde::Serialize;
+
+use crate::prompts::Locale;
+use crate::surveys::script::{Purpose, Script};
+use policy::RetryPolicy;
+use window::CallingWindow;
+
+/// Where a campaign is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignState {
+    Draft,
+    Running,
+    Paused,
+    Finished,
+}
+
+impl CampaignState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CampaignState::Draft => "draft",
+            CampaignState::Running => "running",
+            CampaignState::Paused => "paused",
+            CampaignState::Finished => "finished",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Draft, Self::Running, Self::Paused, Self::Finished]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+    }
+
+    /// Whether a campaign in this state may move to `to` (start, pause, resume, stop).
+    pub fn allows(self, to: CampaignState) -> bool {
+        use CampaignState::*;
+        matches!(
+            (self, to),
+            (Draft, Running)
+                | (Running, Paused)
+                | (Paused, Running)
+                | (Draft | Running | Paused, Finished)
+        )
+    }
+}
+
+/// A campaign: a purpose, a script, when and how often to call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Campaign {
+    pub id: i64,
+    pub name: String,
+    pub purpose: Purpose,
+    pub script: Script,
+    pub window: CallingWindow,
+    pub retry: RetryPolicy,
+    /// Least time between two calls placed by the whole cluster, ms (1000 / calls per second,
+    /// rounded up, so no second ever holds more than the limit).
+    pub pace_ms: i64,
+    /// The number calls come from.
+    pub from_number: String,
+    pub starts_at: i64,
+    pub ends_at: Option<i64>,
+    pub state: CampaignState,
+    /// The campaign resolved tickets queue their satisfaction callback into.
+    pub standing: bool,
+    /// How long after a resolution its callback is due.
+    pub delay_minutes: i64,
+    /// A customer surveyed within this many days is not called again.
+    pub quiet_days: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A campaign to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewCampaign {
+    pub name: String,
+    pub purpose: Purpose,
+    pub script: Script,
+    pub window: CallingWindow,
+    pub retry: RetryPolicy,
+    pub pace_ms: i64,
+    pub from_number: String,
+    pub starts_at: i64,
+    pub ends_at: Option<i64>,
+    pub standing: bool,
+    pub delay_minutes: i64,
+    pub quiet_days: i64,
+}
+
+/// The pace for a limit in calls per second.
+pub fn pace_ms(calls_per_sec: f64) -> Option<i64> {
+    (calls_per_sec.is_finite() && calls_per_sec > 0.0 && calls_per_sec <= 1000.0)
+        .then(|| (1000.0 / calls_per_sec).ceil() as i64)
+}
+
+/// Where a callback is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackState {
+    /// Waiting for `due_at`.
+    Pending,
+    /// Claimed by a dialer, or with an attempt under way.
+    Dialing,
+    Done,
+    Cancelled,
+}
+
+impl CallbackState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallbackState::Pending => "pending",
+            CallbackState::Dialing => "dialing",
+            CallbackState::Done => "done",
+            CallbackState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pending, Self::Dialing, Self::Done, Self::Cancelled]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+    }
+}
+
+/// One call owed to one customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Callback {
+    pub id: i64,
+    pub campaign_id: i64,
+    pub account_id: Option<i64>,
+    pub ticket_id: Option<i64>,
+    /// What owed it (`ticket-event:42`, `list:7`…); unique in its campaign.
+    pub source: String,
+    pub to_number: String,
+    /// The customer's time zone: the calling window is theirs.
+    pub timezone: String,
+    #[serde(serialize_with = "locale_tag")]
+    pub locale: Locale,
+    pub state: CallbackState,
+    pub due_at: i64,
+    /// Attempts that count against the retry policy.
+    pub attempts: i32,
+    pub lease_until: Option<i64>,
+    /// Why it is done or cancelled.
+    pub outcome: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+fn locale_tag<S: serde::Serializer>(l: &Locale, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(l.tag())
+}
+
+/// A callback to queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCallback {
+    pub campaign_id: i64,
+    pub account_id: Option<i64>,
+    pub ticket_id: Option<i64>,
+    pub source: String,
+    pub to_number: String,
+    pub timezone: String,
+    pub locale: Locale,
+    pub due_at: i64,
+    /// The ledger's first line: why it is owed.
+    pub why: String,
+}
+
+/// One line of a callback's ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LedgerEntry {
+    pub id: i64,
+    pub callback_id: i64,
+    pub attempt_no: Option<i32>,
+    /// `queued`, `deferred`, `dialing`, `placed`, `refused`, `unclear`, `reconciled`, `status`,
+    /// `ended`, `retry`, `done`, `cancelled`…
+    pub kind: String,
+    /// Plain words: what happened and why.
+    pub detail: String,
+    pub provider_call_id: Option<String>,
+    pub at: i64,
+}
+
+/// Where an attempt is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptState {
+    /// Recorded; the carrier is being asked.
+    Requesting,
+    /// The carrier has it.
+    Placed,
+    /// The request got no clear answer: reconcile before dialing again.
+    Unclear,
+    Ended,
+}
+
+impl AttemptState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptState::Requesting => "requesting",
+            AttemptState::Placed => "placed",
+            AttemptState::Unclear => "unclear",
+            AttemptState::Ended => "ended",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Requesting, Self::Placed, Self::Unclear, Self::Ended]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+    }
+}
+
+/// One attempt to reach the customer of a callback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attempt {
+    pub id: i64,
+    pub callback_id: i64,
+    pub attempt_no: i32,
+    pub state: AttemptState,
+    pub provider_call_id: Option<String>,
+    pub requested_at: i64,
+    pub placed_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub call_status: Option<String>,
+    pub answered_by: Option<String>,
+    pub outcome: Option<String>,
+    pub counts: bool,
+}
+
+/// An answer given in a survey.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredAnswer {
+    pub callback_id: i64,
+    pub attempt_id: i64,
+    /// The question's key in the script.
+    pub question: String,
+    /// The answer's value (`very`, `yes`, `4`, a recording's URL).
+    pub answer: String,
+    /// On 0–100, when it scores.
+    pub score: Option<f64>,
+    pub at: i64,
+}
+
+/// Something a person must follow up: a dissatisfied answer, a fault not fixed, an
+/// appointment to change, a callback that could not reach the customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Followup {
+    pub id: i64,
+    /// `<question>:<answer>` (`satisfaction:dissatisfied`, `fixed:no`…) or `exhausted`.
+    pub kind: String,
+    pub callback_id: i64,
+    pub ticket_id: Option<i64>,
+    pub account_id: Option<i64>,
+    pub detail: String,
+    pub state: String,
+    pub created_at: i64,
+}

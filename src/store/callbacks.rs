@@ -1,0 +1,1079 @@
+//! Campaigns, callbacks, attempts, the ledger, answers, opt-outs and follow-ups, for both
+//! backends.
+//!
+//! Rules: as for tickets, the statements are the same text on both backends and the functions
+//! are written once (`callback_store!`), expanded per backend with PostgreSQL's
+//! `FOR UPDATE SKIP LOCKED` where callbacks are claimed, so several instances never claim the
+//! same one. Every change to a callback writes its ledger line in the same transaction.
+//! Conditional updates (`WHERE state = …`) make late or repeated reports change nothing.
+
+use super::{Result, StoreError};
+use crate::callbacks::{
+    Attempt, AttemptState, Callback, CallbackState, Campaign, CampaignState, LedgerEntry,
+};
+use crate::prompts::Locale;
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("unknown {what} {value:?}"))
+}
+
+fn json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("campaign {what}: {e}")))
+}
+
+pub(super) fn to_json(what: &str, v: &impl serde::Serialize) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(format!("campaign {what}: {e}")))
+}
+
+/// The columns of `CAMPAIGN_COLUMNS`, decoded by position.
+pub(super) struct CampaignRow {
+    pub id: i64,
+    pub name: String,
+    pub purpose: String,
+    pub script: String,
+    pub window: String,
+    pub retry: String,
+    pub pace_ms: i64,
+    pub from_number: String,
+    pub starts_at: i64,
+    pub ends_at: Option<i64>,
+    pub state: String,
+    pub standing: bool,
+    pub delay_minutes: i64,
+    pub quiet_days: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl TryFrom<CampaignRow> for Campaign {
+    type Error = StoreError;
+
+    fn try_from(r: CampaignRow) -> Result<Campaign> {
+        Ok(Campaign {
+            id: r.id,
+            purpose: serde_json::from_value(serde_json::Value::String(r.purpose.clone()))
+                .map_err(|_| corrupt("campaign purpose", &r.purpose))?,
+            script: json("script", &r.script)?,
+            window: json("window", &r.window)?,
+            retry: json("retry policy", &r.retry)?,
+            state: CampaignState::parse(&r.state)
+                .ok_or_else(|| corrupt("campaign state", &r.state))?,
+            name: r.name,
+            pace_ms: r.pace_ms,
+            from_number: r.from_number,
+            starts_at: r.starts_at,
+            ends_at: r.ends_at,
+            standing: r.standing,
+            delay_minutes: r.delay_minutes,
+            quiet_days: r.quiet_days,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+macro_rules! campaign_columns {
+    () => {
+        "c.id, c.name, c.purpose, c.script, c.calling_window, c.retry, c.pace_ms, \
+         c.from_number, c.starts_at, c.ends_at, c.state, c.standing, c.delay_minutes, \
+         c.quiet_days, c.created_at, c.updated_at"
+    };
+}
+pub(super) use campaign_columns;
+
+macro_rules! callback_columns {
+    () => {
+        "b.id, b.campaign_id, b.account_id, b.ticket_id, b.source, b.to_number, b.timezone, \
+         b.locale, b.state, b.due_at, b.attempts, b.lease_until, b.outcome, b.created_at, \
+         b.updated_at"
+    };
+}
+pub(super) use callback_columns;
+
+/// The columns of `callback_columns!()`.
+pub(super) type CallbackRow = (
+    i64,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i32,
+    Option<i64>,
+    Option<String>,
+    i64,
+    i64,
+);
+
+pub(super) fn callback(r: CallbackRow) -> Result<Callback> {
+    let (id, campaign_id, account_id, ticket_id, source, to_number, timezone, locale, state) =
+        (r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8);
+    Ok(Callback {
+        id,
+        campaign_id,
+        account_id,
+        ticket_id,
+        source,
+        to_number,
+        timezone,
+        locale: Locale::ALL
+            .into_iter()
+            .find(|l| l.tag() == locale)
+            .ok_or_else(|| corrupt("locale", &locale))?,
+        state: CallbackState::parse(&state).ok_or_else(|| corrupt("callback state", &state))?,
+        due_at: r.9,
+        attempts: r.10,
+        lease_until: r.11,
+        outcome: r.12,
+        created_at: r.13,
+        updated_at: r.14,
+    })
+}
+
+macro_rules! attempt_columns {
+    () => {
+        "a.id, a.callback_id, a.attempt_no, a.state, a.provider_call_id, a.requested_at, \
+         a.placed_at, a.ended_at, a.call_status, a.answered_by, a.outcome, a.counts"
+    };
+}
+pub(super) use attempt_columns;
+
+pub(super) type AttemptRow = (
+    i64,
+    i64,
+    i32,
+    String,
+    Option<String>,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    bool,
+);
+
+pub(super) fn attempt(r: AttemptRow) -> Result<Attempt> {
+    Ok(Attempt {
+        id: r.0,
+        callback_id: r.1,
+        attempt_no: r.2,
+        state: AttemptState::parse(&r.3).ok_or_else(|| corrupt("attempt state", &r.3))?,
+        provider_call_id: r.4,
+        requested_at: r.5,
+        placed_at: r.6,
+        ended_at: r.7,
+        call_status: r.8,
+        answered_by: r.9,
+        outcome: r.10,
+        counts: r.11,
+    })
+}
+
+/// `id, callback_id, attempt_no, kind, detail, provider_call_id, at`
+pub(super) type LedgerRow = (i64, i64, Option<i32>, String, String, Option<String>, i64);
+
+pub(super) fn ledger(r: LedgerRow) -> LedgerEntry {
+    LedgerEntry {
+        id: r.0,
+        callback_id: r.1,
+        attempt_no: r.2,
+        kind: r.3,
+        detail: r.4,
+        provider_call_id: r.5,
+        at: r.6,
+    }
+}
+
+pub(super) mod sql {
+    pub const INSERT_CAMPAIGN: &str = "INSERT INTO campaigns (name, purpose, script, \
+         calling_window, retry, pace_ms, from_number, starts_at, ends_at, state, standing, \
+         delay_minutes, quiet_days, next_slot_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'draft', $10, $11, $12, 0, $13, $13) \
+         RETURNING id";
+    pub const CAMPAIGN_NAMED: &str = "SELECT id FROM campaigns WHERE name = $1";
+    pub const SET_CAMPAIGN_STATE: &str =
+        "UPDATE campaigns SET state = $2, updated_at = $3 WHERE id = $1 AND state = $4";
+    /// `$1` callback fields…; does nothing for a source already owed in the campaign.
+    pub const INSERT_CALLBACK: &str = "INSERT INTO callbacks (campaign_id, account_id, \
+         ticket_id, source, to_number, timezone, locale, state, due_at, attempts, created_at, \
+         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, 0, $9, $9) \
+         ON CONFLICT (campaign_id, source) DO NOTHING RETURNING id";
+    pub const INSERT_LEDGER: &str = "INSERT INTO callback_ledger (callback_id, attempt_no, \
+         kind, detail, provider_call_id, at) VALUES ($1, $2, $3, $4, $5, $6)";
+    pub const PENDING_OF_TICKET: &str =
+        "SELECT id FROM callbacks WHERE ticket_id = $1 AND state = 'pending'";
+    pub const CANCEL_CALLBACK: &str = "UPDATE callbacks SET state = 'cancelled', \
+         outcome = $2, updated_at = $3 WHERE id = $1 AND state = 'pending'";
+    pub const LEDGER_OF: &str = "SELECT id, callback_id, attempt_no, kind, detail, \
+         provider_call_id, at FROM callback_ledger WHERE callback_id = $1 ORDER BY id";
+    pub const DEFER: &str = "UPDATE callbacks SET state = 'pending', due_at = $2, \
+         lease_until = NULL, updated_at = $3 WHERE id = $1 AND state = 'dialing'";
+    pub const FINISH: &str = "UPDATE callbacks SET state = 'done', outcome = $2, \
+         lease_until = NULL, updated_at = $3 WHERE id = $1 AND state IN ('dialing', 'pending')";
+    /// Takes the campaign's next pacing slot if it has come: the row changes only then.
+    pub const TAKE_SLOT: &str = "UPDATE campaigns SET next_slot_at = $2 + $3 \
+         WHERE id = $1 AND next_slot_at <= $2";
+    pub const NEXT_SLOT: &str = "SELECT next_slot_at FROM campaigns WHERE id = $1";
+    pub const NEXT_ATTEMPT_NO: &str =
+        "SELECT COALESCE(MAX(attempt_no), 0) + 1 FROM callback_attempts WHERE callback_id = $1";
+    pub const INSERT_ATTEMPT: &str = "INSERT INTO callback_attempts (callback_id, attempt_no, \
+         state, requested_at, counts) VALUES ($1, $2, 'requesting', $3, true) RETURNING id";
+    pub const PLACED: &str = "UPDATE callback_attempts SET state = 'placed', \
+         provider_call_id = $2, placed_at = $3 \
+         WHERE id = $1 AND state IN ('requesting', 'unclear')";
+    pub const UNCLEAR: &str = "UPDATE callback_attempts SET state = 'unclear' \
+         WHERE id = $1 AND state = 'requesting'";
+    /// Ends an attempt once: a repeated or late report finds it ended and changes nothing.
+    pub const END_ATTEMPT: &str = "UPDATE callback_attempts SET state = 'ended', \
+         ended_at = $2, call_status = COALESCE($3, call_status), \
+         answered_by = COALESCE($4, answered_by), outcome = $5, counts = $6, \
+         provider_call_id = COALESCE(provider_call_id, $7) \
+         WHERE id = $1 AND state <> 'ended'";
+    pub const COUNT_ATTEMPT: &str = "UPDATE callbacks SET attempts = attempts + 1 WHERE id = $1";
+    pub const CALLBACK_PENDING: &str = "UPDATE callbacks SET state = 'pending', due_at = $2, \
+         lease_until = NULL, updated_at = $3 WHERE id = $1 AND state IN ('dialing', 'pending')";
+    pub const INSERT_FOLLOWUP: &str = "INSERT INTO followups (kind, callback_id, ticket_id, \
+         account_id, detail, state, created_at) \
+         SELECT $2, b.id, b.ticket_id, b.account_id, $3, 'open', $4 FROM callbacks b \
+         WHERE b.id = $1 ON CONFLICT (callback_id, kind) DO NOTHING";
+    pub const OPT_OUT: &str = "INSERT INTO opt_outs (number, source, at) VALUES ($1, $2, $3) \
+         ON CONFLICT (number) DO NOTHING";
+    pub const IS_OPTED_OUT: &str = "SELECT COUNT(*) FROM opt_outs WHERE number = $1";
+    /// Whether another callback to the number reached the customer since `$2`.
+    pub const REACHED_SINCE: &str = "SELECT COUNT(*) FROM callback_attempts a \
+         JOIN callbacks b ON b.id = a.callback_id \
+         WHERE b.to_number = $1 AND a.outcome = 'answered' AND a.ended_at >= $2 \
+         AND b.id <> $3";
+    pub const INSERT_ANSWER: &str = "INSERT INTO survey_answers (callback_id, attempt_id, \
+         question, answer, score, at) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (attempt_id, question) DO NOTHING";
+    pub const ANSWERS_OF: &str = "SELECT callback_id, attempt_id, question, answer, score, at \
+         FROM survey_answers WHERE callback_id = $1 ORDER BY id";
+    pub const OPEN_FOLLOWUPS: &str = "SELECT id, kind, callback_id, ticket_id, account_id, \
+         detail, state, created_at FROM followups WHERE state = 'open' ORDER BY id LIMIT $1";
+    pub const CURSOR: &str = "SELECT last_id FROM feed_cursors WHERE name = $1";
+    pub const SET_CURSOR: &str = "INSERT INTO feed_cursors (name, last_id) VALUES ($1, $2) \
+         ON CONFLICT (name) DO UPDATE SET last_id = excluded.last_id";
+}
+
+/// What ending an attempt writes, in one transaction, if (and only if) the attempt was not
+/// ended before.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptEnd {
+    pub attempt_id: i64,
+    pub callback_id: i64,
+    pub attempt_no: i32,
+    pub at: i64,
+    pub call_status: Option<String>,
+    pub answered_by: Option<String>,
+    /// `crate::callbacks::policy::Outcome` as text.
+    pub outcome: String,
+    /// Whether it counts against the retry policy.
+    pub counts: bool,
+    /// Learnt from a status report when the request itself got no answer.
+    pub provider_call_id: Option<String>,
+    pub next: CallbackNext,
+    /// Ledger lines, in order.
+    pub ledger: Vec<(String, String)>,
+    /// A follow-up for people: kind and detail.
+    pub followup: Option<(String, String)>,
+}
+
+/// What becomes of the callback after an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallbackNext {
+    /// Try again from `due_at`.
+    Pending { due_at: i64 },
+    /// No more attempts; why.
+    Done { outcome: String },
+}
+
+/// Implements `CallbackStore` for a backend (see `ticket_store!`): `$claim` is appended to the
+/// select that claims callbacks.
+macro_rules! callback_store {
+    ($store:ident, $db:ty, $read:ident, $claim:literal) => {
+        mod callback_impl {
+            use sqlx::Row as _;
+
+            use super::super::callbacks::{
+                self as c, AttemptEnd, CallbackNext, attempt_columns, callback_columns,
+                campaign_columns, sql,
+            };
+            use super::super::{CallbackStore, Result, StoreError};
+            use crate::callbacks::{
+                Attempt, Callback, Campaign, CampaignState, Followup, LedgerEntry, NewCallback,
+                NewCampaign, StoredAnswer,
+            };
+
+            type Conn = <$db as sqlx::Database>::Connection;
+            type Row = <$db as sqlx::Database>::Row;
+
+            fn decode_campaign(r: &Row) -> Result<Campaign> {
+                Campaign::try_from(c::CampaignRow {
+                    id: r.try_get(0)?,
+                    name: r.try_get(1)?,
+                    purpose: r.try_get(2)?,
+                    script: r.try_get(3)?,
+                    window: r.try_get(4)?,
+                    retry: r.try_get(5)?,
+                    pace_ms: r.try_get(6)?,
+                    from_number: r.try_get(7)?,
+                    starts_at: r.try_get(8)?,
+                    ends_at: r.try_get(9)?,
+                    state: r.try_get(10)?,
+                    standing: r.try_get(11)?,
+                    delay_minutes: r.try_get(12)?,
+                    quiet_days: r.try_get(13)?,
+                    created_at: r.try_get(14)?,
+                    updated_at: r.try_get(15)?,
+                })
+            }
+
+            const CAMPAIGN_BY_ID: &str = concat!(
+                "SELECT ",
+                campaign_columns!(),
+                " FROM campaigns c WHERE c.id = $1"
+            );
+            const CAMPAIGNS: &str = concat!(
+                "SELECT ",
+                campaign_columns!(),
+                " FROM campaigns c ORDER BY c.id"
+            );
+            const STANDING: &str = concat!(
+                "SELECT ",
+                campaign_columns!(),
+                " FROM campaigns c WHERE c.standing ORDER BY c.id LIMIT 1"
+            );
+            const CALLBACK_BY_ID: &str = concat!(
+                "SELECT ",
+                callback_columns!(),
+                " FROM callbacks b WHERE b.id = $1"
+            );
+            const CALLBACKS_OF_CAMPAIGN: &str = concat!(
+                "SELECT ",
+                callback_columns!(),
+                " FROM callbacks b WHERE b.campaign_id = $1 AND b.id > $2 ORDER BY b.id LIMIT $3"
+            );
+            const ATTEMPT_BY_ID: &str = concat!(
+                "SELECT ",
+                attempt_columns!(),
+                " FROM callback_attempts a WHERE a.id = $1"
+            );
+            const ATTEMPTS_OF: &str = concat!(
+                "SELECT ",
+                attempt_columns!(),
+                " FROM callback_attempts a WHERE a.callback_id = $1 ORDER BY a.attempt_no"
+            );
+            const OPEN_ATTEMPTS: &str = concat!(
+                "SELECT ",
+                attempt_columns!(),
+                " FROM callback_attempts a WHERE a.state <> 'ended' AND a.requested_at < $1 \
+                 ORDER BY a.requested_at LIMIT $2"
+            );
+            /// Due pending callbacks of running campaigns, oldest first.
+            const DUE: &str = concat!(
+                "SELECT b.id FROM callbacks b JOIN campaigns c ON c.id = b.campaign_id \
+                 WHERE b.state = 'pending' AND b.due_at <= $1 AND c.state = 'running' \
+                 AND c.starts_at <= $1 ORDER BY b.due_at, b.id LIMIT $2",
+                $claim
+            );
+            /// Claims whose dialer died before it asked the carrier: no attempt is open.
+            const ABANDONED: &str = concat!(
+                "SELECT b.id FROM callbacks b WHERE b.state = 'dialing' AND b.lease_until < $1 \
+                 AND NOT EXISTS (SELECT 1 FROM callback_attempts a \
+                     WHERE a.callback_id = b.id AND a.state <> 'ended') \
+                 ORDER BY b.lease_until LIMIT $2",
+                $claim
+            );
+            const CLAIM: &str = "UPDATE callbacks SET state = 'dialing', lease_until = $2, \
+                 updated_at = $3 WHERE id = $1";
+
+            async fn ledger_line(
+                conn: &mut Conn,
+                callback_id: i64,
+                attempt_no: Option<i32>,
+                kind: &str,
+                detail: &str,
+                provider: Option<&str>,
+                at: i64,
+            ) -> Result<()> {
+                sqlx::query(sql::INSERT_LEDGER)
+                    .bind(callback_id)
+                    .bind(attempt_no)
+                    .bind(kind)
+                    .bind(detail)
+                    .bind(provider)
+                    .bind(at)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            }
+
+            async fn campaign_where(
+                conn: &mut Conn,
+                q: &'static str,
+                id: Option<i64>,
+            ) -> Result<Option<Campaign>> {
+                let query = sqlx::query(q);
+                let query = match id {
+                    Some(id) => query.bind(id),
+                    None => query,
+                };
+                query
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .map(|r| decode_campaign(&r))
+                    .transpose()
+            }
+
+            async fn callback_by_id(conn: &mut Conn, id: i64) -> Result<Option<Callback>> {
+                sqlx::query_as::<_, c::CallbackRow>(CALLBACK_BY_ID)
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .map(c::callback)
+                    .transpose()
+            }
+
+            /// Applies a survey effect of a recorded step, in its transaction.
+            pub(in super::super) async fn apply_survey_effect(
+                conn: &mut Conn,
+                effect: &crate::store::Effect,
+                at: i64,
+            ) -> Result<()> {
+                use crate::store::Effect;
+                match effect {
+                    Effect::SurveyAnswer {
+                        callback_id,
+                        attempt_id,
+                        question,
+                        answer,
+                        score,
+                    } => {
+                        sqlx::query(sql::INSERT_ANSWER)
+                            .bind(callback_id)
+                            .bind(attempt_id)
+                            .bind(question)
+                            .bind(answer)
+                            .bind(score)
+                            .bind(at)
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    Effect::OptOut {
+                        callback_id,
+                        number,
+                    } => {
+                        sqlx::query(sql::OPT_OUT)
+                            .bind(number)
+                            .bind(format!("callback:{callback_id}"))
+                            .bind(at)
+                            .execute(&mut *conn)
+                            .await?;
+                        let why = "the customer pressed 9: not to be called again";
+                        ledger_line(conn, *callback_id, None, "opted_out", why, None, at).await?;
+                    }
+                    Effect::Followup {
+                        callback_id,
+                        kind,
+                        detail,
+                    } => {
+                        sqlx::query(sql::INSERT_FOLLOWUP)
+                            .bind(callback_id)
+                            .bind(kind)
+                            .bind(detail)
+                            .bind(at)
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    _ => {}
+                }
+                Ok(())
+            }
+
+            #[async_trait::async_trait]
+            impl CallbackStore for super::$store {
+                async fn create_campaign(&self, n: &NewCampaign, now: i64) -> Result<Campaign> {
+                    let mut tx = self.begin_write().await?;
+                    let taken: Option<i64> = sqlx::query_scalar(sql::CAMPAIGN_NAMED)
+                        .bind(&n.name)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if taken.is_some() {
+                        return Err(StoreError::Conflict(format!(
+                            "a campaign named {:?} exists",
+                            n.name
+                        )));
+                    }
+                    if n.standing && campaign_where(&mut tx, STANDING, None).await?.is_some() {
+                        return Err(StoreError::Conflict(
+                            "there is a standing campaign already; only one may be".into(),
+                        ));
+                    }
+                    let purpose = match serde_json::to_value(n.purpose) {
+                        Ok(serde_json::Value::String(s)) => s,
+                        _ => return Err(StoreError::Corrupt("campaign purpose".into())),
+                    };
+                    let id: i64 = sqlx::query_scalar(sql::INSERT_CAMPAIGN)
+                        .bind(&n.name)
+                        .bind(purpose)
+                        .bind(c::to_json("script", &n.script)?)
+                        .bind(c::to_json("window", &n.window)?)
+                        .bind(c::to_json("retry policy", &n.retry)?)
+                        .bind(n.pace_ms)
+                        .bind(&n.from_number)
+                        .bind(n.starts_at)
+                        .bind(n.ends_at)
+                        .bind(n.standing)
+                        .bind(n.delay_minutes)
+                        .bind(n.quiet_days)
+                        .bind(now)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    let campaign = campaign_where(&mut tx, CAMPAIGN_BY_ID, Some(id)).await?;
+                    tx.commit().await?;
+                    campaign.ok_or(StoreError::NotFound)
+                }
+
+                async fn campaign(&self, id: i64) -> Result<Option<Campaign>> {
+                    campaign_where(&mut *self.$read.acquire().await?, CAMPAIGN_BY_ID, Some(id))
+                        .await
+                }
+
+                async fn campaigns(&self) -> Result<Vec<Campaign>> {
+                    sqlx::query(CAMPAIGNS)
+                        .fetch_all(&self.$read)
+                        .await?
+                        .iter()
+                        .map(decode_campaign)
+                        .collect()
+                }
+
+                async fn standing_campaign(&self) -> Result<Option<Campaign>> {
+                    campaign_where(&mut *self.$read.acquire().await?, STANDING, None).await
+                }
+
+                async fn set_campaign_state(
+                    &self,
+                    id: i64,
+                    to: CampaignState,
+                    now: i64,
+                ) -> Result<Campaign> {
+                    let mut tx = self.begin_write().await?;
+                    let current = campaign_where(&mut tx, CAMPAIGN_BY_ID, Some(id))
+                        .await?
+                        .ok_or(StoreError::NotFound)?;
+                    if !current.state.allows(to) {
+                        return Err(StoreError::Conflict(format!(
+                            "campaign {id} is {}; it cannot become {}",
+                            current.state.as_str(),
+                            to.as_str()
+                        )));
+                    }
+                    sqlx::query(sql::SET_CAMPAIGN_STATE)
+                        .bind(id)
+                        .bind(to.as_str())
+                        .bind(now)
+                        .bind(current.state.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    let campaign = campaign_where(&mut tx, CAMPAIGN_BY_ID, Some(id)).await?;
+                    tx.commit().await?;
+                    campaign.ok_or(StoreError::NotFound)
+                }
+
+                async fn queue_callbacks(
+                    &self,
+                    items: &[NewCallback],
+                    now: i64,
+                ) -> Result<Vec<Option<i64>>> {
+                    let mut tx = self.begin_write().await?;
+                    let mut ids = Vec::with_capacity(items.len());
+                    for n in items {
+                        let id: Option<i64> = sqlx::query_scalar(sql::INSERT_CALLBACK)
+                            .bind(n.campaign_id)
+                            .bind(n.account_id)
+                            .bind(n.ticket_id)
+                            .bind(&n.source)
+                            .bind(&n.to_number)
+                            .bind(&n.timezone)
+                            .bind(n.locale.tag())
+                            .bind(n.due_at)
+                            .bind(now)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        if let Some(id) = id {
+                            ledger_line(&mut tx, id, None, "queued", &n.why, None, now).await?;
+                        }
+                        ids.push(id);
+                    }
+                    tx.commit().await?;
+                    Ok(ids)
+                }
+
+                async fn cancel_ticket_callbacks(
+                    &self,
+                    ticket_id: i64,
+                    why: &str,
+                    now: i64,
+                ) -> Result<u64> {
+                    let mut tx = self.begin_write().await?;
+                    let ids: Vec<i64> = sqlx::query_scalar(sql::PENDING_OF_TICKET)
+                        .bind(ticket_id)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    let mut n = 0;
+                    for id in ids {
+                        let done = sqlx::query(sql::CANCEL_CALLBACK)
+                            .bind(id)
+                            .bind("cancelled")
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                        if done > 0 {
+                            ledger_line(&mut tx, id, None, "cancelled", why, None, now).await?;
+                            n += 1;
+                        }
+                    }
+                    tx.commit().await?;
+                    Ok(n)
+                }
+
+                async fn callback(&self, id: i64) -> Result<Option<Callback>> {
+                    callback_by_id(&mut *self.$read.acquire().await?, id).await
+                }
+
+                async fn campaign_callbacks(
+                    &self,
+                    campaign_id: i64,
+                    after: i64,
+                    limit: i64,
+                ) -> Result<Vec<Callback>> {
+                    sqlx::query_as::<_, c::CallbackRow>(CALLBACKS_OF_CAMPAIGN)
+                        .bind(campaign_id)
+                        .bind(after)
+                        .bind(limit)
+                        .fetch_all(&self.$read)
+                        .await?
+                        .into_iter()
+                        .map(c::callback)
+                        .collect()
+                }
+
+                async fn ledger(&self, callback_id: i64) -> Result<Vec<LedgerEntry>> {
+                    Ok(sqlx::query_as::<_, c::LedgerRow>(sql::LEDGER_OF)
+                        .bind(callback_id)
+                        .fetch_all(&self.$read)
+                        .await?
+                        .into_iter()
+                        .map(c::ledger)
+                        .collect())
+                }
+
+                async fn attempts(&self, callback_id: i64) -> Result<Vec<Attempt>> {
+                    sqlx::query_as::<_, c::AttemptRow>(ATTEMPTS_OF)
+                        .bind(callback_id)
+                        .fetch_all(&self.$read)
+                        .await?
+                        .into_iter()
+                        .map(c::attempt)
+                        .collect()
+                }
+
+                async fn attempt(&self, id: i64) -> Result<Option<Attempt>> {
+                    sqlx::query_as::<_, c::AttemptRow>(ATTEMPT_BY_ID)
+                        .bind(id)
+                        .fetch_optional(&self.$read)
+                        .await?
+                        .map(c::attempt)
+                        .transpose()
+                }
+
+                async fn claim_callbacks(
+                    &self,
+                    now: i64,
+                    lease_until: i64,
+                    limit: i64,
+                ) -> Result<Vec<Callback>> {
+                    let mut tx = self.begin_write().await?;
+                    let mut ids: Vec<i64> = sqlx::query_scalar(DUE)
+                        .bind(now)
+                        .bind(limit)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    let room = limit - ids.len() as i64;
+                    if room > 0 {
+                        let more: Vec<i64> = sqlx::query_scalar(ABANDONED)
+                            .bind(now)
+                            .bind(room)
+                            .fetch_all(&mut *tx)
+                            .await?;
+                        ids.extend(more);
+                    }
+                    let mut claimed = Vec::with_capacity(ids.len());
+                    for id in ids {
+                        sqlx::query(CLAIM)
+                            .bind(id)
+                            .bind(lease_until)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                        if let Some(cb) = callback_by_id(&mut tx, id).await? {
+                            claimed.push(cb);
+                        }
+                    }
+                    tx.commit().await?;
+                    Ok(claimed)
+                }
+
+                async fn defer_callback(
+                    &self,
+                    id: i64,
+                    due_at: i64,
+                    note: Option<&str>,
+                    now: i64,
+                ) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    let n = sqlx::query(sql::DEFER)
+                        .bind(id)
+                        .bind(due_at)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if let (1.., Some(note)) = (n, note) {
+                        ledger_line(&mut tx, id, None, "deferred", note, None, now).await?;
+                    }
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn finish_callback(
+                    &self,
+                    id: i64,
+                    outcome: &str,
+                    detail: &str,
+                    now: i64,
+                ) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    let n = sqlx::query(sql::FINISH)
+                        .bind(id)
+                        .bind(outcome)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if n > 0 {
+                        ledger_line(&mut tx, id, None, "done", detail, None, now).await?;
+                    }
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn take_slot(
+                    &self,
+                    campaign_id: i64,
+                    pace_ms: i64,
+                    now: i64,
+                ) -> Result<Option<i64>> {
+                    let mut tx = self.begin_write().await?;
+                    let taken = sqlx::query(sql::TAKE_SLOT)
+                        .bind(campaign_id)
+                        .bind(now)
+                        .bind(pace_ms)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    let next = if taken > 0 {
+                        None
+                    } else {
+                        sqlx::query_scalar(sql::NEXT_SLOT)
+                            .bind(campaign_id)
+                            .fetch_optional(&mut *tx)
+                            .await?
+                    };
+                    tx.commit().await?;
+                    Ok(next)
+                }
+
+                async fn begin_attempt(
+                    &self,
+                    callback_id: i64,
+                    detail: &str,
+                    now: i64,
+                ) -> Result<Attempt> {
+                    let mut tx = self.begin_write().await?;
+                    let no: i32 = sqlx::query_scalar(sql::NEXT_ATTEMPT_NO)
+                        .bind(callback_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    let id: i64 = sqlx::query_scalar(sql::INSERT_ATTEMPT)
+                        .bind(callback_id)
+                        .bind(no)
+                        .bind(now)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    ledger_line(&mut tx, callback_id, Some(no), "dialing", detail, None, now)
+                        .await?;
+                    let attempt = sqlx::query_as::<_, c::AttemptRow>(ATTEMPT_BY_ID)
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    c::attempt(attempt)
+                }
+
+                async fn attempt_placed(
+                    &self,
+                    attempt: &Attempt,
+                    provider_call_id: &str,
+                    detail: &str,
+                    now: i64,
+                ) -> Result<bool> {
+                    let mut tx = self.begin_write().await?;
+                    let n = sqlx::query(sql::PLACED)
+                        .bind(attempt.id)
+                        .bind(provider_call_id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if n > 0 {
+                        ledger_line(
+                            &mut tx,
+                            attempt.callback_id,
+                            Some(attempt.attempt_no),
+                            "placed",
+                            detail,
+                            Some(provider_call_id),
+                            now,
+                        )
+                        .await?;
+                    }
+                    tx.commit().await?;
+                    Ok(n > 0)
+                }
+
+                async fn attempt_unclear(
+                    &self,
+                    attempt: &Attempt,
+                    detail: &str,
+                    now: i64,
+                ) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    let n = sqlx::query(sql::UNCLEAR)
+                        .bind(attempt.id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if n > 0 {
+                        ledger_line(
+                            &mut tx,
+                            attempt.callback_id,
+                            Some(attempt.attempt_no),
+                            "unclear",
+                            detail,
+                            None,
+                            now,
+                        )
+                        .await?;
+                    }
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn end_attempt(&self, e: &AttemptEnd) -> Result<bool> {
+                    let mut tx = self.begin_write().await?;
+                    let n = sqlx::query(sql::END_ATTEMPT)
+                        .bind(e.attempt_id)
+                        .bind(e.at)
+                        .bind(&e.call_status)
+                        .bind(&e.answered_by)
+                        .bind(&e.outcome)
+                        .bind(e.counts)
+                        .bind(&e.provider_call_id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if n == 0 {
+                        // Ended before (a repeated or late report): nothing more to do.
+                        return Ok(false);
+                    }
+                    if e.counts {
+                        sqlx::query(sql::COUNT_ATTEMPT)
+                            .bind(e.callback_id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    let provider = e.provider_call_id.as_deref();
+                    for (kind, detail) in &e.ledger {
+                        ledger_line(
+                            &mut tx,
+                            e.callback_id,
+                            Some(e.attempt_no),
+                            kind,
+                            detail,
+                            provider,
+                            e.at,
+                        )
+                        .await?;
+                    }
+                    match &e.next {
+                        CallbackNext::Pending { due_at } => {
+                            sqlx::query(sql::CALLBACK_PENDING)
+                                .bind(e.callback_id)
+                                .bind(due_at)
+                                .bind(e.at)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        CallbackNext::Done { outcome } => {
+                            sqlx::query(sql::FINISH)
+                                .bind(e.callback_id)
+                                .bind(outcome)
+                                .bind(e.at)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                    }
+                    if let Some((kind, detail)) = &e.followup {
+                        sqlx::query(sql::INSERT_FOLLOWUP)
+                            .bind(e.callback_id)
+                            .bind(kind)
+                            .bind(detail)
+                            .bind(e.at)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await?;
+                    Ok(true)
+                }
+
+                async fn open_attempts(
+                    &self,
+                    requested_before: i64,
+                    limit: i64,
+                ) -> Result<Vec<Attempt>> {
+                    sqlx::query_as::<_, c::AttemptRow>(OPEN_ATTEMPTS)
+                        .bind(requested_before)
+                        .bind(limit)
+                        .fetch_all(&self.$read)
+                        .await?
+                        .into_iter()
+                        .map(c::attempt)
+                        .collect()
+                }
+
+                async fn opt_out(&self, number: &str, source: &str, now: i64) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    sqlx::query(sql::OPT_OUT)
+                        .bind(number)
+                        .bind(source)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn is_opted_out(&self, number: &str) -> Result<bool> {
+                    let n: i64 = sqlx::query_scalar(sql::IS_OPTED_OUT)
+                        .bind(number)
+                        .fetch_one(&self.$read)
+                        .await?;
+                    Ok(n > 0)
+                }
+
+                async fn reached_since(
+                    &self,
+                    number: &str,
+                    since: i64,
+                    except_callback: i64,
+                ) -> Result<bool> {
+                    let n: i64 = sqlx::query_scalar(sql::REACHED_SINCE)
+                        .bind(number)
+                        .bind(since)
+                        .bind(except_callback)
+                        .fetch_one(&self.$read)
+                        .await?;
+                    Ok(n > 0)
+                }
+
+                async fn answers(&self, callback_id: i64) -> Result<Vec<StoredAnswer>> {
+                    type AnswerRow = (i64, i64, String, String, Option<f64>, i64);
+                    Ok(sqlx::query_as::<_, AnswerRow>(sql::ANSWERS_OF)
+                        .bind(callback_id)
+                        .fetch_all(&self.$read)
+                        .await?
+                        .into_iter()
+                        .map(|(callback_id, attempt_id, question, answer, score, at)| {
+                            StoredAnswer {
+                                callback_id,
+                                attempt_id,
+                                question,
+                                answer,
+                                score,
+                                at,
+                            }
+                        })
+                        .collect())
+                }
+
+                async fn followups(&self, limit: i64) -> Result<Vec<Followup>> {
+                    type FollowupRow = (
+                        i64,
+                        String,
+                        i64,
+                        Option<i64>,
+                        Option<i64>,
+                        String,
+                        String,
+                        i64,
+                    );
+                    Ok(sqlx::query_as::<_, FollowupRow>(sql::OPEN_FOLLOWUPS)
+                        .bind(limit)
+                        .fetch_all(&self.$read)
+                        .await?
+                        .into_iter()
+                        .map(|r| Followup {
+                            id: r.0,
+                            kind: r.1,
+                            callback_id: r.2,
+                            ticket_id: r.3,
+                            account_id: r.4,
+                            detail: r.5,
+                            state: r.6,
+                            created_at: r.7,
+                        })
+                        .collect())
+                }
+
+                async fn feed_cursor(&self, name: &str) -> Result<i64> {
+                    let v: Option<i64> = sqlx::query_scalar(sql::CURSOR)
+                        .bind(name)
+                        .fetch_optional(&self.$read)
+                        .await?;
+                    Ok(v.unwrap_or(0))
+                }
+
+                async fn set_feed_cursor(&self, name: &str, last_id: i64) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    sqlx::query(sql::SET_CURSOR)
+                        .bind(name)
+                        .bind(last_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(())
+                }
+            }
+        }
+    };
+}
+pub(super) use callback_store;

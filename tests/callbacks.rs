@@ -1,0 +1,702 @@
+//! End-to-end: satisfaction callbacks and campaigns through a local server that plays
+//! Twilio's Calls API (form bodies, basic auth, its JSON and error codes) and the calls it
+//! places, on SQLite and PostgreSQL. The dialer runs when the test says, at the fake clock's
+//! time; nothing sleeps.
+
+mod support;
+
+use hotline::callbacks::policy::RetryPolicy;
+use hotline::callbacks::window::CallingWindow;
+use hotline::callbacks::{
+    Callback, CallbackState, Campaign, CampaignState, NewCallback, NewCampaign,
+};
+use hotline::clock::Clock;
+use hotline::prompts::Locale;
+use hotline::surveys::script::{Purpose, Script};
+use hotline::telephony::AnsweredBy;
+use hotline::telephony::twilio::fake_api::{Action, Behaviour};
+use hotline::tickets::{Action as TicketAction, Channel, NewTicket, Ticket, TicketKind};
+use support::app::{Backend, START_MS, TestApp};
+
+/// Alice: residential, English, one phone line.
+const ALICE: &str = "+8613800000002";
+const HOUR: i64 = 3_600_000;
+
+async fn standing_campaign(app: &TestApp) -> Campaign {
+    let store = &app.state.steps.store;
+    let c = store
+        .create_campaign(
+            &NewCampaign {
+                name: "after repairs".into(),
+                purpose: Purpose::Satisfaction,
+                script: Script::satisfaction(),
+                window: CallingWindow::default(),
+                retry: RetryPolicy::default(),
+                pace_ms: 1000,
+                from_number: "+8610000".into(),
+                starts_at: START_MS,
+                ends_at: None,
+                standing: true,
+                delay_minutes: 120,
+                quiet_days: 0,
+            },
+            START_MS,
+        )
+        .await
+        .expect("campaign");
+    store
+        .set_campaign_state(c.id, CampaignState::Running, START_MS)
+        .await
+        .expect("start")
+}
+
+/// Opens a fault on Alice's line and resolves it an hour later.
+async fn resolved_fault(app: &TestApp) -> Ticket {
+    let acc = app
+        .state
+        .steps
+        .store
+        .account_by_line(ALICE)
+        .await
+        .expect("store")
+        .expect("Alice");
+    let desk = &app.state.steps.desk;
+    let t = desk
+        .open(
+            NewTicket {
+                kind: TicketKind::Fault,
+                account_id: Some(acc.id),
+                line_number: Some(ALICE.into()),
+                line_kind: Some(hotline::customers::LineKind::Phone),
+                customer_class: Some(acc.customer_class),
+                channel: Channel::Phone,
+                category: Some("noise".into()),
+                description: String::new(),
+                callback_number: Some(ALICE.into()),
+                deadline_at: None,
+                recording: None,
+                actor: "caller".into(),
+                origin: None,
+            },
+            app.clock.now_ms(),
+        )
+        .await
+        .expect("open");
+    app.clock.advance_ms(HOUR);
+    let resolve = TicketAction::Resolve {
+        code: "fixed".into(),
+        note: "cable replaced".into(),
+    };
+    desk.change(&t.number, &resolve, "tech-7", None)
+        .await
+        .expect("resolve")
+}
+
+async fn only_callback(app: &TestApp, campaign: &Campaign) -> Callback {
+    let all = app
+        .state
+        .steps
+        .store
+        .campaign_callbacks(campaign.id, 0, 10)
+        .await
+        .expect("callbacks");
+    assert_eq!(all.len(), 1, "{all:?}");
+    all[0].clone()
+}
+
+async fn ledger_kinds(app: &TestApp, id: i64) -> Vec<String> {
+    app.state
+        .steps
+        .store
+        .ledger(id)
+        .await
+        .expect("ledger")
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
+}
+
+/// Runs the dialer once and lets the fake carrier finish every call it placed.
+async fn dial(app: &TestApp) -> hotline::callbacks::dialer::Round {
+    let round = app.state.callbacks.round().await.expect("round");
+    app.twilio.wait_idle().await;
+    round
+}
+
+both!(
+    a_resolved_fault_is_called_back_two_hours_later_and_the_answers_are_stored,
+    |app: TestApp| async move {
+        let campaign = standing_campaign(&app).await;
+        let ticket = resolved_fault(&app).await;
+        assert_eq!(app.state.feed.catch_up().await.expect("feed"), 1);
+        assert_eq!(
+            app.state.feed.catch_up().await.expect("again"),
+            0,
+            "queued once"
+        );
+        let cb = only_callback(&app, &campaign).await;
+        assert_eq!(cb.due_at, ticket.resolved_at.expect("resolved") + 2 * HOUR);
+        assert_eq!(cb.to_number, ALICE);
+        assert_eq!(cb.locale, Locale::EnUs);
+
+        // Not before it is due.
+        assert_eq!(dial(&app).await.claimed, 0);
+        assert_eq!(app.twilio.placed_to(ALICE), 0);
+
+        app.twilio.on(
+            ALICE,
+            Behaviour::answer(vec![
+                Action::Press("1".into()),
+                Action::Press("1".into()),
+                Action::Record(0),
+            ]),
+        );
+        app.clock.set_ms(cb.due_at);
+        let round = dial(&app).await;
+        assert_eq!((round.claimed, round.placed), (1, 1));
+        assert_eq!(app.twilio.placed_to(ALICE), 1);
+        let call = app.twilio.calls().pop().expect("a call");
+        let heard = call.heard.join(" ");
+        assert!(heard.contains("About your repair of June 1st"), "{heard}");
+        assert!(heard.contains("Thank you for your feedback"), "{heard}");
+
+        let cb = app
+            .state
+            .steps
+            .store
+            .callback(cb.id)
+            .await
+            .expect("store")
+            .expect("cb");
+        assert_eq!(cb.state, CallbackState::Done);
+        assert_eq!(cb.outcome.as_deref(), Some("reached"));
+        assert_eq!(cb.attempts, 1);
+        assert_eq!(
+            ledger_kinds(&app, cb.id).await,
+            ["queued", "dialing", "placed", "ended", "done"]
+        );
+        let answers = app.state.steps.store.answers(cb.id).await.expect("answers");
+        let got: Vec<(&str, &str)> = answers
+            .iter()
+            .map(|a| (a.question.as_str(), a.answer.as_str()))
+            .collect();
+        assert_eq!(got, [("satisfaction", "very"), ("fixed", "yes")]);
+        // The call is in the history like any other, with its steps.
+        let rec = app
+            .state
+            .steps
+            .store
+            .call(&call.sid)
+            .await
+            .expect("store")
+            .expect("call");
+        assert_eq!(rec.direction, "outbound-api");
+        assert_eq!(rec.status, "completed");
+        assert!(rec.steps.len() >= 3, "{:?}", rec.steps);
+        // Nothing more is owed.
+        assert_eq!(dial(&app).await.claimed, 0);
+        assert_eq!(app.twilio.placed_to(ALICE), 1);
+    }
+);
+
+both!(
+    a_ticket_reopened_before_the_call_cancels_it,
+    |app: TestApp| async move {
+        let campaign = standing_campaign(&app).await;
+        let ticket = resolved_fault(&app).await;
+        app.state.feed.catch_up().await.expect("feed");
+        app.state
+            .steps
+            .desk
+            .change(
+                &ticket.number,
+                &TicketAction::Reopen {
+                    reason: "still noisy".into(),
+                },
+                "crm",
+                None,
+            )
+            .await
+            .expect("reopen");
+        assert_eq!(app.state.feed.catch_up().await.expect("feed"), 1);
+        let cb = only_callback(&app, &campaign).await;
+        assert_eq!(cb.state, CallbackState::Cancelled);
+        let ledger = app.state.steps.store.ledger(cb.id).await.expect("ledger");
+        assert!(ledger[1].detail.contains("was reopened"), "{ledger:?}");
+        app.clock.advance_ms(3 * HOUR);
+        assert_eq!(dial(&app).await.claimed, 0);
+        assert_eq!(app.twilio.placed_to(ALICE), 0);
+    }
+);
+
+both!(
+    no_answer_is_retried_per_the_policy_and_then_reached,
+    |app: TestApp| async move {
+        let campaign = standing_campaign(&app).await;
+        resolved_fault(&app).await;
+        app.state.feed.catch_up().await.expect("feed");
+        let cb = only_callback(&app, &campaign).await;
+        app.twilio.on(ALICE, Behaviour::NoAnswer);
+        app.clock.set_ms(cb.due_at);
+        dial(&app).await;
+        let after = app
+            .state
+            .steps
+            .store
+            .callback(cb.id)
+            .await
+            .expect("store")
+            .expect("cb");
+        assert_eq!(after.state, CallbackState::Pending);
+        assert_eq!(after.attempts, 1);
+        assert_eq!(after.due_at, cb.due_at + HOUR, "no answer: an hour later");
+        // Not before then.
+        app.clock.advance_ms(HOUR - 1);
+        assert_eq!(dial(&app).await.claimed, 0);
+        app.twilio.on(
+            ALICE,
+            Behaviour::answer(vec![Action::Press("2".into()), Action::Press("1".into())]),
+        );
+        app.clock.advance_ms(1);
+        dial(&app).await;
+        let done = app
+            .state
+            .steps
+            .store
+            .callback(cb.id)
+            .await
+            .expect("store")
+            .expect("cb");
+        assert_eq!((done.state, done.attempts), (CallbackState::Done, 2));
+        assert_eq!(app.twilio.placed_to(ALICE), 2);
+        let attempts = app
+            .state
+            .steps
+            .store
+            .attempts(cb.id)
+            .await
+            .expect("attempts");
+        let outcomes: Vec<_> = attempts.iter().map(|a| a.outcome.as_deref()).collect();
+        assert_eq!(outcomes, [Some("no_answer"), Some("answered")]);
+    }
+);
+
+both!(
+    a_dissatisfied_customer_leaves_follow_ups_and_a_comment,
+    |app: TestApp| async move {
+        let campaign = standing_campaign(&app).await;
+        resolved_fault(&app).await;
+        app.state.feed.catch_up().await.expect("feed");
+        let cb = only_callback(&app, &campaign).await;
+        app.twilio.on(
+            ALICE,
+            Behaviour::answer(vec![
+                Action::Press("3".into()),
+                Action::Press("2".into()),
+                Action::Record(12),
+            ]),
+        );
+        app.clock.set_ms(cb.due_at);
+        dial(&app).await;
+        let followups = app
+            .state
+            .steps
+            .store
+            .followups(10)
+            .await
+            .expect("follow-ups");
+        let kinds: Vec<&str> = followups.iter().map(|f| f.kind.as_str()).collect();
+        assert_eq!(kinds, ["satisfaction:dissatisfied", "fixed:no"]);
+        assert!(
+            followups
+                .iter()
+                .all(|f| f.ticket_id.is_some() && f.callback_id == cb.id)
+        );
+        let answers = app.state.steps.store.answers(cb.id).await.expect("answers");
+        let got: Vec<&str> = answers.iter().map(|a| a.question.as_str()).collect();
+        assert_eq!(got, ["satisfaction", "fixed", "comment"]);
+        assert!(answers[2].answer.contains("/Recordings/RE"), "{answers:?}");
+    }
+);
+
+both!(nine_means_do_not_call_again, |app: TestApp| async move {
+    let campaign = standing_campaign(&app).await;
+    resolved_fault(&app).await;
+    app.state.feed.catch_up().await.expect("feed");
+    let cb = only_callback(&app, &campaign).await;
+    app.twilio
+        .on(ALICE, Behaviour::answer(vec![Action::Press("9".into())]));
+    app.clock.set_ms(cb.due_at);
+    dial(&app).await;
+    let heard = app.twilio.calls().pop().expect("call").heard.join(" ");
+    assert!(
+        heard.contains("We will not call you for surveys again"),
+        "{heard}"
+    );
+    assert!(
+        app.state
+            .steps
+            .store
+            .is_opted_out(ALICE)
+            .await
+            .expect("store")
+    );
+    assert!(
+        ledger_kinds(&app, cb.id)
+            .await
+            .contains(&"opted_out".to_string())
+    );
+
+    // A later callback to the same number is not dialed, and says why.
+    let later = NewCallback {
+        campaign_id: campaign.id,
+        account_id: None,
+        ticket_id: None,
+        source: "list:1".into(),
+        to_number: ALICE.into(),
+        timezone: "Asia/Shanghai".into(),
+        locale: Locale::EnUs,
+        due_at: app.clock.now_ms(),
+        why: "on a test list".into(),
+    };
+    let ids = app
+        .state
+        .steps
+        .store
+        .queue_callbacks(&[later], app.clock.now_ms())
+        .await
+        .expect("queue");
+    let id = ids[0].expect("queued");
+    dial(&app).await;
+    let cb2 = app
+        .state
+        .steps
+        .store
+        .callback(id)
+        .await
+        .expect("store")
+        .expect("cb");
+    assert_eq!(cb2.outcome.as_deref(), Some("opted_out"));
+    let ledger = app.state.steps.store.ledger(id).await.expect("ledger");
+    assert!(
+        ledger
+            .last()
+            .expect("ledger")
+            .detail
+            .contains("not to be called"),
+        "{ledger:?}"
+    );
+    assert_eq!(app.twilio.placed_to(ALICE), 1);
+});
+
+both!(
+    carrier_refusals_end_or_delay_the_callback_as_they_should,
+    |app: TestApp| async move {
+        let campaign = standing_campaign(&app).await;
+        resolved_fault(&app).await;
+        app.state.feed.catch_up().await.expect("feed");
+        let cb = only_callback(&app, &campaign).await;
+        app.clock.set_ms(cb.due_at);
+        // Too many requests: not an attempt, tried again a minute later.
+        app.twilio.on(
+            ALICE,
+            Behaviour::RestError {
+                status: 429,
+                code: 20429,
+                message: "Too many requests".into(),
+                retry_after_secs: Some(30),
+            },
+        );
+        dial(&app).await;
+        let after = app
+            .state
+            .steps
+            .store
+            .callback(cb.id)
+            .await
+            .expect("store")
+            .expect("cb");
+        assert_eq!((after.state, after.attempts), (CallbackState::Pending, 0));
+        assert_eq!(after.due_at, cb.due_at + 60_000);
+        // An invalid number: done for good, and the ledger says why.
+        app.twilio.on(
+            ALICE,
+            Behaviour::rest_error(400, 21211, "The 'To' number is not a valid phone number."),
+        );
+        app.clock.advance_ms(60_000);
+        dial(&app).await;
+        let done = app
+            .state
+            .steps
+            .store
+            .callback(cb.id)
+            .await
+            .expect("store")
+            .expect("cb");
+        assert_eq!(done.outcome.as_deref(), Some("rejected"));
+        let ledger = app.state.steps.store.ledger(cb.id).await.expect("ledger");
+        assert!(
+            ledger.iter().any(|e| e.detail.contains("21211")),
+            "{ledger:#?}"
+        );
+    }
+);
+
+both!(
+    an_unclear_request_is_reconciled_before_anyone_is_dialed_again,
+    |app: TestApp| async move {
+        let campaign = standing_campaign(&app).await;
+        resolved_fault(&app).await;
+        app.state.feed.catch_up().await.expect("feed");
+        let cb = only_callback(&app, &campaign).await;
+        app.clock.set_ms(cb.due_at);
+        // The carrier places the call, but its answer never arrives.
+        app.twilio.on(
+            ALICE,
+            Behaviour::PlaceThenDrop(Box::new(Behaviour::NoAnswer)),
+        );
+        app.twilio.callbacks_twice(false);
+        let round = app.state.callbacks.round().await.expect("round");
+        assert_eq!(round.placed, 1);
+        let attempts = app
+            .state
+            .steps
+            .store
+            .attempts(cb.id)
+            .await
+            .expect("attempts");
+        assert!(matches!(
+            attempts[0].state,
+            hotline::callbacks::AttemptState::Unclear | hotline::callbacks::AttemptState::Placed
+        ));
+        // Rounds while it is unclear dial nobody.
+        for _ in 0..3 {
+            app.clock.advance_ms(30_000);
+            app.state.callbacks.round().await.expect("round");
+        }
+        app.twilio.wait_idle().await;
+        assert_eq!(app.twilio.placed_to(ALICE), 1);
+        // The status reports (or the reconciler) settle it as the no-answer it was.
+        app.clock.advance_ms(60_000);
+        dial(&app).await;
+        let attempts = app
+            .state
+            .steps
+            .store
+            .attempts(cb.id)
+            .await
+            .expect("attempts");
+        assert_eq!(attempts.len(), 1, "{attempts:#?}");
+        assert_eq!(attempts[0].outcome.as_deref(), Some("no_answer"));
+        assert!(attempts[0].provider_call_id.is_some());
+    }
+);
+
+both!(
+    a_request_that_never_reached_the_carrier_is_dialed_again_once,
+    |app: TestApp| async move {
+        let campaign = standing_campaign(&app).await;
+        resolved_fault(&app).await;
+        app.state.feed.catch_up().await.expect("feed");
+        let cb = only_callback(&app, &campaign).await;
+        app.clock.set_ms(cb.due_at);
+        app.twilio.on(ALICE, Behaviour::Hang);
+        dial(&app).await;
+        assert_eq!(app.twilio.placed_to(ALICE), 0);
+        // Reconciled after the grace period: the carrier has no such call.
+        app.twilio.on(
+            ALICE,
+            Behaviour::answer(vec![Action::Press("1".into()), Action::Press("1".into())]),
+        );
+        app.clock.advance_ms(61_000);
+        dial(&app).await;
+        app.clock.advance_ms(61_000);
+        dial(&app).await;
+        let done = app
+            .state
+            .steps
+            .store
+            .callback(cb.id)
+            .await
+            .expect("store")
+            .expect("cb");
+        assert_eq!(
+            done.outcome.as_deref(),
+            Some("reached"),
+            "{:#?}",
+            app.state.steps.store.ledger(cb.id).await
+        );
+        assert_eq!(done.attempts, 1, "the attempt never placed does not count");
+        assert_eq!(app.twilio.placed_to(ALICE), 1);
+        let kinds = ledger_kinds(&app, cb.id).await;
+        assert!(kinds.contains(&"unclear".to_string()), "{kinds:?}");
+    }
+);
+
+both!(
+    repeated_and_reversed_status_reports_leave_the_ledger_right,
+    |app: TestApp| async move {
+        let campaign = standing_campaign(&app).await;
+        resolved_fault(&app).await;
+        app.state.feed.catch_up().await.expect("feed");
+        let cb = only_callback(&app, &campaign).await;
+        app.clock.set_ms(cb.due_at);
+        app.twilio.callbacks_twice(true);
+        app.twilio.callbacks_reversed(true);
+        app.twilio.on(ALICE, Behaviour::Busy);
+        dial(&app).await;
+        let kinds = ledger_kinds(&app, cb.id).await;
+        assert_eq!(kinds, ["queued", "dialing", "placed", "ended", "retry"]);
+        let after = app
+            .state
+            .steps
+            .store
+            .callback(cb.id)
+            .await
+            .expect("store")
+            .expect("cb");
+        assert_eq!(after.attempts, 1);
+        assert_eq!(
+            after.due_at,
+            cb.due_at + 15 * 60_000,
+            "busy: 15 minutes later"
+        );
+    }
+);
+
+both!(
+    calls_wait_for_the_window_in_the_customers_zone,
+    |app: TestApp| async move {
+        let campaign = standing_campaign(&app).await;
+        let store = &app.state.steps.store;
+        // 21:30 in Shanghai on a Wednesday: after the 09:00–20:00 window.
+        let now = START_MS + 2 * 24 * HOUR + 13 * HOUR + 30 * 60_000;
+        app.clock.set_ms(now);
+        let ids = store
+            .queue_callbacks(
+                &[NewCallback {
+                    campaign_id: campaign.id,
+                    account_id: None,
+                    ticket_id: None,
+                    source: "list:late".into(),
+                    to_number: ALICE.into(),
+                    timezone: "Asia/Shanghai".into(),
+                    locale: Locale::EnUs,
+                    due_at: now,
+                    why: "test".into(),
+                }],
+                now,
+            )
+            .await
+            .expect("queue");
+        let id = ids[0].expect("queued");
+        dial(&app).await;
+        assert_eq!(app.twilio.placed_to(ALICE), 0);
+        let cb = store.callback(id).await.expect("store").expect("cb");
+        // 09:00 the next morning in Shanghai is 01:00 UTC.
+        assert_eq!(cb.due_at, START_MS + 3 * 24 * HOUR + HOUR);
+        let ledger = store.ledger(id).await.expect("ledger");
+        assert!(
+            ledger[1].detail.contains("outside the calling window"),
+            "{ledger:?}"
+        );
+        app.clock.set_ms(cb.due_at);
+        dial(&app).await;
+        assert_eq!(app.twilio.placed_to(ALICE), 1);
+    }
+);
+
+both!(the_pace_holds_in_every_second, |app: TestApp| async move {
+    let campaign = standing_campaign(&app).await;
+    let store = &app.state.steps.store;
+    let now = START_MS + 2 * HOUR;
+    app.clock.set_ms(now);
+    let list: Vec<NewCallback> = (0..6)
+        .map(|i| NewCallback {
+            campaign_id: campaign.id,
+            account_id: None,
+            ticket_id: None,
+            source: format!("list:{i}"),
+            to_number: format!("+86139000000{i:02}"),
+            timezone: "Asia/Shanghai".into(),
+            locale: Locale::ZhCn,
+            due_at: now,
+            why: "test".into(),
+        })
+        .collect();
+    store.queue_callbacks(&list, now).await.expect("queue");
+    app.twilio.set_default(Behaviour::Busy);
+    let mut placed_at = Vec::new();
+    for step in 0..60 {
+        let round = dial(&app).await;
+        for _ in 0..round.placed {
+            placed_at.push(app.clock.now_ms());
+        }
+        if step % 3 == 2 {
+            app.clock.advance_ms(500);
+        }
+    }
+    assert!(placed_at.len() >= 6, "{placed_at:?}");
+    // One call a second: no second holds two.
+    for w in placed_at.windows(2) {
+        assert!(w[1] - w[0] >= 1000, "{placed_at:?}");
+    }
+});
+
+both!(
+    an_answering_machine_hears_a_short_message_and_is_tried_again_later,
+    |app: TestApp| async move {
+        let campaign = standing_campaign(&app).await;
+        resolved_fault(&app).await;
+        app.state.feed.catch_up().await.expect("feed");
+        let cb = only_callback(&app, &campaign).await;
+        app.twilio.on(
+            ALICE,
+            Behaviour::Answer {
+                by: AnsweredBy::Machine,
+                script: vec![],
+            },
+        );
+        app.clock.set_ms(cb.due_at);
+        dial(&app).await;
+        let create = app
+            .twilio
+            .create_requests()
+            .pop()
+            .expect("a create request");
+        assert_eq!(create.param("MachineDetection"), Some("Enable"));
+        let heard = app.twilio.calls().pop().expect("call").heard.join(" ");
+        assert!(heard.contains("We will call again later"), "{heard}");
+        let after = app
+            .state
+            .steps
+            .store
+            .callback(cb.id)
+            .await
+            .expect("store")
+            .expect("cb");
+        assert_eq!(after.state, CallbackState::Pending);
+        assert_eq!(
+            after.due_at,
+            cb.due_at + 2 * HOUR,
+            "machine: two hours later"
+        );
+        let attempts = app
+            .state
+            .steps
+            .store
+            .attempts(cb.id)
+            .await
+            .expect("attempts");
+        assert_eq!(attempts[0].outcome.as_deref(), Some("machine"));
+        assert!(
+            app.state
+                .steps
+                .store
+                .answers(cb.id)
+                .await
+                .expect("answers")
+                .is_empty()
+        );
+    }
+);
