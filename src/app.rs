@@ -53,7 +53,10 @@ impl AppState {
     /// Loads the catalogs, opens and migrates the store, and starts the step writer.
     pub async fn build(cfg: Config) -> Result<Self, StartError> {
         let store = store::connect(cfg.database_url.expose()).await?;
-        Self::with_store(cfg, store, Arc::new(SystemClock))
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        crate::callbacks::feed::ensure_standing(store.as_ref(), &cfg.callbacks, clock.now_ms())
+            .await?;
+        Self::with_store(cfg, store, clock)
     }
 
     /// Builds the state around an open store (tests inject their own clock).

@@ -101,6 +101,11 @@ pub struct CallbackConfig {
     pub dial: bool,
     /// Seconds to let a callback ring.
     pub ring_secs: u32,
+    /// The number satisfaction callbacks come from (a Twilio number of the account). When set,
+    /// `serve` creates the standing satisfaction campaign if there is none.
+    pub from_number: Option<String>,
+    /// Pace of the standing campaign it creates, calls per second.
+    pub calls_per_sec: f64,
 }
 
 impl Default for CallbackConfig {
@@ -108,6 +113,8 @@ impl Default for CallbackConfig {
         CallbackConfig {
             dial: true,
             ring_secs: 30,
+            from_number: None,
+            calls_per_sec: 1.0,
         }
     }
 }
@@ -355,6 +362,12 @@ impl Config {
         if let Some(v) = non_empty("HOTLINE_AGENT_NUMBER") {
             self.agent_number = Some(v);
         }
+        if let Some(v) = non_empty("HOTLINE_CALLBACK_FROM") {
+            self.callbacks.from_number = Some(v);
+        }
+        if let Some(v) = non_empty("HOTLINE_CALLBACK_DIAL") {
+            self.callbacks.dial = parse("HOTLINE_CALLBACK_DIAL", &v)?;
+        }
         if let Some(v) = non_empty("HOTLINE_PIN_MAX_FAILURES") {
             self.pin.max_failures = parse("HOTLINE_PIN_MAX_FAILURES", &v)?;
         }
@@ -413,6 +426,11 @@ impl Config {
         self.sla
             .validate()
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        if crate::callbacks::pace_ms(self.callbacks.calls_per_sec).is_none() {
+            return Err(ConfigError::Invalid(
+                "callbacks.calls_per_sec must be above 0 and at most 1000".into(),
+            ));
+        }
         if !(5..=600).contains(&self.callbacks.ring_secs) {
             return Err(ConfigError::Invalid(
                 "callbacks.ring_secs must be between 5 and 600".into(),

@@ -38,6 +38,16 @@ enum Cmd {
         #[command(subcommand)]
         what: ImportCmd,
     },
+    /// Callbacks owed to customers.
+    Callbacks {
+        #[command(subcommand)]
+        what: CallbacksCmd,
+    },
+    /// Campaigns of callbacks: give one a list, print its report.
+    Campaigns {
+        #[command(subcommand)]
+        what: CampaignsCmd,
+    },
     /// A terminal softphone: call the running service as Twilio would and type keys.
     Dial {
         /// The calling number (a demo customer's line is identified by it).
@@ -56,6 +66,20 @@ enum Cmd {
 enum ImportCmd {
     /// Accounts with lines, PIN and bill from a CSV file (columns in the README).
     Accounts { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum CallbacksCmd {
+    /// Why was this customer (not yet) called? The answer, then the callback's ledger.
+    Why { id: i64 },
+}
+
+#[derive(Subcommand)]
+enum CampaignsCmd {
+    /// Queue a CSV list (columns number, account_no, locale, timezone) into a campaign.
+    Import { id: i64, file: PathBuf },
+    /// A campaign's figures: called, reached, answered, each answer, the satisfaction rate.
+    Report { id: i64 },
 }
 
 fn init_tracing() {
@@ -90,6 +114,15 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Import {
             what: ImportCmd::Accounts { file },
         } => import_accounts(cfg, file).await,
+        Cmd::Callbacks {
+            what: CallbacksCmd::Why { id },
+        } => callbacks_why(cfg, id).await,
+        Cmd::Campaigns {
+            what: CampaignsCmd::Import { id, file },
+        } => campaigns_import(cfg, id, file).await,
+        Cmd::Campaigns {
+            what: CampaignsCmd::Report { id },
+        } => campaigns_report(cfg, id).await,
         Cmd::Dial { from, to, url } => {
             if cfg.twilio.auth_token.is_empty() {
                 cfg.twilio.auth_token = Secret::new(demo::DEMO_AUTH_TOKEN);
@@ -110,6 +143,11 @@ async fn serve(mut cfg: Config, demo_mode: bool) -> anyhow::Result<()> {
         if cfg.api_token.is_empty() {
             cfg.api_token = Secret::new(demo::DEMO_API_TOKEN);
             tracing::warn!("demo mode: the API accepts the public demo API token");
+        }
+        // Resolved tickets queue their satisfaction callbacks (dialed only with a Twilio
+        // account configured).
+        if cfg.callbacks.from_number.is_none() {
+            cfg.callbacks.from_number = Some(demo::DEMO_HOTLINE.to_string());
         }
     } else if cfg.twilio.auth_token.is_empty() {
         bail!(
@@ -209,6 +247,114 @@ async fn import_accounts(cfg: Config, file: PathBuf) -> anyhow::Result<()> {
     if !report.rejected.is_empty() {
         std::process::exit(2);
     }
+    Ok(())
+}
+
+/// Prints why a callback was (not yet) called, then its ledger: `time  kind  detail`, in the
+/// customer's zone.
+async fn callbacks_why(cfg: Config, id: i64) -> anyhow::Result<()> {
+    let store = store::connect(cfg.database_url.expose())
+        .await
+        .context("opening the store")?;
+    let calendar = cfg.calendar().context("loading the calendar")?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let Some(x) =
+        hotline::callbacks::report::explain(store.as_ref(), id, cfg.timezone, &calendar, now)
+            .await
+            .context("reading the callback")?
+    else {
+        bail!("there is no callback {id}");
+    };
+    println!("{}", x.why);
+    println!();
+    for e in &x.ledger {
+        let at = chrono::DateTime::from_timestamp_millis(e.at)
+            .map(|t| {
+                t.with_timezone(&x.tz)
+                    .format("%Y-%m-%d %H:%M:%S")
+                    .to_string()
+            })
+            .unwrap_or_else(|| e.at.to_string());
+        println!("{at}  {:<10}  {}", e.kind, e.detail);
+    }
+    Ok(())
+}
+
+async fn campaign(
+    store: &dyn store::Store,
+    id: i64,
+) -> anyhow::Result<hotline::callbacks::Campaign> {
+    store
+        .campaign(id)
+        .await
+        .context("reading the campaign")?
+        .with_context(|| format!("there is no campaign {id}"))
+}
+
+/// Queues a CSV list into a campaign with a progress bar; exits 2 when a row was rejected.
+async fn campaigns_import(cfg: Config, id: i64, file: PathBuf) -> anyhow::Result<()> {
+    use hotline::callbacks::lists;
+    let store = store::connect(cfg.database_url.expose())
+        .await
+        .context("opening the store")?;
+    let c = campaign(store.as_ref(), id).await?;
+    if let Some(why) = lists::refuses_callbacks(&c) {
+        bail!("{why}");
+    }
+    let f = std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
+    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = indicatif::ProgressBar::new(size);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let defaults = lists::Defaults {
+        tz: cfg.timezone,
+        locale: cfg.default_locale,
+    };
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| file.display().to_string());
+    let now = chrono::Utc::now().timestamp_millis();
+    let report = lists::import_csv(
+        store.as_ref(),
+        &c,
+        std::io::BufReader::new(f),
+        &defaults,
+        &name,
+        now,
+        |pos| bar.set_position(pos),
+    )
+    .await
+    .with_context(|| format!("reading {}", file.display()))?;
+    bar.finish_and_clear();
+    println!(
+        "queued {} callback(s) in campaign {} {:?}, {} already owed, rejected {}",
+        report.queued,
+        c.id,
+        c.name,
+        report.already_owed,
+        report.rejected.len()
+    );
+    for r in &report.rejected {
+        eprintln!("line {}: {}: {}", r.index, r.field, r.error);
+    }
+    if !report.rejected.is_empty() {
+        std::process::exit(2);
+    }
+    Ok(())
+}
+
+async fn campaigns_report(cfg: Config, id: i64) -> anyhow::Result<()> {
+    let store = store::connect(cfg.database_url.expose())
+        .await
+        .context("opening the store")?;
+    let c = campaign(store.as_ref(), id).await?;
+    let report = hotline::callbacks::report::campaign_report(store.as_ref(), &c)
+        .await
+        .context("computing the report")?;
+    print!("{}", report.to_text());
     Ok(())
 }
 

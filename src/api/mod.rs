@@ -22,11 +22,13 @@ use crate::customers::input::{AccountInput, FieldError, validate_account_no, val
 use crate::customers::{Account, AccountWrite, Line};
 use crate::store::StoreError;
 
+mod callbacks;
 mod tickets;
 mod webhooks;
 
 pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
+        .merge(callbacks::routes())
         .merge(tickets::routes())
         .merge(webhooks::routes())
         .route("/api/v1/accounts", get(list_accounts))

@@ -21,6 +21,52 @@ const CURSOR: &str = "satisfaction-callbacks";
 const BATCH: i64 = 200;
 const POLL: Duration = Duration::from_millis(500);
 
+/// Creates the standing satisfaction campaign, running, when there is none and the
+/// configuration names the number to call from; returns the standing campaign, if any.
+pub async fn ensure_standing(
+    store: &dyn Store,
+    cfg: &crate::config::CallbackConfig,
+    now: i64,
+) -> Result<Option<super::Campaign>, StoreError> {
+    if let Some(c) = store.standing_campaign().await? {
+        return Ok(Some(c));
+    }
+    let Some(from) = cfg.from_number.clone() else {
+        tracing::warn!(
+            "no standing satisfaction campaign: resolved tickets are not called back \
+             (set HOTLINE_CALLBACK_FROM, or create one through the API)"
+        );
+        return Ok(None);
+    };
+    let campaign = store
+        .create_campaign(
+            &super::NewCampaign {
+                name: "satisfaction after resolution".into(),
+                purpose: crate::surveys::script::Purpose::Satisfaction,
+                script: crate::surveys::script::Script::satisfaction(),
+                window: super::window::CallingWindow::default(),
+                retry: super::policy::RetryPolicy::default(),
+                pace_ms: super::pace_ms(cfg.calls_per_sec).unwrap_or(1000),
+                from_number: from,
+                starts_at: now,
+                ends_at: None,
+                standing: true,
+                delay_minutes: 120,
+                quiet_days: 30,
+            },
+            now,
+        )
+        .await?;
+    let running = store
+        .set_campaign_state(campaign.id, super::CampaignState::Running, now)
+        .await?;
+    tracing::info!(
+        campaign = running.id,
+        "created the standing satisfaction campaign"
+    );
+    Ok(Some(running))
+}
+
 /// Follows ticket events; cheap to clone.
 #[derive(Clone)]
 pub struct TicketFeed {

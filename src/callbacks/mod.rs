@@ -13,7 +13,9 @@
 
 pub mod dialer;
 pub mod feed;
+pub mod lists;
 pub mod policy;
+pub mod report;
 pub mod window;
 
 use serde::Serialize;
@@ -274,4 +276,112 @@ pub struct Followup {
     pub detail: String,
     pub state: String,
     pub created_at: i64,
+}
+
+/// The services an account has besides the phone line it is called on: the strata of a
+/// sample stratified by line kind ("phone", "phone+broadband", "phone+leased",
+/// "phone+broadband+leased"). Every account sampled has a phone line, so the strata do not
+/// overlap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Services {
+    pub broadband: bool,
+    pub leased: bool,
+}
+
+impl Services {
+    /// Every stratum, in report order.
+    pub const ALL: [Services; 4] = [
+        Services {
+            broadband: false,
+            leased: false,
+        },
+        Services {
+            broadband: true,
+            leased: false,
+        },
+        Services {
+            broadband: false,
+            leased: true,
+        },
+        Services {
+            broadband: true,
+            leased: true,
+        },
+    ];
+
+    /// As the store computes it: 1 for broadband plus 2 for leased lines.
+    pub fn code(self) -> i64 {
+        i64::from(self.broadband) + 2 * i64::from(self.leased)
+    }
+
+    pub fn from_code(code: i64) -> Option<Services> {
+        Services::ALL.into_iter().find(|s| s.code() == code)
+    }
+
+    /// `phone`, `phone+broadband`, `phone+leased`, `phone+broadband+leased`.
+    pub fn label(self) -> String {
+        let mut s = String::from("phone");
+        if self.broadband {
+            s.push_str("+broadband");
+        }
+        if self.leased {
+            s.push_str("+leased");
+        }
+        s
+    }
+}
+
+/// An account a sample may draw: one of its phone lines (the first by number) and its
+/// language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SampleAccount {
+    pub account_id: i64,
+    pub account_no: String,
+    pub number: String,
+    pub language: Option<Locale>,
+    pub services: Services,
+}
+
+/// How many callbacks of a campaign answered one question with one value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerTally {
+    pub question: String,
+    pub answer: String,
+    pub callbacks: i64,
+}
+
+/// One question of a campaign over all its callbacks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuestionTally {
+    pub question: String,
+    /// Callbacks that answered it.
+    pub callbacks: i64,
+    /// Answers that gave points.
+    pub scored: i64,
+    /// Their mean, on 0–100.
+    pub mean_score: Option<f64>,
+}
+
+/// A campaign's figures as the store aggregates them (GROUP BY, never row by row).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CampaignTally {
+    /// Callbacks per state (`pending`, `dialing`, `done`, `cancelled`).
+    pub states: Vec<(String, i64)>,
+    /// Done and cancelled callbacks per outcome (`reached`, `exhausted`, `opted_out`…).
+    pub outcomes: Vec<(String, i64)>,
+    /// Callbacks with at least one attempt that counts and reached the carrier.
+    pub called: i64,
+    /// Callbacks with an answered attempt.
+    pub reached: i64,
+    /// Callbacks with at least one survey answer.
+    pub answered: i64,
+    /// Callbacks that answered every question asked for (the required ones).
+    pub complete: i64,
+    /// Callbacks whose number opted out, before or during the call.
+    pub opted_out: i64,
+    /// Per question and value, for the questions asked for (comments are not counted by
+    /// value: each is a recording).
+    pub answers: Vec<AnswerTally>,
+    /// Per question.
+    pub questions: Vec<QuestionTally>,
 }

@@ -10,6 +10,7 @@
 use super::{Result, StoreError};
 use crate::callbacks::{
     Attempt, AttemptState, Callback, CallbackState, Campaign, CampaignState, LedgerEntry,
+    SampleAccount, Services,
 };
 use crate::prompts::Locale;
 
@@ -86,6 +87,11 @@ macro_rules! callback_columns {
         "b.id, b.campaign_id, b.account_id, b.ticket_id, b.source, b.to_number, b.timezone, \
          b.locale, b.state, b.due_at, b.attempts, b.lease_until, b.outcome, b.created_at, \
          b.updated_at"
+    };
+    // Unqualified, for `RETURNING` (SQLite does not take an alias there).
+    (bare) => {
+        "id, campaign_id, account_id, ticket_id, source, to_number, timezone, locale, state, \
+         due_at, attempts, lease_until, outcome, created_at, updated_at"
     };
 }
 pub(super) use callback_columns;
@@ -189,6 +195,24 @@ pub(super) fn ledger(r: LedgerRow) -> LedgerEntry {
     }
 }
 
+/// The accounts a sample of campaign `$1` may draw: one row per account with a phone line
+/// (its first by number) whose number has not opted out and that the campaign does not owe a
+/// call yet, with its services as `Services::code` (1 broadband + 2 leased).
+macro_rules! sample_candidates {
+    () => {
+        "SELECT p.id, p.account_no, p.language, p.number, p.services FROM (\
+         SELECT a.id, a.account_no, a.language, \
+         MIN(CASE WHEN l.kind = 'phone' THEN l.number END) AS number, \
+         CAST(MAX(CASE WHEN l.kind = 'broadband' THEN 1 ELSE 0 END) \
+             + 2 * MAX(CASE WHEN l.kind = 'leased' THEN 1 ELSE 0 END) AS BIGINT) AS services \
+         FROM accounts a JOIN lines l ON l.account_id = a.id \
+         WHERE a.id NOT IN (SELECT b.account_id FROM callbacks b \
+             WHERE b.campaign_id = $1 AND b.account_id IS NOT NULL) \
+         GROUP BY a.id, a.account_no, a.language) p \
+         WHERE p.number IS NOT NULL AND p.number NOT IN (SELECT o.number FROM opt_outs o)"
+    };
+}
+
 pub(super) mod sql {
     pub const INSERT_CAMPAIGN: &str = "INSERT INTO campaigns (name, purpose, script, \
          calling_window, retry, pace_ms, from_number, starts_at, ends_at, state, standing, \
@@ -259,6 +283,119 @@ pub(super) mod sql {
     pub const CURSOR: &str = "SELECT last_id FROM feed_cursors WHERE name = $1";
     pub const SET_CURSOR: &str = "INSERT INTO feed_cursors (name, last_id) VALUES ($1, $2) \
          ON CONFLICT (name) DO UPDATE SET last_id = excluded.last_id";
+
+    /// A stopped campaign's pending callbacks are cancelled, with the outcome `stopped`.
+    pub const STOP_PENDING: &str = "UPDATE callbacks SET state = 'cancelled', \
+         outcome = 'stopped', lease_until = NULL, updated_at = $2 \
+         WHERE campaign_id = $1 AND state = 'pending'";
+    /// The ledger line of each callback `STOP_PENDING` cancelled (once: a callback that has
+    /// its `cancelled` line is left alone), written set-wise in the same transaction.
+    pub const LEDGER_STOPPED: &str = "INSERT INTO callback_ledger (callback_id, kind, detail, \
+         at) SELECT b.id, 'cancelled', $2, $3 FROM callbacks b \
+         WHERE b.campaign_id = $1 AND b.state = 'cancelled' AND b.outcome = 'stopped' \
+         AND NOT EXISTS (SELECT 1 FROM callback_ledger l \
+             WHERE l.callback_id = b.id AND l.kind = 'cancelled')";
+
+    // The campaign report: every figure is one aggregate over the campaign's rows.
+    pub const TALLY_STATES: &str = "SELECT b.state, COUNT(*) FROM callbacks b \
+         WHERE b.campaign_id = $1 GROUP BY b.state ORDER BY b.state";
+    pub const TALLY_OUTCOMES: &str = "SELECT b.outcome, COUNT(*) FROM callbacks b \
+         WHERE b.campaign_id = $1 AND b.outcome IS NOT NULL GROUP BY b.outcome \
+         ORDER BY b.outcome";
+    /// Called: an attempt that counts and reached the carrier (placed, or ended after
+    /// counting); reached: an attempt a person answered.
+    pub const TALLY_ATTEMPTS: &str = "SELECT \
+         COUNT(DISTINCT CASE WHEN a.counts AND a.state IN ('placed', 'ended') \
+             THEN a.callback_id END), \
+         COUNT(DISTINCT CASE WHEN a.outcome = 'answered' THEN a.callback_id END) \
+         FROM callback_attempts a JOIN callbacks b ON b.id = a.callback_id \
+         WHERE b.campaign_id = $1";
+    pub const TALLY_ANSWERED: &str = "SELECT COUNT(DISTINCT s.callback_id) \
+         FROM survey_answers s JOIN callbacks b ON b.id = s.callback_id \
+         WHERE b.campaign_id = $1";
+    /// Opted out before the call (the dialer finished it) or during it (the ledger says so).
+    pub const TALLY_OPTED_OUT: &str = "SELECT COUNT(*) FROM callbacks b \
+         WHERE b.campaign_id = $1 AND (b.outcome = 'opted_out' OR EXISTS (SELECT 1 \
+             FROM callback_ledger l WHERE l.callback_id = b.id AND l.kind = 'opted_out'))";
+    pub const TALLY_QUESTIONS: &str = "SELECT s.question, COUNT(DISTINCT s.callback_id), \
+         COUNT(s.score), AVG(s.score) \
+         FROM survey_answers s JOIN callbacks b ON b.id = s.callback_id \
+         WHERE b.campaign_id = $1 GROUP BY s.question ORDER BY s.question";
+
+    /// Callbacks that answered all of `$2…` (the question keys bound after the campaign),
+    /// `$n` being how many keys there are. The list is built by [`placeholders`].
+    pub fn tally_complete(keys: usize) -> String {
+        format!(
+            "SELECT COUNT(*) FROM (SELECT s.callback_id FROM survey_answers s \
+             JOIN callbacks b ON b.id = s.callback_id \
+             WHERE b.campaign_id = $1 AND s.question IN ({}) GROUP BY s.callback_id \
+             HAVING COUNT(DISTINCT s.question) = ${}) t",
+            placeholders(2, keys),
+            keys + 2
+        )
+    }
+
+    /// Callbacks per question and answer value, for the questions `$2…`.
+    pub fn tally_answers(keys: usize) -> String {
+        format!(
+            "SELECT s.question, s.answer, COUNT(DISTINCT s.callback_id) \
+             FROM survey_answers s JOIN callbacks b ON b.id = s.callback_id \
+             WHERE b.campaign_id = $1 AND s.question IN ({}) \
+             GROUP BY s.question, s.answer ORDER BY s.question, s.answer",
+            placeholders(2, keys)
+        )
+    }
+
+    /// `$first, $first+1, …`, `n` of them: the only text ever formatted into a statement,
+    /// so the values themselves are always bound.
+    fn placeholders(first: usize, n: usize) -> String {
+        (first..first + n)
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    // Samples are drawn in SQL, not in Rust: the strata are counted with GROUP BY and each
+    // is drawn with `ORDER BY random() LIMIT k` (SQLite and PostgreSQL both have `random()`),
+    // a uniform draw without repeats, so memory holds the sample and never the customer base.
+    pub const SAMPLE_STRATA: &str = concat!(
+        "SELECT c.services, COUNT(*) FROM (",
+        sample_candidates!(),
+        ") c GROUP BY c.services ORDER BY c.services"
+    );
+    pub const DRAW_ANY: &str = concat!(
+        "SELECT c.id, c.account_no, c.language, c.number, c.services FROM (",
+        sample_candidates!(),
+        ") c ORDER BY random() LIMIT $2"
+    );
+    pub const DRAW_STRATUM: &str = concat!(
+        "SELECT c.id, c.account_no, c.language, c.number, c.services FROM (",
+        sample_candidates!(),
+        ") c WHERE c.services = $2 ORDER BY random() LIMIT $3"
+    );
+}
+
+/// `id, account_no, language, number, services` of `sample_candidates!`.
+pub(super) type SampleRow = (i64, String, Option<String>, String, i64);
+
+pub(super) fn sample_account(r: SampleRow) -> Result<SampleAccount> {
+    let language = match r.2 {
+        None => None,
+        Some(tag) => Some(
+            Locale::ALL
+                .into_iter()
+                .find(|l| l.tag() == tag)
+                .ok_or_else(|| corrupt("language", &tag))?,
+        ),
+    };
+    Ok(SampleAccount {
+        account_id: r.0,
+        account_no: r.1,
+        language,
+        number: r.3,
+        services: Services::from_code(r.4)
+            .ok_or_else(|| corrupt("services code", &r.4.to_string()))?,
+    })
 }
 
 /// What ending an attempt writes, in one transaction, if (and only if) the attempt was not
@@ -306,8 +443,9 @@ macro_rules! callback_store {
             };
             use super::super::{CallbackStore, Result, StoreError};
             use crate::callbacks::{
-                Attempt, Callback, Campaign, CampaignState, Followup, LedgerEntry, NewCallback,
-                NewCampaign, StoredAnswer,
+                AnswerTally, Attempt, Callback, CallbackState, Campaign, CampaignState,
+                CampaignTally, Followup, LedgerEntry, NewCallback, NewCampaign, QuestionTally,
+                SampleAccount, Services, StoredAnswer,
             };
 
             type Conn = <$db as sqlx::Database>::Connection;
@@ -359,6 +497,12 @@ macro_rules! callback_store {
                 callback_columns!(),
                 " FROM callbacks b WHERE b.campaign_id = $1 AND b.id > $2 ORDER BY b.id LIMIT $3"
             );
+            const CALLBACKS_IN_STATE: &str = concat!(
+                "SELECT ",
+                callback_columns!(),
+                " FROM callbacks b WHERE b.campaign_id = $1 AND b.state = $2 AND b.id > $3 \
+                 ORDER BY b.id LIMIT $4"
+            );
             const ATTEMPT_BY_ID: &str = concat!(
                 "SELECT ",
                 attempt_columns!(),
@@ -375,23 +519,28 @@ macro_rules! callback_store {
                 " FROM callback_attempts a WHERE a.state <> 'ended' AND a.requested_at < $1 \
                  ORDER BY a.requested_at LIMIT $2"
             );
-            /// Due pending callbacks of running campaigns, oldest first.
-            const DUE: &str = concat!(
-                "SELECT b.id FROM callbacks b JOIN campaigns c ON c.id = b.campaign_id \
-                 WHERE b.state = 'pending' AND b.due_at <= $1 AND c.state = 'running' \
-                 AND c.starts_at <= $1 ORDER BY b.due_at, b.id LIMIT $2",
-                $claim
+            /// Claims due pending callbacks of running campaigns, oldest first, in one
+            /// statement.
+            const CLAIM_DUE: &str = concat!(
+                "UPDATE callbacks SET state = 'dialing', lease_until = $2, updated_at = $1 \
+                 WHERE id IN (SELECT d.id FROM callbacks d JOIN campaigns c ON c.id = d.campaign_id \
+                 WHERE d.state = 'pending' AND d.due_at <= $1 AND c.state = 'running' \
+                 AND c.starts_at <= $1 ORDER BY d.due_at, d.id LIMIT $3",
+                $claim,
+                ") RETURNING ",
+                callback_columns!(bare)
             );
             /// Claims whose dialer died before it asked the carrier: no attempt is open.
-            const ABANDONED: &str = concat!(
-                "SELECT b.id FROM callbacks b WHERE b.state = 'dialing' AND b.lease_until < $1 \
-                 AND NOT EXISTS (SELECT 1 FROM callback_attempts a \
-                     WHERE a.callback_id = b.id AND a.state <> 'ended') \
-                 ORDER BY b.lease_until LIMIT $2",
-                $claim
+            const CLAIM_ABANDONED: &str = concat!(
+                "UPDATE callbacks SET state = 'dialing', lease_until = $2, updated_at = $1 \
+                 WHERE id IN (SELECT d.id FROM callbacks d WHERE d.state = 'dialing' \
+                 AND d.lease_until < $1 AND NOT EXISTS (SELECT 1 FROM callback_attempts a \
+                     WHERE a.callback_id = d.id AND a.state <> 'ended') \
+                 ORDER BY d.lease_until LIMIT $3",
+                $claim,
+                ") RETURNING ",
+                callback_columns!(bare)
             );
-            const CLAIM: &str = "UPDATE callbacks SET state = 'dialing', lease_until = $2, \
-                 updated_at = $3 WHERE id = $1";
 
             async fn ledger_line(
                 conn: &mut Conn,
@@ -702,33 +851,25 @@ macro_rules! callback_store {
                     limit: i64,
                 ) -> Result<Vec<Callback>> {
                     let mut tx = self.begin_write().await?;
-                    let mut ids: Vec<i64> = sqlx::query_scalar(DUE)
-                        .bind(now)
-                        .bind(limit)
-                        .fetch_all(&mut *tx)
-                        .await?;
-                    let room = limit - ids.len() as i64;
-                    if room > 0 {
-                        let more: Vec<i64> = sqlx::query_scalar(ABANDONED)
+                    let mut claimed = Vec::new();
+                    for q in [CLAIM_DUE, CLAIM_ABANDONED] {
+                        let room = limit - claimed.len() as i64;
+                        if room <= 0 {
+                            break;
+                        }
+                        let rows = sqlx::query_as::<_, c::CallbackRow>(q)
                             .bind(now)
+                            .bind(lease_until)
                             .bind(room)
                             .fetch_all(&mut *tx)
                             .await?;
-                        ids.extend(more);
-                    }
-                    let mut claimed = Vec::with_capacity(ids.len());
-                    for id in ids {
-                        sqlx::query(CLAIM)
-                            .bind(id)
-                            .bind(lease_until)
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await?;
-                        if let Some(cb) = callback_by_id(&mut tx, id).await? {
-                            claimed.push(cb);
+                        for r in rows {
+                            claimed.push(c::callback(r)?);
                         }
                     }
                     tx.commit().await?;
+                    // RETURNING gives no order; the oldest due first.
+                    claimed.sort_by_key(|cb| (cb.due_at, cb.id));
                     Ok(claimed)
                 }
 
@@ -1071,6 +1212,192 @@ macro_rules! callback_store {
                         .await?;
                     tx.commit().await?;
                     Ok(())
+                }
+
+                async fn list_callbacks(
+                    &self,
+                    campaign_id: i64,
+                    state: Option<CallbackState>,
+                    after: i64,
+                    limit: i64,
+                ) -> Result<Vec<Callback>> {
+                    let rows = match state {
+                        None => {
+                            sqlx::query_as::<_, c::CallbackRow>(CALLBACKS_OF_CAMPAIGN)
+                                .bind(campaign_id)
+                                .bind(after)
+                                .bind(limit)
+                                .fetch_all(&self.$read)
+                                .await?
+                        }
+                        Some(state) => {
+                            sqlx::query_as::<_, c::CallbackRow>(CALLBACKS_IN_STATE)
+                                .bind(campaign_id)
+                                .bind(state.as_str())
+                                .bind(after)
+                                .bind(limit)
+                                .fetch_all(&self.$read)
+                                .await?
+                        }
+                    };
+                    rows.into_iter().map(c::callback).collect()
+                }
+
+                async fn cancel_campaign_callbacks(
+                    &self,
+                    campaign_id: i64,
+                    why: &str,
+                    now: i64,
+                ) -> Result<u64> {
+                    let mut tx = self.begin_write().await?;
+                    let n = sqlx::query(sql::STOP_PENDING)
+                        .bind(campaign_id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if n > 0 {
+                        sqlx::query(sql::LEDGER_STOPPED)
+                            .bind(campaign_id)
+                            .bind(why)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await?;
+                    Ok(n)
+                }
+
+                async fn campaign_tally(
+                    &self,
+                    campaign_id: i64,
+                    required: &[String],
+                    counted: &[String],
+                ) -> Result<CampaignTally> {
+                    use sqlx::AssertSqlSafe;
+                    // Each figure is its own statement: on a running campaign they may be
+                    // a moment apart (a report, not a ledger).
+                    let mut conn = self.$read.acquire().await?;
+                    let states: Vec<(String, i64)> = sqlx::query_as(sql::TALLY_STATES)
+                        .bind(campaign_id)
+                        .fetch_all(&mut *conn)
+                        .await?;
+                    let outcomes: Vec<(String, i64)> = sqlx::query_as(sql::TALLY_OUTCOMES)
+                        .bind(campaign_id)
+                        .fetch_all(&mut *conn)
+                        .await?;
+                    let (called, reached): (i64, i64) = sqlx::query_as(sql::TALLY_ATTEMPTS)
+                        .bind(campaign_id)
+                        .fetch_one(&mut *conn)
+                        .await?;
+                    let answered: i64 = sqlx::query_scalar(sql::TALLY_ANSWERED)
+                        .bind(campaign_id)
+                        .fetch_one(&mut *conn)
+                        .await?;
+                    let opted_out: i64 = sqlx::query_scalar(sql::TALLY_OPTED_OUT)
+                        .bind(campaign_id)
+                        .fetch_one(&mut *conn)
+                        .await?;
+                    type QuestionRow = (String, i64, i64, Option<f64>);
+                    let questions = sqlx::query_as::<_, QuestionRow>(sql::TALLY_QUESTIONS)
+                        .bind(campaign_id)
+                        .fetch_all(&mut *conn)
+                        .await?
+                        .into_iter()
+                        .map(|(question, callbacks, scored, mean_score)| QuestionTally {
+                            question,
+                            callbacks,
+                            scored,
+                            mean_score,
+                        })
+                        .collect();
+                    let complete: i64 = if required.is_empty() {
+                        answered
+                    } else {
+                        let q = sql::tally_complete(required.len());
+                        let mut query = sqlx::query_scalar(AssertSqlSafe(q)).bind(campaign_id);
+                        for k in required {
+                            query = query.bind(k.as_str());
+                        }
+                        query
+                            .bind(i64::try_from(required.len()).unwrap_or(i64::MAX))
+                            .fetch_one(&mut *conn)
+                            .await?
+                    };
+                    let answers = if counted.is_empty() {
+                        Vec::new()
+                    } else {
+                        let q = sql::tally_answers(counted.len());
+                        let mut query =
+                            sqlx::query_as::<_, (String, String, i64)>(AssertSqlSafe(q))
+                                .bind(campaign_id);
+                        for k in counted {
+                            query = query.bind(k.as_str());
+                        }
+                        query
+                            .fetch_all(&mut *conn)
+                            .await?
+                            .into_iter()
+                            .map(|(question, answer, callbacks)| AnswerTally {
+                                question,
+                                answer,
+                                callbacks,
+                            })
+                            .collect()
+                    };
+                    Ok(CampaignTally {
+                        states,
+                        outcomes,
+                        called,
+                        reached,
+                        answered,
+                        complete,
+                        opted_out,
+                        answers,
+                        questions,
+                    })
+                }
+
+                async fn sample_strata(&self, campaign_id: i64) -> Result<Vec<(Services, i64)>> {
+                    let rows: Vec<(i64, i64)> = sqlx::query_as(sql::SAMPLE_STRATA)
+                        .bind(campaign_id)
+                        .fetch_all(&self.$read)
+                        .await?;
+                    rows.into_iter()
+                        .map(|(code, n)| {
+                            Services::from_code(code)
+                                .map(|s| (s, n))
+                                .ok_or_else(|| {
+                                    StoreError::Corrupt(format!("unknown services code {code}"))
+                                })
+                        })
+                        .collect()
+                }
+
+                async fn draw_sample(
+                    &self,
+                    campaign_id: i64,
+                    stratum: Option<Services>,
+                    limit: i64,
+                ) -> Result<Vec<SampleAccount>> {
+                    let rows = match stratum {
+                        None => {
+                            sqlx::query_as::<_, c::SampleRow>(sql::DRAW_ANY)
+                                .bind(campaign_id)
+                                .bind(limit)
+                                .fetch_all(&self.$read)
+                                .await?
+                        }
+                        Some(s) => {
+                            sqlx::query_as::<_, c::SampleRow>(sql::DRAW_STRATUM)
+                                .bind(campaign_id)
+                                .bind(s.code())
+                                .bind(limit)
+                                .fetch_all(&self.$read)
+                                .await?
+                        }
+                    };
+                    rows.into_iter().map(c::sample_account).collect()
                 }
             }
         }

@@ -20,8 +20,8 @@ use async_trait::async_trait;
 
 use crate::billing::Bill;
 use crate::callbacks::{
-    Attempt, Callback, Campaign, CampaignState, Followup, LedgerEntry, NewCallback, NewCampaign,
-    StoredAnswer,
+    Attempt, Callback, CallbackState, Campaign, CampaignState, CampaignTally, Followup,
+    LedgerEntry, NewCallback, NewCampaign, SampleAccount, Services, StoredAnswer,
 };
 use crate::calls::CallRecord;
 use crate::customers::{Account, AccountWrite};
@@ -281,6 +281,38 @@ pub trait CallbackStore: Send + Sync + 'static {
     /// How far the consumer `name` has read the ticket event feed.
     async fn feed_cursor(&self, name: &str) -> Result<i64>;
     async fn set_feed_cursor(&self, name: &str, last_id: i64) -> Result<()>;
+
+    /// A campaign's callbacks with ids after `after`, in id order, optionally in one state.
+    async fn list_callbacks(
+        &self,
+        campaign_id: i64,
+        state: Option<CallbackState>,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<Callback>>;
+    /// Cancels every pending callback of a stopped campaign (outcome `stopped`), each with a
+    /// ledger line saying `why`; how many.
+    async fn cancel_campaign_callbacks(&self, campaign_id: i64, why: &str, now: i64)
+    -> Result<u64>;
+    /// A campaign's figures, aggregated in SQL. `required` are the questions a complete
+    /// survey answers; `counted` those whose answers are counted by value.
+    async fn campaign_tally(
+        &self,
+        campaign_id: i64,
+        required: &[String],
+        counted: &[String],
+    ) -> Result<CampaignTally>;
+    /// The accounts a sample for the campaign may draw, per stratum: those with a phone line
+    /// whose number has not opted out and that the campaign does not owe a call yet.
+    async fn sample_strata(&self, campaign_id: i64) -> Result<Vec<(Services, i64)>>;
+    /// Draws up to `limit` of those accounts at random, without repeats, from one stratum or
+    /// from all.
+    async fn draw_sample(
+        &self,
+        campaign_id: i64,
+        stratum: Option<Services>,
+        limit: i64,
+    ) -> Result<Vec<SampleAccount>>;
 }
 
 #[async_trait]

@@ -65,7 +65,7 @@ super::callbacks::callback_store!(
     PgStore,
     sqlx::Postgres,
     pool,
-    " FOR UPDATE OF b SKIP LOCKED"
+    " FOR UPDATE OF d SKIP LOCKED"
 );
 
 super::tickets::ticket_store!(

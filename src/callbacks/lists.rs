@@ -1,0 +1,574 @@
+//! Lists and samples: the callbacks a campaign is given to make, from a list (the API, or a
+//! CSV file with `hotline campaigns import`) or drawn at random from the customers.
+//!
+//! Rules:
+//! - A list entry names the number to call (written any way `normalize_number` reads, 5 to 20
+//!   digits) and optionally the customer's `account_no` (which must exist), `locale` (zh-CN or
+//!   en-US; default the account's language, else the operator's default), `timezone` (an IANA
+//!   name; default the operator's zone), `due_at` (RFC 3339; default now) and `source`.
+//! - The source keys the callback in its campaign (default `list:<number>`), so a list sent or
+//!   imported twice queues nobody twice: the second time they count as already owed. The
+//!   prefixes `ticket-event:` and `sample:` belong to the service and are refused.
+//! - Each entry stands alone: a bad one is rejected with its index (its line, in a CSV file)
+//!   and the field at fault, and the good ones are queued.
+//! - A finished campaign takes no more callbacks.
+//! - A sample draws accounts with a phone line at random, never one the campaign owes a call
+//!   already (so nobody is drawn twice) nor one whose number opted out; the drawing itself is
+//!   the store's (`CallbackStore::draw_sample`). Stratified by line kind, the strata are the
+//!   services an account has (`Services`), each given its proportional share by largest
+//!   remainder, and at least one per non-empty stratum when the size allows. Each drawn
+//!   account is queued with source `sample:<account_no>`, its language, due now.
+//! - CSV files have a header; the columns are `number, account_no, locale, timezone` (and
+//!   `due_at`, `source`), in any order; only `number` is required.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use super::{Campaign, CampaignState, NewCallback, Services};
+use crate::calls::service::normalize_number;
+use crate::customers::Account;
+use crate::customers::input::validate_account_no;
+use crate::prompts::Locale;
+use crate::store::{Store, StoreError};
+
+/// Longest source.
+pub const MAX_SOURCE_CHARS: usize = 200;
+/// Prefixes of sources the service writes itself.
+pub const RESERVED_SOURCES: [&str; 2] = ["ticket-event:", "sample:"];
+/// Shortest and longest number (digits).
+const NUMBER_DIGITS: std::ops::RangeInclusive<usize> = 5..=20;
+/// Entries queued per store transaction when importing a file.
+const IMPORT_CHUNK: usize = 500;
+
+/// One callback of a list, as sent or read; checked by [`queue_list`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListEntry {
+    #[serde(default)]
+    pub number: Option<String>,
+    #[serde(default)]
+    pub account_no: Option<String>,
+    #[serde(default)]
+    pub locale: Option<String>,
+    #[serde(default)]
+    pub timezone: Option<String>,
+    #[serde(default)]
+    pub due_at: Option<String>,
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+/// An entry that was not queued, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejected {
+    /// Its index in the list (from 0), or its line in a CSV file (the header is line 1).
+    pub index: u64,
+    pub field: String,
+    pub error: String,
+}
+
+impl Rejected {
+    pub fn new(index: u64, field: &str, error: impl Into<String>) -> Self {
+        Rejected {
+            index,
+            field: field.to_string(),
+            error: error.into(),
+        }
+    }
+}
+
+/// What became of a list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ListReport {
+    pub queued: u64,
+    /// Entries whose source the campaign owed already (the same list sent again).
+    pub already_owed: u64,
+    pub rejected: Vec<Rejected>,
+}
+
+impl ListReport {
+    fn add(&mut self, other: ListReport) {
+        self.queued += other.queued;
+        self.already_owed += other.already_owed;
+        self.rejected.extend(other.rejected);
+    }
+}
+
+/// What entries leave out.
+#[derive(Debug, Clone, Copy)]
+pub struct Defaults {
+    /// The operator's zone.
+    pub tz: Tz,
+    /// The operator's default language.
+    pub locale: Locale,
+}
+
+/// Why a campaign takes no callbacks now; `None` when it does.
+pub fn refuses_callbacks(c: &Campaign) -> Option<String> {
+    (c.state == CampaignState::Finished)
+        .then(|| format!("campaign {} is finished; it takes no more callbacks", c.id))
+}
+
+/// Checks entries of one list, looking each account up once.
+struct Checker<'a> {
+    store: &'a dyn Store,
+    campaign: &'a Campaign,
+    defaults: &'a Defaults,
+    /// Where the list came from, for the ledger.
+    origin: &'a str,
+    now: i64,
+    accounts: HashMap<String, Option<Account>>,
+}
+
+impl Checker<'_> {
+    /// Checks one entry into a callback to queue.
+    async fn check(&mut self, index: u64, e: ListEntry) -> Result<NewCallback, Rejected> {
+        let (store, campaign, defaults, origin, now) = (
+            self.store,
+            self.campaign,
+            self.defaults,
+            self.origin,
+            self.now,
+        );
+        let accounts = &mut self.accounts;
+        let given = |v: Option<String>| v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let reject = |field: &str, error: String| Rejected::new(index, field, error);
+        let Some(raw) = given(e.number) else {
+            return Err(reject(
+                "number",
+                "required: the number to call, such as +8613800000001".into(),
+            ));
+        };
+        let number = normalize_number(&raw)
+            .filter(|n| NUMBER_DIGITS.contains(&n.trim_start_matches('+').len()))
+            .ok_or_else(|| {
+                reject(
+                    "number",
+                    format!("{raw:?} is not a phone number of 5 to 20 digits"),
+                )
+            })?;
+        let account = match given(e.account_no) {
+            None => None,
+            Some(no) => {
+                validate_account_no(&no).map_err(|fe| reject("account_no", fe.message))?;
+                if !accounts.contains_key(&no) {
+                    let found = store.account_by_no(&no).await.map_err(|err| {
+                        reject("account_no", format!("could not look it up: {err}"))
+                    })?;
+                    accounts.insert(no.clone(), found);
+                }
+                match accounts.get(&no).cloned().flatten() {
+                    Some(a) => Some(a),
+                    None => return Err(reject("account_no", format!("no account {no}"))),
+                }
+            }
+        };
+        let locale = match given(e.locale) {
+            Some(l) => Locale::parse(&l).ok_or_else(|| {
+                reject(
+                    "locale",
+                    format!("unknown locale {l:?}; use zh-CN or en-US"),
+                )
+            })?,
+            None => account
+                .as_ref()
+                .and_then(|a| a.language)
+                .unwrap_or(defaults.locale),
+        };
+        let timezone = match given(e.timezone) {
+            Some(t) => t
+                .parse::<Tz>()
+                .map_err(|_| {
+                    reject(
+                        "timezone",
+                        format!("unknown time zone {t:?}; use an IANA name such as Asia/Shanghai"),
+                    )
+                })?
+                .name()
+                .to_string(),
+            None => defaults.tz.name().to_string(),
+        };
+        let due_at = match given(e.due_at) {
+            Some(d) => chrono::DateTime::parse_from_rfc3339(&d)
+                .map_err(|_| {
+                    reject(
+                        "due_at",
+                        format!(
+                            "{d:?} is not a time in RFC 3339 such as 2026-06-02T09:00:00+08:00"
+                        ),
+                    )
+                })?
+                .timestamp_millis(),
+            None => now,
+        };
+        let source = match given(e.source) {
+            None => format!("list:{number}"),
+            Some(s) => {
+                if s.chars().count() > MAX_SOURCE_CHARS || s.chars().any(char::is_control) {
+                    return Err(reject(
+                        "source",
+                        format!("must be one line of at most {MAX_SOURCE_CHARS} characters"),
+                    ));
+                }
+                if let Some(p) = RESERVED_SOURCES.iter().find(|p| s.starts_with(*p)) {
+                    return Err(reject(
+                        "source",
+                        format!("sources starting with {p:?} are the service's own"),
+                    ));
+                }
+                s
+            }
+        };
+        Ok(NewCallback {
+            campaign_id: campaign.id,
+            account_id: account.as_ref().map(|a| a.id),
+            ticket_id: None,
+            why: format!("on a list {origin} (source {source})"),
+            source,
+            to_number: number,
+            timezone,
+            locale,
+            due_at,
+        })
+    }
+}
+
+/// Checks every entry and queues the good ones in one transaction; `origin` says where the
+/// list came from, for the ledger ("sent through the API", "imported from calls.csv line 3").
+pub async fn queue_list(
+    store: &dyn Store,
+    campaign: &Campaign,
+    entries: Vec<(u64, ListEntry)>,
+    defaults: &Defaults,
+    origin: &str,
+    now: i64,
+) -> Result<ListReport, StoreError> {
+    let mut report = ListReport::default();
+    let mut checker = Checker {
+        store,
+        campaign,
+        defaults,
+        origin,
+        now,
+        accounts: HashMap::new(),
+    };
+    let mut queue = Vec::with_capacity(entries.len());
+    for (index, e) in entries {
+        match checker.check(index, e).await {
+            Ok(cb) => queue.push(cb),
+            Err(r) => report.rejected.push(r),
+        }
+    }
+    if !queue.is_empty() {
+        for id in store.queue_callbacks(&queue, now).await? {
+            if id.is_some() {
+                report.queued += 1;
+            } else {
+                report.already_owed += 1;
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Why a CSV file could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{0}")]
+    Csv(#[from] csv::Error),
+    #[error("{0}")]
+    Header(String),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// The CSV columns, in documentation order.
+pub const CSV_COLUMNS: [&str; 6] = [
+    "number",
+    "account_no",
+    "locale",
+    "timezone",
+    "due_at",
+    "source",
+];
+
+/// Imports a CSV list into a campaign, `IMPORT_CHUNK` rows per transaction; `progress` is
+/// told the byte offset after each chunk. Rejected rows carry their line number.
+pub async fn import_csv(
+    store: &dyn Store,
+    campaign: &Campaign,
+    reader: impl Read,
+    defaults: &Defaults,
+    file_name: &str,
+    now: i64,
+    mut progress: impl FnMut(u64),
+) -> Result<ListReport, ImportError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(false)
+        .from_reader(reader);
+    let headers: Vec<String> = rdr
+        .headers()?
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    if let Some(unknown) = headers.iter().find(|h| !CSV_COLUMNS.contains(&h.as_str())) {
+        return Err(ImportError::Header(format!(
+            "unknown column {unknown:?}; the columns are {}",
+            CSV_COLUMNS.join(", ")
+        )));
+    }
+    if !headers.iter().any(|h| h == "number") {
+        return Err(ImportError::Header(format!(
+            "the header has no column \"number\" (the columns are {})",
+            CSV_COLUMNS.join(", ")
+        )));
+    }
+    let origin = format!("imported from {file_name}");
+    let mut report = ListReport::default();
+    let mut chunk: Vec<(u64, ListEntry)> = Vec::with_capacity(IMPORT_CHUNK);
+    let mut record = csv::StringRecord::new();
+    loop {
+        let line = rdr.position().line();
+        let more = match rdr.read_record(&mut record) {
+            Ok(more) => more,
+            Err(e) if e.is_io_error() => return Err(e.into()),
+            Err(e) => {
+                // A malformed row (wrong field count, bad UTF-8) is reported; the rest go on.
+                report
+                    .rejected
+                    .push(Rejected::new(line, "row", e.to_string()));
+                continue;
+            }
+        };
+        if more {
+            let mut e = ListEntry::default();
+            for (h, v) in headers.iter().zip(record.iter()) {
+                let v = Some(v.to_string());
+                match h.as_str() {
+                    "number" => e.number = v,
+                    "account_no" => e.account_no = v,
+                    "locale" => e.locale = v,
+                    "timezone" => e.timezone = v,
+                    "due_at" => e.due_at = v,
+                    _ => e.source = v,
+                }
+            }
+            chunk.push((line, e));
+        }
+        if chunk.len() >= IMPORT_CHUNK || (!more && !chunk.is_empty()) {
+            let entries = std::mem::take(&mut chunk);
+            report.add(queue_list(store, campaign, entries, defaults, &origin, now).await?);
+            progress(rdr.position().byte());
+        }
+        if !more {
+            break;
+        }
+    }
+    progress(rdr.position().byte());
+    Ok(report)
+}
+
+/// How many to draw from each stratum for a sample of `size` from strata of the given
+/// populations: proportional shares by largest remainder (ties to the larger stratum, then
+/// the earlier), then at least one for every non-empty stratum when the size allows, taken
+/// from the largest shares. Never more than a stratum holds; in all, `min(size, total)`.
+pub fn allocate<K: Clone>(strata: &[(K, i64)], size: i64) -> Vec<(K, i64)> {
+    let total: i64 = strata.iter().map(|(_, n)| (*n).max(0)).sum();
+    let n = size.clamp(0, total.max(0));
+    if n == 0 {
+        return strata.iter().map(|(k, _)| (k.clone(), 0)).collect();
+    }
+    let pops: Vec<i64> = strata.iter().map(|(_, p)| (*p).max(0)).collect();
+    // i128: n * population cannot overflow.
+    let mut shares: Vec<i64> = pops
+        .iter()
+        .map(|p| i64::try_from(i128::from(n) * i128::from(*p) / i128::from(total)).unwrap_or(0))
+        .collect();
+    let mut order: Vec<usize> = (0..pops.len()).collect();
+    order.sort_by(|a, b| {
+        let rem = |i: usize| i128::from(n) * i128::from(pops[i]) % i128::from(total);
+        rem(*b)
+            .cmp(&rem(*a))
+            .then(pops[*b].cmp(&pops[*a]))
+            .then(a.cmp(b))
+    });
+    let mut left = n - shares.iter().sum::<i64>();
+    for i in order {
+        if left == 0 {
+            break;
+        }
+        if shares[i] < pops[i] {
+            shares[i] += 1;
+            left -= 1;
+        }
+    }
+    let non_empty = pops.iter().filter(|p| **p > 0).count();
+    if usize::try_from(n).unwrap_or(usize::MAX) >= non_empty {
+        for i in 0..pops.len() {
+            if pops[i] > 0 && shares[i] == 0 {
+                // Some other stratum has at least two, as n ≥ the non-empty strata.
+                let Some(from) = (0..pops.len())
+                    .filter(|j| shares[*j] > 1)
+                    .max_by_key(|j| (shares[*j], std::cmp::Reverse(*j)))
+                else {
+                    break;
+                };
+                shares[from] -= 1;
+                shares[i] = 1;
+            }
+        }
+    }
+    strata
+        .iter()
+        .zip(shares)
+        .map(|((k, _), s)| (k.clone(), s))
+        .collect()
+}
+
+/// What one stratum of a sample gave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StratumDraw {
+    /// `all`, or the services (`phone`, `phone+broadband`…).
+    pub stratum: String,
+    /// Accounts it could draw from.
+    pub population: i64,
+    /// Its share of the sample.
+    pub allocated: i64,
+    pub queued: u64,
+}
+
+/// What a sample gave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SampleReport {
+    pub size: i64,
+    /// `line_kind`, when stratified.
+    pub stratified_by: Option<&'static str>,
+    /// Accounts it could draw from.
+    pub population: i64,
+    pub queued: u64,
+    pub strata: Vec<StratumDraw>,
+}
+
+/// Draws a sample of `size` accounts for the campaign and queues a callback to each; see the
+/// module rules.
+pub async fn draw_sample(
+    store: &dyn Store,
+    campaign: &Campaign,
+    size: i64,
+    stratified: bool,
+    defaults: &Defaults,
+    now: i64,
+) -> Result<SampleReport, StoreError> {
+    let strata = store.sample_strata(campaign.id).await?;
+    let population: i64 = strata.iter().map(|(_, n)| n).sum();
+    let plan: Vec<(Option<Services>, i64, i64)> = if stratified {
+        let all: Vec<(Services, i64)> = Services::ALL
+            .into_iter()
+            .map(|s| {
+                let n = strata.iter().find(|(t, _)| *t == s).map_or(0, |(_, n)| *n);
+                (s, n)
+            })
+            .collect();
+        allocate(&all, size)
+            .into_iter()
+            .zip(all.iter())
+            .map(|((s, k), (_, pop))| (Some(s), *pop, k))
+            .collect()
+    } else {
+        vec![(None, population, size.min(population))]
+    };
+    let mut report = SampleReport {
+        size,
+        stratified_by: stratified.then_some("line_kind"),
+        population,
+        queued: 0,
+        strata: Vec::new(),
+    };
+    for (stratum, pop, k) in plan {
+        let label = stratum.map_or_else(|| "all".to_string(), Services::label);
+        let mut draw = StratumDraw {
+            stratum: label.clone(),
+            population: pop,
+            allocated: k,
+            queued: 0,
+        };
+        if k > 0 {
+            let drawn = store.draw_sample(campaign.id, stratum, k).await?;
+            let queue: Vec<NewCallback> = drawn
+                .into_iter()
+                .map(|a| NewCallback {
+                    campaign_id: campaign.id,
+                    account_id: Some(a.account_id),
+                    ticket_id: None,
+                    source: format!("sample:{}", a.account_no),
+                    why: format!(
+                        "drawn at random for a sample of {size} ({label}: {k} of {pop} accounts); \
+                         account {}",
+                        a.account_no
+                    ),
+                    to_number: a.number,
+                    timezone: defaults.tz.name().to_string(),
+                    locale: a.language.unwrap_or(defaults.locale),
+                    due_at: now,
+                })
+                .collect();
+            draw.queued = store
+                .queue_callbacks(&queue, now)
+                .await?
+                .iter()
+                .flatten()
+                .count() as u64;
+        }
+        report.queued += draw.queued;
+        report.strata.push(draw);
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allocate;
+
+    fn shares(pops: &[i64], size: i64) -> Vec<i64> {
+        let strata: Vec<(usize, i64)> = pops.iter().copied().enumerate().collect();
+        allocate(&strata, size)
+            .into_iter()
+            .map(|(_, n)| n)
+            .collect()
+    }
+
+    #[test]
+    fn proportional_by_largest_remainder_with_one_per_stratum() {
+        // 6.67, 2.67, 0.67: the remainders tie, the larger strata win them, then the small
+        // stratum gets its one from the largest share.
+        assert_eq!(shares(&[20, 8, 2, 0], 10), [6, 3, 1, 0]);
+        assert_eq!(shares(&[5, 5], 3), [2, 1]);
+        assert_eq!(shares(&[60, 30, 10], 10), [6, 3, 1]);
+        // Too small a sample for one per stratum: proportional only.
+        assert_eq!(shares(&[100, 1], 1), [1, 0]);
+        assert_eq!(shares(&[100, 1], 2), [1, 1]);
+    }
+
+    #[test]
+    fn never_more_than_there_is() {
+        assert_eq!(shares(&[3, 2], 10), [3, 2]);
+        assert_eq!(shares(&[3, 2], 0), [0, 0]);
+        assert_eq!(shares(&[0, 0], 5), [0, 0]);
+        assert_eq!(shares(&[], 5), Vec::<i64>::new());
+        for size in 0..40 {
+            let got = shares(&[17, 9, 4, 1], size);
+            assert_eq!(got.iter().sum::<i64>(), size.min(31), "{size}: {got:?}");
+            assert!(
+                got.iter().zip([17, 9, 4, 1]).all(|(g, p)| *g <= p),
+                "{got:?}"
+            );
+            if size >= 4 {
+                assert!(got.iter().all(|g| *g >= 1), "{size}: {got:?}");
+            }
+        }
+    }
+}
