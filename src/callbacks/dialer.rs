@@ -67,7 +67,7 @@ impl Default for DialerConfig {
             clock_skew_ms: 5_000,
             ring_secs: 30,
             default_tz: chrono_tz::Asia::Shanghai,
-            idle: Duration::from_millis(200),
+            idle: Duration::from_millis(50),
         }
     }
 }
@@ -176,6 +176,9 @@ impl CallbackDialer {
                     continue;
                 }
             }
+            // The slot is taken at the moment of dialing, not the round's start: the pace is
+            // the least time between two calls.
+            let now = self.clock.now_ms();
             if let Some(next) = self
                 .store
                 .take_slot(campaign.id, campaign.pace_ms, now)
@@ -204,6 +207,22 @@ impl CallbackDialer {
 
     /// Whether a claimed callback may be dialed now.
     async fn check(&self, cb: &Callback, c: &Campaign, now: i64) -> Result<Check, StoreError> {
+        match c.state {
+            super::CampaignState::Running => {}
+            // A claim taken back from a dialer that died while the campaign was paused.
+            super::CampaignState::Draft | super::CampaignState::Paused => {
+                return Ok(Check::Defer {
+                    due_at: cb.due_at.max(now),
+                    note: None,
+                });
+            }
+            super::CampaignState::Finished => {
+                return Ok(Check::Finish {
+                    outcome: "stopped",
+                    why: "not called: the campaign was stopped".into(),
+                });
+            }
+        }
         if c.ends_at.is_some_and(|end| now >= end) {
             return Ok(Check::Finish {
                 outcome: "past_end",
@@ -486,41 +505,59 @@ impl CallbackDialer {
         let now = self.clock.now_ms();
         let open = self
             .store
-            .open_attempts(now - self.cfg.reconcile_after_ms, self.cfg.batch)
+            .open_attempts(
+                now - self.cfg.reconcile_after_ms,
+                now - self.cfg.stale_call_ms,
+                self.cfg.batch,
+            )
             .await?;
         let mut settled = 0;
         for a in open {
-            let Some(cb) = self.store.callback(a.callback_id).await? else {
-                continue;
-            };
-            let found = match (&a.state, &a.provider_call_id) {
-                (AttemptState::Placed, Some(id)) => {
-                    if now - a.requested_at < self.cfg.stale_call_ms {
-                        continue;
-                    }
-                    self.dialer
-                        .fetch(id)
-                        .await
-                        .map(|c| c.into_iter().collect::<Vec<_>>())
-                }
-                _ => {
-                    self.dialer
-                        .calls_to_since(&cb.to_number, a.requested_at - self.cfg.clock_skew_ms)
-                        .await
-                }
-            };
-            let calls = match found {
-                Ok(calls) => calls,
+            // One attempt that cannot be settled must not hold up the others, nor the dialing.
+            match self.reconcile_attempt(&a, now).await {
+                Ok(true) => settled += 1,
+                Ok(false) => {}
                 Err(e) => {
-                    tracing::warn!(attempt = a.id, error = %e, "could not reconcile an attempt yet");
-                    continue;
+                    tracing::warn!(attempt = a.id, error = %e, "could not reconcile an attempt yet")
                 }
-            };
-            if self.reconcile_one(&a, &cb, calls, now).await? {
-                settled += 1;
             }
         }
         Ok(settled)
+    }
+
+    async fn reconcile_attempt(&self, a: &Attempt, now: i64) -> Result<bool, StoreError> {
+        let Some(cb) = self.store.callback(a.callback_id).await? else {
+            return Ok(false);
+        };
+        let found = match (&a.state, &a.provider_call_id) {
+            (AttemptState::Placed, Some(id)) => self
+                .dialer
+                .fetch(id)
+                .await
+                .map(|c| c.into_iter().collect::<Vec<_>>()),
+            _ => {
+                self.dialer
+                    .calls_to_since(&cb.to_number, a.requested_at - self.cfg.clock_skew_ms)
+                    .await
+            }
+        };
+        let calls = match found {
+            Ok(calls) => calls,
+            Err(e) => {
+                tracing::warn!(attempt = a.id, error = %e, "could not reconcile an attempt yet");
+                return Ok(false);
+            }
+        };
+        let mut unclaimed = Vec::with_capacity(calls.len());
+        for call in calls {
+            // A call another attempt placed (an earlier callback to the same number) is
+            // not this attempt's.
+            match self.store.attempt_by_call(&call.id).await? {
+                Some(other) if other.id != a.id => {}
+                _ => unclaimed.push(call),
+            }
+        }
+        self.reconcile_one(a, &cb, unclaimed, now).await
     }
 
     async fn reconcile_one(

@@ -513,11 +513,19 @@ macro_rules! callback_store {
                 attempt_columns!(),
                 " FROM callback_attempts a WHERE a.callback_id = $1 ORDER BY a.attempt_no"
             );
+            /// Unclear (or still requesting) attempts older than `$1`, and placed ones older
+            /// than `$2`: young placed calls are still going on and must not fill the batch.
             const OPEN_ATTEMPTS: &str = concat!(
                 "SELECT ",
                 attempt_columns!(),
-                " FROM callback_attempts a WHERE a.state <> 'ended' AND a.requested_at < $1 \
-                 ORDER BY a.requested_at LIMIT $2"
+                " FROM callback_attempts a WHERE (a.state IN ('requesting', 'unclear') \
+                 AND a.requested_at < $1) OR (a.state = 'placed' AND a.requested_at < $2) \
+                 ORDER BY a.requested_at LIMIT $3"
+            );
+            const ATTEMPT_BY_CALL: &str = concat!(
+                "SELECT ",
+                attempt_columns!(),
+                " FROM callback_attempts a WHERE a.provider_call_id = $1"
             );
             /// Claims due pending callbacks of running campaigns, oldest first, in one
             /// statement.
@@ -852,7 +860,8 @@ macro_rules! callback_store {
                 ) -> Result<Vec<Callback>> {
                     let mut tx = self.begin_write().await?;
                     let mut claimed = Vec::new();
-                    for q in [CLAIM_DUE, CLAIM_ABANDONED] {
+                    // A dead dialer's claims first: they have waited longest.
+                    for q in [CLAIM_ABANDONED, CLAIM_DUE] {
                         let room = limit - claimed.len() as i64;
                         if room <= 0 {
                             break;
@@ -1096,13 +1105,24 @@ macro_rules! callback_store {
                     Ok(true)
                 }
 
+                async fn attempt_by_call(&self, provider_call_id: &str) -> Result<Option<Attempt>> {
+                    sqlx::query_as::<_, c::AttemptRow>(ATTEMPT_BY_CALL)
+                        .bind(provider_call_id)
+                        .fetch_optional(&self.$read)
+                        .await?
+                        .map(c::attempt)
+                        .transpose()
+                }
+
                 async fn open_attempts(
                     &self,
-                    requested_before: i64,
+                    unclear_before: i64,
+                    placed_before: i64,
                     limit: i64,
                 ) -> Result<Vec<Attempt>> {
                     sqlx::query_as::<_, c::AttemptRow>(OPEN_ATTEMPTS)
-                        .bind(requested_before)
+                        .bind(unclear_before)
+                        .bind(placed_before)
                         .bind(limit)
                         .fetch_all(&self.$read)
                         .await?

@@ -267,8 +267,16 @@ pub trait CallbackStore: Send + Sync + 'static {
     async fn attempt_unclear(&self, attempt: &Attempt, detail: &str, now: i64) -> Result<()>;
     /// Ends an attempt and decides the callback's future, once; `false` when it had ended.
     async fn end_attempt(&self, end: &AttemptEnd) -> Result<bool>;
-    /// Attempts not ended that were requested before `requested_before`, oldest first.
-    async fn open_attempts(&self, requested_before: i64, limit: i64) -> Result<Vec<Attempt>>;
+    /// Attempts to reconcile, oldest first: unclear or still requesting ones requested before
+    /// `unclear_before`, placed ones without an end requested before `placed_before`.
+    async fn open_attempts(
+        &self,
+        unclear_before: i64,
+        placed_before: i64,
+        limit: i64,
+    ) -> Result<Vec<Attempt>>;
+    /// The attempt that placed the carrier's call `provider_call_id`, if any.
+    async fn attempt_by_call(&self, provider_call_id: &str) -> Result<Option<Attempt>>;
 
     async fn opt_out(&self, number: &str, source: &str, now: i64) -> Result<()>;
     async fn is_opted_out(&self, number: &str) -> Result<bool>;
