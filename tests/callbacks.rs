@@ -798,3 +798,73 @@ both!(
         assert_eq!(app.twilio.placed_to("+13105550100"), 0);
     }
 );
+
+both!(
+    an_agreed_visit_is_confirmed_the_day_before_and_a_change_goes_to_people,
+    |app: TestApp| async move {
+        let store = &app.state.steps.store;
+        let c = store
+            .create_campaign(
+                &NewCampaign {
+                    name: "visits".into(),
+                    purpose: Purpose::Appointment,
+                    script: Script::appointment(),
+                    window: CallingWindow::default(),
+                    retry: RetryPolicy::default(),
+                    pace_ms: 1000,
+                    from_number: "+8610000".into(),
+                    starts_at: START_MS,
+                    ends_at: None,
+                    standing: false,
+                    delay_minutes: 0,
+                    quiet_days: 0,
+                },
+                START_MS,
+            )
+            .await
+            .expect("campaign");
+        store
+            .set_campaign_state(c.id, CampaignState::Running, START_MS)
+            .await
+            .expect("start");
+        let t = resolved_fault(&app).await;
+        // The ticket is reopened and a technician's visit agreed for Thursday 14:30 Shanghai.
+        let desk = &app.state.steps.desk;
+        desk.change(
+            &t.number,
+            &TicketAction::Reopen {
+                reason: "again".into(),
+            },
+            "crm",
+            None,
+        )
+        .await
+        .expect("reopen");
+        let visit = START_MS + 3 * 24 * HOUR + 6 * HOUR + 30 * 60_000;
+        desk.change(
+            &t.number,
+            &TicketAction::Appointment { at: visit },
+            "crm",
+            None,
+        )
+        .await
+        .expect("appointment");
+        app.state.feed.catch_up().await.expect("feed");
+        let cb = only_callback(&app, &c).await;
+        assert_eq!(cb.due_at, visit - 24 * HOUR);
+        app.twilio
+            .on(ALICE, Behaviour::answer(vec![Action::Press("2".into())]));
+        app.clock.set_ms(cb.due_at);
+        dial(&app).await;
+        let heard = app.twilio.calls().pop().expect("call").heard.join(" ");
+        assert!(heard.contains("on June 4th at 2:30 PM"), "{heard}");
+        let followups = store.followups(10).await.expect("follow-ups");
+        assert_eq!(
+            followups
+                .iter()
+                .map(|f| f.kind.as_str())
+                .collect::<Vec<_>>(),
+            ["confirm:change"]
+        );
+    }
+);

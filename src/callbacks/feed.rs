@@ -108,6 +108,7 @@ impl TicketFeed {
     async fn handle(&self, e: &TicketEvent) -> Result<usize, StoreError> {
         match e.kind.as_str() {
             "resolved" => self.resolved(e).await,
+            "appointment_set" => self.appointment(e).await,
             "reopened" => {
                 let n = self
                     .store
@@ -136,6 +137,53 @@ impl TicketFeed {
         if t.kind == TicketKind::Complaint {
             return Ok(0);
         }
+        let delay = campaign.delay_minutes;
+        let why = format!(
+            "ticket {} ({}) was resolved; its satisfaction callback is due {delay} minutes later",
+            t.number,
+            t.kind.as_str()
+        );
+        self.queue(e, &campaign, &t, e.at + delay * 60_000, why)
+            .await
+    }
+
+    /// An agreed visit is confirmed by phone the day before (at once when it is sooner), in
+    /// the first running appointment campaign.
+    async fn appointment(&self, e: &TicketEvent) -> Result<usize, StoreError> {
+        let campaigns = self.store.campaigns().await?;
+        let Some(campaign) = campaigns.into_iter().find(|c| {
+            c.purpose == crate::surveys::script::Purpose::Appointment
+                && c.state == super::CampaignState::Running
+        }) else {
+            return Ok(0);
+        };
+        let Some(t) = self.store.ticket_by_id(e.ticket_id).await? else {
+            return Ok(0);
+        };
+        let Some(at) = t.appointment_at else {
+            return Ok(0);
+        };
+        let now = self.clock.now_ms();
+        if at <= now {
+            return Ok(0);
+        }
+        let why = format!(
+            "a visit was agreed for ticket {}; it is confirmed by phone the day before",
+            t.number
+        );
+        self.queue(e, &campaign, &t, (at - 86_400_000).max(now), why)
+            .await
+    }
+
+    /// Queues the callback `e` owes about ticket `t`.
+    async fn queue(
+        &self,
+        e: &TicketEvent,
+        campaign: &super::Campaign,
+        t: &crate::tickets::Ticket,
+        due_at: i64,
+        why: String,
+    ) -> Result<usize, StoreError> {
         let account = match t.account_id {
             Some(id) => self.store.account(id).await?,
             None => None,
@@ -162,7 +210,6 @@ impl TicketFeed {
             tracing::warn!(ticket = %t.number, "a resolved ticket with no number to call back");
             return Ok(0);
         };
-        let delay = campaign.delay_minutes;
         let cb = NewCallback {
             campaign_id: campaign.id,
             account_id: t.account_id,
@@ -173,12 +220,8 @@ impl TicketFeed {
             locale: account
                 .and_then(|a| a.language)
                 .unwrap_or(self.default_locale),
-            due_at: e.at + delay * 60_000,
-            why: format!(
-                "ticket {} ({}) was resolved; its satisfaction callback is due {delay} minutes later",
-                t.number,
-                t.kind.as_str()
-            ),
+            due_at,
+            why,
         };
         let queued = self
             .store

@@ -315,17 +315,28 @@ fn ask(
     }
 }
 
-/// `{date}` and `{time}` of the script, in the operator's zone.
+/// `{date}` and `{time}` of the script, in the operator's zone; words that read well in their
+/// place when the callback has no ticket to take them from (a callback queued from a list).
 fn variables(ctx: &Ctx<'_>, locale: Locale, info: &SurveyInfo) -> Vec<(&'static str, String)> {
     let local = |ms: i64| {
         DateTime::<Utc>::from_timestamp_millis(ms).map(|d| ctx.tz.from_utc_datetime(&d.naive_utc()))
     };
-    let mut vars = Vec::new();
-    if let Some(at) = info.appointment_at.and_then(local) {
-        vars.push(("date", speak::date(at.date_naive(), locale)));
-        vars.push(("time", speak::time_of_day(at.time(), locale)));
-    } else if let Some(at) = info.resolved_at.and_then(local) {
-        vars.push(("date", speak::date(at.date_naive(), locale)));
+    let word = |key: &str| ctx.catalog.text(locale, key, &[]);
+    match (
+        info.appointment_at.and_then(local),
+        info.resolved_at.and_then(local),
+    ) {
+        (Some(at), _) => vec![
+            ("date", speak::date(at.date_naive(), locale)),
+            ("time", speak::time_of_day(at.time(), locale)),
+        ],
+        (None, Some(at)) => vec![
+            ("date", speak::date(at.date_naive(), locale)),
+            ("time", word("survey.agreed_time")),
+        ],
+        (None, None) => vec![
+            ("date", word("survey.recent_date")),
+            ("time", word("survey.agreed_time")),
+        ],
     }
-    vars
 }
