@@ -22,32 +22,42 @@ use support::app::{Backend, START_MS, TestApp};
 const ALICE: &str = "+8613800000002";
 const HOUR: i64 = 3_600_000;
 
-async fn standing_campaign(app: &TestApp) -> Campaign {
+/// A campaign for `purpose` with the defaults, one call a second, from the test's start.
+fn campaign(name: &str, purpose: Purpose) -> NewCampaign {
+    NewCampaign {
+        name: name.into(),
+        purpose,
+        script: Script::builtin(purpose),
+        window: CallingWindow::default(),
+        retry: RetryPolicy::default(),
+        pace_ms: 1000,
+        from_number: "+8610000".into(),
+        starts_at: START_MS,
+        ends_at: None,
+        standing: false,
+        delay_minutes: 0,
+        quiet_days: 0,
+    }
+}
+
+/// Creates and starts a campaign.
+async fn running(app: &TestApp, c: NewCampaign) -> Campaign {
     let store = &app.state.steps.store;
-    let c = store
-        .create_campaign(
-            &NewCampaign {
-                name: "after repairs".into(),
-                purpose: Purpose::Satisfaction,
-                script: Script::satisfaction(),
-                window: CallingWindow::default(),
-                retry: RetryPolicy::default(),
-                pace_ms: 1000,
-                from_number: "+8610000".into(),
-                starts_at: START_MS,
-                ends_at: None,
-                standing: true,
-                delay_minutes: 120,
-                quiet_days: 0,
-            },
-            START_MS,
-        )
-        .await
-        .expect("campaign");
+    let c = store.create_campaign(&c, START_MS).await.expect("campaign");
     store
         .set_campaign_state(c.id, CampaignState::Running, START_MS)
         .await
         .expect("start")
+}
+
+/// The standing satisfaction campaign: two hours after a resolution.
+async fn standing_campaign(app: &TestApp) -> Campaign {
+    let c = NewCampaign {
+        standing: true,
+        delay_minutes: 120,
+        ..campaign("after repairs", Purpose::Satisfaction)
+    };
+    running(app, c).await
 }
 
 /// Opens a fault on Alice's line and resolves it an hour later.
@@ -704,30 +714,11 @@ both!(
     |app: TestApp| async move {
         let store = &app.state.steps.store;
         let ends = START_MS + 3 * HOUR;
-        let c = store
-            .create_campaign(
-                &NewCampaign {
-                    name: "short".into(),
-                    purpose: Purpose::SampleSurvey,
-                    script: Script::sample_survey(),
-                    window: CallingWindow::default(),
-                    retry: RetryPolicy::default(),
-                    pace_ms: 1000,
-                    from_number: "+8610000".into(),
-                    starts_at: START_MS,
-                    ends_at: Some(ends),
-                    standing: false,
-                    delay_minutes: 0,
-                    quiet_days: 0,
-                },
-                START_MS,
-            )
-            .await
-            .expect("campaign");
-        store
-            .set_campaign_state(c.id, CampaignState::Running, START_MS)
-            .await
-            .expect("start");
+        let c = NewCampaign {
+            ends_at: Some(ends),
+            ..campaign("short", Purpose::SampleSurvey)
+        };
+        let c = running(&app, c).await;
         let ids = store
             .queue_callbacks(
                 &[NewCallback {
@@ -803,30 +794,7 @@ both!(
     an_agreed_visit_is_confirmed_the_day_before_and_a_change_goes_to_people,
     |app: TestApp| async move {
         let store = &app.state.steps.store;
-        let c = store
-            .create_campaign(
-                &NewCampaign {
-                    name: "visits".into(),
-                    purpose: Purpose::Appointment,
-                    script: Script::appointment(),
-                    window: CallingWindow::default(),
-                    retry: RetryPolicy::default(),
-                    pace_ms: 1000,
-                    from_number: "+8610000".into(),
-                    starts_at: START_MS,
-                    ends_at: None,
-                    standing: false,
-                    delay_minutes: 0,
-                    quiet_days: 0,
-                },
-                START_MS,
-            )
-            .await
-            .expect("campaign");
-        store
-            .set_campaign_state(c.id, CampaignState::Running, START_MS)
-            .await
-            .expect("start");
+        let c = running(&app, campaign("visits", Purpose::Appointment)).await;
         let t = resolved_fault(&app).await;
         // The ticket is reopened and a technician's visit agreed for Thursday 14:30 Shanghai.
         let desk = &app.state.steps.desk;
