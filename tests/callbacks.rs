@@ -824,7 +824,7 @@ both!(
             .on(ALICE, Behaviour::answer(vec![Action::Press("2".into())]));
         app.clock.set_ms(cb.due_at);
         dial(&app).await;
-        let heard = app.twilio.calls().pop().expect("call").heard.join(" ");
+        let heard = app.twilio.calls().pop().expect("a call").heard.join(" ");
         assert!(heard.contains("on June 4th at 2:30 PM"), "{heard}");
         let followups = store.followups(10).await.expect("follow-ups");
         assert_eq!(
@@ -834,5 +834,62 @@ both!(
                 .collect::<Vec<_>>(),
             ["confirm:change"]
         );
+    }
+);
+
+both!(
+    a_reader_late_on_the_ticket_feed_queues_nothing_stale_and_cancels_nothing_new,
+    |app: TestApp| async move {
+        let campaign = standing_campaign(&app).await;
+        let t = resolved_fault(&app).await;
+        let desk = &app.state.steps.desk;
+        desk.change(
+            &t.number,
+            &TicketAction::Reopen {
+                reason: "again".into(),
+            },
+            "crm",
+            None,
+        )
+        .await
+        .expect("reopen");
+        app.clock.advance_ms(HOUR);
+        let resolve = TicketAction::Resolve {
+            code: "fixed".into(),
+            note: "for good".into(),
+        };
+        desk.change(&t.number, &resolve, "tech-7", None)
+            .await
+            .expect("resolve again");
+        app.state.feed.catch_up().await.expect("feed");
+        let store = &app.state.steps.store;
+        let owed = |all: Vec<Callback>| -> Vec<(String, CallbackState)> {
+            all.into_iter().map(|c| (c.source, c.state)).collect()
+        };
+        let before = owed(
+            store
+                .campaign_callbacks(campaign.id, 0, 10)
+                .await
+                .expect("list"),
+        );
+        // Another instance reads the whole feed again, from the start, in any order it likes.
+        store
+            .set_feed_cursor("satisfaction-callbacks", 0)
+            .await
+            .expect("rewind");
+        app.state.feed.catch_up().await.expect("feed again");
+        let after = owed(
+            store
+                .campaign_callbacks(campaign.id, 0, 10)
+                .await
+                .expect("list"),
+        );
+        assert_eq!(before, after);
+        // One callback, for the resolution that stands.
+        let pending: Vec<_> = after
+            .iter()
+            .filter(|(_, s)| *s == CallbackState::Pending)
+            .collect();
+        assert_eq!(pending.len(), 1, "{after:?}");
     }
 );

@@ -176,23 +176,32 @@ impl CallbackDialer {
                     continue;
                 }
             }
-            // The slot is taken at the moment of dialing, not the round's start: the pace is
-            // the least time between two calls.
+            // The slot is taken, and the attempt recorded, at the moment of dialing: the pace
+            // is the least time between two attempts of the campaign.
             let now = self.clock.now_ms();
-            if let Some(next) = self
+            let detail = format!(
+                "dialing {} (attempt {} of at most {})",
+                mask_number(&cb.to_number),
+                cb.attempts + 1,
+                campaign.retry.max_attempts_overall()
+            );
+            let attempt = match self
                 .store
-                .take_slot(campaign.id, campaign.pace_ms, now)
+                .begin_paced_attempt(cb.id, campaign.id, campaign.pace_ms, &detail, now)
                 .await?
             {
-                let k = waiting.entry(campaign.id).or_insert(0);
-                let due = next.max(now) + *k * campaign.pace_ms;
-                *k += 1;
-                self.store.defer_callback(cb.id, due, None, now).await?;
-                round.deferred += 1;
-                continue;
-            }
+                Ok(attempt) => attempt,
+                Err(next) => {
+                    let k = waiting.entry(campaign.id).or_insert(0);
+                    let due = next.max(now) + *k * campaign.pace_ms;
+                    *k += 1;
+                    self.store.defer_callback(cb.id, due, None, now).await?;
+                    round.deferred += 1;
+                    continue;
+                }
+            };
             let me = self.clone();
-            tasks.spawn(async move { me.dial(cb, campaign).await });
+            tasks.spawn(async move { me.dial(cb, campaign, attempt).await });
             round.placed += 1;
         }
         while let Some(done) = tasks.join_next().await {
@@ -269,22 +278,8 @@ impl CallbackDialer {
         }
     }
 
-    /// Records the attempt, then asks the carrier.
-    async fn dial(&self, cb: Callback, c: Campaign) -> Result<(), StoreError> {
-        let now = self.clock.now_ms();
-        let max = c.retry.max_attempts_overall();
-        let attempt = self
-            .store
-            .begin_attempt(
-                cb.id,
-                &format!(
-                    "dialing {} (attempt {} of at most {max})",
-                    mask_number(&cb.to_number),
-                    cb.attempts + 1
-                ),
-                now,
-            )
-            .await?;
+    /// Asks the carrier to place a recorded attempt, and records its answer.
+    async fn dial(&self, cb: Callback, c: Campaign, attempt: Attempt) -> Result<(), StoreError> {
         let call = OutboundCall {
             to: cb.to_number.clone(),
             from: c.from_number.clone(),

@@ -14,7 +14,7 @@ use crate::clock::Clock;
 use crate::customers::LineKind;
 use crate::prompts::Locale;
 use crate::store::{Store, StoreError};
-use crate::tickets::{TicketEvent, TicketKind};
+use crate::tickets::{TicketEvent, TicketKind, TicketState};
 
 /// The feed position's name in the store.
 const CURSOR: &str = "satisfaction-callbacks";
@@ -114,6 +114,7 @@ impl TicketFeed {
                     .store
                     .cancel_ticket_callbacks(
                         e.ticket_id,
+                        e.id,
                         &format!(
                             "not called: ticket {} was reopened before the call",
                             e.ticket_number
@@ -134,7 +135,11 @@ impl TicketFeed {
         let Some(t) = self.store.ticket_by_id(e.ticket_id).await? else {
             return Ok(0);
         };
-        if t.kind == TicketKind::Complaint {
+        // A resolution undone (reopened) or superseded (resolved again) since: a reader late
+        // on the feed must not queue for it.
+        let still = matches!(t.state, TicketState::Resolved | TicketState::Closed)
+            && t.resolved_at == Some(e.at);
+        if t.kind == TicketKind::Complaint || !still {
             return Ok(0);
         }
         let delay = campaign.delay_minutes;
@@ -160,9 +165,17 @@ impl TicketFeed {
         let Some(t) = self.store.ticket_by_id(e.ticket_id).await? else {
             return Ok(0);
         };
-        let Some(at) = t.appointment_at else {
+        // Only the visit still agreed, on a ticket still worked.
+        let agreed = e
+            .detail
+            .get("appointment_at")
+            .and_then(serde_json::Value::as_i64);
+        let Some(at) = t.appointment_at.filter(|at| Some(*at) == agreed) else {
             return Ok(0);
         };
+        if !t.state.is_active() {
+            return Ok(0);
+        }
         let now = self.clock.now_ms();
         if at <= now {
             return Ok(0);

@@ -230,7 +230,7 @@ pub(super) mod sql {
     pub const INSERT_LEDGER: &str = "INSERT INTO callback_ledger (callback_id, attempt_no, \
          kind, detail, provider_call_id, at) VALUES ($1, $2, $3, $4, $5, $6)";
     pub const PENDING_OF_TICKET: &str =
-        "SELECT id FROM callbacks WHERE ticket_id = $1 AND state = 'pending'";
+        "SELECT id, source FROM callbacks WHERE ticket_id = $1 AND state = 'pending'";
     pub const CANCEL_CALLBACK: &str = "UPDATE callbacks SET state = 'cancelled', \
          outcome = $2, updated_at = $3 WHERE id = $1 AND state = 'pending'";
     pub const LEDGER_OF: &str = "SELECT id, callback_id, attempt_no, kind, detail, \
@@ -588,6 +588,31 @@ macro_rules! callback_store {
                     .transpose()
             }
 
+            /// Records the next attempt of a callback, requested at `now`, with its ledger line.
+            async fn insert_attempt(
+                conn: &mut Conn,
+                callback_id: i64,
+                detail: &str,
+                now: i64,
+            ) -> Result<Attempt> {
+                let no: i32 = sqlx::query_scalar(sql::NEXT_ATTEMPT_NO)
+                    .bind(callback_id)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                let id: i64 = sqlx::query_scalar(sql::INSERT_ATTEMPT)
+                    .bind(callback_id)
+                    .bind(no)
+                    .bind(now)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                ledger_line(conn, callback_id, Some(no), "dialing", detail, None, now).await?;
+                let attempt = sqlx::query_as::<_, c::AttemptRow>(ATTEMPT_BY_ID)
+                    .bind(id)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                c::attempt(attempt)
+            }
+
             async fn callback_by_id(conn: &mut Conn, id: i64) -> Result<Option<Callback>> {
                 sqlx::query_as::<_, c::CallbackRow>(CALLBACK_BY_ID)
                     .bind(id)
@@ -776,14 +801,21 @@ macro_rules! callback_store {
                 async fn cancel_ticket_callbacks(
                     &self,
                     ticket_id: i64,
+                    before_event: i64,
                     why: &str,
                     now: i64,
                 ) -> Result<u64> {
                     let mut tx = self.begin_write().await?;
-                    let ids: Vec<i64> = sqlx::query_scalar(sql::PENDING_OF_TICKET)
+                    let pending: Vec<(i64, String)> = sqlx::query_as(sql::PENDING_OF_TICKET)
                         .bind(ticket_id)
                         .fetch_all(&mut *tx)
                         .await?;
+                    // Only what earlier events owed: feed readers may see events late, and a
+                    // reopening must not cancel what a later event asked for.
+                    let ids = pending.into_iter().filter_map(|(id, source)| {
+                        let event: i64 = source.strip_prefix("ticket-event:")?.parse().ok()?;
+                        (event < before_event).then_some(id)
+                    });
                     let mut n = 0;
                     for id in ids {
                         let done = sqlx::query(sql::CANCEL_CALLBACK)
@@ -926,12 +958,14 @@ macro_rules! callback_store {
                     Ok(())
                 }
 
-                async fn take_slot(
+                async fn begin_paced_attempt(
                     &self,
+                    callback_id: i64,
                     campaign_id: i64,
                     pace_ms: i64,
+                    detail: &str,
                     now: i64,
-                ) -> Result<Option<i64>> {
+                ) -> Result<std::result::Result<Attempt, i64>> {
                     let mut tx = self.begin_write().await?;
                     let taken = sqlx::query(sql::TAKE_SLOT)
                         .bind(campaign_id)
@@ -940,16 +974,17 @@ macro_rules! callback_store {
                         .execute(&mut *tx)
                         .await?
                         .rows_affected();
-                    let next = if taken > 0 {
-                        None
-                    } else {
-                        sqlx::query_scalar(sql::NEXT_SLOT)
+                    if taken == 0 {
+                        let next: Option<i64> = sqlx::query_scalar(sql::NEXT_SLOT)
                             .bind(campaign_id)
                             .fetch_optional(&mut *tx)
-                            .await?
-                    };
+                            .await?;
+                        tx.commit().await?;
+                        return Ok(Err(next.unwrap_or(now)));
+                    }
+                    let attempt = insert_attempt(&mut tx, callback_id, detail, now).await?;
                     tx.commit().await?;
-                    Ok(next)
+                    Ok(Ok(attempt))
                 }
 
                 async fn begin_attempt(
@@ -959,24 +994,9 @@ macro_rules! callback_store {
                     now: i64,
                 ) -> Result<Attempt> {
                     let mut tx = self.begin_write().await?;
-                    let no: i32 = sqlx::query_scalar(sql::NEXT_ATTEMPT_NO)
-                        .bind(callback_id)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    let id: i64 = sqlx::query_scalar(sql::INSERT_ATTEMPT)
-                        .bind(callback_id)
-                        .bind(no)
-                        .bind(now)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    ledger_line(&mut tx, callback_id, Some(no), "dialing", detail, None, now)
-                        .await?;
-                    let attempt = sqlx::query_as::<_, c::AttemptRow>(ATTEMPT_BY_ID)
-                        .bind(id)
-                        .fetch_one(&mut *tx)
-                        .await?;
+                    let attempt = insert_attempt(&mut tx, callback_id, detail, now).await?;
                     tx.commit().await?;
-                    c::attempt(attempt)
+                    Ok(attempt)
                 }
 
                 async fn attempt_placed(

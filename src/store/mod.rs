@@ -219,8 +219,15 @@ pub trait CallbackStore: Send + Sync + 'static {
         callbacks: &[NewCallback],
         now: i64,
     ) -> Result<Vec<Option<i64>>>;
-    /// Cancels the pending callbacks about a ticket; how many.
-    async fn cancel_ticket_callbacks(&self, ticket_id: i64, why: &str, now: i64) -> Result<u64>;
+    /// Cancels the pending callbacks about a ticket that events before `before_event` owed;
+    /// how many.
+    async fn cancel_ticket_callbacks(
+        &self,
+        ticket_id: i64,
+        before_event: i64,
+        why: &str,
+        now: i64,
+    ) -> Result<u64>;
     async fn callback(&self, id: i64) -> Result<Option<Callback>>;
     async fn campaign_callbacks(
         &self,
@@ -251,9 +258,18 @@ pub trait CallbackStore: Send + Sync + 'static {
     ) -> Result<()>;
     /// Ends a callback without (another) attempt.
     async fn finish_callback(&self, id: i64, outcome: &str, detail: &str, now: i64) -> Result<()>;
-    /// Takes the campaign's pacing slot at `now` (`None`), or says when the next one is.
-    async fn take_slot(&self, campaign_id: i64, pace_ms: i64, now: i64) -> Result<Option<i64>>;
-    /// Records an attempt before the carrier is asked.
+    /// Takes the campaign's pacing slot at `now` and records the callback's attempt at that
+    /// instant, in one transaction (so the attempts of the cluster are never closer than the
+    /// pace); `Err(next)` when the slot is not free yet, with when it will be.
+    async fn begin_paced_attempt(
+        &self,
+        callback_id: i64,
+        campaign_id: i64,
+        pace_ms: i64,
+        detail: &str,
+        now: i64,
+    ) -> Result<std::result::Result<Attempt, i64>>;
+    /// Records an attempt before the carrier is asked (without pacing).
     async fn begin_attempt(&self, callback_id: i64, detail: &str, now: i64) -> Result<Attempt>;
     /// The carrier has the call; `false` when the attempt had moved on already.
     async fn attempt_placed(
