@@ -102,6 +102,27 @@ async fn resolved_fault(app: &TestApp) -> Ticket {
         .expect("resolve")
 }
 
+/// A callback from a list, to `number` in zone `tz`, due at `due_at`.
+fn listed(
+    campaign_id: i64,
+    source: impl Into<String>,
+    number: impl Into<String>,
+    tz: &str,
+    due_at: i64,
+) -> NewCallback {
+    NewCallback {
+        campaign_id,
+        account_id: None,
+        ticket_id: None,
+        source: source.into(),
+        to_number: number.into(),
+        timezone: tz.into(),
+        locale: Locale::EnUs,
+        due_at,
+        why: "on a test list".into(),
+    }
+}
+
 async fn only_callback(app: &TestApp, campaign: &Campaign) -> Callback {
     let all = app
         .state
@@ -356,17 +377,13 @@ both!(nine_means_do_not_call_again, |app: TestApp| async move {
     );
 
     // A later callback to the same number is not dialed, and says why.
-    let later = NewCallback {
-        campaign_id: campaign.id,
-        account_id: None,
-        ticket_id: None,
-        source: "list:1".into(),
-        to_number: ALICE.into(),
-        timezone: "Asia/Shanghai".into(),
-        locale: Locale::EnUs,
-        due_at: app.clock.now_ms(),
-        why: "on a test list".into(),
-    };
+    let later = listed(
+        campaign.id,
+        "list:1",
+        ALICE,
+        "Asia/Shanghai",
+        app.clock.now_ms(),
+    );
     let ids = app
         .state
         .steps
@@ -582,17 +599,13 @@ both!(
         app.clock.set_ms(now);
         let ids = store
             .queue_callbacks(
-                &[NewCallback {
-                    campaign_id: campaign.id,
-                    account_id: None,
-                    ticket_id: None,
-                    source: "list:late".into(),
-                    to_number: ALICE.into(),
-                    timezone: "Asia/Shanghai".into(),
-                    locale: Locale::EnUs,
-                    due_at: now,
-                    why: "test".into(),
-                }],
+                &[listed(
+                    campaign.id,
+                    "list:late",
+                    ALICE,
+                    "Asia/Shanghai",
+                    now,
+                )],
                 now,
             )
             .await
@@ -621,15 +634,14 @@ both!(the_pace_holds_in_every_second, |app: TestApp| async move {
     app.clock.set_ms(now);
     let list: Vec<NewCallback> = (0..6)
         .map(|i| NewCallback {
-            campaign_id: campaign.id,
-            account_id: None,
-            ticket_id: None,
-            source: format!("list:{i}"),
-            to_number: format!("+86139000000{i:02}"),
-            timezone: "Asia/Shanghai".into(),
             locale: Locale::ZhCn,
-            due_at: now,
-            why: "test".into(),
+            ..listed(
+                campaign.id,
+                format!("list:{i}"),
+                format!("+86139000000{i:02}"),
+                "Asia/Shanghai",
+                now,
+            )
         })
         .collect();
     store.queue_callbacks(&list, now).await.expect("queue");
@@ -721,17 +733,13 @@ both!(
         let c = running(&app, c).await;
         let ids = store
             .queue_callbacks(
-                &[NewCallback {
-                    campaign_id: c.id,
-                    account_id: None,
-                    ticket_id: None,
-                    source: "list:1".into(),
-                    to_number: ALICE.into(),
-                    timezone: "Asia/Shanghai".into(),
-                    locale: Locale::EnUs,
-                    due_at: START_MS + 2 * HOUR,
-                    why: "test".into(),
-                }],
+                &[listed(
+                    c.id,
+                    "list:1",
+                    ALICE,
+                    "Asia/Shanghai",
+                    START_MS + 2 * HOUR,
+                )],
                 START_MS,
             )
             .await
@@ -763,17 +771,13 @@ both!(
         app.clock.set_ms(now);
         let ids = store
             .queue_callbacks(
-                &[NewCallback {
-                    campaign_id: campaign.id,
-                    account_id: None,
-                    ticket_id: None,
-                    source: "list:la".into(),
-                    to_number: "+13105550100".into(),
-                    timezone: "America/Los_Angeles".into(),
-                    locale: Locale::EnUs,
-                    due_at: now,
-                    why: "test".into(),
-                }],
+                &[listed(
+                    campaign.id,
+                    "list:la",
+                    "+13105550100",
+                    "America/Los_Angeles",
+                    now,
+                )],
                 now,
             )
             .await

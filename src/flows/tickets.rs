@@ -328,27 +328,36 @@ pub(super) fn fault_type(
     _facts: &Facts,
     out: &mut Reply<'_>,
 ) -> Result<(), Need> {
-    match choice(
-        ctx,
-        state.locale,
-        "",
-        &['1', '2', '3', '4', '*', '0'],
-        input,
-    ) {
+    let picks = FAULT_TYPES.map(str::to_string);
+    pick_detail(ctx, state, input, out, &picks, ask_fault_type);
+    Ok(())
+}
+
+/// A menu of details (fault types, lines to install, changes): key `n` picks `picks[n - 1]`,
+/// then the callback number is confirmed.
+fn pick_detail(
+    ctx: &Ctx<'_>,
+    state: &FlowState,
+    input: &CallInput,
+    out: &mut Reply<'_>,
+    picks: &[String],
+    ask: fn(&mut Reply<'_>, &FlowState),
+) {
+    let keys: Vec<char> = ('1'..='9').take(picks.len()).chain(['*', '0']).collect();
+    match choice(ctx, state.locale, "", &keys, input) {
         Choice::Key('*') => to_menu(out, state),
         Choice::Key('0') => person(ctx, state, out),
         Choice::Key(k) => {
-            let i = usize::from(k as u8 - b'1');
+            let i = k.to_digit(10).map_or(0, |d| d as usize).saturating_sub(1);
             let next = FlowState {
-                pick: FAULT_TYPES.get(i).map(|s| s.to_string()),
+                pick: picks.get(i).cloned(),
                 ..state.goto(Node::Callback)
             };
             ask_callback(ctx, out, &next);
         }
-        Choice::NoInput => out.missed(state, true, ask_fault_type, to_menu),
-        Choice::Invalid => out.missed(state, false, ask_fault_type, to_menu),
+        Choice::NoInput => out.missed(state, true, ask, to_menu),
+        Choice::Invalid => out.missed(state, false, ask, to_menu),
     }
-    Ok(())
 }
 
 // ---- callback number and opening the ticket -------------------------------------------------
@@ -719,21 +728,13 @@ pub(super) fn order_install(
     _facts: &Facts,
     out: &mut Reply<'_>,
 ) -> Result<(), Need> {
-    match choice(ctx, state.locale, "", &['1', '2', '3', '*', '0'], input) {
-        Choice::Key('*') => to_menu(out, state),
-        Choice::Key('0') => person(ctx, state, out),
-        Choice::Key(k) => {
-            let kind = INSTALL_KINDS[usize::from(k as u8 - b'1').min(2)];
-            let next = FlowState {
-                pick: Some(format!("installation.{}", kind.as_str())),
-                line: None,
-                ..state.goto(Node::Callback)
-            };
-            ask_callback(ctx, out, &next);
-        }
-        Choice::NoInput => out.missed(state, true, ask_order_install, to_menu),
-        Choice::Invalid => out.missed(state, false, ask_order_install, to_menu),
-    }
+    let picks = INSTALL_KINDS.map(|k| format!("installation.{}", k.as_str()));
+    // A new line is about no existing one.
+    let state = FlowState {
+        line: None,
+        ..state.clone()
+    };
+    pick_detail(ctx, &state, input, out, &picks, ask_order_install);
     Ok(())
 }
 
@@ -749,19 +750,7 @@ pub(super) fn order_change(
     _facts: &Facts,
     out: &mut Reply<'_>,
 ) -> Result<(), Need> {
-    match choice(ctx, state.locale, "", &['1', '2', '3', '*', '0'], input) {
-        Choice::Key('*') => to_menu(out, state),
-        Choice::Key('0') => person(ctx, state, out),
-        Choice::Key(k) => {
-            let what = CHANGE_TYPES[usize::from(k as u8 - b'1').min(2)];
-            let next = FlowState {
-                pick: Some(format!("change.{what}")),
-                ..state.goto(Node::Callback)
-            };
-            ask_callback(ctx, out, &next);
-        }
-        Choice::NoInput => out.missed(state, true, ask_order_change, to_menu),
-        Choice::Invalid => out.missed(state, false, ask_order_change, to_menu),
-    }
+    let picks = CHANGE_TYPES.map(|what| format!("change.{what}"));
+    pick_detail(ctx, state, input, out, &picks, ask_order_change);
     Ok(())
 }
