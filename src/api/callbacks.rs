@@ -55,6 +55,7 @@ const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
 
 pub(super) fn routes() -> Router<AppState> {
+    use CampaignState::{Draft, Paused, Running};
     Router::new()
         .route(
             "/api/v1/campaigns",
@@ -62,9 +63,18 @@ pub(super) fn routes() -> Router<AppState> {
         )
         .route("/api/v1/campaigns/{id}", get(get_campaign))
         .route("/api/v1/campaigns/{id}/report", get(get_report))
-        .route("/api/v1/campaigns/{id}/start", post(start))
-        .route("/api/v1/campaigns/{id}/pause", post(pause))
-        .route("/api/v1/campaigns/{id}/resume", post(resume))
+        .route(
+            "/api/v1/campaigns/{id}/start",
+            post(|State(st), path| move_campaign(st, path, "start", &[Draft], Running)),
+        )
+        .route(
+            "/api/v1/campaigns/{id}/pause",
+            post(|State(st), path| move_campaign(st, path, "pause", &[Running], Paused)),
+        )
+        .route(
+            "/api/v1/campaigns/{id}/resume",
+            post(|State(st), path| move_campaign(st, path, "resume", &[Paused], Running)),
+        )
         .route("/api/v1/campaigns/{id}/stop", post(stop))
         .route(
             "/api/v1/campaigns/{id}/callbacks",
@@ -599,48 +609,15 @@ async fn transition(
     Ok(c)
 }
 
-async fn start(
-    State(st): State<AppState>,
+/// Starts, pauses or resumes a campaign: `verb` moves it from one of `from` to `to`.
+async fn move_campaign(
+    st: AppState,
     path: Result<Path<i64>, PathRejection>,
+    verb: &'static str,
+    from: &'static [CampaignState],
+    to: CampaignState,
 ) -> Result<Json<CampaignView>, ApiError> {
-    let c = transition(
-        &st,
-        path,
-        "start",
-        &[CampaignState::Draft],
-        CampaignState::Running,
-    )
-    .await?;
-    Ok(Json(CampaignView::new(c)))
-}
-
-async fn pause(
-    State(st): State<AppState>,
-    path: Result<Path<i64>, PathRejection>,
-) -> Result<Json<CampaignView>, ApiError> {
-    let c = transition(
-        &st,
-        path,
-        "pause",
-        &[CampaignState::Running],
-        CampaignState::Paused,
-    )
-    .await?;
-    Ok(Json(CampaignView::new(c)))
-}
-
-async fn resume(
-    State(st): State<AppState>,
-    path: Result<Path<i64>, PathRejection>,
-) -> Result<Json<CampaignView>, ApiError> {
-    let c = transition(
-        &st,
-        path,
-        "resume",
-        &[CampaignState::Paused],
-        CampaignState::Running,
-    )
-    .await?;
+    let c = transition(&st, path, verb, from, to).await?;
     Ok(Json(CampaignView::new(c)))
 }
 
