@@ -21,6 +21,7 @@ use crate::callbacks::feed::TicketFeed;
 use crate::calls::service::StepService;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::escalations::service::Escalations;
 use crate::prompts::Catalog;
 use crate::store::{self, StepWriter, Store};
 use crate::telephony::twilio;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub callbacks: CallbackDialer,
     /// Queues satisfaction callbacks from resolved tickets.
     pub feed: TicketFeed,
+    /// Works escalations (claim, reply, close…) for the console and the API.
+    pub escalations: Escalations,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +112,10 @@ impl AppState {
             default_locale: cfg.default_locale,
         };
         Ok(AppState {
+            escalations: Escalations {
+                store: store.clone(),
+                clock: clock.clone(),
+            },
             callbacks,
             feed,
             steps: StepService {

@@ -68,9 +68,10 @@ pub struct Config {
     pub twilio: TwilioConfig,
     /// Bearer token for `/api/v1`; the API refuses every request while it is unset.
     pub api_token: Secret,
-    /// Number or SIP address of the agents; when unset the "person" option says agents
-    /// cannot take calls on this line yet.
+    /// Number or SIP address of the agents, for `agents.transfer = "dial"`.
     pub agent_number: Option<String>,
+    pub agents: AgentsConfig,
+    pub console: ConsoleConfig,
     pub pin: PinConfig,
     pub billing: BillingConfig,
     /// Language when the caller has not chosen one.
@@ -115,6 +116,71 @@ impl Default for CallbackConfig {
             ring_secs: 30,
             from_number: None,
             calls_per_sec: 1.0,
+        }
+    }
+}
+
+/// How callers reach a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferMode {
+    /// Into the carrier's agent queue, which agents dial into from the agent line.
+    Queue,
+    /// Straight to `agent_number` (a number or SIP address).
+    Dial,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentsConfig {
+    pub transfer: TransferMode,
+    /// The carrier's queue name (at most 64 characters).
+    pub queue: String,
+    /// When agents take calls, in the operator's time zone and calendar; outside it callers
+    /// are offered a callback instead.
+    pub hours: crate::callbacks::window::CallingWindow,
+    /// Above this expected wait, callers are offered a callback instead of holding.
+    pub max_wait_secs: i64,
+    /// Average time an agent spends with a caller, for the expected wait.
+    pub handle_secs: i64,
+    /// Agents usually on duty, for the expected wait.
+    pub on_duty: i64,
+    /// Music played to callers on hold (an audio URL the carrier can fetch).
+    pub hold_music: String,
+}
+
+impl Default for AgentsConfig {
+    fn default() -> Self {
+        AgentsConfig {
+            transfer: TransferMode::Queue,
+            queue: "agents".into(),
+            hours: crate::callbacks::window::CallingWindow {
+                start: chrono::NaiveTime::from_hms_opt(8, 0, 0).unwrap_or_default(),
+                end: chrono::NaiveTime::from_hms_opt(20, 0, 0).unwrap_or_default(),
+                ..crate::callbacks::window::CallingWindow::default()
+            },
+            max_wait_secs: 300,
+            handle_secs: 180,
+            on_duty: 2,
+            hold_music: "http://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// A session unused for this long ends.
+    pub idle_minutes: i64,
+    /// No session lasts longer than this, used or not.
+    pub max_hours: i64,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            idle_minutes: 60,
+            max_hours: 12,
         }
     }
 }
@@ -208,6 +274,8 @@ impl Default for Config {
             twilio: TwilioConfig::default(),
             api_token: Secret::default(),
             agent_number: None,
+            agents: AgentsConfig::default(),
+            console: ConsoleConfig::default(),
             pin: PinConfig::default(),
             billing: BillingConfig::default(),
             default_locale: Locale::ZhCn,
@@ -272,6 +340,8 @@ impl fmt::Debug for Config {
                     .as_deref()
                     .map(crate::telephony::mask_number),
             )
+            .field("agents", &self.agents)
+            .field("console", &self.console)
             .field("pin", &self.pin)
             .field("billing", &self.billing)
             .field("default_locale", &self.default_locale)
@@ -362,6 +432,18 @@ impl Config {
         if let Some(v) = non_empty("HOTLINE_AGENT_NUMBER") {
             self.agent_number = Some(v);
         }
+        if let Some(v) = non_empty("HOTLINE_AGENT_TRANSFER") {
+            self.agents.transfer = match v.trim() {
+                "queue" => TransferMode::Queue,
+                "dial" => TransferMode::Dial,
+                _ => {
+                    return Err(ConfigError::Env {
+                        name: "HOTLINE_AGENT_TRANSFER".into(),
+                        reason: format!("{v:?} is neither queue nor dial"),
+                    });
+                }
+            };
+        }
         if let Some(v) = non_empty("HOTLINE_CALLBACK_FROM") {
             self.callbacks.from_number = Some(v);
         }
@@ -412,6 +494,31 @@ impl Config {
         if self.pin.max_failures < 1 || self.pin.lock_minutes < 1 {
             return Err(ConfigError::Invalid(
                 "pin.max_failures and pin.lock_minutes must be at least 1".into(),
+            ));
+        }
+        let a = &self.agents;
+        if a.queue.trim().is_empty() || a.queue.len() > 64 {
+            return Err(ConfigError::Invalid(
+                "agents.queue must be 1 to 64 characters".into(),
+            ));
+        }
+        if a.transfer == TransferMode::Dial && self.agent_number.is_none() {
+            return Err(ConfigError::Invalid(
+                "agents.transfer = \"dial\" needs agent_number (HOTLINE_AGENT_NUMBER)".into(),
+            ));
+        }
+        if a.max_wait_secs < 0 || a.handle_secs < 1 || a.on_duty < 1 {
+            return Err(ConfigError::Invalid(
+                "agents.max_wait_secs must be at least 0, handle_secs and on_duty at least 1"
+                    .into(),
+            ));
+        }
+        a.hours
+            .validate()
+            .map_err(|e| ConfigError::Invalid(format!("agents.hours: {e}")))?;
+        if self.console.idle_minutes < 1 || self.console.max_hours < 1 {
+            return Err(ConfigError::Invalid(
+                "console.idle_minutes and console.max_hours must be at least 1".into(),
             ));
         }
         if !(100..=10_000).contains(&self.billing.timeout_ms) {

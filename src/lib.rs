@@ -2,6 +2,7 @@
 //!
 //! Modules in dependency order; each domain module opens with the rules it keeps.
 
+pub mod agents; // agents and supervisors: sign-in, sessions, the agent queue
 pub mod api; // JSON API under /api/v1
 pub mod app; // state, router, server
 pub mod billing; // bills and where they come from
@@ -12,6 +13,7 @@ pub mod clock; // the time, fakeable in tests
 pub mod config; // settings from file and environment, secrets redacted
 pub mod customers; // accounts, lines, PINs
 pub mod demo; // demo customers for `serve --demo`
+pub mod escalations; // what people must finish: one queue, one owner each
 pub mod flows; // the IVR as pure functions: state and input in, verbs and state out
 pub mod prompts; // what callers hear: catalogs per locale, spoken formatting
 pub mod store; // all SQL: SQLite and PostgreSQL

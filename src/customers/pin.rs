@@ -82,17 +82,24 @@ fn hasher() -> Result<Argon2<'static>, PinError> {
 /// Validates `pin` and hashes it to an argon2id PHC string with a random salt.
 pub fn hash(pin: &str) -> Result<String, PinError> {
     validate(pin)?;
+    hash_secret(pin)
+}
+
+/// Hashes any secret (an agent's password) as PINs are hashed, without the PIN rules.
+pub fn hash_secret(secret: &str) -> Result<String, PinError> {
     let phc = hasher()?
-        .hash_password(pin.as_bytes())
+        .hash_password(secret.as_bytes())
         .map_err(|e| PinError::Hash(e.to_string()))?;
     Ok(phc.to_string())
 }
 
 /// Whether `pin` matches the PHC string `phc`. `false` for anything malformed.
 pub fn verify(pin: &str, phc: &str) -> bool {
-    if validate(pin).is_err() {
-        return false;
-    }
+    validate(pin).is_ok() && verify_secret(pin, phc)
+}
+
+/// Whether `secret` matches the PHC string `phc`, with the same limits as [`verify`].
+pub fn verify_secret(secret: &str, phc: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(phc) else {
         return false;
     };
@@ -109,17 +116,28 @@ pub fn verify(pin: &str, phc: &str) -> bool {
         return false;
     }
     Argon2::default()
-        .verify_password(pin.as_bytes(), &parsed)
+        .verify_password(secret.as_bytes(), &parsed)
         .is_ok()
 }
 
 /// [`hash`] on a blocking thread, at most [`MAX_CONCURRENT`] at a time.
 pub async fn hash_async(pin: String) -> Result<String, PinError> {
+    blocking_hash(move || hash(&pin)).await
+}
+
+/// [`hash_secret`] on a blocking thread, sharing [`hash_async`]'s slots.
+pub async fn hash_secret_async(secret: String) -> Result<String, PinError> {
+    blocking_hash(move || hash_secret(&secret)).await
+}
+
+async fn blocking_hash(
+    f: impl FnOnce() -> Result<String, PinError> + Send + 'static,
+) -> Result<String, PinError> {
     let _slot = SLOTS
         .acquire()
         .await
         .map_err(|e| PinError::Task(e.to_string()))?;
-    tokio::task::spawn_blocking(move || hash(&pin))
+    tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| PinError::Task(e.to_string()))?
 }
@@ -127,12 +145,19 @@ pub async fn hash_async(pin: String) -> Result<String, PinError> {
 /// [`verify`] on a blocking thread, at most [`MAX_CONCURRENT`] at a time; `false` if the task
 /// fails.
 pub async fn verify_async(pin: String, phc: String) -> bool {
+    blocking_verify(move || verify(&pin, &phc)).await
+}
+
+/// [`verify_secret`] on a blocking thread, sharing [`verify_async`]'s slots.
+pub async fn verify_secret_async(secret: String, phc: String) -> bool {
+    blocking_verify(move || verify_secret(&secret, &phc)).await
+}
+
+async fn blocking_verify(f: impl FnOnce() -> bool + Send + 'static) -> bool {
     let Ok(_slot) = SLOTS.acquire().await else {
         return false;
     };
-    tokio::task::spawn_blocking(move || verify(&pin, &phc))
-        .await
-        .unwrap_or(false)
+    tokio::task::spawn_blocking(f).await.unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -672,6 +672,11 @@ macro_rules! callback_store {
                             .bind(at)
                             .execute(&mut *conn)
                             .await?;
+                        super::agent_impl::raise_followup(conn, *callback_id, kind, detail, at)
+                            .await?;
+                    }
+                    Effect::Escalate(e) => {
+                        super::agent_impl::raise(conn, e).await?;
                     }
                     _ => {}
                 }
@@ -1119,6 +1124,8 @@ macro_rules! callback_store {
                             .bind(detail)
                             .bind(e.at)
                             .execute(&mut *tx)
+                            .await?;
+                        super::agent_impl::raise_followup(&mut tx, e.callback_id, kind, detail, e.at)
                             .await?;
                     }
                     tx.commit().await?;

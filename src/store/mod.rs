@@ -7,6 +7,7 @@
 //! Call steps and status reports are written by one batching writer (`StepWriter`): many
 //! concurrent writes share one transaction, and each is answered only after it commits.
 
+mod agents;
 mod callbacks;
 mod postgres;
 mod rows;
@@ -18,6 +19,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::agents::auth::Session;
+use crate::agents::queue::{QueueCall, QueueSeen};
+use crate::agents::{Agent, AgentUpdate, NewAgent};
 use crate::billing::Bill;
 use crate::callbacks::{
     Attempt, Callback, CallbackState, Campaign, CampaignState, CampaignTally, Followup,
@@ -25,6 +29,9 @@ use crate::callbacks::{
 };
 use crate::calls::CallRecord;
 use crate::customers::{Account, AccountWrite};
+use crate::escalations::{
+    EscChange, EscCounts, EscFilter, Escalation, EscalationEvent, NewEscalation,
+};
 use crate::prompts::Locale;
 use crate::tickets::{
     Action, NewTicket, Origin, Ticket, TicketEvent, TicketFilter, TicketKind, TicketPage,
@@ -107,12 +114,15 @@ pub enum Effect {
     },
     /// The customer asked not to be called again.
     OptOut { callback_id: i64, number: String },
-    /// An answer people must follow up (dissatisfied, not fixed, appointment change).
+    /// An answer people must follow up (dissatisfied, not fixed, appointment change); it is
+    /// escalated in the same transaction.
     Followup {
         callback_id: i64,
         kind: String,
         detail: String,
     },
+    /// A case for people (a caller who chose a callback over holding), once per source.
+    Escalate(Box<NewEscalation>),
 }
 
 /// What became of a `StepWrite`.
@@ -339,8 +349,55 @@ pub trait CallbackStore: Send + Sync + 'static {
     ) -> Result<Vec<SampleAccount>>;
 }
 
+/// Agents, their sessions, escalations and the agent queue.
 #[async_trait]
-pub trait Store: TicketStore + CallbackStore + Send + Sync + 'static {
+pub trait AgentStore: Send + Sync + 'static {
+    /// Conflict when the login is taken.
+    async fn create_agent(&self, agent: &NewAgent, now: i64) -> Result<Agent>;
+    async fn agent(&self, id: i64) -> Result<Option<Agent>>;
+    async fn agent_by_login(&self, login: &str) -> Result<Option<Agent>>;
+    async fn agent_by_phone(&self, phone: &str) -> Result<Option<Agent>>;
+    async fn agents(&self) -> Result<Vec<Agent>>;
+    /// Deactivating an agent or setting a password ends their sessions; a new password also
+    /// clears a login lock.
+    async fn update_agent(&self, id: i64, update: &AgentUpdate, now: i64) -> Result<Agent>;
+    /// Counts a wrong password (afresh after a lock) and sets the lock, if any.
+    async fn login_failed(&self, id: i64, lock_until: Option<i64>, now: i64) -> Result<()>;
+    async fn login_succeeded(&self, id: i64) -> Result<()>;
+    /// Stores a session (and forgets expired ones).
+    async fn create_session(&self, session: &Session) -> Result<()>;
+    /// An unexpired session of an active agent.
+    async fn session(&self, token_hash: &str, now: i64) -> Result<Option<(Session, Agent)>>;
+    async fn touch_session(&self, token_hash: &str, expires_at: i64, now: i64) -> Result<()>;
+    async fn end_session(&self, token_hash: &str) -> Result<()>;
+
+    /// Raises an escalation; `None` when its source was escalated before.
+    async fn raise_escalation(&self, e: &NewEscalation) -> Result<Option<Escalation>>;
+    async fn escalation(&self, id: i64) -> Result<Option<Escalation>>;
+    async fn escalation_by_source(&self, source: &str) -> Result<Option<Escalation>>;
+    /// Open first (by priority, then place in line), then claimed, replied, closed.
+    async fn escalations(&self, filter: &EscFilter) -> Result<Vec<Escalation>>;
+    /// Counts of the unclosed ones; `me` is the login whose own are counted.
+    async fn escalation_counts(&self, now: i64, me: &str) -> Result<EscCounts>;
+    /// Saves a change with its history entry; Conflict when the escalation changed since
+    /// the change was made from it.
+    async fn save_escalation(&self, change: &EscChange) -> Result<Escalation>;
+    async fn escalation_history(&self, id: i64) -> Result<Vec<EscalationEvent>>;
+
+    /// A caller reported waiting in the agent queue (entered, or still there).
+    async fn queue_seen(&self, seen: &QueueSeen) -> Result<()>;
+    /// A caller left the queue (bridged, hung up, left for a callback…); once.
+    async fn queue_left(&self, call_sid: &str, result: &str, at: i64) -> Result<()>;
+    async fn queue_call(&self, call_sid: &str) -> Result<Option<QueueCall>>;
+    /// Callers waiting now, reported since `seen_since`, first in line first.
+    async fn queue_waiting(&self, seen_since: i64) -> Result<Vec<QueueCall>>;
+    /// The first waiting caller not yet described to an agent, marked as described to
+    /// `agent_call`.
+    async fn queue_offer(&self, agent_call: &str, seen_since: i64) -> Result<Option<QueueCall>>;
+}
+
+#[async_trait]
+pub trait Store: TicketStore + CallbackStore + AgentStore + Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<()>;
     /// Cheap round trip, for `/readyz`.

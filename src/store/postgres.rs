@@ -42,6 +42,11 @@ fn migrator() -> Migrator {
             "callbacks",
             include_str!("../../migrations/postgres/0003_callbacks.sql"),
         ),
+        (
+            4,
+            "agents",
+            include_str!("../../migrations/postgres/0004_agents.sql"),
+        ),
     ])
 }
 
@@ -67,6 +72,8 @@ super::callbacks::callback_store!(
     pool,
     " FOR UPDATE OF d SKIP LOCKED"
 );
+
+super::agents::agent_store!(PgStore, sqlx::Postgres, pool, " FOR UPDATE SKIP LOCKED");
 
 super::tickets::ticket_store!(
     PgStore,

@@ -646,9 +646,10 @@ pub(super) fn effects<'a>(steps: &'a [StepWrite], recorded: &[usize]) -> Effects
                     at: s.at,
                 }),
                 Effect::PinAccepted { account_id } => pins.push(PinEffect::Accepted { account_id }),
-                Effect::SurveyAnswer { .. } | Effect::OptOut { .. } | Effect::Followup { .. } => {
-                    surveys.push((e, s.at))
-                }
+                Effect::SurveyAnswer { .. }
+                | Effect::OptOut { .. }
+                | Effect::Followup { .. }
+                | Effect::Escalate(_) => surveys.push((e, s.at)),
             }
         }
     }

@@ -49,6 +49,11 @@ fn migrator() -> Migrator {
             "callbacks",
             include_str!("../../migrations/sqlite/0003_callbacks.sql"),
         ),
+        (
+            4,
+            "agents",
+            include_str!("../../migrations/sqlite/0004_agents.sql"),
+        ),
     ])
 }
 
@@ -87,6 +92,8 @@ impl SqliteStore {
 }
 
 super::callbacks::callback_store!(SqliteStore, sqlx::Sqlite, read, "");
+
+super::agents::agent_store!(SqliteStore, sqlx::Sqlite, read, "");
 
 super::tickets::ticket_store!(SqliteStore, sqlx::Sqlite, read, "", "");
 

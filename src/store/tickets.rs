@@ -417,6 +417,14 @@ macro_rules! ticket_store {
                 Ok(id)
             }
 
+            /// Raises the escalation a ticket event owes, if any (a complaint, a breach).
+            async fn escalate(conn: &mut Conn, t: &Ticket, event: &str, at: i64) -> Result<()> {
+                if let Some(e) = crate::escalations::NewEscalation::for_ticket_event(t, event, at) {
+                    super::agent_impl::raise(conn, &e).await?;
+                }
+                Ok(())
+            }
+
             /// Applies an action to a locked ticket and records it.
             async fn change(
                 conn: &mut Conn,
@@ -470,6 +478,7 @@ macro_rules! ticket_store {
                     origin,
                 )
                 .await?;
+                escalate(conn, &c.ticket, c.kind, now).await?;
                 Ok(c.ticket)
             }
 
@@ -538,9 +547,14 @@ macro_rules! ticket_store {
                             }
                             (None, None) => continue,
                         };
-                        let ticket = fetch(&mut tx, BY_NUMBER, &number).await?;
+                        let ticket = fetch(&mut tx, BY_NUMBER, &number)
+                            .await?
+                            .ok_or(StoreError::NotFound)?;
+                        if id.is_some() {
+                            escalate(&mut tx, &ticket, "opened", now).await?;
+                        }
                         tx.commit().await?;
-                        return ticket.ok_or(StoreError::NotFound);
+                        return Ok(ticket);
                     }
                     Err(StoreError::Conflict(
                         "no free ticket number found; try again".into(),
