@@ -344,6 +344,39 @@ both!(
         let answers = app.state.steps.store.answers(cb.id).await.expect("answers");
         let got: Vec<&str> = answers.iter().map(|a| a.question.as_str()).collect();
         assert_eq!(got, ["satisfaction", "fixed", "comment"]);
+        // Each follow-up is an escalation for people, linked to the customer, the ticket, the
+        // survey call and the answer; "not fixed" is the more urgent.
+        let attempts = app
+            .state
+            .steps
+            .store
+            .attempts(cb.id)
+            .await
+            .expect("attempts");
+        let call = attempts[0].provider_call_id.clone();
+        for (answer, kind, priority, hours) in [
+            ("satisfaction:dissatisfied", "dissatisfied", 2, 24),
+            ("fixed:no", "not_fixed", 1, 4),
+        ] {
+            let e = app
+                .state
+                .steps
+                .store
+                .escalation_by_source(&format!("followup:{}:{answer}", cb.id))
+                .await
+                .expect("store")
+                .expect("escalated");
+            assert_eq!(e.kind.as_str(), kind);
+            assert_eq!(
+                (e.priority, e.due_at - e.created_at),
+                (priority, hours * HOUR)
+            );
+            assert_eq!(e.answer.as_deref(), Some(answer));
+            assert_eq!((e.callback_id, e.ticket_id), (Some(cb.id), cb.ticket_id));
+            assert_eq!(e.account_id, cb.account_id);
+            assert_eq!(e.callback_number.as_deref(), Some(ALICE));
+            assert_eq!(e.call_sid, call);
+        }
         assert!(answers[2].answer.contains("/Recordings/RE"), "{answers:?}");
     }
 );

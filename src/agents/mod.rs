@@ -12,6 +12,7 @@
 //!   they own.
 
 pub mod auth;
+pub mod calls;
 pub mod queue;
 
 use serde::Serialize;

@@ -1,0 +1,416 @@
+//! Escalations on SQLite and PostgreSQL: what raises them (a complaint by phone, a breached
+//! ticket), ownership under concurrent claims, the rules of reply and close, and the agent
+//! accounts and sessions the console signs in with.
+
+mod support;
+
+use hotline::agents::auth::{self, SignIn};
+use hotline::agents::{Agent, AgentUpdate, NewAgent, Role};
+use hotline::clock::Clock;
+use hotline::escalations::service::ActError;
+use hotline::escalations::{
+    EscAction, EscError, EscFilter, EscalationKind, EscalationState, NewEscalation, ReplyVia,
+};
+use hotline::prompts::Locale;
+use hotline::store::StoreError;
+use hotline::tickets::{Channel, NewTicket, TicketKind};
+use support::app::{Backend, START_MS, TestApp};
+
+const HOUR: i64 = 3_600_000;
+const HOTLINE: &str = "+8610000";
+/// Residential, English, one phone line.
+const ALICE: &str = "+8613800000002";
+
+async fn agent(app: &TestApp, login: &str, role: Role) -> Agent {
+    app.state
+        .steps
+        .store
+        .create_agent(
+            &NewAgent {
+                login: login.into(),
+                name: login.to_uppercase(),
+                role,
+                phone: None,
+                locale: Locale::EnUs,
+                password_hash: hotline::customers::pin::hash_secret("correct horse battery")
+                    .expect("hash"),
+            },
+            START_MS,
+        )
+        .await
+        .expect("agent")
+}
+
+async fn raise(app: &TestApp, source: &str) -> i64 {
+    app.state
+        .steps
+        .store
+        .raise_escalation(&NewEscalation::new(
+            EscalationKind::Dissatisfied,
+            source.into(),
+            "answered dissatisfied".into(),
+            app.clock.now_ms(),
+        ))
+        .await
+        .expect("store")
+        .expect("new")
+        .id
+}
+
+both!(
+    a_complaint_recorded_by_phone_escalates_with_its_links,
+    |app: TestApp| async move {
+        let mut call = app.sim.start_call(ALICE, HOTLINE).await.expect("call");
+        call.press("5").await.expect("complaints");
+        call.record(45).await.expect("message");
+        let store = &app.state.steps.store;
+        let list = store
+            .escalations(&EscFilter {
+                limit: 10,
+                now: app.clock.now_ms(),
+                ..EscFilter::default()
+            })
+            .await
+            .expect("list");
+        assert_eq!(list.len(), 1, "{list:?}");
+        let e = &list[0];
+        let alice = store.account_by_line(ALICE).await.expect("store");
+        let ticket = store
+            .ticket_by_id(e.ticket_id.expect("ticket linked"))
+            .await
+            .expect("store")
+            .expect("ticket");
+        assert_eq!(ticket.kind, TicketKind::Complaint);
+        assert_eq!(e.kind, EscalationKind::Complaint);
+        assert_eq!(e.state, EscalationState::Open);
+        assert_eq!(e.account_id, alice.map(|a| a.id));
+        assert_eq!(e.call_sid.as_deref(), Some(call.sid()));
+        assert_eq!((e.priority, e.due_at), (2, START_MS + 24 * HOUR));
+        assert!(e.summary.contains("45 s"), "{}", e.summary);
+        let history = store.escalation_history(e.id).await.expect("history");
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].kind, "opened");
+        // The call it came from is there to read.
+        let rec = store.call(call.sid()).await.expect("store").expect("call");
+        assert!(rec.steps.iter().any(|s| s.node == "complaint"), "{rec:?}");
+    }
+);
+
+both!(
+    a_breached_ticket_escalates_once_and_urgently,
+    |app: TestApp| async move {
+        let desk = &app.state.steps.desk;
+        let t = desk
+            .open(
+                NewTicket {
+                    kind: TicketKind::Fault,
+                    account_id: None,
+                    line_number: Some(ALICE.into()),
+                    line_kind: None,
+                    customer_class: None,
+                    channel: Channel::Api,
+                    category: None,
+                    description: "no dial tone".into(),
+                    callback_number: Some(ALICE.into()),
+                    deadline_at: None,
+                    recording: None,
+                    actor: "crm".into(),
+                    origin: None,
+                },
+                START_MS,
+            )
+            .await
+            .expect("open");
+        let deadline = t.deadline_at.expect("a deadline");
+        let store = &app.state.steps.store;
+        let none = store
+            .escalation_by_source(&format!("ticket:{}:breached", t.id))
+            .await
+            .expect("store");
+        assert!(none.is_none(), "not before the deadline");
+        app.clock.set_ms(deadline + 1);
+        // The background sweeper and this sweep may both mark it: one escalation either way.
+        desk.sweep().await.expect("sweep");
+        desk.sweep().await.expect("sweep again");
+        let list = store
+            .escalations(&EscFilter {
+                ticket_id: Some(t.id),
+                limit: 10,
+                now: app.clock.now_ms(),
+                ..EscFilter::default()
+            })
+            .await
+            .expect("list");
+        assert_eq!(list.len(), 1, "{list:?}");
+        let e = &list[0];
+        assert_eq!(e.kind, EscalationKind::Breached);
+        assert_eq!(e.priority, 1);
+        assert_eq!(e.due_at, e.created_at + 2 * HOUR);
+        assert!(e.created_at > deadline);
+        assert_eq!(e.callback_number.as_deref(), Some(ALICE));
+    }
+);
+
+both!(
+    two_agents_claim_at_once_and_one_owns_it,
+    |app: TestApp| async move {
+        let li = agent(&app, "li", Role::Agent).await;
+        let wang = agent(&app, "wang", Role::Agent).await;
+        let boss = agent(&app, "zhang", Role::Supervisor).await;
+        let id = raise(&app, "test:1").await;
+        let esc = &app.state.escalations;
+        let (a, b) = tokio::join!(
+            esc.act(id, &li, &EscAction::Claim),
+            esc.act(id, &wang, &EscAction::Claim)
+        );
+        let (winner, loser, lost) = match (a, b) {
+            (Ok(e), Err(err)) => (e, &wang, err),
+            (Err(err), Ok(e)) => (e, &li, err),
+            other => panic!("exactly one claim must win: {other:?}"),
+        };
+        let owner = winner.owner.clone().expect("owner");
+        assert_ne!(owner, loser.login);
+        assert!(
+            matches!(&lost, ActError::Refused(EscError::AlreadyClaimed { owner: o, .. }) if *o == owner),
+            "{lost}"
+        );
+        // The loser cannot work it.
+        let reply = EscAction::Reply {
+            text: "We refunded the charge".into(),
+            via: ReplyVia::Phone,
+        };
+        let err = esc.act(id, loser, &reply).await.expect_err("not the owner");
+        assert!(
+            err.to_string().contains(&format!("owned by {owner}")),
+            "{err}"
+        );
+        // A supervisor reassigns it to the loser, with a reason.
+        let to_loser = EscAction::Reassign {
+            to: loser.login.clone(),
+            reason: "owner is off sick".into(),
+        };
+        let err = esc
+            .act(id, loser, &to_loser)
+            .await
+            .expect_err("agents cannot");
+        assert!(matches!(err, ActError::Refused(EscError::NotSupervisor)));
+        let unknown = EscAction::Reassign {
+            to: "nobody".into(),
+            reason: "r".into(),
+        };
+        assert!(matches!(
+            esc.act(id, &boss, &unknown).await,
+            Err(ActError::NoSuchAgent(_))
+        ));
+        let e = esc.act(id, &boss, &to_loser).await.expect("reassign");
+        assert_eq!(e.owner.as_deref(), Some(loser.login.as_str()));
+        // Closing before a reply is refused and changes nothing.
+        let close = EscAction::Close { note: "".into() };
+        let err = esc.act(id, loser, &close).await.expect_err("no reply yet");
+        assert!(
+            err.to_string().contains("reply given to the customer"),
+            "{err}"
+        );
+        let e = esc.act(id, loser, &reply).await.expect("reply");
+        assert_eq!(e.state, EscalationState::Replied);
+        let e = esc.act(id, loser, &close).await.expect("close");
+        assert_eq!(e.state, EscalationState::Closed);
+        let kinds: Vec<String> = app
+            .state
+            .steps
+            .store
+            .escalation_history(id)
+            .await
+            .expect("history")
+            .into_iter()
+            .map(|h| format!("{}:{}", h.kind, h.actor))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "opened:system".to_string(),
+                format!("claimed:{owner}"),
+                "reassigned:zhang".into(),
+                format!("replied:{}", loser.login),
+                format!("closed:{}", loser.login),
+            ]
+        );
+    }
+);
+
+both!(
+    the_queue_lists_in_order_and_counts_flags,
+    |app: TestApp| async move {
+        let store = &app.state.steps.store;
+        let li = agent(&app, "li", Role::Agent).await;
+        let first = raise(&app, "test:first").await;
+        app.clock.advance_ms(60_000);
+        let urgent = store
+            .raise_escalation(&NewEscalation::new(
+                EscalationKind::Breached,
+                "test:urgent".into(),
+                "late".into(),
+                app.clock.now_ms(),
+            ))
+            .await
+            .expect("store")
+            .expect("new")
+            .id;
+        // A cause escalates once.
+        assert!(
+            store
+                .raise_escalation(&NewEscalation::new(
+                    EscalationKind::Breached,
+                    "test:urgent".into(),
+                    "again".into(),
+                    app.clock.now_ms(),
+                ))
+                .await
+                .expect("store")
+                .is_none()
+        );
+        let mine = raise(&app, "test:mine").await;
+        app.state
+            .escalations
+            .act(mine, &li, &EscAction::Claim)
+            .await
+            .expect("claim");
+        let all = |owner: Option<&str>, overdue: bool| EscFilter {
+            owner: owner.map(str::to_string),
+            overdue,
+            limit: 50,
+            now: app.clock.now_ms(),
+            ..EscFilter::default()
+        };
+        let ids: Vec<i64> = store
+            .escalations(&all(None, false))
+            .await
+            .expect("list")
+            .iter()
+            .map(|e| e.id)
+            .collect();
+        // Open by priority, then claimed.
+        assert_eq!(ids, [urgent, first, mine]);
+        let unowned = store
+            .escalations(&all(Some(""), false))
+            .await
+            .expect("list");
+        assert_eq!(unowned.len(), 2);
+        let lis = store
+            .escalations(&all(Some("li"), false))
+            .await
+            .expect("list");
+        assert_eq!(lis.iter().map(|e| e.id).collect::<Vec<_>>(), [mine]);
+        // Three hours on, the breach (due in 2 h) is overdue and both open ones unclaimed.
+        app.clock.advance_ms(3 * HOUR);
+        let now = app.clock.now_ms();
+        let overdue = store.escalations(&all(None, true)).await.expect("list");
+        assert_eq!(overdue.iter().map(|e| e.id).collect::<Vec<_>>(), [urgent]);
+        let counts = store.escalation_counts(now, "li").await.expect("counts");
+        assert_eq!(
+            (
+                counts.open,
+                counts.claimed,
+                counts.unclaimed,
+                counts.overdue,
+                counts.mine
+            ),
+            (2, 1, 2, 1, 1)
+        );
+    }
+);
+
+both!(
+    agent_logins_lock_and_sessions_end,
+    |app: TestApp| async move {
+        let store = &app.state.steps.store;
+        let li = agent(&app, "li", Role::Agent).await;
+        let dup = store
+            .create_agent(
+                &NewAgent {
+                    login: "li".into(),
+                    name: "Other".into(),
+                    role: Role::Agent,
+                    phone: None,
+                    locale: Locale::ZhCn,
+                    password_hash: "x".into(),
+                },
+                START_MS,
+            )
+            .await;
+        assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+        let now = START_MS;
+        for i in 1..=5 {
+            let a = store.agent_by_login("li").await.expect("store");
+            let r = auth::check(a.as_ref(), "wrong password!", now).await;
+            let SignIn::Wrong { lock_until } = r else {
+                panic!("{r:?}")
+            };
+            assert_eq!(lock_until.is_some(), i == 5);
+            store
+                .login_failed(li.id, lock_until, now)
+                .await
+                .expect("count");
+        }
+        let a = store.agent_by_login("li").await.expect("store");
+        let locked = auth::check(a.as_ref(), "correct horse battery", now).await;
+        assert!(matches!(locked, SignIn::Locked { .. }), "{locked:?}");
+        let later = now + 16 * 60_000;
+        assert_eq!(
+            auth::check(a.as_ref(), "correct horse battery", later).await,
+            SignIn::Ok
+        );
+        store.login_succeeded(li.id).await.expect("reset");
+        assert_eq!(
+            store
+                .agent(li.id)
+                .await
+                .expect("store")
+                .map(|a| a.failed_logins),
+            Some(0)
+        );
+
+        let (token, session) = auth::new_session(li.id, later, 60 * 60_000);
+        store.create_session(&session).await.expect("session");
+        let found = store
+            .session(&auth::token_hash(&token), later + 1)
+            .await
+            .expect("store");
+        assert_eq!(
+            found.map(|(s, a)| (s.csrf, a.login)),
+            Some((session.csrf.clone(), "li".into()))
+        );
+        assert!(
+            store
+                .session(&auth::token_hash(&token), session.expires_at)
+                .await
+                .expect("store")
+                .is_none(),
+            "expired"
+        );
+        // Deactivation ends every session.
+        store
+            .update_agent(
+                li.id,
+                &AgentUpdate {
+                    active: Some(false),
+                    ..AgentUpdate::default()
+                },
+                later,
+            )
+            .await
+            .expect("deactivate");
+        assert!(
+            store
+                .session(&auth::token_hash(&token), later + 1)
+                .await
+                .expect("store")
+                .is_none()
+        );
+        let off = store.agent_by_login("li").await.expect("store");
+        assert_eq!(
+            auth::check(off.as_ref(), "correct horse battery", later).await,
+            SignIn::Inactive
+        );
+    }
+);
