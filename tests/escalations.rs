@@ -414,3 +414,61 @@ both!(
         );
     }
 );
+
+both!(
+    back_office_systems_raise_and_read_escalations,
+    |app: TestApp| async move {
+        let url = format!("{}/api/v1/escalations", app.base);
+        let post = |key: Option<&'static str>, body: serde_json::Value| {
+            let mut req = app.http.post(&url).bearer_auth(support::app::API_TOKEN);
+            if let Some(k) = key {
+                req = req.header("Idempotency-Key", k);
+            }
+            async move {
+                let res = req.json(&body).send().await.expect("request");
+                let status = res.status().as_u16();
+                (status, res.json::<serde_json::Value>().await.expect("json"))
+            }
+        };
+        let body = serde_json::json!({
+            "kind": "appointment",
+            "summary": "customer wants the visit moved to Friday",
+            "callback_number": "+86 138 0000 0002",
+        });
+        let (status, first) = post(Some("crm-42"), body.clone()).await;
+        assert_eq!(status, 201, "{first}");
+        assert_eq!(first["kind"], "appointment");
+        assert_eq!(first["priority"], 1);
+        assert_eq!(first["callback_number"], ALICE);
+        let (status, again) = post(Some("crm-42"), body.clone()).await;
+        assert_eq!((status, &again["id"]), (200, &first["id"]), "{again}");
+
+        let (status, err) = post(None, serde_json::json!({"kind": "urgent", "summary": "x"})).await;
+        assert_eq!(status, 422, "{err}");
+        assert_eq!(err["field"], "kind");
+        let (status, err) = post(None, serde_json::json!({"kind": "complaint"})).await;
+        assert_eq!((status, err["field"].as_str()), (422, Some("summary")));
+        let (status, err) = post(
+            None,
+            serde_json::json!({"kind": "complaint", "summary": "x", "ticket": "12345678"}),
+        )
+        .await;
+        assert_eq!((status, err["field"].as_str()), (422, Some("ticket")));
+
+        let (status, list) = app.api_get("/api/v1/escalations?state=open").await;
+        assert_eq!(status, 200, "{list}");
+        assert_eq!(list["escalations"].as_array().map(Vec::len), Some(1));
+        assert_eq!(list["counts"]["open"], 1);
+        let (status, err) = app.api_get("/api/v1/escalations?state=done").await;
+        assert_eq!((status, err["field"].as_str()), (400, Some("state")));
+
+        let id = first["id"].as_i64().expect("id");
+        let (status, one) = app.api_get(&format!("/api/v1/escalations/{id}")).await;
+        assert_eq!(status, 200);
+        assert_eq!(one["history"][0]["kind"], "opened");
+        assert_eq!(app.api_get("/api/v1/escalations/abc").await.0, 400);
+        assert_eq!(app.api_get("/api/v1/escalations/999999").await.0, 404);
+        let anonymous = app.http.get(&url).send().await.expect("request");
+        assert_eq!(anonymous.status().as_u16(), 401);
+    }
+);

@@ -289,7 +289,7 @@ impl From<Followup> for FollowupView {
 
 // ---- helpers -------------------------------------------------------------------------------
 
-fn id_from(path: Result<Path<i64>, PathRejection>, what: &str) -> Result<i64, ApiError> {
+pub(super) fn id_from(path: Result<Path<i64>, PathRejection>, what: &str) -> Result<i64, ApiError> {
     match path {
         Ok(Path(id)) if id > 0 => Ok(id),
         _ => Err(ApiError {
@@ -315,7 +315,7 @@ fn defaults(st: &AppState) -> Defaults {
     }
 }
 
-fn bad_query(field: &str, message: impl Into<String>) -> ApiError {
+pub(super) fn bad_query(field: &str, message: impl Into<String>) -> ApiError {
     ApiError {
         status: StatusCode::BAD_REQUEST,
         message: message.into(),
@@ -324,7 +324,7 @@ fn bad_query(field: &str, message: impl Into<String>) -> ApiError {
 }
 
 /// A trimmed text, `None` when absent or blank.
-fn given(v: Option<String>) -> Option<String> {
+pub(super) fn given(v: Option<String>) -> Option<String> {
     v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
 }
 

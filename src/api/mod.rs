@@ -23,12 +23,14 @@ use crate::customers::{Account, AccountWrite, Line};
 use crate::store::StoreError;
 
 mod callbacks;
+mod escalations;
 mod tickets;
 mod webhooks;
 
 pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(callbacks::routes())
+        .merge(escalations::routes())
         .merge(tickets::routes())
         .merge(webhooks::routes())
         .route("/api/v1/accounts", get(list_accounts))

@@ -695,7 +695,7 @@ async fn list_tickets(
 /// A JSON object body, parsed as `ApiJson` parses it (with the same messages), but anything
 /// other than an object is refused (serde would read an array into a struct). An empty body
 /// reads as `{}`, so an action that needs nothing may be posted bare.
-struct ObjectJson<T>(T);
+pub(super) struct ObjectJson<T>(pub(super) T);
 
 impl<T, S> FromRequest<S> for ObjectJson<T>
 where
