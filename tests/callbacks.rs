@@ -381,6 +381,37 @@ both!(
     }
 );
 
+both!(
+    a_customer_never_reached_goes_to_people,
+    |app: TestApp| async move {
+        let campaign = standing_campaign(&app).await;
+        resolved_fault(&app).await;
+        app.state.feed.catch_up().await.expect("feed");
+        let cb = only_callback(&app, &campaign).await;
+        app.twilio.on(ALICE, Behaviour::NoAnswer);
+        let store = &app.state.steps.store;
+        let mut now = store.callback(cb.id).await.expect("store").expect("cb");
+        for _ in 0..20 {
+            if now.state == CallbackState::Done {
+                break;
+            }
+            app.clock.set_ms(now.due_at.max(app.clock.now_ms()));
+            dial(&app).await;
+            now = store.callback(cb.id).await.expect("store").expect("cb");
+        }
+        assert_eq!(now.state, CallbackState::Done, "{now:?}");
+        let e = store
+            .escalation_by_source(&format!("followup:{}:exhausted", cb.id))
+            .await
+            .expect("store")
+            .expect("escalated");
+        assert_eq!(e.kind.as_str(), "unreached");
+        assert_eq!((e.priority, e.due_at - e.created_at), (3, 48 * HOUR));
+        assert_eq!((e.ticket_id, e.answer.as_deref()), (cb.ticket_id, None));
+        assert!(e.summary.contains("could not reach"), "{}", e.summary);
+    }
+);
+
 both!(nine_means_do_not_call_again, |app: TestApp| async move {
     let campaign = standing_campaign(&app).await;
     resolved_fault(&app).await;
