@@ -6,17 +6,19 @@
 
 use std::sync::Arc;
 
+use crate::agents::queue::{QueueSeen, STALE_MS, expected_wait_secs};
 use crate::billing::source::BillingSource;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::customers::pin;
+use crate::flows::agents::{self as agent_flows, CallerInfo, QueueFacts};
 use crate::flows::survey::{SurveyInfo, SurveyState};
 use crate::flows::{self, Ctx, Facts, FlowState, Need, Outcome};
 use crate::prompts::{Catalog, Locale};
 use crate::store::{NewCall, StepOutcome, StepWrite, StepWriter, Store, StoreError};
 use crate::telephony::{CallInput, Verb, mask_number};
 use crate::tickets::desk::Desk;
-use crate::tickets::{Action, Channel, NewTicket, Origin};
+use crate::tickets::{Action, Channel, NewTicket, Origin, TicketFilter};
 
 /// One request of the carrier, parsed by the adapter.
 #[derive(Debug, Clone)]
@@ -88,7 +90,7 @@ impl StepService {
             }
             StepState::Survey { state, machine } => {
                 let caller = normalize_number(&req.call.to_number);
-                let ctx = self.ctx(now, caller.as_deref());
+                let ctx = self.ctx(now, caller.as_deref(), &req.call_sid);
                 let info = self.survey_info(state.callback_id).await?;
                 let outcome = flows::survey::step(&ctx, state, &req.input, *machine, &info);
                 (state.seq, state.node(), outcome)
@@ -116,10 +118,14 @@ impl StepService {
         }
     }
 
-    fn ctx<'a>(&'a self, now: i64, caller_number: Option<&'a str>) -> Ctx<'a> {
+    fn ctx<'a>(&'a self, now: i64, caller_number: Option<&'a str>, call_sid: &'a str) -> Ctx<'a> {
         Ctx {
             catalog: &self.catalog,
+            call_sid,
+            transfer: self.cfg.agents.transfer,
             agent: self.cfg.agent_number.as_deref(),
+            queue: &self.cfg.agents.queue,
+            max_wait_secs: self.cfg.agents.max_wait_secs,
             default_locale: self.cfg.default_locale,
             pin_max_failures: self.cfg.pin.max_failures,
             pin_lock_minutes: self.cfg.pin.lock_minutes,
@@ -163,7 +169,7 @@ impl StepService {
         now: i64,
     ) -> Result<Outcome, StepError> {
         let caller = normalize_number(&req.call.from_number);
-        let ctx = self.ctx(now, caller.as_deref());
+        let ctx = self.ctx(now, caller.as_deref(), &req.call_sid);
         let mut facts = Facts::default();
         let mut asked: Vec<Need> = Vec::new();
         loop {
@@ -271,8 +277,48 @@ impl StepService {
                 };
                 facts.persisted = Some(t);
             }
+            Need::AgentQueue => facts.queue = Some(self.queue_facts(&req.call_sid).await?),
+            Need::LeaveQueue(result) => {
+                let now = self.clock.now_ms();
+                self.store.queue_left(&req.call_sid, result, now).await?;
+                tracing::info!(call_sid = %req.call_sid, result = %result, "left the agent queue");
+                facts.left_queue = true;
+            }
+            Need::CallPath => {
+                let steps = self.store.call(&req.call_sid).await?.map(|c| c.steps);
+                facts.path = Some(steps.unwrap_or_default());
+            }
         }
         Ok(())
+    }
+
+    /// The agent queue as a caller asking for a person finds it now.
+    async fn queue_facts(&self, call_sid: &str) -> Result<QueueFacts, StepError> {
+        let now = self.clock.now_ms();
+        let a = &self.cfg.agents;
+        let (tz, cal) = (self.desk.tz, self.desk.calendar.as_ref());
+        let waiting = self
+            .store
+            .queue_waiting(now - STALE_MS)
+            .await?
+            .iter()
+            .filter(|c| c.call_sid != call_sid)
+            .count();
+        let waiting = i64::try_from(waiting).unwrap_or(i64::MAX);
+        let entered_at = self.store.queue_call(call_sid).await?.map(|c| c.entered_at);
+        Ok(QueueFacts {
+            open: a.hours.contains(now, tz, cal),
+            next_open: a.hours.next_open(now, tz, cal),
+            waiting,
+            expected_secs: expected_wait_secs(
+                waiting.saturating_add(1),
+                0,
+                0,
+                a.handle_secs,
+                a.on_duty,
+            ),
+            entered_at,
+        })
     }
 
     /// The locale to apologise in when a step fails.
@@ -281,6 +327,249 @@ impl StepService {
             StepState::Inbound(s) => s.as_ref().map_or(self.cfg.default_locale, |s| s.locale),
             StepState::Survey { state, .. } => state.locale,
         }
+    }
+}
+
+/// A wait request of the agent queue, parsed by the adapter.
+#[derive(Debug, Clone)]
+pub struct QueueWait {
+    pub call_sid: String,
+    pub from_number: String,
+    /// The caller's language, carried in the wait URL.
+    pub locale: Locale,
+    /// The caller's place in line, when the carrier said (it does on its own wait requests,
+    /// not on the answer to the wait document's gather).
+    pub position: Option<i64>,
+    /// What callers of this queue have waited on average, seconds.
+    pub avg_queue_secs: i64,
+    /// What this caller has waited so far, seconds.
+    pub waited_secs: i64,
+    /// The key pressed at the wait document's gather, when this request answers it.
+    pub pressed: Option<String>,
+}
+
+/// Agents and the agent queue: what the adapter's queue, agent-line, whisper and click-to-call
+/// webhooks answer. The flows say what is heard; these fetch what they need and record the
+/// queue.
+impl StepService {
+    /// What a waiting caller hears. Records where they are in line; failing to record never
+    /// takes the caller out of the queue, so errors are logged and the wait goes on.
+    pub async fn queue_wait(&self, w: &QueueWait) -> Vec<Verb> {
+        if let Some(verbs) = agent_flows::wait_key(w.pressed.as_deref()) {
+            tracing::info!(call_sid = %w.call_sid, "a waiting caller chose a callback");
+            return verbs;
+        }
+        let a = &self.cfg.agents;
+        let known = self
+            .store
+            .queue_call(&w.call_sid)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(call_sid = %w.call_sid, error = %e, "reading the queue failed");
+                None
+            });
+        let (position, expected_secs) = match w.position {
+            Some(position) => {
+                let expected = expected_wait_secs(
+                    position,
+                    w.avg_queue_secs,
+                    w.waited_secs,
+                    a.handle_secs,
+                    a.on_duty,
+                );
+                self.record_waiting(w, known.as_ref(), position, expected)
+                    .await;
+                (position, expected)
+            }
+            // The answer to the gather: the place last reported.
+            None => match &known {
+                Some(k) => (k.position, k.expected_secs),
+                None => (1, expected_wait_secs(1, 0, 0, a.handle_secs, a.on_duty)),
+            },
+        };
+        agent_flows::wait(
+            &self.catalog,
+            w.locale,
+            position,
+            expected_secs,
+            &a.hold_music,
+        )
+    }
+
+    async fn record_waiting(
+        &self,
+        w: &QueueWait,
+        known: Option<&crate::agents::queue::QueueCall>,
+        position: i64,
+        expected_secs: i64,
+    ) {
+        // The account is the call's; read once, when the caller first shows up.
+        let account_id = match known {
+            Some(k) => k.account_id,
+            None => match self.store.call(&w.call_sid).await {
+                Ok(c) => c.and_then(|c| c.account_id),
+                Err(e) => {
+                    tracing::warn!(call_sid = %w.call_sid, error = %e, "reading the call failed");
+                    None
+                }
+            },
+        };
+        let seen = QueueSeen {
+            call_sid: w.call_sid.clone(),
+            account_id,
+            from_number: w.from_number.clone(),
+            locale: w.locale.tag().to_string(),
+            at: self.clock.now_ms(),
+            position,
+            expected_secs,
+        };
+        if let Err(e) = self.store.queue_seen(&seen).await {
+            tracing::error!(call_sid = %w.call_sid, error = %e, "recording a waiting caller failed");
+        }
+    }
+
+    /// What a waiting caller hears as an agent takes them.
+    pub fn queue_bridge(&self, locale: Locale) -> Vec<Verb> {
+        agent_flows::bridge(&self.catalog, locale)
+    }
+
+    /// The agent line: an active agent calling from their phone hears about the first waiting
+    /// caller and is connected to them; anyone else is refused.
+    pub async fn agent_line(
+        &self,
+        call_sid: &str,
+        from: &str,
+        input: &CallInput,
+    ) -> Result<Vec<Verb>, StepError> {
+        let Some(agent) = self.agent_by_number(from).await? else {
+            tracing::warn!(from = %mask_number(from), "refused a caller on the agent line");
+            return Ok(agent_flows::agent_refused(
+                &self.catalog,
+                self.cfg.default_locale,
+            ));
+        };
+        let l = agent.locale;
+        if *input == CallInput::Timeout {
+            return Ok(agent_flows::agent_bye(&self.catalog, l));
+        }
+        let now = self.clock.now_ms();
+        let Some(caller) = self.store.queue_offer(call_sid, now - STALE_MS).await? else {
+            return Ok(agent_flows::agent_idle(&self.catalog, l));
+        };
+        let text = self
+            .whisper_text(&caller.call_sid, caller.account_id, &caller.from_number, l)
+            .await?;
+        tracing::info!(agent = %agent.login, caller = %caller.call_sid, "an agent takes a waiting caller");
+        let caller_locale = Locale::parse(&caller.locale).unwrap_or(self.cfg.default_locale);
+        Ok(agent_flows::agent_take(
+            text,
+            l,
+            &self.cfg.agents.queue,
+            caller_locale,
+        ))
+    }
+
+    /// The whisper of a transfer in dial mode, for the agent answering at `agent_number`.
+    pub async fn transfer_whisper(
+        &self,
+        caller_sid: &str,
+        agent_number: &str,
+    ) -> Result<Vec<Verb>, StepError> {
+        let l = self.agent_locale(agent_number).await?;
+        let text = self.whisper_text(caller_sid, None, "", l).await?;
+        Ok(agent_flows::whisper_only(text, l))
+    }
+
+    /// The agent's leg of a click-to-call answered: the case in a sentence, then the customer.
+    pub async fn connect(
+        &self,
+        escalation_id: i64,
+        agent_number: &str,
+    ) -> Result<Vec<Verb>, StepError> {
+        let l = self.agent_locale(agent_number).await?;
+        let Some(e) = self.store.escalation(escalation_id).await? else {
+            tracing::warn!(
+                escalation = escalation_id,
+                "click-to-call for an unknown case"
+            );
+            return Ok(agent_flows::connect_unknown(&self.catalog, l));
+        };
+        let name = match e.account_id {
+            Some(id) => self.store.account(id).await?.map(|a| a.name),
+            None => None,
+        };
+        Ok(agent_flows::connect(
+            &self.catalog,
+            l,
+            &e,
+            name.as_deref(),
+            self.cfg.callbacks.from_number.as_deref(),
+        ))
+    }
+
+    /// The active agent whose phone `number` is.
+    async fn agent_by_number(
+        &self,
+        number: &str,
+    ) -> Result<Option<crate::agents::Agent>, StepError> {
+        let Some(n) = normalize_number(number) else {
+            return Ok(None);
+        };
+        Ok(self.store.agent_by_phone(&n).await?.filter(|a| a.active))
+    }
+
+    /// The language of the agent at `number`, or the hotline's default for an unknown one.
+    async fn agent_locale(&self, number: &str) -> Result<Locale, StepError> {
+        Ok(self
+            .agent_by_number(number)
+            .await?
+            .map_or(self.cfg.default_locale, |a| a.locale))
+    }
+
+    /// What an agent is told about the caller of `caller_sid`, in `locale`.
+    async fn whisper_text(
+        &self,
+        caller_sid: &str,
+        account_id: Option<i64>,
+        from: &str,
+        locale: Locale,
+    ) -> Result<String, StepError> {
+        let now = self.clock.now_ms();
+        let call = self.store.call(caller_sid).await?;
+        let account = match account_id.or_else(|| call.as_ref().and_then(|c| c.account_id)) {
+            Some(id) => self.store.account(id).await?,
+            None => None,
+        };
+        let tickets = match &account {
+            Some(a) => {
+                let filter = TicketFilter {
+                    account_no: Some(a.account_no.clone()),
+                    now,
+                    limit: 20,
+                    ..TicketFilter::default()
+                };
+                self.store.list_tickets(&filter).await?.tickets
+            }
+            None => Vec::new(),
+        };
+        let from = match (&call, from.is_empty()) {
+            (Some(c), true) => c.from_number.clone(),
+            _ => from.to_string(),
+        };
+        let steps = call.map(|c| c.steps).unwrap_or_default();
+        let info = CallerInfo {
+            account: account.as_ref(),
+            from_number: &from,
+            steps: &steps,
+            tickets: &tickets,
+        };
+        Ok(agent_flows::whisper(
+            &self.catalog,
+            locale,
+            self.desk.tz,
+            now,
+            &info,
+        ))
     }
 }
 

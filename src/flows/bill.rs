@@ -328,7 +328,7 @@ pub(super) fn bill_menu(
             );
         }
         Choice::Key('*') => ask_menu(out, &state.goto(Node::Menu)),
-        Choice::Key(_) => person(ctx, state, out),
+        Choice::Key(_) => person(ctx, state, facts, out)?,
         Choice::NoInput => out.missed(state, true, ask_bill_menu, hang_up),
         Choice::Invalid => out.missed(state, false, ask_bill_menu, hang_up),
     }

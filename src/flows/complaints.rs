@@ -27,17 +27,24 @@ fn back_to_menu(out: &mut Reply<'_>, state: &FlowState) {
     ask_menu(out, &state.goto(Node::Menu));
 }
 
-pub(super) fn info(ctx: &Ctx<'_>, state: &FlowState, input: &CallInput, out: &mut Reply<'_>) {
+pub(super) fn info(
+    ctx: &Ctx<'_>,
+    state: &FlowState,
+    input: &CallInput,
+    facts: &Facts,
+    out: &mut Reply<'_>,
+) -> Result<(), Need> {
     match choice(ctx, state.locale, "info", &['1', '2', '3', '*', '0'], input) {
         Choice::Key(k) if INFO_TOPICS.contains(&k) => {
             out.say(&format!("info.{k}"), &[]);
             ask_info(out, &state.goto(Node::Info));
         }
-        Choice::Key('0') => super::menu::person(ctx, state, out),
+        Choice::Key('0') => super::menu::person(ctx, state, facts, out)?,
         Choice::Key(_) => back_to_menu(out, state),
         Choice::NoInput => out.missed(state, true, ask_info, back_to_menu),
         Choice::Invalid => out.missed(state, false, ask_info, back_to_menu),
     }
+    Ok(())
 }
 
 /// Main menu option 5: the beep.

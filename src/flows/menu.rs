@@ -1,5 +1,7 @@
-//! Arrival, language choice, the main menu and the ways out (a person, goodbye).
+//! Arrival, language choice, the main menu and the ways out (a person, goodbye); the way to a
+//! person itself is in `agents`.
 
+pub(super) use super::agents::person;
 use super::{
     Choice, Ctx, Facts, FlowState, Goal, Ident, MAX_TRIES, Need, Node, Reply, bill, choice,
     complaints, hang_up, tickets,
@@ -99,7 +101,7 @@ pub(super) fn menu(
         Choice::Key('3') => complaints::begin_info(out, state),
         Choice::Key('4') => return tickets::begin_orders(ctx, state, facts, out),
         Choice::Key('5') => complaints::begin_complaint(ctx, out, state),
-        Choice::Key('0') => person(ctx, state, out),
+        Choice::Key('0') => person(ctx, state, facts, out)?,
         Choice::Key(_) => ask_menu(
             out,
             &FlowState {
@@ -119,11 +121,18 @@ fn menu_give_up(out: &mut Reply<'_>, state: &FlowState) {
     out.ask(vec![prompt], &state.goto(Node::MenuGiveUp), "offer");
 }
 
-pub(super) fn give_up(ctx: &Ctx<'_>, state: &FlowState, input: &CallInput, out: &mut Reply<'_>) {
+pub(super) fn give_up(
+    ctx: &Ctx<'_>,
+    state: &FlowState,
+    input: &CallInput,
+    facts: &Facts,
+    out: &mut Reply<'_>,
+) -> Result<(), Need> {
     match choice(ctx, state.locale, "offer", &['0'], input) {
-        Choice::Key(_) => person(ctx, state, out),
+        Choice::Key(_) => person(ctx, state, facts, out)?,
         _ => out.goodbye(),
     }
+    Ok(())
 }
 
 /// Asks whether the caller wants a person or the menu (after a lock, a failed
@@ -133,30 +142,20 @@ pub(super) fn ask_offer(out: &mut Reply<'_>, next: &FlowState) {
     out.ask(vec![prompt], next, "offer");
 }
 
-pub(super) fn offer(ctx: &Ctx<'_>, state: &FlowState, input: &CallInput, out: &mut Reply<'_>) {
+pub(super) fn offer(
+    ctx: &Ctx<'_>,
+    state: &FlowState,
+    input: &CallInput,
+    facts: &Facts,
+    out: &mut Reply<'_>,
+) -> Result<(), Need> {
     match choice(ctx, state.locale, "offer", &['0', '*'], input) {
-        Choice::Key('0') => person(ctx, state, out),
+        Choice::Key('0') => person(ctx, state, facts, out)?,
         Choice::Key(_) => ask_menu(out, &state.goto(Node::Menu)),
         Choice::NoInput => out.missed(state, true, ask_offer, hang_up),
         Choice::Invalid => out.missed(state, false, ask_offer, hang_up),
     }
-}
-
-/// Hands the caller to a person, or says none is available and returns to the menu.
-pub(super) fn person(ctx: &Ctx<'_>, state: &FlowState, out: &mut Reply<'_>) {
-    match ctx.agent {
-        Some(to) => {
-            out.say("person.connecting", &[]);
-            out.verbs.push(Verb::Transfer {
-                to: to.to_string(),
-                next: Some(state.goto(Node::AfterTransfer).next_step()),
-            });
-        }
-        None => {
-            out.say("person.unavailable", &[]);
-            ask_menu(out, &state.goto(Node::Menu));
-        }
-    }
+    Ok(())
 }
 
 pub(super) fn after_transfer(state: &FlowState, input: &CallInput, out: &mut Reply<'_>) {

@@ -13,6 +13,7 @@
 //! - No bill detail is spoken unless the caller is identified (by calling number, or by account
 //!   number and PIN) and the account's bill disclosure is not locked.
 
+pub mod agents;
 mod bill;
 mod complaints;
 mod menu;
@@ -55,6 +56,12 @@ pub enum Node {
     Offer,
     /// Back from a transfer to a person.
     AfterTransfer,
+    /// The caller left the agent queue (`CallInput::QueueLeft`).
+    AfterQueue,
+    /// Offered a callback instead of holding (agents closed, a long wait, a failed queue).
+    QueueOffer,
+    /// Typing the number to call back for a callback instead of holding.
+    QueueCallbackNo,
     /// Faults: report one, or hear a ticket's state by its number.
     FaultMenu,
     /// Typing a ticket number.
@@ -98,6 +105,9 @@ impl Node {
             Node::Bill => "bill",
             Node::Offer => "offer",
             Node::AfterTransfer => "transfer.done",
+            Node::AfterQueue => "queue.done",
+            Node::QueueOffer => "queue.offer",
+            Node::QueueCallbackNo => "queue.callback_number",
             Node::FaultMenu => "fault",
             Node::TicketNo => "ticket.number",
             Node::TicketStatus => "ticket.status",
@@ -126,6 +136,9 @@ impl Node {
             Node::Bill,
             Node::Offer,
             Node::AfterTransfer,
+            Node::AfterQueue,
+            Node::QueueOffer,
+            Node::QueueCallbackNo,
             Node::FaultMenu,
             Node::TicketNo,
             Node::TicketStatus,
@@ -369,6 +382,14 @@ pub enum Need {
     OpenTicket(Box<TicketRequest>),
     /// Record on a ticket that the caller says the fault persists (once per step).
     Persists(String),
+    /// Whether agents take calls now, how many callers wait, and this call's place in the
+    /// agent queue if it had one.
+    AgentQueue,
+    /// Record that this call left the agent queue with this result (once, however often the
+    /// step is retried).
+    LeaveQueue(String),
+    /// The steps of this call so far, for a short account of what the caller did.
+    CallPath,
 }
 
 /// A ticket the caller asked for; the step service adds the deadline, channel and origin.
@@ -399,13 +420,26 @@ pub struct Facts {
     /// The ticket after the persisting fault was recorded; `None` inside when it could not
     /// be (the ticket was resolved meanwhile).
     pub persisted: Option<Option<Ticket>>,
+    pub queue: Option<agents::QueueFacts>,
+    /// The leaving of the agent queue was recorded.
+    pub left_queue: bool,
+    /// The steps of this call so far, oldest first.
+    pub path: Option<Vec<crate::calls::CallStep>>,
 }
 
 /// Settings and context a step reads.
 pub struct Ctx<'a> {
     pub catalog: &'a Catalog,
-    /// Where "a person" is: a number or SIP address; `None` until agents exist.
+    /// The carrier's id of this call: what a callback request is raised once for.
+    pub call_sid: &'a str,
+    /// How a caller reaches a person: the agent queue, or a transfer to `agent`.
+    pub transfer: crate::config::TransferMode,
+    /// Where "a person" is for `TransferMode::Dial`: a number or SIP address.
     pub agent: Option<&'a str>,
+    /// The carrier's agent queue.
+    pub queue: &'a str,
+    /// Above this expected wait, a callback is offered instead of holding.
+    pub max_wait_secs: i64,
     pub default_locale: Locale,
     pub pin_max_failures: i32,
     pub pin_lock_minutes: i64,
@@ -460,9 +494,12 @@ pub fn step(
         Node::Start => menu::start(ctx, state, facts, &mut out)?,
         Node::Language => menu::language(ctx, state, input, &mut out),
         Node::Menu => menu::menu(ctx, state, input, facts, &mut out)?,
-        Node::MenuGiveUp => menu::give_up(ctx, state, input, &mut out),
-        Node::Offer => menu::offer(ctx, state, input, &mut out),
+        Node::MenuGiveUp => menu::give_up(ctx, state, input, facts, &mut out)?,
+        Node::Offer => menu::offer(ctx, state, input, facts, &mut out)?,
         Node::AfterTransfer => menu::after_transfer(state, input, &mut out),
+        Node::AfterQueue => agents::after_queue(ctx, state, input, facts, &mut out)?,
+        Node::QueueOffer => agents::offer(ctx, state, input, facts, &mut out)?,
+        Node::QueueCallbackNo => agents::callback_no(ctx, state, input, facts, &mut out)?,
         Node::AccountNo => bill::account_no(ctx, state, input, facts, &mut out)?,
         Node::Pin => bill::pin(ctx, state, input, facts, &mut out)?,
         Node::Bill => bill::bill_menu(ctx, state, input, facts, &mut out)?,
@@ -478,7 +515,7 @@ pub fn step(
         Node::OrderMenu => tickets::order_menu(ctx, state, input, facts, &mut out)?,
         Node::OrderInstall => tickets::order_install(ctx, state, input, facts, &mut out)?,
         Node::OrderChange => tickets::order_change(ctx, state, input, facts, &mut out)?,
-        Node::Info => complaints::info(ctx, state, input, &mut out),
+        Node::Info => complaints::info(ctx, state, input, facts, &mut out)?,
         Node::Complaint => complaints::complaint(ctx, state, input, facts, &mut out)?,
     }
     Ok(Outcome {
@@ -501,6 +538,7 @@ fn log_input(input: &CallInput, secret: bool) -> String {
             if *connected { "answered" } else { "unanswered" }
         ),
         CallInput::Recording { duration_secs, .. } => format!("recording:{duration_secs}s"),
+        CallInput::QueueLeft { result } => format!("queue:{result}"),
     }
 }
 
@@ -519,6 +557,7 @@ fn choice(ctx: &Ctx<'_>, locale: Locale, menu: &str, keys: &[char], input: &Call
         CallInput::None
         | CallInput::Timeout
         | CallInput::TransferEnded { .. }
+        | CallInput::QueueLeft { .. }
         | CallInput::Recording { .. } => Choice::NoInput,
         CallInput::Digits(d) => {
             let mut chars = d.chars();

@@ -4,9 +4,15 @@ use chrono::NaiveDate;
 
 use super::*;
 use crate::billing::{Charge, Payment};
+use crate::calls::CallStep;
+use crate::config::TransferMode;
 use crate::customers::{CustomerClass, Line, LineKind};
+use crate::escalations::{EscalationKind, NewEscalation};
+use crate::flows::agents::QueueFacts;
+use crate::tickets::{Channel, TicketState};
 
 const NOW: i64 = 1_780_000_000_000;
+const CALL_SID: &str = "CA00000000000000000000000000000042";
 
 fn catalog() -> Catalog {
     Catalog::embedded().expect("catalog")
@@ -15,7 +21,11 @@ fn catalog() -> Catalog {
 fn ctx(cat: &Catalog) -> Ctx<'_> {
     Ctx {
         catalog: cat,
+        call_sid: CALL_SID,
+        transfer: TransferMode::Queue,
         agent: None,
+        queue: "agents",
+        max_wait_secs: 300,
         default_locale: Locale::ZhCn,
         pin_max_failures: 3,
         pin_lock_minutes: 30,
@@ -97,7 +107,8 @@ fn next_state(o: &Outcome) -> FlowState {
             Verb::Redirect { next }
             | Verb::Transfer {
                 next: Some(next), ..
-            } => Some(next.0.clone()),
+            }
+            | Verb::Enqueue { next, .. } => Some(next.0.clone()),
             _ => None,
         })
         .expect("a next step");
@@ -292,9 +303,10 @@ fn an_empty_complaint_is_asked_again_then_offered_a_way_out() {
 }
 
 #[test]
-fn person_transfers_when_an_agent_is_configured() {
+fn dial_mode_transfers_with_a_whisper_of_this_call() {
     let cat = catalog();
     let mut cx = ctx(&cat);
+    cx.transfer = TransferMode::Dial;
     let none = run(
         &cx,
         &menu_state(0),
@@ -309,10 +321,13 @@ fn person_transfers_when_an_agent_is_configured() {
         CallInput::Digits("0".into()),
         &Facts::default(),
     );
-    assert!(
-        o.verbs
-            .iter()
-            .any(|v| matches!(v, Verb::Transfer { to, .. } if to == "+8610010000"))
+    let whisper = o.verbs.iter().find_map(|v| match v {
+        Verb::Transfer { to, whisper, .. } if to == "+8610010000" => whisper.clone(),
+        _ => None,
+    });
+    assert_eq!(
+        whisper,
+        Some(NextStep(format!("/twilio/whisper?call={CALL_SID}")))
     );
     let after = next_state(&o);
     let failed = run(
@@ -323,6 +338,418 @@ fn person_transfers_when_an_agent_is_configured() {
     );
     assert!(said(&failed).contains("无法接通"));
     assert_eq!(next_state(&failed).node, Node::Menu);
+}
+
+// ---- the agent queue ----------------------------------------------------------------------------
+
+const HOUR: i64 = 3_600_000;
+
+fn open_queue(waiting: i64, expected_secs: i64) -> QueueFacts {
+    QueueFacts {
+        open: true,
+        next_open: Some(NOW),
+        waiting,
+        expected_secs,
+        entered_at: None,
+    }
+}
+
+/// Agents are closed until 08:00 Shanghai time tomorrow (NOW is 04:26 on 2026-05-29 there:
+/// the next opening is 08:00 the same day).
+fn closed_queue() -> QueueFacts {
+    QueueFacts {
+        open: false,
+        next_open: Some(OPENS),
+        waiting: 0,
+        expected_secs: 90,
+        entered_at: None,
+    }
+}
+
+/// 2026-05-29T00:00Z = 08:00 in Shanghai.
+const OPENS: i64 = 1_780_012_800_000;
+
+fn escalation_of(o: &Outcome) -> &NewEscalation {
+    o.effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Escalate(e) => Some(e.as_ref()),
+            _ => None,
+        })
+        .expect("an escalation")
+}
+
+fn path(steps: &[(&str, &str)]) -> Vec<CallStep> {
+    steps
+        .iter()
+        .enumerate()
+        .map(|(i, (node, input))| CallStep {
+            seq: i32::try_from(i).expect("seq"),
+            node: node.to_string(),
+            input: input.to_string(),
+            said: String::new(),
+            at: NOW,
+        })
+        .collect()
+}
+
+#[test]
+fn a_person_during_hours_with_a_short_wait_is_queued_with_place_and_wait() {
+    let cat = catalog();
+    let cx = ctx(&cat);
+    assert_eq!(
+        step(
+            &cx,
+            &menu_state(0),
+            &CallInput::Digits("0".into()),
+            &Facts::default()
+        ),
+        Err(Need::AgentQueue)
+    );
+    let facts = Facts {
+        queue: Some(open_queue(2, 270)),
+        ..Facts::default()
+    };
+    let o = run(&cx, &menu_state(0), CallInput::Digits("0".into()), &facts);
+    let text = said(&o);
+    assert!(text.contains("第3位") && text.contains("约5分钟"), "{text}");
+    let (queue, wait) = o
+        .verbs
+        .iter()
+        .find_map(|v| match v {
+            Verb::Enqueue { queue, wait, .. } => Some((queue.clone(), wait.clone())),
+            _ => None,
+        })
+        .expect("enqueued");
+    assert_eq!(queue, "agents");
+    assert_eq!(wait, NextStep("/twilio/queue/wait?l=zh".into()));
+    let next = next_state(&o);
+    assert_eq!((next.node, next.seq), (Node::AfterQueue, 3));
+    assert!(o.effects.is_empty(), "nothing raised for a queued caller");
+}
+
+#[test]
+fn after_hours_a_callback_is_offered_and_confirmed_once_per_call() {
+    let cat = catalog();
+    let cx = ctx(&cat);
+    let st = FlowState {
+        account: Some((7, Ident::Line)),
+        ..menu_state(0)
+    };
+    let facts = Facts {
+        queue: Some(closed_queue()),
+        ..Facts::default()
+    };
+    let o = run(&cx, &st, CallInput::Digits("0".into()), &facts);
+    let text = said(&o);
+    assert!(text.contains("今天8点恢复"), "{text}");
+    assert!(
+        text.contains("1 3 8 0 0 0 0 0 0 0 1"),
+        "the calling number, digit by digit: {text}"
+    );
+    assert!(
+        !text.contains("继续等待请按2"),
+        "no holding while closed: {text}"
+    );
+    let offer = next_state(&o);
+    assert_eq!(offer.node, Node::QueueOffer);
+    assert!(!o.verbs.iter().any(|v| matches!(v, Verb::Enqueue { .. })));
+
+    // 2 is not a choice while closed.
+    let two = run(&cx, &offer, CallInput::Digits("2".into()), &facts);
+    assert!(said(&two).contains("选择无效"), "{}", said(&two));
+    assert_eq!(next_state(&two).tries, 1);
+
+    // 1: the callback needs the call's path, then is raised and confirmed.
+    assert_eq!(
+        step(&cx, &offer, &CallInput::Digits("1".into()), &facts),
+        Err(Need::CallPath)
+    );
+    let facts = Facts {
+        path: Some(path(&[
+            ("start", ""),
+            ("language", "digits:1"),
+            ("menu", "digits:0"),
+        ])),
+        ..facts
+    };
+    let o = run(&cx, &offer, CallInput::Digits("1".into()), &facts);
+    let e = escalation_of(&o);
+    assert_eq!(e.kind, EscalationKind::TransferCallback);
+    assert_eq!(e.priority, 1);
+    assert_eq!(e.source, format!("call:{CALL_SID}"));
+    assert_eq!(e.call_sid.as_deref(), Some(CALL_SID));
+    assert_eq!(e.account_id, Some(7));
+    assert_eq!(e.callback_number.as_deref(), Some("+8613800000001"));
+    assert_eq!(e.due_at, OPENS + HOUR, "an hour after agents open");
+    assert_eq!(e.queued_at, NOW, "never queued: in line from now");
+    assert!(e.summary.contains("agents were closed"), "{}", e.summary);
+    assert!(e.summary.contains("asked for a person"), "{}", e.summary);
+    let text = said(&o);
+    assert!(
+        text.contains("今天9点前回电至8 6 1 3 8 0 0 0 0 0 0 0 1"),
+        "{text}"
+    );
+    assert_eq!(o.verbs.last(), Some(&Verb::Hangup));
+}
+
+#[test]
+fn a_long_wait_offers_a_callback_or_holding_anyway() {
+    let cat = catalog();
+    let mut cx = ctx(&cat);
+    cx.caller_number = Some("+15550001234");
+    let facts = Facts {
+        queue: Some(open_queue(9, 900)),
+        ..Facts::default()
+    };
+    let mut st = menu_state(0);
+    st.locale = Locale::EnUs;
+    let o = run(&cx, &st, CallInput::Digits("0".into()), &facts);
+    let text = said(&o);
+    assert!(
+        text.contains("The expected wait is about 15 minutes"),
+        "{text}"
+    );
+    assert!(text.contains("To hold anyway, press 2"), "{text}");
+    let offer = next_state(&o);
+    let hold = run(&cx, &offer, CallInput::Digits("2".into()), &facts);
+    assert!(
+        said(&hold).contains("You are number 10 in line"),
+        "{}",
+        said(&hold)
+    );
+    assert!(hold.verbs.iter().any(|v| matches!(v, Verb::Enqueue { .. })));
+    let menu = run(&cx, &offer, CallInput::Digits("*".into()), &facts);
+    assert_eq!(next_state(&menu).node, Node::Menu);
+    let facts = Facts {
+        path: Some(Vec::new()),
+        ..facts
+    };
+    let o = run(&cx, &offer, CallInput::Digits("1".into()), &facts);
+    let e = escalation_of(&o);
+    assert_eq!(e.due_at, NOW + HOUR, "agents are open: within the hour");
+    assert!(
+        e.summary.contains("expected wait about 15 min"),
+        "{}",
+        e.summary
+    );
+    assert!(
+        said(&o).contains("We will call you back at 1 5 5 5 0 0 0 1 2 3 4"),
+        "{}",
+        said(&o)
+    );
+}
+
+#[test]
+fn a_withheld_number_types_one_for_the_callback() {
+    let cat = catalog();
+    let mut cx = ctx(&cat);
+    cx.caller_number = None;
+    let facts = Facts {
+        queue: Some(closed_queue()),
+        path: Some(Vec::new()),
+        ..Facts::default()
+    };
+    let o = run(&cx, &menu_state(0), CallInput::Digits("0".into()), &facts);
+    assert!(said(&o).contains("留下号码"), "{}", said(&o));
+    let o = run(&cx, &next_state(&o), CallInput::Digits("1".into()), &facts);
+    assert!(said(&o).contains("请输入回访号码"), "{}", said(&o));
+    let typing = next_state(&o);
+    assert_eq!(typing.node, Node::QueueCallbackNo);
+    let short = run(&cx, &typing, CallInput::Digits("12".into()), &facts);
+    assert!(said(&short).contains("选择无效"), "{}", said(&short));
+    assert!(short.effects.is_empty());
+    let o = run(
+        &cx,
+        &typing,
+        CallInput::Digits("13900001111".into()),
+        &facts,
+    );
+    assert_eq!(
+        escalation_of(&o).callback_number.as_deref(),
+        Some("13900001111")
+    );
+    assert!(said(&o).contains("1 3 9 0 0 0 0 1 1 1 1"), "{}", said(&o));
+}
+
+#[test]
+fn leaving_the_queue_keeps_the_place_and_other_results_end_or_offer() {
+    let cat = catalog();
+    let cx = ctx(&cat);
+    let st = FlowState {
+        seq: 4,
+        node: Node::AfterQueue,
+        ..menu_state(0)
+    };
+    let leave = CallInput::QueueLeft {
+        result: "leave".into(),
+    };
+    assert_eq!(
+        step(&cx, &st, &leave, &Facts::default()),
+        Err(Need::LeaveQueue("leave".into()))
+    );
+    let entered = NOW - 4 * 60_000;
+    let facts = Facts {
+        left_queue: true,
+        queue: Some(QueueFacts {
+            entered_at: Some(entered),
+            ..open_queue(1, 180)
+        }),
+        path: Some(path(&[("menu", "digits:1"), ("bill", "digits:0")])),
+        ..Facts::default()
+    };
+    let o = run(&cx, &st, leave, &facts);
+    let e = escalation_of(&o);
+    assert_eq!(e.queued_at, entered, "the caller keeps their place");
+    assert!(
+        e.summary.contains("left the agent queue after 4 min"),
+        "{}",
+        e.summary
+    );
+    assert!(
+        e.summary.contains("bill enquiry, then asked for a person"),
+        "{}",
+        e.summary
+    );
+    assert_eq!(o.verbs.last(), Some(&Verb::Hangup));
+
+    for done in ["bridged", "hangup", "redirected-from-bridged"] {
+        let input = CallInput::QueueLeft {
+            result: done.into(),
+        };
+        let o = run(&cx, &st, input, &facts);
+        assert_eq!(o.verbs, [Verb::Hangup], "{done}");
+        assert!(o.effects.is_empty());
+    }
+    for failed in ["queue-full", "error", "system-error"] {
+        let input = CallInput::QueueLeft {
+            result: failed.into(),
+        };
+        let o = run(&cx, &st, input, &facts);
+        assert!(said(&o).contains("无法为您排队"), "{failed}: {}", said(&o));
+        assert_eq!(next_state(&o).node, Node::QueueOffer);
+    }
+}
+
+#[test]
+fn the_wait_document_says_place_and_wait_and_offers_to_leave() {
+    let cat = catalog();
+    let verbs = agents::wait(
+        &cat,
+        Locale::EnUs,
+        2,
+        61,
+        "https://music.example.com/hold.mp3",
+    );
+    let [Verb::Gather(g)] = verbs.as_slice() else {
+        panic!("one gather: {verbs:?}");
+    };
+    assert_eq!(g.next, NextStep("/twilio/queue/wait?l=en&g=1".into()));
+    assert_eq!(g.num_digits, Some(1));
+    let Verb::Say { text, .. } = &g.prompts[0] else {
+        panic!("{:?}", g.prompts);
+    };
+    assert_eq!(
+        text,
+        "You are number 2 in line. The expected wait is about 2 minutes."
+    );
+    assert!(matches!(&g.prompts[1], Verb::Say { text, .. } if text.contains("press 1")));
+    assert_eq!(
+        g.prompts[2],
+        Verb::Play {
+            url: "https://music.example.com/hold.mp3".into()
+        }
+    );
+    assert_eq!(agents::wait_key(Some("1")), Some(vec![Verb::Leave]));
+    assert_eq!(agents::wait_key(Some("5")), None);
+    assert_eq!(agents::wait_key(None), None);
+}
+
+fn ticket(number: &str, state: TicketState, deadline_at: Option<i64>) -> Ticket {
+    Ticket {
+        id: 1,
+        number: number.into(),
+        kind: TicketKind::Fault,
+        state,
+        account_id: Some(7),
+        line_number: Some("+8613800000001".into()),
+        line_kind: Some(LineKind::Phone),
+        customer_class: Some(CustomerClass::Residential),
+        channel: Channel::Phone,
+        category: Some("noise".into()),
+        description: String::new(),
+        callback_number: None,
+        assignee: None,
+        opened_at: NOW - HOUR,
+        deadline_at,
+        appointment_at: None,
+        resolved_at: None,
+        resolution_code: None,
+        resolution_note: None,
+        closed_at: None,
+        breached_at: None,
+        recording: None,
+        transcript: None,
+        origin_call_sid: None,
+        updated_at: NOW,
+    }
+}
+
+#[test]
+fn the_whisper_says_who_what_they_did_and_open_tickets() {
+    let cat = catalog();
+    let acc = account(None);
+    let steps = path(&[
+        ("start", ""),
+        ("language", "digits:2"),
+        ("menu", "digits:1"),
+        ("ident.pin", "digits:****"),
+        ("offer", "digits:0"),
+    ]);
+    let tickets = [
+        ticket("20260528001", TicketState::Assigned, Some(NOW + 2 * HOUR)),
+        ticket(
+            "20260501001",
+            TicketState::Closed,
+            Some(NOW - 90 * 24 * HOUR),
+        ),
+    ];
+    let info = agents::CallerInfo {
+        account: Some(&acc),
+        from_number: "+8613800000001",
+        steps: &steps,
+        tickets: &tickets,
+    };
+    let text = agents::whisper(&cat, Locale::EnUs, chrono_tz::Asia::Shanghai, NOW, &info);
+    assert!(
+        text.contains("Caller 张伟, account 1 0 0 0 0 0 0 1."),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "In the menu: bill enquiry, then asked for a person after a locked or failed PIN."
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("Open fault report 2 0 2 6 0 5 2 8 0 0 1, assigned to a technician, promised by 6:26 AM today."),
+        "{text}"
+    );
+    assert!(
+        !text.contains("2 0 2 6 0 5 0 1"),
+        "closed tickets are not mentioned: {text}"
+    );
+
+    let unknown = agents::CallerInfo {
+        account: None,
+        from_number: "+8613912345678",
+        steps: &[],
+        tickets: &[],
+    };
+    let text = agents::whisper(&cat, Locale::ZhCn, chrono_tz::Asia::Shanghai, NOW, &unknown);
+    assert!(text.contains("未识别身份的来电，号码尾号5 6 7 8"), "{text}");
+    assert!(text.contains("直接要求转人工"), "{text}");
+    assert!(!text.contains("1 3 9 1 2"), "the number is masked: {text}");
 }
 
 #[test]

@@ -71,7 +71,7 @@ pub(super) fn fault_menu(
         Choice::Key('1') => return identified(ctx, state, Goal::Fault, facts, out),
         Choice::Key('2') => ask_ticket_no(out, &state.goto(Node::TicketNo)),
         Choice::Key('*') => to_menu(out, state),
-        Choice::Key(_) => person(ctx, state, out),
+        Choice::Key(_) => person(ctx, state, facts, out)?,
         Choice::NoInput => out.missed(state, true, ask_fault_menu, to_menu),
         Choice::Invalid => out.missed(state, false, ask_fault_menu, to_menu),
     }
@@ -194,10 +194,7 @@ pub(super) fn line(
             to_menu(out, state);
             return Ok(());
         }
-        CallInput::Digits(d) if d == "0" => {
-            person(ctx, state, out);
-            return Ok(());
-        }
+        CallInput::Digits(d) if d == "0" => return person(ctx, state, facts, out),
         _ if lines.len() > MAX_LISTED_LINES => entry(input).and_then(|typed| {
             // The whole number, or its last digits when they are unique.
             let ends: Vec<_> = lines
@@ -309,7 +306,7 @@ pub(super) fn duplicate(
             ask_opened(out, &state.goto(Node::Opened));
         }
         Choice::Key('*') => to_menu(out, state),
-        Choice::Key(_) => person(ctx, state, out),
+        Choice::Key(_) => person(ctx, state, facts, out)?,
         Choice::NoInput => out.missed(state, true, ask_duplicate, to_menu),
         Choice::Invalid => out.missed(state, false, ask_duplicate, to_menu),
     }
@@ -325,12 +322,11 @@ pub(super) fn fault_type(
     ctx: &Ctx<'_>,
     state: &FlowState,
     input: &CallInput,
-    _facts: &Facts,
+    facts: &Facts,
     out: &mut Reply<'_>,
 ) -> Result<(), Need> {
     let picks = FAULT_TYPES.map(str::to_string);
-    pick_detail(ctx, state, input, out, &picks, ask_fault_type);
-    Ok(())
+    pick_detail(ctx, state, input, facts, out, &picks, ask_fault_type)
 }
 
 /// A menu of details (fault types, lines to install, changes): key `n` picks `picks[n - 1]`,
@@ -339,14 +335,15 @@ fn pick_detail(
     ctx: &Ctx<'_>,
     state: &FlowState,
     input: &CallInput,
+    facts: &Facts,
     out: &mut Reply<'_>,
     picks: &[String],
     ask: fn(&mut Reply<'_>, &FlowState),
-) {
+) -> Result<(), Need> {
     let keys: Vec<char> = ('1'..='9').take(picks.len()).chain(['*', '0']).collect();
     match choice(ctx, state.locale, "", &keys, input) {
         Choice::Key('*') => to_menu(out, state),
-        Choice::Key('0') => person(ctx, state, out),
+        Choice::Key('0') => person(ctx, state, facts, out)?,
         Choice::Key(k) => {
             let i = k.to_digit(10).map_or(0, |d| d as usize).saturating_sub(1);
             let next = FlowState {
@@ -358,6 +355,7 @@ fn pick_detail(
         Choice::NoInput => out.missed(state, true, ask, to_menu),
         Choice::Invalid => out.missed(state, false, ask, to_menu),
     }
+    Ok(())
 }
 
 // ---- callback number and opening the ticket -------------------------------------------------
@@ -374,7 +372,8 @@ fn ask_callback(ctx: &Ctx<'_>, out: &mut Reply<'_>, next: &FlowState) {
     }
 }
 
-fn ask_callback_no(out: &mut Reply<'_>, next: &FlowState) {
+/// Asks for a number to call back, typed and finished by `#`, waiting at `next`.
+pub(super) fn ask_callback_no(out: &mut Reply<'_>, next: &FlowState) {
     let prompt = out.text("callback.enter", &[]);
     out.ask_entry(vec![prompt], next);
 }
@@ -390,7 +389,7 @@ pub(super) fn callback(
         Choice::Key('1') => return open(ctx, state, facts, out),
         Choice::Key('2') => ask_callback_no(out, &state.goto(Node::CallbackNo)),
         Choice::Key('*') => to_menu(out, state),
-        Choice::Key(_) => person(ctx, state, out),
+        Choice::Key(_) => person(ctx, state, facts, out)?,
         Choice::NoInput | Choice::Invalid if state.tries + 1 >= MAX_TRIES => {
             out.say("menu.invalid", &[]);
             to_menu(out, state);
@@ -414,7 +413,7 @@ pub(super) fn callback_no(
         to_menu(out, state);
         return Ok(());
     }
-    match entry(input).filter(|d| CALLBACK_DIGITS.contains(&d.len())) {
+    match typed_callback(input) {
         Some(number) => {
             let next = FlowState {
                 callback: Some(number),
@@ -428,6 +427,11 @@ pub(super) fn callback_no(
             Ok(())
         }
     }
+}
+
+/// A callback number typed on the keypad, if it is one (5 to 20 digits).
+pub(super) fn typed_callback(input: &CallInput) -> Option<String> {
+    entry(input).filter(|d| CALLBACK_DIGITS.contains(&d.len()))
 }
 
 /// What the state says to open.
@@ -546,7 +550,7 @@ pub(super) fn opened(
             ask_opened(out, &state.goto(Node::Opened));
         }
         Choice::Key('*') => to_menu(out, state),
-        Choice::Key('0') => person(ctx, state, out),
+        Choice::Key('0') => person(ctx, state, facts, out)?,
         _ => out.goodbye(),
     }
     Ok(())
@@ -656,7 +660,7 @@ pub(super) fn status_menu(
         }
         Choice::Key('2') => ask_ticket_no(out, &state.goto(Node::TicketNo)),
         Choice::Key('*') => to_menu(out, state),
-        Choice::Key('0') => person(ctx, state, out),
+        Choice::Key('0') => person(ctx, state, facts, out)?,
         _ => out.goodbye(),
     }
     Ok(())
@@ -709,7 +713,7 @@ pub(super) fn order_menu(
             }
         }
         Choice::Key('*') => to_menu(out, state),
-        Choice::Key(_) => person(ctx, state, out),
+        Choice::Key(_) => person(ctx, state, facts, out)?,
         Choice::NoInput => out.missed(state, true, ask_order_menu, to_menu),
         Choice::Invalid => out.missed(state, false, ask_order_menu, to_menu),
     }
@@ -725,7 +729,7 @@ pub(super) fn order_install(
     ctx: &Ctx<'_>,
     state: &FlowState,
     input: &CallInput,
-    _facts: &Facts,
+    facts: &Facts,
     out: &mut Reply<'_>,
 ) -> Result<(), Need> {
     let picks = INSTALL_KINDS.map(|k| format!("installation.{}", k.as_str()));
@@ -734,8 +738,7 @@ pub(super) fn order_install(
         line: None,
         ..state.clone()
     };
-    pick_detail(ctx, &state, input, out, &picks, ask_order_install);
-    Ok(())
+    pick_detail(ctx, &state, input, facts, out, &picks, ask_order_install)
 }
 
 fn ask_order_change(out: &mut Reply<'_>, next: &FlowState) {
@@ -747,10 +750,9 @@ pub(super) fn order_change(
     ctx: &Ctx<'_>,
     state: &FlowState,
     input: &CallInput,
-    _facts: &Facts,
+    facts: &Facts,
     out: &mut Reply<'_>,
 ) -> Result<(), Need> {
     let picks = CHANGE_TYPES.map(|what| format!("change.{what}"));
-    pick_detail(ctx, state, input, out, &picks, ask_order_change);
-    Ok(())
+    pick_detail(ctx, state, input, facts, out, &picks, ask_order_change)
 }

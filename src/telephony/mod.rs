@@ -22,8 +22,37 @@ pub enum Verb {
     /// Continue at another step without input.
     Redirect { next: NextStep },
     /// Connect the caller to a number or SIP address (a person); when the transfer ends the
-    /// carrier requests `next`, or, without one, the call ends with it.
-    Transfer { to: String, next: Option<NextStep> },
+    /// carrier requests `next`, or, without one, the call ends with it. With a `whisper`, the
+    /// carrier first runs that step on the answering person's leg (what they hear before the
+    /// caller is connected).
+    Transfer {
+        to: String,
+        next: Option<NextStep>,
+        whisper: Option<NextStep>,
+    },
+    /// Put the caller into the carrier's queue `queue` to wait for an agent. While waiting the
+    /// carrier requests `wait` again and again for what to play; when the caller leaves the
+    /// queue (bridged, hung up, left for a callback, error) it requests `next` with
+    /// `CallInput::QueueLeft`.
+    Enqueue {
+        queue: String,
+        wait: NextStep,
+        next: NextStep,
+    },
+    /// Play an audio file (hold music) from a URL the carrier can fetch.
+    Play { url: String },
+    /// Take the caller out of the queue they wait in (only meaningful in a wait document); the
+    /// queue's `next` step is then requested with the result `leave`.
+    Leave,
+    /// Connect this call (an agent's) to the first caller waiting in `queue`; before the
+    /// bridge, the carrier runs `bridge` on the caller's leg.
+    DialQueue { queue: String, bridge: NextStep },
+    /// Call a number (a customer) and connect this call to it, showing `caller_id` as the
+    /// calling number when given; the document goes on after the call.
+    Connect {
+        to: String,
+        caller_id: Option<String>,
+    },
     /// Record a message after a beep, at most `max_secs` long, ended by `#` or silence; the
     /// carrier then requests `next` with the recording. Adapters follow it with a redirect to
     /// `next` marked as a timeout, for when nothing was recorded. With `transcribe`, the
@@ -74,6 +103,9 @@ pub enum CallInput {
     Timeout,
     /// A transfer to a person has ended; `connected` when someone answered.
     TransferEnded { connected: bool },
+    /// The caller left the agent queue; `result` is what ended their wait (`bridged`,
+    /// `leave`, `hangup`, `queue-full`, `error`…), as the carrier reported it.
+    QueueLeft { result: String },
     /// A message was recorded.
     Recording {
         url: String,

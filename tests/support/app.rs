@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use hotline::app::{self, AppState};
-use hotline::clock::FakeClock;
+use hotline::clock::{Clock, FakeClock};
 use hotline::config::{Config, Secret};
 use hotline::telephony::twilio::fake_api::FakeTwilio;
 use hotline::telephony::twilio::simulator::Simulator;
@@ -126,6 +126,44 @@ impl TestApp {
         let status = res.status().as_u16();
         (status, res.json().await.unwrap_or(serde_json::Value::Null))
     }
+}
+
+impl TestApp {
+    /// An active agent (role agent) whose phone is `phone`, speaking `locale`.
+    pub async fn create_agent(
+        &self,
+        login: &str,
+        phone: &str,
+        locale: hotline::prompts::Locale,
+    ) -> hotline::agents::Agent {
+        let agent = hotline::agents::NewAgent {
+            login: login.into(),
+            name: login.into(),
+            role: hotline::agents::Role::Agent,
+            phone: Some(phone.into()),
+            locale,
+            password_hash: "x".into(),
+        };
+        self.state
+            .steps
+            .store
+            .create_agent(&agent, self.clock.now_ms())
+            .await
+            .expect("agent")
+    }
+}
+
+/// Epoch ms of a wall-clock time in Shanghai (the test operator's time zone).
+pub fn shanghai(y: i32, m: u32, d: u32, h: u32, min: u32) -> i64 {
+    use chrono::TimeZone;
+    let naive = chrono::NaiveDate::from_ymd_opt(y, m, d)
+        .and_then(|d| d.and_hms_opt(h, min, 0))
+        .expect("valid time");
+    chrono_tz::Asia::Shanghai
+        .from_local_datetime(&naive)
+        .single()
+        .expect("unambiguous")
+        .timestamp_millis()
 }
 
 /// Runs an async test body against both backends: `both!(name, |app| async move { … })`.

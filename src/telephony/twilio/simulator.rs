@@ -6,9 +6,16 @@
 //! `text/xml` or `application/xml`, and pass the strict `validate` — otherwise the call fails
 //! with `SimError`, so a test fails on any answer Twilio would choke on. Gathers follow
 //! Twilio's key rules (finishOnKey, numDigits, extra keys ignored, no input falls through to
-//! the next verb); `<Dial>` has no far end and always reports `no-answer`; when the call ends
-//! the `completed` status callback is sent once, as Twilio does. Twenty hops without input
-//! are treated as a redirect loop.
+//! the next verb); `<Dial>` of a bare number has no far end and reports `no-answer`, while a
+//! `<Number url>` or `<Sip url>` is answered by a simulated person whose leg requests the
+//! whisper URL (what they heard is kept, `agent_heard`) and reports `completed`; `<Dial><Queue
+//! url>` requests that URL as the dequeued caller's leg would (`dequeued_heard`). `<Enqueue>`
+//! puts the call in a queue: the wait URL is requested at once (position 1), and again when the
+//! test says (`wait_in_queue`, with Twilio's queue parameters); a wait document that ends
+//! leaves the caller holding; `<Leave>`, `leave_queue` or hanging up ends the wait and requests
+//! the Enqueue action with its `QueueResult`. When the call ends the `completed` status
+//! callback is sent once, as Twilio does. Twenty hops without input are treated as a redirect
+//! loop. `<Dial><Conference>` and `<Dial><Client>` are not simulated.
 //!
 //! Outbound calls (`answer_outbound`) start where Twilio starts them once the callee answers:
 //! with a request to the create request's `Url` carrying `Direction=outbound-api`,
@@ -230,8 +237,30 @@ impl Simulator {
         from: &str,
         to: &str,
     ) -> Result<Call, SimError> {
+        self.start_call_at_with_sid(VOICE_PATH, sid, from, to).await
+    }
+
+    /// Starts an inbound call to a number whose voice URL is `path_and_query` (the agent line,
+    /// for one) with a fresh `CallSid`.
+    pub async fn start_call_at(
+        &self,
+        path_and_query: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Call, SimError> {
+        self.start_call_at_with_sid(path_and_query, &random_sid("CA"), from, to)
+            .await
+    }
+
+    async fn start_call_at_with_sid(
+        &self,
+        path_and_query: &str,
+        sid: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Call, SimError> {
         let mut call = self.new_call(sid, from, to, INBOUND);
-        let url = self.url(VOICE_PATH);
+        let url = self.url(path_and_query);
         let verbs = call
             .fetch(Method::Post, &url, "ringing", Vec::new())
             .await?;
@@ -273,6 +302,11 @@ impl Simulator {
             transcript: Vec::new(),
             ended: false,
             transferred_to: None,
+            queue: None,
+            agent_heard: Vec::new(),
+            dequeued_heard: Vec::new(),
+            dial_caller_id: None,
+            played: Vec::new(),
             status_sent: false,
             report_end: true,
             end_status: None,
@@ -504,6 +538,32 @@ struct PendingRecord {
     doc_method: Method,
 }
 
+/// The queue a caller waits in, after `<Enqueue>`.
+#[derive(Debug, Clone)]
+struct QueueWait {
+    name: String,
+    /// `None`: Twilio's own hold music, nothing to request.
+    wait: Option<(String, Method)>,
+    /// Where Twilio goes when the caller leaves the queue; without one, on with `rest`.
+    action: Option<(String, Method)>,
+    rest: Vec<Element>,
+    doc_url: String,
+    doc_method: Method,
+    entered: Instant,
+}
+
+/// Twilio's parameters of a wait request.
+fn wait_params(position: u32, avg_secs: u32, waited_secs: u32) -> Vec<(&'static str, String)> {
+    vec![
+        ("QueueSid", "QU0123456789abcdef0123456789abcdef".to_string()),
+        ("QueuePosition", position.to_string()),
+        ("QueueTime", waited_secs.to_string()),
+        ("AvgQueueTime", avg_secs.to_string()),
+        ("CurrentQueueSize", position.to_string()),
+        ("MaxQueueSize", "100".to_string()),
+    ]
+}
+
 /// One simulated call.
 #[derive(Debug)]
 pub struct Call {
@@ -521,6 +581,13 @@ pub struct Call {
     transcript: Vec<String>,
     ended: bool,
     transferred_to: Option<String>,
+    queue: Option<QueueWait>,
+    /// What the person answering the last `<Dial><Number url>` heard before the bridge.
+    agent_heard: Vec<String>,
+    /// What the caller taken by the last `<Dial><Queue url>` heard before the bridge.
+    dequeued_heard: Vec<String>,
+    dial_caller_id: Option<String>,
+    played: Vec<String>,
     status_sent: bool,
     /// `inbound`, or `outbound-api` for calls placed through the REST API.
     direction: &'static str,
@@ -573,9 +640,83 @@ impl Call {
         self.end_status.as_deref()
     }
 
-    /// The target of the last `<Dial>`, if the call was transferred.
+    /// The target of the last `<Dial>`, if the call was transferred (a queue's name for
+    /// `<Dial><Queue>`).
     pub fn transferred_to(&self) -> Option<&str> {
         self.transferred_to.as_deref()
+    }
+
+    /// The queue the caller waits in, if they do.
+    pub fn queue(&self) -> Option<&str> {
+        self.queue.as_ref().map(|q| q.name.as_str())
+    }
+
+    /// What the person answering the last `<Dial><Number url>` (or `<Sip url>`) heard.
+    pub fn agent_heard(&self) -> &[String] {
+        &self.agent_heard
+    }
+
+    /// What the caller dequeued by the last `<Dial><Queue url>` heard before the bridge.
+    pub fn dequeued_heard(&self) -> &[String] {
+        &self.dequeued_heard
+    }
+
+    /// The `callerId` of the last `<Dial>`, if it had one.
+    pub fn dial_caller_id(&self) -> Option<&str> {
+        self.dial_caller_id.as_deref()
+    }
+
+    /// Every `<Play>` URL of the call, in order.
+    pub fn played(&self) -> &[String] {
+        &self.played
+    }
+
+    /// Twilio requests the wait URL again, with the caller at `position`, callers of the queue
+    /// having waited `avg_secs` on average and this one `waited_secs`; the document is played
+    /// like any other (its gather waits for keys).
+    pub async fn wait_in_queue(
+        &mut self,
+        position: u32,
+        avg_secs: u32,
+        waited_secs: u32,
+    ) -> Result<(), SimError> {
+        if self.ended {
+            return Err(SimError::Ended);
+        }
+        let q = self.queue.as_ref().ok_or(SimError::NotWaiting)?;
+        let Some((url, method)) = q.wait.clone() else {
+            return Ok(());
+        };
+        self.gather = None;
+        self.heard.clear();
+        let extra = wait_params(position, avg_secs, waited_secs);
+        let verbs = self.fetch(method, &url, "in-progress", extra).await?;
+        self.run(verbs, method, url).await
+    }
+
+    /// The caller's wait ends with `result` (`bridged` once an agent's call with them is over,
+    /// `hangup`, `queue-full`, `error`…): Twilio requests the Enqueue action, and the call goes
+    /// on with its answer (or ends, after `hangup`).
+    pub async fn leave_queue(&mut self, result: &str) -> Result<(), SimError> {
+        if self.ended {
+            return Err(SimError::Ended);
+        }
+        let q = self.queue.take().ok_or(SimError::NotWaiting)?;
+        self.gather = None;
+        self.heard.clear();
+        if result == "hangup" {
+            self.queue = Some(q);
+            return self.finish("completed").await;
+        }
+        match q.action.clone() {
+            Some((url, method)) => {
+                let verbs = self
+                    .fetch(method, &url, "in-progress", queue_result(&q, result))
+                    .await?;
+                self.run(verbs, method, url).await
+            }
+            None => self.run(q.rest, q.doc_method, q.doc_url).await,
+        }
     }
 
     /// Presses keys. With `finishOnKey` the keys up to it are submitted (without it); with
@@ -803,16 +944,67 @@ impl Call {
         mut doc_url: String,
     ) -> Result<(), SimError> {
         let mut hops = 0;
-        loop {
+        'document: loop {
             let mut hop: Option<Hop> = None;
             let mut iter = verbs.into_iter();
             while let Some(verb) = iter.next() {
                 match verb.name.as_str() {
                     "Say" => self.hear(verb.text()),
-                    "Play" | "Pause" | "Leave" => {}
+                    "Play" => self.played.push(verb.text().trim().to_string()),
+                    "Pause" => {}
+                    // Outside a queue Twilio ignores it.
+                    "Leave" => {
+                        if let Some(q) = self.queue.take() {
+                            match q.action.clone() {
+                                Some((url, method)) => {
+                                    hop = Some((method, url, queue_result(&q, "leave")));
+                                    break;
+                                }
+                                None => {
+                                    verbs = q.rest;
+                                    doc_method = q.doc_method;
+                                    doc_url = q.doc_url;
+                                    continue 'document;
+                                }
+                            }
+                        }
+                    }
+                    "Enqueue" => {
+                        let target = |attr: &str, method: &str| {
+                            verb.attr(attr).map(|u| {
+                                (
+                                    u.to_string(),
+                                    Method::named(verb.attr(method).unwrap_or("POST")),
+                                )
+                            })
+                        };
+                        let q = QueueWait {
+                            name: verb.text().trim().to_string(),
+                            wait: target("waitUrl", "waitUrlMethod"),
+                            action: target("action", "method"),
+                            rest: iter.collect(),
+                            doc_url: doc_url.clone(),
+                            doc_method,
+                            entered: Instant::now(),
+                        };
+                        let wait = q.wait.clone();
+                        self.queue = Some(q);
+                        match wait {
+                            Some((url, method)) => {
+                                hop = Some((method, url, wait_params(1, 0, 0)));
+                                break;
+                            }
+                            // Twilio's own hold music: the caller holds.
+                            None => return Ok(()),
+                        }
+                    }
                     "Gather" => {
-                        for prompt in verb.elements().filter(|p| p.name == "Say") {
-                            self.hear(prompt.text());
+                        for prompt in verb.elements() {
+                            match prompt.name.as_str() {
+                                "Say" => self.hear(prompt.text()),
+                                "Play" => self.played.push(prompt.text().trim().to_string()),
+                                _ => {}
+                            }
                         }
                         self.gather = Some(gather_of(&verb, iter.collect(), doc_method, doc_url));
                         return Ok(());
@@ -847,17 +1039,41 @@ impl Call {
                         break;
                     }
                     "Dial" => {
-                        let target = verb
-                            .elements()
-                            .next()
-                            .map_or_else(|| verb.text(), Element::text);
-                        self.transferred_to = Some(target.trim().to_string());
+                        let noun = verb.elements().next().cloned();
+                        let target = noun.as_ref().map_or_else(|| verb.text(), Element::text);
+                        let target = target.trim().to_string();
+                        self.transferred_to = Some(target.clone());
+                        self.dial_caller_id = verb.attr("callerId").map(str::to_string);
+                        let mut answered = false;
+                        if let Some(noun) = &noun {
+                            match noun.name.as_str() {
+                                "Number" | "Sip" => {
+                                    if let Some(url) = noun.attr("url") {
+                                        self.agent_heard =
+                                            self.answer_leg(url, Method::of(noun), &target).await?;
+                                        answered = true;
+                                    }
+                                }
+                                "Queue" => {
+                                    if let Some(url) = noun.attr("url") {
+                                        self.dequeued_heard =
+                                            self.dequeued_leg(url, Method::of(noun)).await?;
+                                    }
+                                    answered = true;
+                                }
+                                other => {
+                                    self.ended = true;
+                                    return Err(SimError::Unsupported(other.to_string()));
+                                }
+                            }
+                        }
                         if let Some(action) = verb.attr("action") {
+                            let status = if answered { "completed" } else { "no-answer" };
                             let extra = vec![
-                                ("DialCallStatus", "no-answer".to_string()),
+                                ("DialCallStatus", status.to_string()),
                                 ("DialCallSid", random_sid("CA")),
                                 ("DialCallDuration", "0".to_string()),
-                                ("DialBridged", "false".to_string()),
+                                ("DialBridged", answered.to_string()),
                             ];
                             hop = Some((Method::of(&verb), action.to_string(), extra));
                             break;
@@ -878,8 +1094,12 @@ impl Call {
                     }
                 }
             }
-            // Twilio hangs up when a document runs out of verbs.
+            // Twilio hangs up when a document runs out of verbs; a wait document that ends
+            // leaves the caller holding (Twilio would request it again; the test says when).
             let Some((method, url, extra)) = hop else {
+                if self.queue.is_some() {
+                    return Ok(());
+                }
                 return self.finish("completed").await;
             };
             hops += 1;
@@ -893,6 +1113,82 @@ impl Call {
         }
     }
 
+    /// The answering person's leg of a `<Dial><Number url>`: requests the whisper URL with that
+    /// leg's parameters and returns what it says (the leg's document must be valid too).
+    async fn answer_leg(
+        &mut self,
+        url: &str,
+        method: Method,
+        to: &str,
+    ) -> Result<Vec<String>, SimError> {
+        let params = voice_params(
+            &self.sim.account_sid,
+            &random_sid("CA"),
+            &self.from,
+            to,
+            "in-progress",
+            "outbound-dial",
+        );
+        self.side_document(method, url, &params).await
+    }
+
+    /// The dequeued caller's leg of a `<Dial><Queue url>`.
+    async fn dequeued_leg(&mut self, url: &str, method: Method) -> Result<Vec<String>, SimError> {
+        let mut params = voice_params(
+            &self.sim.account_sid,
+            &random_sid("CA"),
+            "",
+            &self.to,
+            "in-progress",
+            INBOUND,
+        );
+        params.extend([
+            (
+                "QueueSid".to_string(),
+                "QU0123456789abcdef0123456789abcdef".to_string(),
+            ),
+            ("QueueTime".to_string(), "30".to_string()),
+            ("DequeingCallSid".to_string(), self.sid.clone()),
+        ]);
+        self.side_document(method, url, &params).await
+    }
+
+    /// Requests a document for another leg of the call; returns its spoken texts.
+    async fn side_document(
+        &mut self,
+        method: Method,
+        url: &str,
+        params: &[(String, String)],
+    ) -> Result<Vec<String>, SimError> {
+        let req = self.sim.request(method, url, params);
+        let body = match self.sim.send_for_twiml(&req).await {
+            Ok(b) => b,
+            Err(e) => {
+                self.ended = true;
+                self.gather = None;
+                return Err(e);
+            }
+        };
+        let root = validate::parse_valid(&body).map_err(|reason| SimError::InvalidTwiml {
+            url: req.url.clone(),
+            reason,
+            body: body.clone(),
+        })?;
+        let mut said = Vec::new();
+        for verb in root.elements() {
+            match verb.name.as_str() {
+                "Say" => said.push(verb.text().trim().to_string()),
+                "Gather" => said.extend(
+                    verb.elements()
+                        .filter(|p| p.name == "Say")
+                        .map(|p| p.text().trim().to_string()),
+                ),
+                _ => {}
+            }
+        }
+        Ok(said)
+    }
+
     fn hear(&mut self, text: String) {
         let text = text.trim();
         if !text.is_empty() {
@@ -901,11 +1197,25 @@ impl Call {
         }
     }
 
-    /// Ends the call and reports it once, with the fields of a call-progress event.
+    /// Ends the call and reports it once, with the fields of a call-progress event. A caller
+    /// hanging up in a queue leaves it first: the Enqueue action hears `hangup` (its answer is
+    /// ignored, as Twilio does).
     async fn finish(&mut self, status: &str) -> Result<(), SimError> {
         self.ended = true;
         self.gather = None;
         self.record = None;
+        if let Some(q) = self.queue.take()
+            && let Some((url, method)) = q.action.clone()
+        {
+            let mut params = self.params("completed");
+            params.extend(
+                queue_result(&q, "hangup")
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v)),
+            );
+            let req = self.sim.request(method, &url, &params);
+            self.sim.send(&req).await?;
+        }
         if self.status_sent {
             return Ok(());
         }
@@ -948,6 +1258,15 @@ impl Call {
         }
         Ok(())
     }
+}
+
+/// The parameters of the Enqueue action when the caller leaves the queue.
+fn queue_result(q: &QueueWait, result: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("QueueResult", result.to_string()),
+        ("QueueSid", "QU0123456789abcdef0123456789abcdef".to_string()),
+        ("QueueTime", q.entered.elapsed().as_secs().to_string()),
+    ]
 }
 
 fn gather_of(
@@ -1449,6 +1768,107 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_queued_caller_hears_the_wait_url_and_leaves_for_the_action() {
+        let server = serve(None, |hit: &Hit, base: &str| match hit.path.as_str() {
+            "/twilio/voice" => twiml(&format!(
+                r#"<Say>queued</Say><Enqueue action="{base}/done" method="POST" waitUrl="{base}/wait" waitUrlMethod="POST">agents</Enqueue><Say>never</Say>"#
+            )),
+            "/wait" if hit.param("Digits") == Some("1") => twiml("<Leave/>"),
+            "/wait" => twiml(&format!(
+                r#"<Gather action="{base}/wait?g=1" numDigits="1"><Say>you are number {}</Say><Play>https://music.example.com/a.mp3</Play></Gather>"#,
+                hit.param("QueuePosition").unwrap_or("?")
+            )),
+            "/done" => twiml(&format!(
+                "<Say>left with {}</Say><Hangup/>",
+                hit.param("QueueResult").unwrap_or("?")
+            )),
+            _ => (200, XML, r#"<?xml version="1.0" encoding="UTF-8"?><Response/>"#.into()),
+        })
+        .await;
+        let mut call = server
+            .sim()
+            .start_call("+8613812345678", "+8610086")
+            .await
+            .unwrap();
+        assert_eq!(call.queue(), Some("agents"));
+        assert_eq!(call.heard(), ["queued", "you are number 1"]);
+        assert_eq!(call.played(), ["https://music.example.com/a.mp3"]);
+        call.wait_in_queue(3, 120, 30).await.unwrap();
+        assert_eq!(call.heard(), ["you are number 3"]);
+        let wait = server
+            .hits()
+            .into_iter()
+            .rfind(|h| h.path == "/wait")
+            .unwrap();
+        assert_eq!(wait.param("AvgQueueTime"), Some("120"));
+        assert_eq!(wait.param("QueueTime"), Some("30"));
+        assert!(wait.signature_ok);
+        call.press("1").await.unwrap();
+        assert_eq!(call.heard(), ["left with leave"]);
+        assert!(call.has_ended());
+        assert_eq!(call.queue(), None);
+
+        // Hanging up in the queue tells the action, then the status callback.
+        let mut call = server
+            .sim()
+            .start_call("+8613812345678", "+8610086")
+            .await
+            .unwrap();
+        call.hang_up().await.unwrap();
+        let hits = server.hits();
+        let done = hits.iter().rfind(|h| h.path == "/done").unwrap();
+        assert_eq!(done.param("QueueResult"), Some("hangup"));
+        assert_eq!(hits.last().unwrap().path, "/twilio/status");
+
+        // The test may end the wait with any result.
+        let mut call = server
+            .sim()
+            .start_call("+8613812345678", "+8610086")
+            .await
+            .unwrap();
+        call.leave_queue("error").await.unwrap();
+        assert_eq!(call.heard(), ["left with error"]);
+    }
+
+    #[tokio::test]
+    async fn dialing_with_a_whisper_or_a_queue_requests_the_other_leg() {
+        let server = serve(None, |hit: &Hit, base: &str| match hit.path.as_str() {
+            "/twilio/voice" => twiml(&format!(
+                r#"<Dial action="{base}/after" callerId="+8610000"><Number url="{base}/whisper">+8610010000</Number></Dial>"#
+            )),
+            "/whisper" => twiml(&format!(
+                "<Say>caller {}</Say>",
+                hit.param("From").unwrap_or("?")
+            )),
+            "/after" => twiml(&format!(
+                r#"<Say>{}</Say><Dial><Queue url="{base}/bridge">agents</Queue></Dial>"#,
+                hit.param("DialCallStatus").unwrap_or("?")
+            )),
+            "/bridge" => twiml("<Say>connecting</Say>"),
+            _ => (200, XML, r#"<?xml version="1.0" encoding="UTF-8"?><Response/>"#.into()),
+        })
+        .await;
+        let call = server
+            .sim()
+            .start_call("+8613812345678", "+8610086")
+            .await
+            .unwrap();
+        assert_eq!(call.agent_heard(), ["caller +8613812345678"]);
+        assert_eq!(call.dial_caller_id(), None, "the last dial had none");
+        assert_eq!(call.heard(), ["completed"]);
+        assert_eq!(call.transferred_to(), Some("agents"));
+        assert_eq!(call.dequeued_heard(), ["connecting"]);
+        assert!(call.has_ended());
+        let bridge = server
+            .hits()
+            .into_iter()
+            .find(|h| h.path == "/bridge")
+            .unwrap();
+        assert_eq!(bridge.param("DequeingCallSid"), Some(call.sid()));
+        assert!(bridge.signature_ok);
+    }
+
+    #[tokio::test]
     async fn redirect_loops_are_cut_off() {
         let server = serve(None, |hit: &Hit, base: &str| match hit.path.as_str() {
             "/twilio/voice" => twiml(&format!(
@@ -1756,12 +2176,12 @@ mod tests {
     #[tokio::test]
     async fn unsupported_verbs_are_errors() {
         let server = serve(None, |_: &Hit, _: &str| {
-            twiml(r#"<Enqueue>agents</Enqueue>"#)
+            twiml(r#"<Dial><Conference>room</Conference></Dial>"#)
         })
         .await;
         let err = server.sim().start_call("+1", "+2").await.unwrap_err();
         assert!(
-            matches!(&err, SimError::Unsupported(v) if v == "Enqueue"),
+            matches!(&err, SimError::Unsupported(v) if v == "Conference"),
             "{err}"
         );
     }

@@ -55,20 +55,43 @@ fn render_verb(
         Verb::Pause { seconds } => push_pause(out, *seconds),
         Verb::Gather(g) => push_gather(out, g, base_url, voices),
         Verb::Redirect { next } => push_redirect(out, &step_url(base_url, next)),
-        Verb::Transfer { to, next } => {
-            let noun = if to.trim_start().to_ascii_lowercase().starts_with("sip:") {
+        Verb::Transfer { to, next, whisper } => {
+            let to = to.trim();
+            let noun = if to.to_ascii_lowercase().starts_with("sip:") {
                 "Sip"
             } else {
                 "Number"
             };
-            match next {
-                Some(next) => out.push_str(&format!(
-                    r#"<Dial action="{}" method="POST">"#,
-                    escape(&step_url(base_url, next))
-                )),
-                None => out.push_str("<Dial>"),
+            push_dial_open(out, next.as_ref().map(|n| step_url(base_url, n)), None);
+            out.push_str(&format!("<{noun}"));
+            if let Some(w) = whisper {
+                out.push_str(&format!(
+                    r#" url="{}" method="POST""#,
+                    escape(&step_url(base_url, w))
+                ));
             }
-            out.push_str(&format!("<{noun}>{}</{noun}></Dial>", escape(to.trim())));
+            out.push_str(&format!(">{}</{noun}></Dial>", escape(to)));
+        }
+        Verb::Enqueue { queue, wait, next } => {
+            out.push_str(&format!(
+                r#"<Enqueue action="{}" method="POST" waitUrl="{}" waitUrlMethod="POST">{}</Enqueue>"#,
+                escape(&step_url(base_url, next)),
+                escape(&step_url(base_url, wait)),
+                escape(&queue_name(queue))
+            ));
+        }
+        Verb::Play { url } => push_play(out, url),
+        Verb::Leave => out.push_str("<Leave/>"),
+        Verb::DialQueue { queue, bridge } => {
+            out.push_str(&format!(
+                r#"<Dial><Queue url="{}" method="POST">{}</Queue></Dial>"#,
+                escape(&step_url(base_url, bridge)),
+                escape(&queue_name(queue))
+            ));
+        }
+        Verb::Connect { to, caller_id } => {
+            push_dial_open(out, None, caller_id.as_deref());
+            out.push_str(&format!("<Number>{}</Number></Dial>", escape(to.trim())));
         }
         Verb::Record {
             max_secs,
@@ -96,6 +119,38 @@ fn render_verb(
             push_redirect(out, &format!("{action}{sep}timeout=1"));
         }
         Verb::Hangup => out.push_str("<Hangup/>"),
+    }
+}
+
+/// `<Dial>` with its action (the next step) and caller id, when there are.
+fn push_dial_open(out: &mut String, action: Option<String>, caller_id: Option<&str>) {
+    out.push_str("<Dial");
+    if let Some(action) = action {
+        out.push_str(&format!(r#" action="{}" method="POST""#, escape(&action)));
+    }
+    if let Some(id) = caller_id.map(str::trim).filter(|c| !c.is_empty()) {
+        out.push_str(&format!(r#" callerId="{}""#, escape(id)));
+    }
+    out.push('>');
+}
+
+/// Twilio's queue names are at most 64 characters (the config refuses longer ones; this keeps
+/// a bad one from making the document invalid).
+fn queue_name(name: &str) -> String {
+    name.trim().chars().take(64).collect()
+}
+
+/// `<Play>` of an audio URL; anything that is not an absolute http(s) URL would be refused by
+/// Twilio, so it is dropped rather than breaking the document.
+fn push_play(out: &mut String, url: &str) {
+    let url = url.trim();
+    let lower = url.to_ascii_lowercase();
+    if (lower.starts_with("http://") || lower.starts_with("https://"))
+        && !url.chars().any(char::is_whitespace)
+    {
+        out.push_str(&format!("<Play>{}</Play>", escape(url)));
+    } else {
+        tracing::warn!(url, "not an absolute http(s) audio URL; <Play> dropped");
     }
 }
 
@@ -152,9 +207,10 @@ fn push_gather(
         match prompt {
             Verb::Say { text, locale } => push_say(out, text, &voice_for(voices, *locale)),
             Verb::Pause { seconds } => push_pause(out, *seconds),
+            Verb::Play { url } => push_play(out, url),
             // Twilio would skip them with a warning; dropping them keeps the document valid.
             other => {
-                tracing::warn!(verb = ?other, "only Say and Pause may be nested in a Gather; dropped")
+                tracing::warn!(verb = ?other, "only Say, Play and Pause may be nested in a Gather; dropped")
             }
         }
     }
@@ -440,6 +496,7 @@ mod tests {
                 Verb::Transfer {
                     to: "+8613800000000".into(),
                     next: Some(next.clone()),
+                    whisper: None,
                 },
             ],
             BASE,
@@ -461,10 +518,12 @@ mod tests {
                 Verb::Transfer {
                     to: "+8613800000000".into(),
                     next: Some(next.clone()),
+                    whisper: None,
                 },
                 Verb::Transfer {
                     to: "sip:agents@pbx.example.com".into(),
                     next: None,
+                    whisper: None,
                 },
             ],
             BASE,
@@ -484,6 +543,103 @@ mod tests {
             verbs[1].elements().next().unwrap().text(),
             "sip:agents@pbx.example.com"
         );
+    }
+
+    #[test]
+    fn transfer_with_a_whisper_runs_it_on_the_answering_leg() {
+        let xml = render(
+            &[
+                Verb::Transfer {
+                    to: "+8610010000".into(),
+                    next: Some(NextStep("/twilio/step?s=3&n=transfer.done".into())),
+                    whisper: Some(NextStep("/twilio/whisper?call=CA1&x=<y>".into())),
+                },
+                Verb::Transfer {
+                    to: "sip:agents@pbx.example.com".into(),
+                    next: None,
+                    whisper: Some(NextStep("/twilio/whisper?call=CA1".into())),
+                },
+            ],
+            BASE,
+            &voices(),
+        );
+        assert!(xml.contains(
+            r#"<Dial action="https://ivr.example.com/twilio/step?s=3&amp;n=transfer.done" method="POST"><Number url="https://ivr.example.com/twilio/whisper?call=CA1&amp;x=&lt;y&gt;" method="POST">+8610010000</Number></Dial>"#
+        ), "{xml}");
+        let verbs = verbs_of(&xml);
+        let sip = verbs[1].elements().next().unwrap();
+        assert_eq!(sip.name, "Sip");
+        assert_eq!(
+            sip.attr("url"),
+            Some("https://ivr.example.com/twilio/whisper?call=CA1")
+        );
+    }
+
+    #[test]
+    fn enqueue_names_the_queue_with_wait_and_action_urls() {
+        let xml = render(
+            &[Verb::Enqueue {
+                queue: "agents & <co>".into(),
+                wait: NextStep("/twilio/queue/wait?l=zh".into()),
+                next: NextStep("/twilio/step?s=4&n=queue.done&t=0&l=zh".into()),
+            }],
+            BASE,
+            &voices(),
+        );
+        assert!(xml.contains(
+            r#"<Enqueue action="https://ivr.example.com/twilio/step?s=4&amp;n=queue.done&amp;t=0&amp;l=zh" method="POST" waitUrl="https://ivr.example.com/twilio/queue/wait?l=zh" waitUrlMethod="POST">agents &amp; &lt;co&gt;</Enqueue>"#
+        ), "{xml}");
+        let verbs = verbs_of(&xml);
+        assert_eq!(verbs[0].text(), "agents & <co>");
+    }
+
+    #[test]
+    fn wait_documents_play_music_inside_a_gather_and_leave() {
+        let mut g = gather("/twilio/queue/wait?l=zh&g=1", false);
+        g.prompts.push(Verb::Play {
+            url: "http://music.example.com/hold.mp3".into(),
+        });
+        g.prompts.push(Verb::Play {
+            url: "not a url".into(),
+        });
+        let xml = render(&[Verb::Gather(g), Verb::Leave], BASE, &voices());
+        let verbs = verbs_of(&xml);
+        let nested: Vec<&str> = verbs[0].elements().map(|e| e.name.as_str()).collect();
+        assert_eq!(nested, ["Say", "Pause", "Play"], "{xml}");
+        assert_eq!(
+            verbs[0].elements().nth(2).unwrap().text(),
+            "http://music.example.com/hold.mp3"
+        );
+        assert_eq!(verbs[2].name, "Leave");
+    }
+
+    #[test]
+    fn an_agent_dials_the_queue_and_a_customer_is_dialed_with_a_caller_id() {
+        let xml = render(
+            &[
+                Verb::DialQueue {
+                    queue: "agents".into(),
+                    bridge: NextStep("/twilio/queue/bridge?l=en".into()),
+                },
+                Verb::Connect {
+                    to: "+8613800000001".into(),
+                    caller_id: Some("+8610000".into()),
+                },
+                Verb::Connect {
+                    to: "+8613800000001".into(),
+                    caller_id: None,
+                },
+            ],
+            BASE,
+            &voices(),
+        );
+        assert!(xml.contains(
+            r#"<Dial><Queue url="https://ivr.example.com/twilio/queue/bridge?l=en" method="POST">agents</Queue></Dial>"#
+        ), "{xml}");
+        assert!(xml.contains(
+            r#"<Dial callerId="+8610000"><Number>+8613800000001</Number></Dial><Dial><Number>+8613800000001</Number></Dial>"#
+        ), "{xml}");
+        verbs_of(&xml);
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! Twilio's webhooks: `/twilio/voice` (a call arrives), `/twilio/step` (every later step,
-//! reached through the URLs in our TwiML) and `/twilio/status` (call status callbacks).
+//! reached through the URLs in our TwiML) and `/twilio/status` (call status callbacks); for
+//! agents, `/twilio/queue/wait` (a waiting caller's wait URL), `/twilio/queue/bridge` (what the
+//! caller hears as an agent takes them), `/twilio/agent` (the agent line), `/twilio/whisper`
+//! (an agent answering a transfer) and `/twilio/connect` (an agent answering a click-to-call).
 //!
 //! Rules: the `X-Twilio-Signature` is checked over the public URL and the raw form pairs
 //! before anything is read or written (403 otherwise). Twilio never gets an HTTP 500 or a
@@ -16,10 +19,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
 use super::{signature, twiml};
+use crate::agents::calls::CONNECT_PATH;
 use crate::app::AppState;
 use crate::callbacks::dialer::{CALLBACK_STATUS_PATH, StatusReport};
+use crate::calls::service::QueueWait;
 use crate::calls::service::{StepError, StepRequest, StepState};
 use crate::flows::FlowState;
+use crate::flows::agents as agent_flows;
 use crate::flows::survey::{SURVEY_PATH, SurveyState};
 use crate::prompts::Locale;
 use crate::store::{NewCall, StatusEvent};
@@ -40,6 +46,11 @@ pub fn routes() -> Router<AppState> {
         .route(twiml::TRANSCRIPTION_PATH, post(transcription))
         .route(SURVEY_PATH, post(survey))
         .route(CALLBACK_STATUS_PATH, post(callback_status))
+        .route(agent_flows::QUEUE_WAIT_PATH, post(queue_wait))
+        .route(agent_flows::QUEUE_BRIDGE_PATH, post(queue_bridge))
+        .route(agent_flows::AGENT_LINE_PATH, post(agent_line))
+        .route(agent_flows::WHISPER_PATH, post(whisper))
+        .route(CONNECT_PATH, post(connect))
 }
 
 /// A webhook whose signature has been verified.
@@ -127,6 +138,12 @@ fn valid_sid(s: &str) -> bool {
 
 /// The caller's input from Twilio's parameters.
 fn input(v: &Verified) -> CallInput {
+    // The Enqueue action: the caller left the agent queue.
+    if let Some(result) = v.get("QueueResult").filter(|r| !r.trim().is_empty()) {
+        return CallInput::QueueLeft {
+            result: result.trim().chars().take(32).collect(),
+        };
+    }
     if let Some(status) = v.get("DialCallStatus") {
         return CallInput::TransferEnded {
             connected: matches!(status, "completed" | "answered"),
@@ -262,6 +279,7 @@ pub fn apology_body(
         verbs.push(Verb::Transfer {
             to: agent.clone(),
             next: None,
+            whisper: None,
         });
     }
     verbs.push(Verb::Hangup);
@@ -481,4 +499,206 @@ async fn callback_status(
                 .into_response()
         }
     }
+}
+
+// ---- agents -------------------------------------------------------------------------------------
+
+impl Verified {
+    /// A value of our own query string.
+    fn query_param(&self, key: &str) -> Option<String> {
+        form_urlencoded::parse(self.query.as_bytes())
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.into_owned())
+    }
+
+    /// The language our URL carries (`l=zh|en`), or the default.
+    fn locale(&self, st: &AppState) -> Locale {
+        match self.query_param("l").as_deref() {
+            Some("en") => Locale::EnUs,
+            Some("zh") => Locale::ZhCn,
+            _ => st.steps.cfg.default_locale,
+        }
+    }
+
+    /// A whole number of Twilio's (seconds, a position), when present and sane.
+    fn count(&self, key: &str) -> Option<i64> {
+        self.get(key)
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .filter(|n| (0..=10_000_000).contains(n))
+    }
+}
+
+fn render(st: &AppState, verbs: &[Verb]) -> Response {
+    xml(twiml::render(
+        verbs,
+        &st.steps.cfg.public_url,
+        &st.steps.cfg.voices,
+    ))
+}
+
+/// The wait URL of a caller in the agent queue: records their place and answers what they
+/// hear. A wait document must stay valid whatever fails, or the caller hears Twilio's error:
+/// the service logs its own failures, and a timeout answers the document without the record.
+async fn queue_wait(
+    State(st): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let v = match verify(&st, &uri, &headers, &body) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    let locale = v.locale(&st);
+    let Some(call_sid) = v.get("CallSid").filter(|s| valid_sid(s)) else {
+        return Refused(StatusCode::BAD_REQUEST, "missing or malformed CallSid").into_response();
+    };
+    // Our gather's answer comes back with g=1; only then do keys count.
+    let gathered = v.query_param("g").as_deref() == Some("1");
+    let w = QueueWait {
+        call_sid: call_sid.to_string(),
+        from_number: v.short("From", 64, ""),
+        locale,
+        position: v.count("QueuePosition").filter(|p| *p >= 1),
+        avg_queue_secs: v.count("AvgQueueTime").unwrap_or(0),
+        waited_secs: v.count("QueueTime").unwrap_or(0),
+        pressed: gathered
+            .then(|| v.get("Digits").map(str::to_string))
+            .flatten(),
+    };
+    let verbs = match tokio::time::timeout(STEP_DEADLINE, st.steps.queue_wait(&w)).await {
+        Ok(verbs) => verbs,
+        Err(_) => {
+            tracing::error!(call_sid, "queue wait timed out");
+            let a = &st.steps.cfg.agents;
+            let expected = crate::agents::queue::expected_wait_secs(
+                w.position.unwrap_or(1),
+                w.avg_queue_secs,
+                w.waited_secs,
+                a.handle_secs,
+                a.on_duty,
+            );
+            agent_flows::wait(
+                &st.steps.catalog,
+                locale,
+                w.position.unwrap_or(1),
+                expected,
+                &a.hold_music,
+            )
+        }
+    };
+    render(&st, &verbs)
+}
+
+/// Run on a waiting caller's leg as an agent takes them.
+async fn queue_bridge(
+    State(st): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let v = match verify(&st, &uri, &headers, &body) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    render(&st, &st.steps.queue_bridge(v.locale(&st)))
+}
+
+/// Answers an agent-side webhook from the service, or an apology when it fails.
+async fn agent_answer(
+    st: &AppState,
+    what: &'static str,
+    answer: impl std::future::Future<Output = Result<Vec<Verb>, StepError>>,
+) -> Response {
+    let locale = st.steps.cfg.default_locale;
+    match tokio::time::timeout(STEP_DEADLINE, answer).await {
+        Ok(Ok(verbs)) => render(st, &verbs),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, what, "agent webhook failed");
+            agent_apology(st, locale)
+        }
+        Err(_) => {
+            tracing::error!(what, "agent webhook timed out");
+            agent_apology(st, locale)
+        }
+    }
+}
+
+/// An apology and the end of an agent's leg (never a transfer to the agents, as the callers'
+/// apology may be).
+fn agent_apology(st: &AppState, locale: Locale) -> Response {
+    let verbs = [
+        Verb::Say {
+            text: st.steps.catalog.text(locale, "error.apology", &[]),
+            locale,
+        },
+        Verb::Hangup,
+    ];
+    render(st, &verbs)
+}
+
+/// The agent line: agents call the hotline's agent number (whose voice URL this is) to take
+/// the next waiting caller.
+async fn agent_line(
+    State(st): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let v = match verify(&st, &uri, &headers, &body) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    let Some(call_sid) = v.get("CallSid").filter(|s| valid_sid(s)) else {
+        return Refused(StatusCode::BAD_REQUEST, "missing or malformed CallSid").into_response();
+    };
+    let from = v.short("From", 64, "");
+    let input = input(&v);
+    agent_answer(
+        &st,
+        "agent line",
+        st.steps.agent_line(call_sid, &from, &input),
+    )
+    .await
+}
+
+/// The whisper of a transfer (dial mode), on the answering agent's leg: `?call=<CallSid>` of
+/// the caller. When it ends Twilio bridges the two.
+async fn whisper(
+    State(st): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let v = match verify(&st, &uri, &headers, &body) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    let Some(caller) = v.query_param("call").filter(|s| valid_sid(s)) else {
+        return Refused(StatusCode::BAD_REQUEST, "missing or malformed call").into_response();
+    };
+    let to = v.short("To", 64, "");
+    agent_answer(&st, "whisper", st.steps.transfer_whisper(&caller, &to)).await
+}
+
+/// An agent answered a click-to-call (`?e=<escalation id>`): the case, then the customer.
+async fn connect(
+    State(st): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let v = match verify(&st, &uri, &headers, &body) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    let Some(id) = v.query_param("e").and_then(|e| e.parse::<i64>().ok()) else {
+        return Refused(
+            StatusCode::BAD_REQUEST,
+            "missing or malformed escalation id",
+        )
+        .into_response();
+    };
+    let to = v.short("To", 64, "");
+    agent_answer(&st, "connect", st.steps.connect(id, &to)).await
 }
