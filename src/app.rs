@@ -156,6 +156,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .merge(webhooks)
         .merge(api)
+        .merge(crate::console::routes(state.clone()))
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
         .with_state(state)

@@ -11,6 +11,7 @@ pub mod callbacks; // outbound calls owed to customers: campaigns, ledger, diale
 pub mod calls; // call history and the step service that drives the flows
 pub mod clock; // the time, fakeable in tests
 pub mod config; // settings from file and environment, secrets redacted
+pub mod console; // the agent console: server-rendered pages under /console
 pub mod customers; // accounts, lines, PINs
 pub mod demo; // demo customers for `serve --demo`
 pub mod escalations; // what people must finish: one queue, one owner each

@@ -48,6 +48,11 @@ enum Cmd {
         #[command(subcommand)]
         what: CampaignsCmd,
     },
+    /// Agents and supervisors who sign in to the console at /console.
+    Agents {
+        #[command(subcommand)]
+        what: AgentsCmd,
+    },
     /// A terminal softphone: call the running service as Twilio would and type keys.
     Dial {
         /// The calling number (a demo customer's line is identified by it).
@@ -80,6 +85,29 @@ enum CampaignsCmd {
     Import { id: i64, file: PathBuf },
     /// A campaign's figures: called, reached, answered, each answer, the satisfaction rate.
     Report { id: i64 },
+}
+
+#[derive(Subcommand)]
+enum AgentsCmd {
+    /// Add an agent; the password comes from $HOTLINE_AGENT_PASSWORD or one line of stdin.
+    Add {
+        /// 2–32 characters of a-z, 0-9, '.', '_', '-'.
+        login: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "agent", value_parser = ["agent", "supervisor"])]
+        role: String,
+        /// Where click-to-call rings them.
+        #[arg(long)]
+        phone: Option<String>,
+        /// The console's language for them.
+        #[arg(long, default_value = "zh-CN", value_parser = ["zh-CN", "en-US"])]
+        locale: String,
+    },
+    /// List agents.
+    List,
+    /// Set an agent's password (ends their sessions, clears a lock); read as for `add`.
+    Passwd { login: String },
 }
 
 fn init_tracing() {
@@ -123,6 +151,7 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Campaigns {
             what: CampaignsCmd::Report { id },
         } => campaigns_report(cfg, id).await,
+        Cmd::Agents { what } => agents(cfg, what).await,
         Cmd::Dial { from, to, url } => {
             if cfg.twilio.auth_token.is_empty() {
                 cfg.twilio.auth_token = Secret::new(demo::DEMO_AUTH_TOKEN);
@@ -355,6 +384,109 @@ async fn campaigns_report(cfg: Config, id: i64) -> anyhow::Result<()> {
         .await
         .context("computing the report")?;
     print!("{}", report.to_text());
+    Ok(())
+}
+
+/// The password for `agents add|passwd`: never from argv, where other users and shell
+/// history could read it.
+fn agent_password() -> anyhow::Result<String> {
+    let password = match std::env::var("HOTLINE_AGENT_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            eprint!("password (one line): ");
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .context("reading the password from stdin")?;
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    hotline::agents::validate_password(&password)?;
+    Ok(password)
+}
+
+async fn agents(cfg: Config, what: AgentsCmd) -> anyhow::Result<()> {
+    use hotline::agents::{self as ag, AgentUpdate, NewAgent, Role};
+    use hotline::prompts::Locale;
+    let store = store::connect(cfg.database_url.expose())
+        .await
+        .context("opening the store")?;
+    let now = chrono::Utc::now().timestamp_millis();
+    match what {
+        AgentsCmd::Add {
+            login,
+            name,
+            role,
+            phone,
+            locale,
+        } => {
+            ag::validate_login(&login)?;
+            ag::validate_name(&name)?;
+            let role = Role::parse(&role).ok_or(ag::AgentError::Role)?;
+            let phone = phone.as_deref().map(ag::normalize_phone).transpose()?;
+            let locale = Locale::parse(&locale).context("locale must be zh-CN or en-US")?;
+            let password = agent_password()?;
+            let password_hash = hotline::customers::pin::hash_secret_async(password)
+                .await
+                .context("hashing the password")?;
+            let agent = NewAgent {
+                login: login.clone(),
+                name: name.trim().to_string(),
+                role,
+                phone,
+                locale,
+                password_hash,
+            };
+            match store.create_agent(&agent, now).await {
+                Ok(a) => println!("added {} {} ({})", a.role.as_str(), a.login, a.name),
+                Err(store::StoreError::Conflict(_)) => bail!("the login {login:?} is taken"),
+                Err(e) => return Err(e).context("adding the agent"),
+            }
+        }
+        AgentsCmd::List => {
+            let all = store.agents().await.context("reading agents")?;
+            if all.is_empty() {
+                println!(
+                    "no agents yet: add a supervisor with `hotline agents add LOGIN --name NAME --role supervisor`"
+                );
+            }
+            for a in &all {
+                let locked = a.locked_until.is_some_and(|u| u > now);
+                println!(
+                    "{:<20} {:<10} {:<6} {:<8}{} {}",
+                    a.login,
+                    a.role.as_str(),
+                    a.locale.tag(),
+                    if a.active { "active" } else { "inactive" },
+                    if locked { " locked" } else { "" },
+                    a.name
+                );
+            }
+        }
+        AgentsCmd::Passwd { login } => {
+            let Some(a) = store
+                .agent_by_login(&login)
+                .await
+                .context("reading the agent")?
+            else {
+                bail!("there is no agent {login:?}");
+            };
+            let password = agent_password()?;
+            let hash = hotline::customers::pin::hash_secret_async(password)
+                .await
+                .context("hashing the password")?;
+            let update = AgentUpdate {
+                password_hash: Some(hash),
+                ..AgentUpdate::default()
+            };
+            store
+                .update_agent(a.id, &update, now)
+                .await
+                .context("setting the password")?;
+            println!("password set for {login}; their sessions have ended");
+        }
+    }
     Ok(())
 }
 

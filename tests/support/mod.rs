@@ -7,4 +7,5 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod console;
 pub mod db;

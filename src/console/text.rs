@@ -1,0 +1,271 @@
+//! Every label of the console, in Chinese and English, in one table.
+//!
+//! Rules: a key is written once with both texts (the macro takes exactly two), so no
+//! language can lack a label; texts are plain (maud escapes them like any other data).
+
+use crate::prompts::Locale;
+
+macro_rules! texts {
+    ($($key:ident => $zh:literal, $en:literal;)*) => {
+        /// A label of the console.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum T {
+            $($key,)*
+        }
+
+        impl T {
+            /// Every key, for the table's own tests.
+            pub const ALL: &'static [T] = &[$(T::$key,)*];
+
+            /// The label in `l`.
+            pub fn get(self, l: Locale) -> &'static str {
+                match (self, l) {
+                    $(
+                        (T::$key, Locale::ZhCn) => $zh,
+                        (T::$key, Locale::EnUs) => $en,
+                    )*
+                }
+            }
+        }
+    };
+}
+
+texts! {
+    AppName => "客服热线 · 坐席台", "Hotline · agent console";
+    Queue => "待办队列", "Queue";
+    Tickets => "工单", "Tickets";
+    Callbacks => "回访", "Callbacks";
+    Agents => "坐席", "Agents";
+    SignIn => "登录", "Sign in";
+    SignOut => "退出", "Sign out";
+    Login => "登录名", "Login";
+    Password => "密码", "Password";
+    Language => "语言", "Language";
+    WrongLogin => "登录名或密码错误。", "Wrong login or password.";
+    LockedUntil => "该登录名因多次密码错误已被锁定，解锁时间：", "This login is locked after too many wrong passwords, until ";
+    Inactive => "该账号已停用，请联系主管。", "This account is deactivated; ask a supervisor.";
+    SessionEnded => "您的会话已结束，请重新登录。", "Your session has ended, sign in again.";
+    SignedOut => "您已退出。", "You have signed out.";
+    Forbidden => "请求被拒绝", "Request refused";
+    CsrfRefused => "此表单不是从本坐席台页面提交的（或页面已过期）。未做任何更改。请返回，刷新页面后重试。", "This form did not come from a console page (or the page is out of date). Nothing was changed. Go back, reload the page and try again.";
+    SupervisorsOnly => "仅主管可以打开此页面。", "Only supervisors may open this page.";
+    NotFound => "未找到", "Not found";
+    BadRequest => "输入有误", "Bad input";
+    Refused => "未能完成", "Not done";
+    NothingChanged => "未做任何更改。", "Nothing was changed.";
+    Back => "返回", "Back";
+    Error => "出错了，请稍后再试。", "Something went wrong; try again later.";
+    Filter => "筛选", "Filter";
+    Any => "全部", "Any";
+    State => "状态", "State";
+    Kind => "类型", "Kind";
+    Owner => "负责人", "Owner";
+    Mine => "我的", "Mine";
+    Unowned => "无人认领", "Unowned";
+    Anyone => "任何人", "Anyone";
+    OverdueOnly => "仅逾期", "Overdue only";
+    Open => "待处理", "Open";
+    Unclaimed => "超时未认领", "Unclaimed";
+    Overdue => "已逾期", "Overdue";
+    Priority => "优先级", "Priority";
+    Customer => "客户", "Customer";
+    Summary => "摘要", "Summary";
+    Due => "答复期限", "Reply due";
+    Flags => "标记", "Flags";
+    NoEscalations => "没有符合条件的待办。", "No escalations match.";
+    Escalation => "待办", "Escalation";
+    AccountNo => "账号", "Account no.";
+    Name => "姓名", "Name";
+    Lines => "线路", "Lines";
+    CallbackNumber => "回拨号码", "Callback number";
+    Unknown => "未知", "unknown";
+    Transcript => "通话记录", "Call transcript";
+    Time => "时间", "Time";
+    SystemSaid => "系统播报", "The system said";
+    CallerDid => "来电者", "The caller";
+    Pressed => "按了", "pressed";
+    SaidWords => "说了", "said";
+    NoAnswer => "（无应答）", "(no answer)";
+    NoCall => "没有关联的通话。", "No call is linked.";
+    Recording => "录音", "Recording";
+    Ticket => "工单", "Ticket";
+    Number => "编号", "Number";
+    Deadline => "承诺期限", "Deadline";
+    Breached => "已超期", "Breached";
+    SurveyAnswers => "回访答复", "Survey answers";
+    Question => "问题", "Question";
+    Answer => "答复", "Answer";
+    History => "处理记录", "History";
+    Actor => "操作人", "By";
+    Detail => "详情", "Detail";
+    Claim => "认领", "Claim";
+    Note => "备注", "Note";
+    AddNote => "添加备注", "Add note";
+    Reply => "答复客户", "Reply to the customer";
+    ReplyText => "答复内容", "What was replied";
+    Via => "答复方式", "How";
+    RecordReply => "记录答复", "Record the reply";
+    Close => "关闭", "Close";
+    CloseNote => "关闭说明（可选）", "Closing note (optional)";
+    Reassign => "改派", "Reassign";
+    ReassignTo => "改派给", "To";
+    Reason => "原因", "Reason";
+    CallCustomer => "呼叫客户", "Call the customer";
+    CallHint => "先呼叫您的电话，接通后再呼叫客户。", "Rings your phone first, then the customer's.";
+    RecordedFor => "留言录音", "left a recording of";
+    Seconds => "秒", "s";
+    Search => "搜索", "Search";
+    Assignee => "处理人", "Assignee";
+    Opened => "创建时间", "Opened";
+    Assign => "派单", "Assign";
+    Resolve => "解决", "Resolve";
+    ResolutionCode => "解决代码", "Resolution code";
+    Description => "描述", "Description";
+    NoTickets => "没有符合条件的工单。", "No tickets match.";
+    Resolution => "处理结果", "Resolution";
+    Campaigns => "回访活动", "Campaigns";
+    Purpose => "用途", "Purpose";
+    Campaign => "活动", "Campaign";
+    Callback => "回访", "Callback";
+    To => "被叫号码", "To";
+    Attempts => "呼叫尝试", "Attempts";
+    Ledger => "回访日志", "Ledger";
+    Outcome => "结果", "Outcome";
+    Placed => "拨出时间", "Placed";
+    Ended => "结束时间", "Ended";
+    NoCallbacks => "没有回访。", "No callbacks.";
+    Role => "角色", "Role";
+    Phone => "电话", "Phone";
+    Active => "在用", "Active";
+    Locked => "已锁定", "Locked";
+    Yes => "是", "yes";
+    No => "否", "no";
+    AddAgent => "添加坐席", "Add an agent";
+    Add => "添加", "Add";
+    Deactivate => "停用", "Deactivate";
+    Reactivate => "启用", "Reactivate";
+    NewPassword => "新密码", "New password";
+    SetPassword => "设置密码", "Set password";
+    RoleAgent => "坐席", "agent";
+    RoleSupervisor => "主管", "supervisor";
+    Saved => "已保存。", "Saved.";
+    MissingField => "缺少必填项：", "Missing field: ";
+    TooLong => "内容过长：", "Too long: ";
+    NotANumber => "不是有效的编号：", "Not a valid id: ";
+    UnknownValue => "无效的值：", "Not a valid value: ";
+    NoSuchAgent => "没有该在用坐席：", "No active agent with login ";
+    CannotDeactivateSelf => "不能停用自己的账号。", "You cannot deactivate your own account.";
+    LoginTaken => "该登录名已被使用。", "That login is taken.";
+    StateOpen => "待处理", "open";
+    StateClaimed => "已认领", "claimed";
+    StateReplied => "已答复", "replied";
+    StateClosed => "已关闭", "closed";
+    KindTransferCallback => "转人工回拨", "callback instead of holding";
+    KindComplaint => "投诉", "complaint";
+    KindDissatisfied => "不满意", "dissatisfied";
+    KindNotFixed => "故障未修复", "not fixed";
+    KindAppointment => "预约变更", "appointment change";
+    KindSurveyAnswer => "回访答复", "survey answer";
+    KindUnreached => "回访未接通", "callback unreached";
+    KindBreached => "工单超期", "ticket breached";
+    ViaPhone => "电话", "phone";
+    ViaSms => "短信", "SMS";
+    ViaEmail => "邮件", "email";
+    ViaVisit => "上门", "visit";
+    ViaLetter => "信函", "letter";
+    TicketOpen => "已受理", "open";
+    TicketAssigned => "已派单", "assigned";
+    TicketInProgress => "处理中", "in progress";
+    TicketResolved => "已解决", "resolved";
+    TicketClosed => "已关闭", "closed";
+    TicketCancelled => "已取消", "cancelled";
+    TicketReopened => "已重开", "reopened";
+    TicketFault => "故障", "fault";
+    TicketInstallation => "装机", "installation";
+    TicketMove => "移机", "move";
+    TicketChange => "业务变更", "change";
+    TicketComplaint => "投诉", "complaint";
+    SignedInAs => "当前用户", "Signed in as";
+    LiveCounts => "实时统计", "Live counts";
+    OpenTicketPage => "打开工单", "Open the ticket";
+    Nobody => "无", "nobody";
+    Minutes => "分钟", "min";
+}
+
+use crate::escalations::{EscalationKind, EscalationState, ReplyVia};
+use crate::tickets::{TicketKind, TicketState};
+
+pub fn esc_state(s: EscalationState) -> T {
+    match s {
+        EscalationState::Open => T::StateOpen,
+        EscalationState::Claimed => T::StateClaimed,
+        EscalationState::Replied => T::StateReplied,
+        EscalationState::Closed => T::StateClosed,
+    }
+}
+
+pub fn esc_kind(k: EscalationKind) -> T {
+    match k {
+        EscalationKind::TransferCallback => T::KindTransferCallback,
+        EscalationKind::Complaint => T::KindComplaint,
+        EscalationKind::Dissatisfied => T::KindDissatisfied,
+        EscalationKind::NotFixed => T::KindNotFixed,
+        EscalationKind::Appointment => T::KindAppointment,
+        EscalationKind::SurveyAnswer => T::KindSurveyAnswer,
+        EscalationKind::Unreached => T::KindUnreached,
+        EscalationKind::Breached => T::KindBreached,
+    }
+}
+
+pub fn via(v: ReplyVia) -> T {
+    match v {
+        ReplyVia::Phone => T::ViaPhone,
+        ReplyVia::Sms => T::ViaSms,
+        ReplyVia::Email => T::ViaEmail,
+        ReplyVia::Visit => T::ViaVisit,
+        ReplyVia::Letter => T::ViaLetter,
+    }
+}
+
+pub fn ticket_state(s: TicketState) -> T {
+    match s {
+        TicketState::Open => T::TicketOpen,
+        TicketState::Assigned => T::TicketAssigned,
+        TicketState::InProgress => T::TicketInProgress,
+        TicketState::Resolved => T::TicketResolved,
+        TicketState::Closed => T::TicketClosed,
+        TicketState::Cancelled => T::TicketCancelled,
+        TicketState::Reopened => T::TicketReopened,
+    }
+}
+
+pub fn ticket_kind(k: TicketKind) -> T {
+    match k {
+        TicketKind::Fault => T::TicketFault,
+        TicketKind::Installation => T::TicketInstallation,
+        TicketKind::Move => T::TicketMove,
+        TicketKind::Change => T::TicketChange,
+        TicketKind::Complaint => T::TicketComplaint,
+    }
+}
+
+pub fn role(r: crate::agents::Role) -> T {
+    match r {
+        crate::agents::Role::Agent => T::RoleAgent,
+        crate::agents::Role::Supervisor => T::RoleSupervisor,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_label_has_both_languages() {
+        for t in T::ALL {
+            for l in Locale::ALL {
+                assert!(!t.get(l).trim().is_empty(), "{t:?} in {}", l.tag());
+            }
+        }
+    }
+}

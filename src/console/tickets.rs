@@ -1,0 +1,294 @@
+//! Tickets: search, one ticket with its history, assign and resolve.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use maud::html;
+use serde::Deserialize;
+
+use super::text::{self, T};
+use super::{
+    Fields, MAX_SHORT, MAX_TEXT, Me, csrf_field, fail, internal, layout, not_found, respond, see,
+    when,
+};
+use crate::app::AppState;
+use crate::prompts::Locale;
+use crate::store::StoreError;
+use crate::tickets::{Action, TicketFilter, TicketKind, TicketState, is_valid_number};
+
+const LIMIT: i64 = 100;
+
+#[derive(Deserialize, Default)]
+pub struct TicketQuery {
+    number: Option<String>,
+    account_no: Option<String>,
+    state: Option<String>,
+    kind: Option<String>,
+}
+
+fn bad(l: Locale, what: &str) -> Response {
+    fail(
+        l,
+        StatusCode::BAD_REQUEST,
+        T::BadRequest,
+        &format!("{}{what}", T::UnknownValue.get(l)),
+    )
+}
+
+fn nonempty(v: &Option<String>) -> Option<String> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+pub async fn list(State(st): State<AppState>, me: Me, Query(q): Query<TicketQuery>) -> Response {
+    let l = me.l();
+    let now = st.steps.clock.now_ms();
+    let store = &st.steps.store;
+    let number = nonempty(&q.number);
+    let account_no = nonempty(&q.account_no);
+    if account_no
+        .as_ref()
+        .is_some_and(|a| a.chars().count() > MAX_SHORT)
+    {
+        return bad(l, "account_no");
+    }
+    let state = match nonempty(&q.state) {
+        None => None,
+        Some(s) => match TicketState::parse(&s) {
+            Some(s) => Some(s),
+            None => return bad(l, "state"),
+        },
+    };
+    let kind = match nonempty(&q.kind) {
+        None => None,
+        Some(s) => match TicketKind::parse(&s) {
+            Some(k) => Some(k),
+            None => return bad(l, "kind"),
+        },
+    };
+    let tickets = if let Some(n) = &number {
+        if !is_valid_number(n) {
+            return bad(l, "number");
+        }
+        match store.ticket(n).await {
+            Ok(t) => t.into_iter().collect(),
+            Err(e) => return internal(l, e),
+        }
+    } else {
+        let filter = TicketFilter {
+            state,
+            kind,
+            account_no: account_no.clone(),
+            now,
+            limit: LIMIT,
+            ..TicketFilter::default()
+        };
+        match store.list_tickets(&filter).await {
+            Ok(p) => p.tickets,
+            Err(e) => return internal(l, e),
+        }
+    };
+    let body = html! {
+        h1 { (T::Tickets.get(l)) }
+        form.filters method="get" action="/console/tickets" {
+            label { (T::Number.get(l)) input type="text" name="number" value=(number.as_deref().unwrap_or("")) maxlength="8"; }
+            label { (T::AccountNo.get(l)) input type="text" name="account_no" value=(account_no.as_deref().unwrap_or("")) maxlength=(MAX_SHORT); }
+            label { (T::State.get(l)) select name="state" {
+                option value="" { (T::Any.get(l)) }
+                @for s in TicketState::ALL { option value=(s.as_str()) selected[state == Some(s)] { (text::ticket_state(s).get(l)) } }
+            } }
+            label { (T::Kind.get(l)) select name="kind" {
+                option value="" { (T::Any.get(l)) }
+                @for k in TicketKind::ALL { option value=(k.as_str()) selected[kind == Some(k)] { (text::ticket_kind(k).get(l)) } }
+            } }
+            button type="submit" { (T::Search.get(l)) }
+        }
+        @if tickets.is_empty() {
+            p.empty { (T::NoTickets.get(l)) }
+        } @else {
+            table {
+                thead { tr {
+                    th { (T::Number.get(l)) } th { (T::Kind.get(l)) } th { (T::State.get(l)) }
+                    th { (T::Lines.get(l)) } th { (T::Assignee.get(l)) } th { (T::Opened.get(l)) } th { (T::Deadline.get(l)) }
+                } }
+                tbody { @for t in &tickets { tr {
+                    td { a href={ "/console/tickets/" (t.number) } { (t.number) } }
+                    td { (text::ticket_kind(t.kind).get(l)) }
+                    td { (text::ticket_state(t.state).get(l)) }
+                    td { (t.line_number.as_deref().unwrap_or("—")) }
+                    td { (t.assignee.as_deref().unwrap_or("—")) }
+                    td { (when(&st, t.opened_at)) }
+                    td {
+                        (t.deadline_at.map(|d| when(&st, d)).unwrap_or_else(|| "—".into()))
+                        @if t.is_breached(now) { " " span.flag.bad { (T::Breached.get(l)) } }
+                    }
+                } } }
+            }
+        }
+    };
+    respond(
+        StatusCode::OK,
+        layout(l, T::Tickets.get(l), Some(&me), "/console/tickets", body),
+    )
+}
+
+pub async fn page(State(st): State<AppState>, me: Me, Path(number): Path<String>) -> Response {
+    render(&st, &me, &number, None).await
+}
+
+async fn render(
+    st: &AppState,
+    me: &Me,
+    number: &str,
+    refusal: Option<(StatusCode, String)>,
+) -> Response {
+    let l = me.l();
+    if !is_valid_number(number) {
+        return bad(l, "number");
+    }
+    let store = &st.steps.store;
+    let now = st.steps.clock.now_ms();
+    let t = match store.ticket(number).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return not_found(l, &format!("{} {number}", T::Ticket.get(l))),
+        Err(e) => return internal(l, e),
+    };
+    let history = match store.ticket_history(t.id).await {
+        Ok(h) => h,
+        Err(e) => return internal(l, e),
+    };
+    let agents: Vec<_> = match store.agents().await {
+        Ok(a) => a.into_iter().filter(|a| a.active).collect(),
+        Err(e) => return internal(l, e),
+    };
+    let path = format!("/console/tickets/{number}");
+    let body = html! {
+        h1 { (T::Ticket.get(l)) " " (t.number) }
+        @if let Some((_, msg)) = &refusal {
+            p.error role="alert" id="refusal" { (msg) " " (T::NothingChanged.get(l)) }
+        }
+        dl.facts {
+            dt { (T::Kind.get(l)) } dd { (text::ticket_kind(t.kind).get(l)) }
+            dt { (T::State.get(l)) } dd id="ticket-state" { (text::ticket_state(t.state).get(l)) }
+            dt { (T::Lines.get(l)) } dd { (t.line_number.as_deref().unwrap_or("—")) }
+            dt { (T::Description.get(l)) } dd { (t.description) }
+            dt { (T::Assignee.get(l)) } dd id="ticket-assignee" { (t.assignee.as_deref().unwrap_or("—")) }
+            dt { (T::Opened.get(l)) } dd { (when(st, t.opened_at)) }
+            dt { (T::Deadline.get(l)) } dd {
+                (t.deadline_at.map(|d| when(st, d)).unwrap_or_else(|| "—".into()))
+                @if t.is_breached(now) { " " span.flag.bad { (T::Breached.get(l)) } }
+            }
+            @if let Some(code) = &t.resolution_code {
+                dt { (T::Resolution.get(l)) } dd { (code) ": " (t.resolution_note.as_deref().unwrap_or("")) }
+            }
+        }
+        @if let Some(r) = &t.recording {
+            p { (T::Recording.get(l)) " (" (r.duration_secs) " s) " a href=(r.url) rel="noreferrer" { (T::Recording.get(l)) } }
+        }
+        section {
+            h2 { (T::History.get(l)) }
+            table.history {
+                thead { tr { th { (T::Time.get(l)) } th { (T::Kind.get(l)) } th { (T::Actor.get(l)) } th { (T::State.get(l)) } th { (T::Detail.get(l)) } } }
+                tbody { @for h in &history { tr {
+                    td { (when(st, h.at)) }
+                    td { (h.kind) }
+                    td { (h.actor) }
+                    td { (h.from_state.map(|s| text::ticket_state(s).get(l)).unwrap_or("")) " → " (h.to_state.map(|s| text::ticket_state(s).get(l)).unwrap_or("")) }
+                    td { (h.detail.to_string()) }
+                } } }
+            }
+        }
+        section.actions {
+            form.action method="post" action={ (path) "/assign" } id="form-assign" {
+                (csrf_field(me))
+                label { (T::Assignee.get(l)) select name="assignee" {
+                    @for a in &agents { option value=(a.login) selected[t.assignee.as_deref() == Some(a.login.as_str())] { (a.name) " (" (a.login) ")" } }
+                } }
+                label { (T::Note.get(l)) input type="text" name="note" maxlength=(MAX_TEXT); }
+                button type="submit" { (T::Assign.get(l)) }
+            }
+            form.action method="post" action={ (path) "/resolve" } id="form-resolve" {
+                (csrf_field(me))
+                label { (T::ResolutionCode.get(l)) input type="text" name="code" required maxlength="64"; }
+                label { (T::Note.get(l)) textarea name="note" maxlength=(MAX_TEXT) {} }
+                button type="submit" { (T::Resolve.get(l)) }
+            }
+        }
+    };
+    let status = refusal.as_ref().map_or(StatusCode::OK, |(s, _)| *s);
+    respond(status, layout(l, &t.number, Some(me), &path, body))
+}
+
+pub async fn act(
+    State(st): State<AppState>,
+    me: Me,
+    Path((number, name)): Path<(String, String)>,
+    f: Fields,
+) -> Response {
+    let l = me.l();
+    if !is_valid_number(&number) {
+        return bad(l, "number");
+    }
+    if let Err(r) = me.check_csrf(&f) {
+        return *r;
+    }
+    let action = match name.as_str() {
+        "assign" => {
+            let assignee = match f.required(l, "assignee", MAX_SHORT) {
+                Ok(a) => a,
+                Err(r) => return *r,
+            };
+            let note = match f.optional(l, "note", MAX_TEXT) {
+                Ok(n) => n,
+                Err(r) => return *r,
+            };
+            // Tickets are assigned to people who can sign in.
+            match st.steps.store.agent_by_login(&assignee).await {
+                Ok(Some(a)) if a.active => {}
+                Ok(_) => {
+                    return fail(
+                        l,
+                        StatusCode::BAD_REQUEST,
+                        T::BadRequest,
+                        &format!("{}{assignee:?}", T::NoSuchAgent.get(l)),
+                    );
+                }
+                Err(e) => return internal(l, e),
+            }
+            Action::Assign { assignee, note }
+        }
+        "resolve" => {
+            let code = match f.required(l, "code", 64) {
+                Ok(c) => c,
+                Err(r) => return *r,
+            };
+            let note = match f.optional(l, "note", MAX_TEXT) {
+                Ok(n) => n.unwrap_or_default(),
+                Err(r) => return *r,
+            };
+            Action::Resolve { code, note }
+        }
+        _ => return not_found(l, &name),
+    };
+    match st
+        .steps
+        .desk
+        .change(&number, &action, &me.agent.login, None)
+        .await
+    {
+        Ok(_) => see(&format!("/console/tickets/{number}")),
+        Err(StoreError::NotFound) => not_found(l, &format!("{} {number}", T::Ticket.get(l))),
+        Err(StoreError::Transition(e)) => {
+            render(
+                &st,
+                &me,
+                &number,
+                Some((StatusCode::CONFLICT, e.to_string())),
+            )
+            .await
+        }
+        Err(e) => internal(l, e),
+    }
+}

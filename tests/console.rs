@@ -1,0 +1,770 @@
+//! The agent console over real HTTP, on SQLite and PostgreSQL: sign-in and sessions, CSRF,
+//! roles, the queue and escalation pages with their forms, tickets, and bad input.
+
+mod support;
+
+use hotline::agents::Role;
+use hotline::escalations::EscalationState;
+use support::app::{Backend, TestApp};
+use support::console::*;
+
+const MINUTE: i64 = 60_000;
+
+async fn history_len(app: &TestApp, id: i64) -> usize {
+    app.state
+        .steps
+        .store
+        .escalation_history(id)
+        .await
+        .expect("history")
+        .len()
+}
+
+async fn escalation(app: &TestApp, id: i64) -> hotline::escalations::Escalation {
+    app.state
+        .steps
+        .store
+        .escalation(id)
+        .await
+        .expect("read")
+        .expect("escalation")
+}
+
+both!(sign_in_and_out, |app: TestApp| async move {
+    add_agent(&app, "sup", Role::Supervisor).await;
+    // Without a session, the console sends you to sign in.
+    let anon = client()
+        .get(format!("{}/console", app.base))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(anon.status().as_u16(), 303);
+    assert_eq!(anon.headers()["location"], "/console/login");
+
+    let c = sign_in(&app, "sup").await;
+    let q = c.get("/console").await;
+    assert_eq!(q.status, 200);
+    assert!(q.body.contains("Queue"), "the agent's locale is English");
+    assert_eq!(
+        q.headers["content-security-policy"],
+        "default-src 'self'; frame-ancestors 'none'"
+    );
+    assert_eq!(q.headers["x-content-type-options"], "nosniff");
+    assert_eq!(q.headers["referrer-policy"], "same-origin");
+    assert_eq!(q.headers["cache-control"], "no-store");
+
+    let out = c.post("/console/logout", &[]).await;
+    assert_eq!(out.status, 303, "{}", out.body);
+    assert!(
+        out.headers["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    // The old cookie no longer works.
+    let after = c.get("/console").await;
+    assert_eq!(after.status, 303);
+    assert_eq!(after.location.as_deref(), Some("/console/login?expired=1"));
+    let page = client()
+        .get(format!("{}/console/login?expired=1&lang=en", app.base))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        page.contains("Your session has ended, sign in again."),
+        "{page}"
+    );
+    let zh = client()
+        .get(format!("{}/console/login?expired=1", app.base))
+        .header("accept-language", "zh-CN,zh;q=0.9,en;q=0.8")
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body");
+    assert!(zh.contains("您的会话已结束"), "{zh}");
+});
+
+both!(sessions_slide_and_expire, |app: TestApp| async move {
+    add_agent(&app, "amy", Role::Agent).await;
+    let idle = app.state.steps.cfg.console.idle_minutes * MINUTE;
+    let c = sign_in(&app, "amy").await;
+    // Used within the idle time, the session is renewed.
+    app.clock.advance_ms(idle - 5 * MINUTE);
+    assert_eq!(c.get("/console").await.status, 200);
+    app.clock.advance_ms(idle - 5 * MINUTE);
+    assert_eq!(c.get("/console").await.status, 200, "renewed by use");
+    // The counts poll does not keep an idle session alive.
+    app.clock.advance_ms(idle - 5 * MINUTE);
+    let counts = c.get("/console/counts").await;
+    assert_eq!(counts.status, 200);
+    let v: serde_json::Value = serde_json::from_str(&counts.body).expect("json");
+    assert!(v["open"].is_number(), "{v}");
+    app.clock.advance_ms(10 * MINUTE);
+    let r = c.get("/console").await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.location.as_deref(), Some("/console/login?expired=1"));
+    assert_eq!(c.get("/console/counts").await.status, 401);
+});
+
+both!(sessions_end_after_max_hours, |app: TestApp| async move {
+    add_agent(&app, "amy", Role::Agent).await;
+    let c = sign_in(&app, "amy").await;
+    let max = app.state.steps.cfg.console.max_hours * 60 * MINUTE;
+    let mut used = 0;
+    while used + 20 * MINUTE < max {
+        app.clock.advance_ms(20 * MINUTE);
+        used += 20 * MINUTE;
+        assert_eq!(c.get("/console").await.status, 200, "in use at {used}");
+    }
+    app.clock.advance_ms(20 * MINUTE);
+    let r = c.get("/console").await;
+    assert_eq!(
+        r.location.as_deref(),
+        Some("/console/login?expired=1"),
+        "never past max_hours, however busy"
+    );
+});
+
+both!(wrong_passwords_lock_the_login, |app: TestApp| async move {
+    add_agent(&app, "amy", Role::Agent).await;
+    let (unknown, _) = try_sign_in(&app, "nobody", "whatever password").await;
+    assert_eq!(unknown.status, 401);
+    assert!(
+        unknown.body.contains("Wrong login or password")
+            || unknown.body.contains("登录名或密码错误")
+    );
+    for i in 0..5 {
+        let (res, c) = try_sign_in(&app, "amy", "wrong password!").await;
+        assert!(c.is_none());
+        assert_eq!(res.status, 401, "attempt {i}");
+        assert!(
+            res.body.contains("Wrong login or password") || res.body.contains("登录名或密码错误"),
+            "the same answer as an unknown login"
+        );
+    }
+    // The sixth, with the right password, is still refused, and says until when.
+    let (res, c) = try_sign_in(&app, "amy", PASSWORD).await;
+    assert!(c.is_none(), "locked");
+    assert_eq!(res.status, 403);
+    assert!(
+        res.body.contains("locked") || res.body.contains("锁定"),
+        "{}",
+        res.body
+    );
+    assert!(
+        res.body.contains("2026-06-01 08:15"),
+        "until when, in the operator's zone: {}",
+        res.body
+    );
+    // After the lock, the right password works.
+    app.clock.advance_ms(16 * MINUTE);
+    let (res, c) = try_sign_in(&app, "amy", PASSWORD).await;
+    assert!(c.is_some(), "{} {}", res.status, res.body);
+});
+
+both!(inactive_agents_cannot_sign_in, |app: TestApp| async move {
+    let sup = add_agent(&app, "sup", Role::Supervisor).await;
+    let amy = add_agent(&app, "amy", Role::Agent).await;
+    let s = sign_in(&app, "sup").await;
+    let a = sign_in(&app, "amy").await;
+    let r = s
+        .post(
+            &format!("/console/agents/{}/active", amy.id),
+            &[("active", "0")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        a.get("/console").await.status,
+        303,
+        "deactivation ends sessions"
+    );
+    let (res, c) = try_sign_in(&app, "amy", PASSWORD).await;
+    assert!(c.is_none());
+    assert_eq!(res.status, 403);
+    assert!(res.body.contains("deactivated") || res.body.contains("停用"));
+    // A supervisor cannot deactivate themself.
+    let r = s
+        .post(
+            &format!("/console/agents/{}/active", sup.id),
+            &[("active", "0")],
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+});
+
+both!(forged_posts_are_refused, |app: TestApp| async move {
+    add_agent(&app, "amy", Role::Agent).await;
+    let id = raise(&app, "test:forged", "a complaint").await;
+    let c = sign_in(&app, "amy").await;
+    let path = format!("/console/escalations/{id}/claim");
+    // A wrong token.
+    let r = c
+        .post_raw(&path, &[("csrf", "forged")], &[("origin", &app.base)])
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("Nothing was changed"), "{}", r.body);
+    // No token at all.
+    let r = c.post_raw(&path, &[], &[]).await;
+    assert_eq!(r.status, 403);
+    // The right token from a foreign origin.
+    let r = c
+        .post_raw(
+            &path,
+            &[("csrf", &c.csrf)],
+            &[("origin", "http://evil.example")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let r = c
+        .post_raw(
+            &path,
+            &[("csrf", &c.csrf)],
+            &[("sec-fetch-site", "cross-site")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let e = escalation(&app, id).await;
+    assert_eq!(e.state, EscalationState::Open, "nothing changed");
+    assert_eq!(e.owner, None);
+    assert_eq!(history_len(&app, id).await, 1);
+    // The sign-in form needs its double-submit cookie.
+    let r = client()
+        .post(format!("{}/console/login", app.base))
+        .form(&[("login", "amy"), ("password", PASSWORD), ("csrf", "x")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 403);
+    // And with everything right, it works.
+    let r = c.post(&path, &[]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+});
+
+both!(agents_cannot_manage_agents, |app: TestApp| async move {
+    add_agent(&app, "amy", Role::Agent).await;
+    let c = sign_in(&app, "amy").await;
+    assert_eq!(c.get("/console/agents").await.status, 403);
+    assert!(
+        !c.get("/console").await.body.contains("/console/agents\""),
+        "no link"
+    );
+    let r = c
+        .post(
+            "/console/agents",
+            &[
+                ("login", "mallory"),
+                ("name", "Mallory"),
+                ("role", "supervisor"),
+                ("password", "long enough password"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let none = app
+        .state
+        .steps
+        .store
+        .agent_by_login("mallory")
+        .await
+        .expect("read");
+    assert!(none.is_none());
+});
+
+both!(supervisors_manage_agents, |app: TestApp| async move {
+    add_agent(&app, "sup", Role::Supervisor).await;
+    let s = sign_in(&app, "sup").await;
+    let r = s
+        .post(
+            "/console/agents",
+            &[
+                ("login", "li.ming"),
+                ("name", "李明"),
+                ("role", "agent"),
+                ("phone", "+86 138 0000 0009"),
+                ("password", "a long new password"),
+                ("locale", "zh-CN"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = s.get("/console/agents").await;
+    assert!(page.body.contains("李明"));
+    let li = app
+        .state
+        .steps
+        .store
+        .agent_by_login("li.ming")
+        .await
+        .expect("read")
+        .expect("added");
+    assert_eq!(li.phone.as_deref(), Some("+8613800000009"));
+    // The new agent signs in, in Chinese.
+    let (res, c) = try_sign_in(&app, "li.ming", "a long new password").await;
+    let c = c.unwrap_or_else(|| panic!("{}", res.body));
+    assert!(c.get("/console").await.body.contains("待办队列"));
+    // A taken login, a bad one, a long name, a short password: refused, nothing added.
+    for (fields, status) in [
+        (
+            vec![
+                ("login", "li.ming"),
+                ("name", "X"),
+                ("password", "a long new password"),
+            ],
+            409,
+        ),
+        (
+            vec![
+                ("login", "Li Ming"),
+                ("name", "X"),
+                ("password", "a long new password"),
+            ],
+            400,
+        ),
+        (
+            vec![
+                ("login", "long.name"),
+                ("name", &"x".repeat(81)),
+                ("password", "a long new password"),
+            ],
+            400,
+        ),
+        (
+            vec![("login", "short.pw"), ("name", "X"), ("password", "short")],
+            400,
+        ),
+        (
+            vec![("login", "no.name"), ("password", "a long new password")],
+            400,
+        ),
+        (
+            vec![
+                ("login", "bad.role"),
+                ("name", "X"),
+                ("role", "root"),
+                ("password", "a long new password"),
+            ],
+            400,
+        ),
+    ] {
+        let r = s.post("/console/agents", &fields).await;
+        assert_eq!(r.status, status, "{fields:?}: {}", r.body);
+    }
+    assert_eq!(
+        app.state.steps.store.agents().await.expect("agents").len(),
+        2
+    );
+    // A new password ends the agent's sessions.
+    let r = s
+        .post(
+            &format!("/console/agents/{}/password", li.id),
+            &[("password", "another long password")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(c.get("/console").await.status, 303);
+    assert!(
+        try_sign_in(&app, "li.ming", "another long password")
+            .await
+            .1
+            .is_some()
+    );
+    // Tampered ids.
+    assert_eq!(
+        s.post("/console/agents/abc/active", &[("active", "0")])
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        s.post("/console/agents/999999/active", &[("active", "0")])
+            .await
+            .status,
+        404
+    );
+});
+
+both!(two_agents_claim_at_once, |app: TestApp| async move {
+    add_agent(&app, "amy", Role::Agent).await;
+    add_agent(&app, "bob", Role::Agent).await;
+    let id = raise(&app, "test:race", "a complaint").await;
+    let a = sign_in(&app, "amy").await;
+    let b = sign_in(&app, "bob").await;
+    let path = format!("/console/escalations/{id}/claim");
+    let (ra, rb) = tokio::join!(a.post(&path, &[]), b.post(&path, &[]));
+    let e = escalation(&app, id).await;
+    let owner = e.owner.clone().expect("owned");
+    let (winner, loser, lost) = if owner == "amy" {
+        (&a, &b, &rb)
+    } else {
+        (&b, &a, &ra)
+    };
+    let won = if owner == "amy" { &ra } else { &rb };
+    assert_eq!(won.status, 303, "{}", won.body);
+    assert_eq!(lost.status, 409, "{}", lost.body);
+    assert!(
+        lost.body.contains(&format!("already claimed by {owner}")),
+        "the loser sees who owns it: {}",
+        lost.body
+    );
+    // The loser cannot reply; the owner can.
+    let r = loser
+        .post(
+            &format!("/console/escalations/{id}/reply"),
+            &[("text", "sorted"), ("via", "phone")],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains(&format!("owned by {owner}")), "{}", r.body);
+    assert_eq!(escalation(&app, id).await.state, EscalationState::Claimed);
+    let r = winner
+        .post(
+            &format!("/console/escalations/{id}/reply"),
+            &[("text", "sorted"), ("via", "phone")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(escalation(&app, id).await.state, EscalationState::Replied);
+});
+
+both!(
+    supervisor_reassigns_with_a_reason,
+    |app: TestApp| async move {
+        add_agent(&app, "sup", Role::Supervisor).await;
+        add_agent(&app, "amy", Role::Agent).await;
+        add_agent(&app, "bob", Role::Agent).await;
+        let id = raise(&app, "test:reassign", "a complaint").await;
+        let a = sign_in(&app, "amy").await;
+        let s = sign_in(&app, "sup").await;
+        assert_eq!(
+            a.post(&format!("/console/escalations/{id}/claim"), &[])
+                .await
+                .status,
+            303
+        );
+        let path = format!("/console/escalations/{id}/reassign");
+        // An agent may not reassign; a supervisor needs a reason and a real agent.
+        let r = a.post(&path, &[("to", "bob"), ("reason", "mine")]).await;
+        assert_eq!(r.status, 403, "{}", r.body);
+        let r = s.post(&path, &[("to", "bob")]).await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        let r = s.post(&path, &[("to", "ghost"), ("reason", "x")]).await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert_eq!(escalation(&app, id).await.owner.as_deref(), Some("amy"));
+        let r = s
+            .post(&path, &[("to", "bob"), ("reason", "amy is on leave")])
+            .await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        assert_eq!(escalation(&app, id).await.owner.as_deref(), Some("bob"));
+        let page = s.get(&format!("/console/escalations/{id}")).await;
+        assert!(
+            page.body.contains("from amy to bob: amy is on leave"),
+            "{}",
+            page.body
+        );
+        // Amy no longer may work it.
+        let r = a
+            .post(
+                &format!("/console/escalations/{id}/note"),
+                &[("text", "still mine?")],
+            )
+            .await;
+        assert_eq!(r.status, 403);
+    }
+);
+
+both!(closing_needs_a_reply, |app: TestApp| async move {
+    add_agent(&app, "amy", Role::Agent).await;
+    let id = raise(&app, "test:close", "a complaint").await;
+    let a = sign_in(&app, "amy").await;
+    let base = format!("/console/escalations/{id}");
+    assert_eq!(a.post(&format!("{base}/claim"), &[]).await.status, 303);
+    let r = a.post(&format!("{base}/close"), &[("note", "done")]).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body.contains("cannot be closed before the reply"),
+        "{}",
+        r.body
+    );
+    assert_eq!(escalation(&app, id).await.state, EscalationState::Claimed);
+    let r = a
+        .post(&format!("{base}/note"), &[("text", "called, no answer")])
+        .await;
+    assert_eq!(r.status, 303);
+    let r = a
+        .post(
+            &format!("{base}/reply"),
+            &[("text", "refund of ¥20 agreed"), ("via", "sms")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let r = a.post(&format!("{base}/close"), &[("note", "")]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let e = escalation(&app, id).await;
+    assert_eq!(e.state, EscalationState::Closed);
+    assert_eq!(e.reply.as_deref(), Some("refund of ¥20 agreed"));
+    let page = a.get(&base).await;
+    assert!(page.body.contains("called, no answer"));
+    assert!(
+        !page.body.contains("form-close"),
+        "no forms on a closed escalation"
+    );
+});
+
+both!(tampered_and_oversized_input, |app: TestApp| async move {
+    add_agent(&app, "amy", Role::Agent).await;
+    let id = raise(&app, "test:tamper", "a complaint").await;
+    let a = sign_in(&app, "amy").await;
+    let base = format!("/console/escalations/{id}");
+    assert_eq!(a.post(&format!("{base}/claim"), &[]).await.status, 303);
+    let before = history_len(&app, id).await;
+    assert_eq!(a.get("/console/escalations/abc").await.status, 400);
+    assert_eq!(a.get("/console/escalations/-1").await.status, 400);
+    assert_eq!(a.get("/console/escalations/99999999").await.status, 404);
+    assert_eq!(
+        a.get("/console/escalations/99999999999999999999")
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        a.post("/console/escalations/abc/note", &[("text", "x")])
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        a.post("/console/escalations/99999999/note", &[("text", "x")])
+            .await
+            .status,
+        404
+    );
+    assert_eq!(a.post(&format!("{base}/explode"), &[]).await.status, 404);
+    assert_eq!(a.post(&format!("{base}/note"), &[]).await.status, 400);
+    assert_eq!(
+        a.post(&format!("{base}/note"), &[("text", "   ")])
+            .await
+            .status,
+        400
+    );
+    let long = "长".repeat(4001);
+    let r = a.post(&format!("{base}/note"), &[("text", &long)]).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = a
+        .post(
+            &format!("{base}/reply"),
+            &[("text", &long), ("via", "phone")],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    let r = a
+        .post(
+            &format!("{base}/reply"),
+            &[("text", "ok"), ("via", "pigeon")],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    let r = a.post(&format!("{base}/close"), &[("note", &long)]).await;
+    assert_eq!(r.status, 400);
+    // Bigger than the body limit: refused before any handler.
+    let huge = "x".repeat(70 * 1024);
+    let r = a.post(&format!("{base}/note"), &[("text", &huge)]).await;
+    assert_eq!(r.status, 413);
+    assert_eq!(history_len(&app, id).await, before, "nothing changed");
+    assert_eq!(escalation(&app, id).await.state, EscalationState::Claimed);
+    // Filters.
+    assert_eq!(a.get("/console?state=bogus").await.status, 400);
+    assert_eq!(a.get("/console?owner=root").await.status, 400);
+    assert_eq!(
+        a.get("/console?state=claimed&owner=mine&overdue=1")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(a.get("/console/tickets/123").await.status, 400);
+    assert_eq!(a.get("/console/tickets?state=lost").await.status, 400);
+    assert_eq!(a.get("/console/callbacks/abc").await.status, 400);
+    assert_eq!(a.get("/console/callbacks/424242").await.status, 404);
+    assert_eq!(a.get("/console/callbacks?campaign=x").await.status, 400);
+    let r = a.post("/console/locale", &[("locale", "fr-FR")]).await;
+    assert_eq!(r.status, 400);
+});
+
+both!(queue_and_escalation_pages, |app: TestApp| async move {
+    add_agent(&app, "amy", Role::Agent).await;
+    let store = &app.state.steps.store;
+    // A customer whose name is markup: shown as text, never as elements.
+    let (status, body) = app
+        .api_put(
+            "/api/v1/accounts/50000005",
+            &serde_json::json!({
+                "name": "<b>Zhang</b><script>alert(1)</script>",
+                "lines": [{"number": "+8613800000055", "kind": "phone"}]
+            }),
+        )
+        .await;
+    assert!(status == 200 || status == 201, "{status} {body}");
+    let account = store
+        .account_by_no("50000005")
+        .await
+        .expect("read")
+        .expect("account");
+    let mut call = app
+        .sim
+        .start_call("+8613800000055", "+8610000")
+        .await
+        .expect("call");
+    call.press("2").await.expect("english");
+    call.press("5").await.expect("complaint");
+    call.record(30).await.expect("message");
+    call.hang_up().await.expect("hang up");
+    let rows = store
+        .escalations(&hotline::escalations::EscFilter {
+            account_id: Some(account.id),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    let e = rows.first().expect("the complaint escalated");
+    let a = sign_in(&app, "amy").await;
+    let q = a.get("/console").await;
+    assert!(
+        q.body.contains("&lt;b&gt;Zhang&lt;/b&gt;&lt;script&gt;"),
+        "{}",
+        q.body
+    );
+    assert!(!q.body.contains("<b>Zhang"));
+    assert!(!q.body.contains("<script>alert"));
+    assert!(q.body.contains("id=\"count-open\""));
+    // Fifteen minutes unclaimed: flagged.
+    app.clock.advance_ms(16 * MINUTE);
+    let q = a.get("/console?state=open").await;
+    assert!(q.body.contains("flag warn"), "unclaimed flag");
+    let page = a.get(&format!("/console/escalations/{}", e.id)).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("pressed 2"), "{}", page.body);
+    assert!(page.body.contains("pressed 5"));
+    assert!(page.body.contains("<audio controls"), "the recording plays");
+    assert!(page.body.contains("/console/tickets/"));
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("media-src 'self' http"), "{csp}");
+    assert!(!page.body.contains("<script>alert"));
+    // The ticket's page, assign and resolve.
+    let ticket = store
+        .ticket_by_id(e.ticket_id.expect("ticket"))
+        .await
+        .expect("read")
+        .expect("ticket");
+    let tp = format!("/console/tickets/{}", ticket.number);
+    let t = a.get(&tp).await;
+    assert_eq!(t.status, 200);
+    let r = a
+        .post(&format!("{tp}/assign"), &[("assignee", "ghost")])
+        .await;
+    assert_eq!(r.status, 400);
+    let r = a
+        .post(
+            &format!("{tp}/assign"),
+            &[("assignee", "amy"), ("note", "mine")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = a
+        .post(&format!("{tp}/resolve"), &[("note", "no code")])
+        .await;
+    assert_eq!(r.status, 400);
+    let r = a
+        .post(
+            &format!("{tp}/resolve"),
+            &[("code", "apologised"), ("note", "called back")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = a.post(&format!("{tp}/resolve"), &[("code", "again")]).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    let t = store
+        .ticket(&ticket.number)
+        .await
+        .expect("read")
+        .expect("ticket");
+    assert_eq!(t.assignee.as_deref(), Some("amy"));
+    assert_eq!(t.resolution_code.as_deref(), Some("apologised"));
+    let list = a.get("/console/tickets?kind=complaint").await;
+    assert!(list.body.contains(&ticket.number));
+    let found = a
+        .get(&format!("/console/tickets?number={}", ticket.number))
+        .await;
+    assert!(found.body.contains(&ticket.number));
+    assert_eq!(a.get("/console/callbacks").await.status, 200);
+});
+
+both!(language_switch, |app: TestApp| async move {
+    add_agent(&app, "amy", Role::Agent).await;
+    let a = sign_in(&app, "amy").await;
+    assert!(a.get("/console").await.body.contains("Queue"));
+    let r = a
+        .post(
+            "/console/locale",
+            &[("locale", "zh-CN"), ("back", "/console/tickets")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.location.as_deref(), Some("/console/tickets"));
+    assert!(a.get("/console").await.body.contains("待办队列"));
+    let r = a
+        .post(
+            "/console/locale",
+            &[("locale", "en-US"), ("back", "https://evil.example/")],
+        )
+        .await;
+    assert_eq!(r.location.as_deref(), Some("/console"), "no open redirect");
+});
+
+both!(
+    call_the_customer_is_refused_with_a_reason,
+    |app: TestApp| async move {
+        add_agent(&app, "amy", Role::Agent).await;
+        add_agent(&app, "bob", Role::Agent).await;
+        let id = raise(&app, "test:call", "a complaint").await;
+        let store = &app.state.steps.store;
+        let e = escalation(&app, id).await;
+        // The demo customer's number, to call back.
+        let mut with_number = hotline::escalations::NewEscalation::new(
+            e.kind,
+            "test:call:number".into(),
+            "call me back".into(),
+            e.created_at,
+        );
+        with_number.callback_number = Some("+8613800000001".into());
+        let id = store
+            .raise_escalation(&with_number)
+            .await
+            .expect("raise")
+            .expect("new")
+            .id;
+        let a = sign_in(&app, "amy").await;
+        let b = sign_in(&app, "bob").await;
+        let base = format!("/console/escalations/{id}");
+        assert!(a.get(&base).await.body.contains("form-call"));
+        assert_eq!(a.post(&format!("{base}/claim"), &[]).await.status, 303);
+        let before = history_len(&app, id).await;
+        // Someone else's case, or no phone of one's own: refused, with why, nothing recorded.
+        let r = b.post(&format!("{base}/call"), &[]).await;
+        assert!(
+            r.status == 403 || r.status == 409,
+            "{} {}",
+            r.status,
+            r.body
+        );
+        let r = a.post(&format!("{base}/call"), &[]).await;
+        assert_eq!(r.status, 409, "{}", r.body);
+        assert!(r.body.contains("id=\"refusal\""), "{}", r.body);
+        assert_eq!(history_len(&app, id).await, before);
+    }
+);
