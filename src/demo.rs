@@ -1,10 +1,12 @@
-//! Demo customers for `hotline serve --demo`, so a newcomer can dial straight away.
+//! Demo customers and console accounts for `hotline serve --demo`, so a newcomer can dial
+//! and sign in straight away.
 //!
 //! Rules: demo data is upserted by account number, so restarting in demo mode never
 //! duplicates it; the demo secrets are fixed, printed, and only used when none is configured.
 
 use chrono::{Datelike, Duration, NaiveDate};
 
+use crate::agents::{NewAgent, Role};
 use crate::billing::{Bill, Charge, Payment};
 use crate::customers::input::{AccountInput, LineInput};
 use crate::store::Store;
@@ -138,6 +140,31 @@ pub async fn load(store: &dyn Store, now_ms: i64) -> anyhow::Result<()> {
         };
         let write = input.into_write(c.account_no).await?;
         store.put_account(&write, now_ms).await?;
+    }
+    Ok(())
+}
+
+/// The demo console accounts: a supervisor and an agent, with public passwords.
+pub const DEMO_AGENTS: [(&str, &str, Role, &str); 2] = [
+    ("demo", "Demo Supervisor", Role::Supervisor, "demo-password"),
+    ("agent", "Demo Agent", Role::Agent, "agent-password"),
+];
+
+/// Creates the demo console accounts that do not exist yet.
+pub async fn load_agents(store: &dyn Store, now_ms: i64) -> anyhow::Result<()> {
+    for (login, name, role, password) in DEMO_AGENTS {
+        if store.agent_by_login(login).await?.is_some() {
+            continue;
+        }
+        let new = NewAgent {
+            login: login.into(),
+            name: name.into(),
+            role,
+            phone: None,
+            locale: crate::prompts::Locale::ZhCn,
+            password_hash: crate::customers::pin::hash_secret_async(password.into()).await?,
+        };
+        store.create_agent(&new, now_ms).await?;
     }
     Ok(())
 }

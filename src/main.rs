@@ -191,9 +191,13 @@ async fn serve(mut cfg: Config, demo_mode: bool) -> anyhow::Result<()> {
         .await
         .context("starting the service")?;
     if demo_mode {
-        demo::load(state.steps.store.as_ref(), state.steps.clock.now_ms())
+        let now = state.steps.clock.now_ms();
+        demo::load(state.steps.store.as_ref(), now)
             .await
             .context("loading demo customers")?;
+        demo::load_agents(state.steps.store.as_ref(), now)
+            .await
+            .context("creating the demo console accounts")?;
         print_demo_banner(&state.steps.cfg);
     }
     tracing::info!(addr = %listener.local_addr()?, "listening");
@@ -224,6 +228,11 @@ fn print_demo_banner(cfg: &Config) {
     println!(
         "  hotline dial --from +8613999999999    # an unknown number: press 1, then account number + # and PIN + #\n"
     );
+    println!("The agent console is at {}/console:", cfg.public_url);
+    for (login, name, _, password) in demo::DEMO_AGENTS {
+        println!("  {login} / {password}    # {name}");
+    }
+    println!();
 }
 
 async fn shutdown_signal() {
