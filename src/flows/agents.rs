@@ -21,7 +21,7 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use super::menu::ask_menu;
 use super::tickets::{ask_callback_no, typed_callback};
-use super::{Choice, Ctx, Facts, FlowState, MAX_TRIES, Need, Node, Reply, choice};
+use super::{Choice, Ctx, Facts, FlowState, Need, Node, Reply, choice};
 use crate::calls::CallStep;
 use crate::config::TransferMode;
 use crate::customers::Account;
@@ -214,19 +214,12 @@ pub(super) fn offer(
         },
         Choice::Key('2') => enqueue(ctx, state, q, out),
         Choice::Key(_) => back_to_menu(out, state),
-        c @ (Choice::NoInput | Choice::Invalid) => {
-            let key = if c == Choice::NoInput {
-                "menu.no_input"
-            } else {
-                "menu.invalid"
-            };
-            out.say(key, &[]);
-            if state.tries + 1 >= MAX_TRIES {
-                out.goodbye();
-            } else {
-                ask_offer(ctx, out, q, &state.retry());
-            }
-        }
+        c @ (Choice::NoInput | Choice::Invalid) => out.missed(
+            state,
+            c == Choice::NoInput,
+            |out, next| ask_offer(ctx, out, q, next),
+            |out, _| out.goodbye(),
+        ),
     }
     Ok(())
 }

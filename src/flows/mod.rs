@@ -701,8 +701,8 @@ impl<'c> Reply<'c> {
         &mut self,
         state: &FlowState,
         no_input: bool,
-        ask: fn(&mut Reply<'_>, &FlowState),
-        last: fn(&mut Reply<'_>, &FlowState),
+        ask: impl FnOnce(&mut Reply<'_>, &FlowState),
+        last: impl FnOnce(&mut Reply<'_>, &FlowState),
     ) {
         self.say(
             if no_input {
