@@ -472,3 +472,92 @@ both!(
         assert_eq!(anonymous.status().as_u16(), 401);
     }
 );
+
+/// The agent's own phone, which click-to-call rings first.
+const AGENT_PHONE: &str = "+8613900000009";
+
+#[tokio::test]
+async fn an_agent_calls_the_customer_back_from_the_console() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.callbacks.from_number = Some(HOTLINE.into());
+    })
+    .await
+    .expect("app");
+    let store = &app.state.steps.store;
+    let li = support::console::add_agent(&app, "li", Role::Agent).await;
+    store
+        .update_agent(
+            li.id,
+            &AgentUpdate {
+                phone: Some(Some(AGENT_PHONE.into())),
+                ..AgentUpdate::default()
+            },
+            START_MS,
+        )
+        .await
+        .expect("phone");
+    let mut e = NewEscalation::new(
+        EscalationKind::TransferCallback,
+        "call:CA0000000000000000000000000000test".into(),
+        "asked for a callback".into(),
+        START_MS,
+    );
+    e.callback_number = Some(ALICE.into());
+    let id = store
+        .raise_escalation(&e)
+        .await
+        .expect("store")
+        .expect("new")
+        .id;
+    app.twilio.on(
+        AGENT_PHONE,
+        hotline::telephony::twilio::fake_api::Behaviour::answer(vec![]),
+    );
+    let console = support::console::sign_in(&app, "li").await;
+    // Not before claiming it: the case is nobody's yet.
+    let refused = console
+        .post(&format!("/console/escalations/{id}/call"), &[])
+        .await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert_eq!(app.twilio.placed_to(AGENT_PHONE), 0, "nobody was rung");
+    console
+        .post(&format!("/console/escalations/{id}/claim"), &[])
+        .await;
+    let called = console
+        .post(&format!("/console/escalations/{id}/call"), &[])
+        .await;
+    assert!(called.status < 400, "{} {}", called.status, called.body);
+    app.twilio.wait_idle().await;
+    // Twilio rang the agent from the hotline's number, and the agent heard which case it is.
+    let calls = app.twilio.calls();
+    let leg = calls
+        .iter()
+        .find(|c| c.to == AGENT_PHONE)
+        .expect("the agent's leg");
+    assert_eq!(leg.from, HOTLINE);
+    let heard = leg.heard.join(" ");
+    assert!(!heard.is_empty(), "the agent hears the case first");
+    let create = app
+        .twilio
+        .create_requests()
+        .into_iter()
+        .find(|r| r.param("To") == Some(AGENT_PHONE))
+        .expect("create request");
+    assert!(
+        create
+            .param("Url")
+            .is_some_and(|u| u.ends_with(&format!("/twilio/connect?e={id}"))),
+        "{create:?}"
+    );
+    let history = store.escalation_history(id).await.expect("history");
+    let call = history
+        .iter()
+        .find(|h| h.kind == "call")
+        .expect("the call is recorded");
+    assert_eq!(call.actor, "li");
+    assert!(
+        call.detail.contains("+86*********02"),
+        "masked: {}",
+        call.detail
+    );
+}
