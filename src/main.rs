@@ -48,6 +48,35 @@ enum Cmd {
         #[command(subcommand)]
         what: CampaignsCmd,
     },
+    /// A report for managers: satisfaction, surveys, service-levels, hotline, callbacks or
+    /// complaints, over local days (default this month so far).
+    Report {
+        /// satisfaction, surveys, service-levels, hotline, callbacks or complaints.
+        kind: String,
+        /// First day, YYYY-MM-DD (in the operator's time zone).
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day, inclusive.
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, default_value = "table", value_parser = ["table", "csv", "json"])]
+        format: String,
+        /// A ticket kind (fault, installation…) or a survey's service.
+        #[arg(long)]
+        service: Option<String>,
+        /// phone, broadband or leased.
+        #[arg(long)]
+        line_kind: Option<String>,
+        /// residential or business.
+        #[arg(long)]
+        customer_class: Option<String>,
+        /// A campaign id.
+        #[arg(long)]
+        campaign: Option<String>,
+        /// The hotline number called.
+        #[arg(long)]
+        hotline: Option<String>,
+    },
     /// Agents and supervisors who sign in to the console at /console.
     Agents {
         #[command(subcommand)]
@@ -151,6 +180,29 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Campaigns {
             what: CampaignsCmd::Report { id },
         } => campaigns_report(cfg, id).await,
+        Cmd::Report {
+            kind,
+            from,
+            to,
+            format,
+            service,
+            line_kind,
+            customer_class,
+            campaign,
+            hotline,
+        } => {
+            let params = hotline::reports::params::ReportParams {
+                from,
+                to,
+                service,
+                line_kind,
+                customer_class,
+                campaign,
+                hotline,
+                format: None,
+            };
+            report(cfg, &kind, &params, &format).await
+        }
         Cmd::Agents { what } => agents(cfg, what).await,
         Cmd::Dial { from, to, url } => {
             if cfg.twilio.auth_token.is_empty() {
@@ -393,6 +445,39 @@ async fn campaigns_report(cfg: Config, id: i64) -> anyhow::Result<()> {
         .await
         .context("computing the report")?;
     print!("{}", report.to_text());
+    Ok(())
+}
+
+async fn report(
+    cfg: Config,
+    kind: &str,
+    params: &hotline::reports::params::ReportParams,
+    format: &str,
+) -> anyhow::Result<()> {
+    use hotline::clock::Clock as _;
+    let kind = hotline::reports::params::kind(kind)?;
+    let now = hotline::clock::SystemClock.now_ms();
+    let (period, filter) = params.parse(now, cfg.timezone)?;
+    let store = store::connect(cfg.database_url.expose())
+        .await
+        .context("opening the store")?;
+    let calendar = cfg.calendar().context("loading the calendar")?;
+    let ctx = hotline::reports::ReportCtx {
+        store: store.as_ref(),
+        period,
+        filter: &filter,
+        now,
+        tz: cfg.timezone,
+        calendar: &calendar,
+    };
+    let report = hotline::reports::build(kind, &ctx)
+        .await
+        .context("computing the report")?;
+    match format {
+        "csv" => print!("{}", report.to_csv()),
+        "json" => println!("{}", serde_json::to_string_pretty(&report)?),
+        _ => print!("{}", report.to_text()),
+    }
     Ok(())
 }
 

@@ -344,6 +344,38 @@ async fn scenario(app: &TestApp, c: &Client) {
     wait_text(c, "table.agents", |t| t.contains("sup")).await;
     shot(c, "agents").await;
 
+    // The reports, each with its definition; the complaint recorded above is in the complaints
+    // report, drawn as a chart without any script or network.
+    for kind in hotline::reports::ReportKind::ALL {
+        let k = kind.as_str();
+        c.goto(&format!(
+            "{}/console/reports?kind={k}&from=2026-05-01&to=2026-06-01",
+            app.base
+        ))
+        .await
+        .expect("goto");
+        wait_text(c, "main", |t| t.contains("Download CSV")).await;
+        let definitions = c
+            .find_all(fantoccini::Locator::Css("section.report p.definition"))
+            .await
+            .expect("definitions");
+        assert!(!definitions.is_empty(), "{k}: no tables");
+        shot(c, &format!("report-{k}")).await;
+    }
+    c.goto(&format!(
+        "{}/console/reports?kind=complaints&from=2026-05-01&to=2026-06-01",
+        app.base
+    ))
+    .await
+    .expect("goto");
+    let bars = c
+        .find_all(fantoccini::Locator::Css(
+            "section#complaints svg.chart rect",
+        ))
+        .await
+        .expect("bars");
+    assert!(!bars.is_empty(), "the complaints chart has bars");
+
     // A page on another origin posts a form to the console: refused, nothing changed.
     let before = store
         .escalation_history(other)

@@ -24,6 +24,7 @@ use crate::store::StoreError;
 
 mod callbacks;
 mod escalations;
+mod reports;
 mod tickets;
 mod webhooks;
 
@@ -31,6 +32,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(callbacks::routes())
         .merge(escalations::routes())
+        .merge(reports::routes())
         .merge(tickets::routes())
         .merge(webhooks::routes())
         .route("/api/v1/accounts", get(list_accounts))

@@ -13,7 +13,7 @@ use crate::customers::pin;
 use crate::prompts::Locale;
 use crate::store::StoreError;
 
-fn supervisors_only(me: &Me) -> Result<(), Box<Response>> {
+pub(super) fn supervisors_only(me: &Me) -> Result<(), Box<Response>> {
     if me.agent.is_supervisor() {
         Ok(())
     } else {

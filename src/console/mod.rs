@@ -21,6 +21,7 @@ mod agents;
 mod callbacks;
 mod escalation;
 mod queue;
+mod reports;
 mod session;
 pub mod text;
 mod tickets;
@@ -69,6 +70,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/console/callbacks", get(callbacks::list))
         .route("/console/callbacks/{id}", get(callbacks::page))
         .route("/console/agents", get(agents::list).post(agents::add))
+        .route("/console/reports", get(reports::page))
+        .route("/console/reports.csv", get(reports::csv))
         .route("/console/agents/{id}/{action}", post(agents::act))
         .layer(middleware::from_fn_with_state(state, guard))
         .layer(CatchPanicLayer::custom(
@@ -258,6 +261,7 @@ pub fn layout(l: Locale, title: &str, me: Option<&Me>, here: &str, body: Markup)
                             a href="/console/tickets" { (T::Tickets.get(l)) }
                             a href="/console/callbacks" { (T::Callbacks.get(l)) }
                             @if me.agent.is_supervisor() {
+                                a href="/console/reports" { (T::Reports.get(l)) }
                                 a href="/console/agents" { (T::Agents.get(l)) }
                             }
                         }

@@ -32,6 +32,18 @@ macro_rules! texts {
 
 texts! {
     AppName => "客服热线 · 坐席台", "Hotline · agent console";
+    Reports => "报表", "Reports";
+    Report => "报表", "Report";
+    Show => "查看", "Show";
+    DownloadCsv => "下载 CSV", "Download CSV";
+    NotApplied => "本报表不适用的筛选", "Filters this report cannot apply";
+    NothingInPeriod => "本期没有数据。", "Nothing in this period.";
+    ReportSatisfaction => "回访满意度", "Satisfaction";
+    ReportSurveys => "抽样调查", "Sample surveys";
+    ReportServiceLevels => "服务时限", "Service levels";
+    ReportHotline => "热线", "Hotline";
+    ReportCallbacks => "回访外呼", "Callbacks";
+    ReportComplaints => "投诉", "Complaints";
     Queue => "待办队列", "Queue";
     Tickets => "工单", "Tickets";
     Callbacks => "回访", "Callbacks";

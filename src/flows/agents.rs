@@ -27,7 +27,7 @@ use crate::config::TransferMode;
 use crate::customers::Account;
 use crate::escalations::{Escalation, EscalationKind, NewEscalation};
 use crate::prompts::{Catalog, Locale, speak};
-use crate::store::Effect;
+use crate::store::{Effect, Milestone};
 use crate::telephony::{CallInput, Gather, NextStep, Verb};
 use crate::tickets::Ticket;
 
@@ -82,6 +82,8 @@ pub(super) fn person(
     facts: &Facts,
     out: &mut Reply<'_>,
 ) -> Result<(), Need> {
+    // Asking is what counts (the call is not contained), whatever the queue then offers.
+    out.effects.push(Effect::Milestone(Milestone::Person));
     if ctx.transfer == TransferMode::Dial {
         match ctx.agent {
             Some(to) => {
@@ -164,6 +166,8 @@ fn at_words(ctx: &Ctx<'_>, locale: Locale, at_ms: i64) -> Option<String> {
 /// Why there is no queue (closed, or a long wait), then the choices: a callback, holding
 /// anyway while agents are open, the menu.
 fn ask_offer(ctx: &Ctx<'_>, out: &mut Reply<'_>, q: &QueueFacts, next: &FlowState) {
+    out.effects
+        .push(Effect::Milestone(Milestone::CallbackOffered));
     let l = next.locale;
     let mut prompts = Vec::new();
     if !q.open {

@@ -9,7 +9,7 @@ use super::{
 use crate::billing::Bill;
 use crate::customers::Account;
 use crate::prompts::speak;
-use crate::store::Effect;
+use crate::store::{Effect, Milestone};
 use crate::telephony::CallInput;
 
 /// Charges read out on request.
@@ -237,6 +237,8 @@ fn read_bill(
         }
     }
     say_bill(state, bill, out);
+    // Hearing the bill is the task done: the hotline report counts the call as self-served.
+    out.effects.push(Effect::Milestone(Milestone::SelfServed));
     ask_bill_menu(out, &state.goto(Node::Bill));
     Ok(())
 }

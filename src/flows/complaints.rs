@@ -7,6 +7,7 @@ use super::{
     Choice, Ctx, Facts, FlowState, Goal, MAX_TRIES, Need, Node, Reply, TicketRequest, choice,
 };
 use crate::prompts::speak;
+use crate::store::{Effect, Milestone};
 use crate::telephony::{CallInput, Verb};
 use crate::tickets::{Recording, TicketKind};
 
@@ -37,6 +38,8 @@ pub(super) fn info(
     match choice(ctx, state.locale, "info", &['1', '2', '3', '*', '0'], input) {
         Choice::Key(k) if INFO_TOPICS.contains(&k) => {
             out.say(&format!("info.{k}"), &[]);
+            // Service information heard: the caller got what they came for.
+            out.effects.push(Effect::Milestone(Milestone::SelfServed));
             ask_info(out, &state.goto(Node::Info));
         }
         Choice::Key('0') => super::menu::person(ctx, state, facts, out)?,

@@ -425,7 +425,11 @@ fn a_person_during_hours_with_a_short_wait_is_queued_with_place_and_wait() {
     assert_eq!(wait, NextStep("/twilio/queue/wait?l=zh".into()));
     let next = next_state(&o);
     assert_eq!((next.node, next.seq), (Node::AfterQueue, 3));
-    assert!(o.effects.is_empty(), "nothing raised for a queued caller");
+    assert_eq!(
+        o.effects,
+        [Effect::Milestone(crate::store::Milestone::Person)],
+        "nothing raised for a queued caller; the call only records that they asked"
+    );
 }
 
 #[test]
@@ -1028,4 +1032,95 @@ fn an_account_with_many_lines_types_the_line_number_or_its_end() {
     let again = run(&cx, &at_line, CallInput::Digits("1".into()), &facts);
     assert!(said(&again).contains("无效"), "{}", said(&again));
     assert_eq!(next_state(&again).tries, 1);
+}
+
+/// The milestones of an outcome, in order.
+fn milestones(o: &Outcome) -> Vec<crate::store::Milestone> {
+    o.effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Milestone(m) => Some(*m),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn finished_tasks_and_asking_for_a_person_are_recorded_as_milestones() {
+    use crate::store::Milestone::{CallbackOffered, Person, SelfServed};
+    let cat = catalog();
+    let cx = ctx(&cat);
+    // The bill read out.
+    let st = FlowState {
+        account: Some((7, Ident::Line)),
+        ..menu_state(0)
+    };
+    let facts = Facts {
+        account: Some(Some(account(None))),
+        bill: Some(Ok(Some(bill()))),
+        ..Facts::default()
+    };
+    let o = run(&cx, &st, CallInput::Digits("1".into()), &facts);
+    assert_eq!(milestones(&o), [SelfServed]);
+    // A locked account hears no bill: nothing finished.
+    let mut locked = account(None);
+    locked.pin_locked_until = Some(NOW + 60_000);
+    let lf = Facts {
+        account: Some(Some(locked)),
+        ..Facts::default()
+    };
+    let o = run(&cx, &st, CallInput::Digits("1".into()), &lf);
+    assert!(milestones(&o).is_empty());
+    // Service information: the menu of topics is not yet the task, a topic is.
+    let info = run(
+        &cx,
+        &menu_state(0),
+        CallInput::Digits("3".into()),
+        &Facts::default(),
+    );
+    assert!(milestones(&info).is_empty());
+    let topic = run(
+        &cx,
+        &next_state(&info),
+        CallInput::Digits("1".into()),
+        &Facts::default(),
+    );
+    assert_eq!(milestones(&topic), [SelfServed]);
+    // A ticket's state by its number.
+    let typing = FlowState {
+        node: Node::TicketNo,
+        ..menu_state(0)
+    };
+    let number = "12345674";
+    assert!(crate::tickets::is_valid_number(number));
+    let tf = Facts {
+        ticket: Some(Some(ticket(
+            number,
+            TicketState::InProgress,
+            Some(NOW + 3_600_000),
+        ))),
+        ..Facts::default()
+    };
+    let o = run(&cx, &typing, CallInput::Digits(format!("{number}#")), &tf);
+    assert_eq!(milestones(&o), [SelfServed]);
+    // After hours: asking for a person is recorded, and so is the callback offered instead.
+    let closed = Facts {
+        queue: Some(closed_queue()),
+        ..Facts::default()
+    };
+    let o = run(&cx, &menu_state(0), CallInput::Digits("0".into()), &closed);
+    assert_eq!(milestones(&o), [Person, CallbackOffered]);
+    // Dial mode: asking is recorded too.
+    let dial = Ctx {
+        transfer: TransferMode::Dial,
+        agent: Some("+8613700000009"),
+        ..ctx(&cat)
+    };
+    let o = run(
+        &dial,
+        &menu_state(0),
+        CallInput::Digits("0".into()),
+        &Facts::default(),
+    );
+    assert_eq!(milestones(&o), [Person]);
 }

@@ -14,6 +14,7 @@ use super::{
 };
 use crate::customers::{Account, LineKind};
 use crate::prompts::speak;
+use crate::store::{Effect, Milestone};
 use crate::telephony::CallInput;
 use crate::tickets::{self, Ticket, TicketKind};
 
@@ -487,6 +488,8 @@ fn open(ctx: &Ctx<'_>, state: &FlowState, facts: &Facts, out: &mut Reply<'_>) ->
         .as_ref()
         .ok_or_else(|| Need::OpenTicket(Box::new(req)))?;
     say_opened(ctx, state, t, out);
+    // The fault or order is in and its number said: a task finished without a person.
+    out.effects.push(Effect::Milestone(Milestone::SelfServed));
     let next = FlowState {
         ticket: Some(t.number.clone()),
         ..state.goto(Node::Opened)
@@ -632,6 +635,8 @@ fn say_status(ctx: &Ctx<'_>, state: &FlowState, t: &Ticket, out: &mut Reply<'_>)
             out.say("ticket.status_due", &[("deadline", &d)]);
         }
     }
+    // Hearing a ticket's state (by its number, or a line's running fault) is a task done.
+    out.effects.push(Effect::Milestone(Milestone::SelfServed));
 }
 
 fn ask_status_menu(out: &mut Reply<'_>, next: &FlowState) {

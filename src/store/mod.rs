@@ -10,6 +10,8 @@
 mod agents;
 mod callbacks;
 mod postgres;
+mod reports_callbacks;
+mod reports_tickets;
 mod rows;
 mod sqlite;
 mod tickets;
@@ -123,6 +125,23 @@ pub enum Effect {
     },
     /// A case for people (a caller who chose a callback over holding), once per source.
     Escalate(Box<NewEscalation>),
+    /// The call reached a milestone the hotline report counts; the call keeps the first time
+    /// of each (so retries and repeats change nothing).
+    Milestone(Milestone),
+}
+
+/// What a call achieved, kept on its row (`calls.self_served_at`, `person_at`,
+/// `callback_offered_at`) so the hotline report never reads call steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Milestone {
+    /// The caller finished a self-service task: heard their bill, opened a fault or order
+    /// ticket, heard a ticket's state, or heard service information.
+    SelfServed,
+    /// The caller asked for a person (whether they then queued, were put through, or were
+    /// offered a callback).
+    Person,
+    /// The caller was offered a callback instead of holding for an agent.
+    CallbackOffered,
 }
 
 /// What became of a `StepWrite`.
@@ -396,8 +415,98 @@ pub trait AgentStore: Send + Sync + 'static {
     async fn queue_offer(&self, agent_call: &str, seen_since: i64) -> Result<Option<QueueCall>>;
 }
 
+pub use reports_tickets::{AtRisk, CallTally, DueTally, QueueTally, ResolveTime, TicketScope};
+
+/// Aggregates for the ticket, complaint and hotline reports (see `crate::reports`): each is
+/// a GROUP BY over indexed rows, or one sorted column for percentiles.
 #[async_trait]
-pub trait Store: TicketStore + CallbackStore + AgentStore + Send + Sync + 'static {
+pub trait TicketReportStore: Send + Sync + 'static {
+    /// Tickets whose deadline falls in `[from, to)`, by kind and customer class, split into
+    /// met, breached, pending and cancelled as of `now`.
+    async fn tickets_due(
+        &self,
+        from: i64,
+        to: i64,
+        now: i64,
+        scope: &TicketScope<'_>,
+    ) -> Result<Vec<DueTally>>;
+    /// Time to resolve (`resolved_at - opened_at`, ms) of the tickets resolved in
+    /// `[from, to)`, ascending within each kind and customer class.
+    async fn resolve_times(
+        &self,
+        from: i64,
+        to: i64,
+        scope: &TicketScope<'_>,
+    ) -> Result<Vec<ResolveTime>>;
+    /// Running tickets, by kind, already late at `now` or due before `until`.
+    async fn tickets_at_risk(
+        &self,
+        now: i64,
+        until: i64,
+        scope: &TicketScope<'_>,
+    ) -> Result<Vec<AtRisk>>;
+    /// Tickets of `kind` opened in each `[bounds[i], bounds[i + 1])`, one count per interval
+    /// (`scope.kind` is not read: the kind is required here).
+    async fn tickets_opened(
+        &self,
+        kind: &str,
+        bounds: &[i64],
+        scope: &TicketScope<'_>,
+    ) -> Result<Vec<i64>>;
+    /// Inbound calls started in each `[bounds[i], bounds[i + 1])` (to `hotline` when given),
+    /// with what they achieved; a call from a number that called again within `repeat_ms` of
+    /// its start is not contained.
+    async fn hotline_calls(
+        &self,
+        bounds: &[i64],
+        hotline: Option<&str>,
+        repeat_ms: i64,
+    ) -> Result<Vec<CallTally>>;
+    /// The agent queue as the inbound calls started in `[from, to)` found it.
+    async fn queue_tally(&self, from: i64, to: i64, hotline: Option<&str>) -> Result<QueueTally>;
+}
+
+pub use reports_callbacks::{
+    AnswerCount, AttemptNoCount, AttemptTime, CallbackScope, CampaignAttempts, FirstAttemptWait,
+    QuestionScore, SampleCount,
+};
+
+/// Aggregates for the satisfaction, survey and callback reports (see `crate::reports`):
+/// each is a GROUP BY over indexed rows, or one sorted column for percentiles; the scope and
+/// which time each counts at are in `reports_callbacks`' rules.
+#[async_trait]
+pub trait CallbackReportStore: Send + Sync + 'static {
+    /// Callbacks of satisfaction campaigns per campaign, ticket kind, line kind, question and
+    /// value, for the answers very / basic / dissatisfied / yes / no given in the period.
+    async fn satisfaction_answers(&self, scope: &CallbackScope<'_>) -> Result<Vec<AnswerCount>>;
+    /// Satisfaction callbacks queued in the period, per ticket kind and line kind, with how
+    /// many were reached and answered.
+    async fn satisfaction_sample(&self, scope: &CallbackScope<'_>) -> Result<Vec<SampleCount>>;
+    /// Sample-survey answers given in the period, per campaign and question.
+    async fn survey_scores(&self, scope: &CallbackScope<'_>) -> Result<Vec<QuestionScore>>;
+    /// Sample-survey attempts the carrier took in the period, per attempt number.
+    async fn survey_attempts(&self, scope: &CallbackScope<'_>) -> Result<Vec<AttemptNoCount>>;
+    /// Attempts the carrier took in the period, per campaign.
+    async fn campaign_attempts(&self, scope: &CallbackScope<'_>) -> Result<Vec<CampaignAttempts>>;
+    /// Each attempt the carrier took in the period: when, and the customer's zone.
+    async fn attempt_times(&self, scope: &CallbackScope<'_>) -> Result<Vec<AttemptTime>>;
+    /// Resolution to first attempt of the callbacks about a resolved ticket whose first
+    /// attempt the carrier took was placed in the period, ascending per campaign.
+    async fn first_attempt_waits(&self, scope: &CallbackScope<'_>)
+    -> Result<Vec<FirstAttemptWait>>;
+}
+
+#[async_trait]
+pub trait Store:
+    TicketStore
+    + CallbackStore
+    + AgentStore
+    + TicketReportStore
+    + CallbackReportStore
+    + Send
+    + Sync
+    + 'static
+{
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<()>;
     /// Cheap round trip, for `/readyz`.

@@ -47,6 +47,16 @@ fn migrator() -> Migrator {
             "agents",
             include_str!("../../migrations/postgres/0004_agents.sql"),
         ),
+        (
+            5,
+            "call_outcomes",
+            include_str!("../../migrations/postgres/0005_call_outcomes.sql"),
+        ),
+        (
+            6,
+            "callback_reports",
+            include_str!("../../migrations/postgres/0006_callback_reports.sql"),
+        ),
     ])
 }
 
@@ -72,6 +82,10 @@ super::callbacks::callback_store!(
     pool,
     " FOR UPDATE OF d SKIP LOCKED"
 );
+
+super::reports_tickets::ticket_report_store!(PgStore, sqlx::Postgres, pool);
+
+super::reports_callbacks::callback_report_store!(PgStore, sqlx::Postgres, pool);
 
 super::agents::agent_store!(PgStore, sqlx::Postgres, pool, " FOR UPDATE SKIP LOCKED");
 
@@ -431,6 +445,7 @@ impl Store for PgStore {
         for p in &effects.pins {
             apply_pin(&mut tx, p).await?;
         }
+        ticket_report_impl::apply_milestones(&mut tx, &effects.milestones).await?;
         for (e, at) in &effects.surveys {
             callback_impl::apply_survey_effect(&mut tx, e, *at).await?;
         }

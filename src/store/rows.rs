@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 
-use super::{Effect, NewCall, Result, StepOutcome, StepWrite, StoreError};
+use super::{Effect, Milestone, NewCall, Result, StepOutcome, StepWrite, StoreError};
 use crate::billing::{Bill, Charge, Payment};
 use crate::calls::{CallRecord, CallStep};
 use crate::customers::{Account, CustomerClass, Line, LineKind};
@@ -464,6 +464,17 @@ pub(super) struct Effects<'a> {
     pub pins: Vec<PinEffect>,
     /// Survey effects (answers, opt-outs, follow-ups) with their step's time.
     pub surveys: Vec<(&'a Effect, i64)>,
+    /// Each call's milestones, once each with the earliest step time of the batch (the
+    /// stored time only ever moves earlier, so the order of batches does not matter).
+    pub milestones: Vec<MilestoneWrite<'a>>,
+}
+
+/// A milestone a call reached at a step (see `Effect::Milestone`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct MilestoneWrite<'a> {
+    pub call_sid: &'a str,
+    pub milestone: Milestone,
+    pub at: i64,
 }
 
 pub(super) struct CallUpdate<'a> {
@@ -619,6 +630,7 @@ pub(super) fn effects<'a>(steps: &'a [StepWrite], recorded: &[usize]) -> Effects
     let mut index: HashMap<&str, usize> = HashMap::new();
     let mut pins = Vec::new();
     let mut surveys = Vec::new();
+    let mut milestones: Vec<MilestoneWrite<'a>> = Vec::new();
     for s in recorded.iter().filter_map(|&i| steps.get(i)) {
         let k = *index.entry(s.call_sid.as_str()).or_insert_with(|| {
             calls.push(CallUpdate {
@@ -650,6 +662,20 @@ pub(super) fn effects<'a>(steps: &'a [StepWrite], recorded: &[usize]) -> Effects
                 | Effect::OptOut { .. }
                 | Effect::Followup { .. }
                 | Effect::Escalate(_) => surveys.push((e, s.at)),
+                Effect::Milestone(milestone) => {
+                    let sid = s.call_sid.as_str();
+                    match milestones
+                        .iter_mut()
+                        .find(|m| m.call_sid == sid && m.milestone == milestone)
+                    {
+                        Some(m) => m.at = m.at.min(s.at),
+                        None => milestones.push(MilestoneWrite {
+                            call_sid: sid,
+                            milestone,
+                            at: s.at,
+                        }),
+                    }
+                }
             }
         }
     }
@@ -657,6 +683,7 @@ pub(super) fn effects<'a>(steps: &'a [StepWrite], recorded: &[usize]) -> Effects
         calls,
         pins,
         surveys,
+        milestones,
     }
 }
 
@@ -708,6 +735,35 @@ mod tests {
             at: seq.into(),
             effects: vec![],
         }
+    }
+
+    #[test]
+    fn milestones_are_kept_once_per_call_with_the_earliest_time() {
+        let mut a1 = step("A", 1, true);
+        a1.effects = vec![Effect::Milestone(Milestone::SelfServed)];
+        let mut a2 = step("A", 2, false);
+        a2.effects = vec![
+            Effect::Milestone(Milestone::SelfServed),
+            Effect::Milestone(Milestone::Person),
+        ];
+        let mut b3 = step("B", 3, true);
+        b3.effects = vec![Effect::Milestone(Milestone::SelfServed)];
+        // Recorded out of order: the earlier step still sets the time.
+        let steps = [a2, a1, b3];
+        let e = effects(&steps, &[0, 1, 2]);
+        let got: Vec<(&str, Milestone, i64)> = (e.milestones.iter())
+            .map(|m| (m.call_sid, m.milestone, m.at))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("A", Milestone::SelfServed, 1),
+                ("A", Milestone::Person, 2),
+                ("B", Milestone::SelfServed, 3),
+            ]
+        );
+        // A replayed step (not recorded now) adds nothing.
+        assert!(effects(&steps, &[]).milestones.is_empty());
     }
 
     #[test]

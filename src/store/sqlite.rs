@@ -54,6 +54,16 @@ fn migrator() -> Migrator {
             "agents",
             include_str!("../../migrations/sqlite/0004_agents.sql"),
         ),
+        (
+            5,
+            "call_outcomes",
+            include_str!("../../migrations/sqlite/0005_call_outcomes.sql"),
+        ),
+        (
+            6,
+            "callback_reports",
+            include_str!("../../migrations/sqlite/0006_callback_reports.sql"),
+        ),
     ])
 }
 
@@ -92,6 +102,10 @@ impl SqliteStore {
 }
 
 super::callbacks::callback_store!(SqliteStore, sqlx::Sqlite, read, "");
+
+super::reports_tickets::ticket_report_store!(SqliteStore, sqlx::Sqlite, read);
+
+super::reports_callbacks::callback_report_store!(SqliteStore, sqlx::Sqlite, read);
 
 super::agents::agent_store!(SqliteStore, sqlx::Sqlite, read, "");
 
@@ -416,6 +430,7 @@ impl Store for SqliteStore {
         for p in &effects.pins {
             apply_pin(&mut tx, p).await?;
         }
+        ticket_report_impl::apply_milestones(&mut tx, &effects.milestones).await?;
         for (e, at) in &effects.surveys {
             callback_impl::apply_survey_effect(&mut tx, e, *at).await?;
         }

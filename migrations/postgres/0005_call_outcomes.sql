@@ -1,0 +1,21 @@
+-- What each call achieved, recorded on the call row as its steps are written, and the
+-- indexes the ticket and hotline reports read (PostgreSQL).
+-- Keep this file in step with migrations/sqlite/0005_call_outcomes.sql.
+
+-- First time (step time, epoch ms) the caller finished a self-service task (heard their bill,
+-- opened a fault or order ticket, heard a ticket's state, heard service information), asked
+-- for a person, and was offered a callback instead of holding. NULL: never in this call.
+-- Calls recorded before this migration have none: reports over them count no self-service.
+ALTER TABLE calls ADD COLUMN self_served_at BIGINT;
+ALTER TABLE calls ADD COLUMN person_at BIGINT;
+ALTER TABLE calls ADD COLUMN callback_offered_at BIGINT;
+
+-- Calls of a period, and a caller's next call (for "did not call again within 24 hours").
+CREATE INDEX calls_started ON calls (started_at);
+CREATE INDEX calls_from_started ON calls (from_number, started_at);
+
+-- Tickets due in a period (service levels), resolved in a period (time to resolve), and
+-- opened in a period by kind (complaints).
+CREATE INDEX tickets_deadline ON tickets (deadline_at) WHERE deadline_at IS NOT NULL;
+CREATE INDEX tickets_resolved ON tickets (resolved_at) WHERE resolved_at IS NOT NULL;
+CREATE INDEX tickets_kind_opened ON tickets (kind, opened_at);
