@@ -21,6 +21,7 @@ mod agents;
 mod callbacks;
 mod escalation;
 mod queue;
+mod report_text;
 mod reports;
 mod session;
 pub mod text;

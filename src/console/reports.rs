@@ -1,5 +1,9 @@
 //! Reports for supervisors: a form (kind, period, filters), each table with its definition and
 //! a bar chart drawn as inline SVG (no script, no external network), and the CSV export.
+//!
+//! The builders write tables in English (as the API, the CSV export and the command line show
+//! them); a Chinese supervisor sees titles, definitions, column labels and the builders' fixed
+//! words in Chinese (`report_text`), falling back to the English text for a key it lacks.
 
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
@@ -7,12 +11,13 @@ use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 
 use super::agents::supervisors_only;
+use super::report_text;
 use super::text::T;
 use super::{Me, fail, internal, layout, respond};
 use crate::app::AppState;
 use crate::prompts::Locale;
 use crate::reports::params::{self, ReportParams};
-use crate::reports::{self, Cell, Report, ReportCtx, ReportKind, Table};
+use crate::reports::{self, Cell, Column, Report, ReportCtx, ReportKind, Table};
 
 /// The query of the page: the kind, then the same fields as the API.
 #[derive(serde::Deserialize, Default)]
@@ -75,7 +80,7 @@ pub async fn page(State(st): State<AppState>, me: Me, q: Query<ReportQuery>) -> 
                 }
             }
             @for (name, value) in fields(&q.params) {
-                label { (name)
+                label { (field_label(name, l))
                     input name=(name) value=(value.unwrap_or(""))
                         type=(if name == "from" || name == "to" { "date" } else { "text" });
                 }
@@ -84,7 +89,10 @@ pub async fn page(State(st): State<AppState>, me: Me, q: Query<ReportQuery>) -> 
         }
         p { a id="csv" href=(csv_link) { (T::DownloadCsv.get(l)) } }
         @if !report.ignored.is_empty() {
-            p.note { (T::NotApplied.get(l)) ": " (report.ignored.join(", ")) }
+            p.note {
+                (T::NotApplied.get(l)) ": "
+                (report.ignored.iter().map(|n| field_label(n, l)).collect::<Vec<_>>().join(", "))
+            }
         }
         @for t in &report.tables {
             (table(t, l))
@@ -130,6 +138,21 @@ fn fields(p: &ReportParams) -> [(&'static str, Option<&str>); 7] {
     ]
 }
 
+/// A filter's label, by its field name (the name itself for one unknown here).
+fn field_label(name: &str, l: Locale) -> &str {
+    let t = match name {
+        "from" => T::ReportFrom,
+        "to" => T::ReportTo,
+        "service" => T::ReportService,
+        "line_kind" => T::ReportLineKind,
+        "customer_class" => T::ReportCustomerClass,
+        "campaign" => T::ReportCampaign,
+        "hotline" => T::ReportHotlineNumber,
+        _ => return name,
+    };
+    t.get(l)
+}
+
 fn kind_label(k: ReportKind, l: Locale) -> &'static str {
     match k {
         ReportKind::Satisfaction => T::ReportSatisfaction,
@@ -142,18 +165,55 @@ fn kind_label(k: ReportKind, l: Locale) -> &'static str {
     .get(l)
 }
 
+/// The table's title and definition in `l`.
+fn heading(t: &Table, l: Locale) -> (&str, &str) {
+    match l {
+        Locale::ZhCn => report_text::zh_table(&t.key),
+        Locale::EnUs => None,
+    }
+    .unwrap_or((&t.title, &t.definition))
+}
+
+/// A column's label in `l`.
+fn column_label<'a>(t: &Table, c: &'a Column, l: Locale) -> &'a str {
+    match l {
+        Locale::ZhCn => report_text::zh_column(&t.key, &c.key),
+        Locale::EnUs => None,
+    }
+    .unwrap_or(&c.label)
+}
+
+/// The cell of column `col` as a reader of `l` reads it: in Chinese, the builders' fixed
+/// words translated and figures with Chinese units; names, dates and numbers as they are.
+fn cell_text(t: &Table, col: usize, c: &Cell, l: Locale) -> String {
+    match (l, c) {
+        (Locale::EnUs, _) => c.display(),
+        (Locale::ZhCn, Cell::Text { value }) => t
+            .columns
+            .get(col)
+            .and_then(|k| report_text::zh_cell(&k.key, value))
+            .unwrap_or_else(|| value.clone()),
+        (Locale::ZhCn, _) => report_text::zh_display(c),
+    }
+}
+
 fn table(t: &Table, l: Locale) -> Markup {
+    let (title, definition) = heading(t, l);
     html! {
         section.report id=(t.key) {
-            h2 { (t.title) }
-            p.definition { (t.definition) }
+            h2 { (title) }
+            p.definition { (definition) }
             @if t.rows.is_empty() {
                 p.empty { (T::NothingInPeriod.get(l)) }
             } @else {
-                (chart(t))
+                (chart(t, l))
                 table {
-                    thead { tr { @for c in &t.columns { th { (c.label) } } } }
-                    tbody { @for r in &t.rows { tr { @for c in r { td { (c.display()) } } } } }
+                    thead { tr { @for c in &t.columns { th { (column_label(t, c, l)) } } } }
+                    tbody {
+                        @for r in &t.rows {
+                            tr { @for (i, c) in r.iter().enumerate() { td { (cell_text(t, i, c, l)) } } }
+                        }
+                    }
                 }
             }
         }
@@ -173,7 +233,7 @@ fn magnitude(c: &Cell) -> Option<f64> {
 /// Bars of the table's first figure column, one per row but the summary, labelled by the
 /// row's leading cells (a trend when rows are days or months, a comparison when they are
 /// services); nothing when the table has no figure or a single row to draw.
-fn chart(t: &Table) -> Markup {
+fn chart(t: &Table, l: Locale) -> Markup {
     const ROW: f64 = 22.0;
     const LABEL: f64 = 170.0;
     const WIDTH: f64 = 640.0;
@@ -199,14 +259,15 @@ fn chart(t: &Table) -> Markup {
             let label = r
                 .iter()
                 .take(col)
-                .map(Cell::display)
+                .enumerate()
+                .map(|(i, c)| cell_text(t, i, c, l))
                 .collect::<Vec<_>>()
                 .join(" · ");
             let cell = r.get(col);
             (
                 label,
                 cell.and_then(magnitude),
-                cell.map(Cell::display).unwrap_or_default(),
+                cell.map(|c| cell_text(t, col, c, l)).unwrap_or_default(),
             )
         })
         .collect();
@@ -220,7 +281,7 @@ fn chart(t: &Table) -> Markup {
     html! {
         svg.chart xmlns="http://www.w3.org/2000/svg" width=(WIDTH) height=(height)
             viewBox={ "0 0 " (WIDTH) " " (height) } role="img"
-            aria-label=(t.columns.get(col).map_or("", |c| c.label.as_str())) {
+            aria-label=(t.columns.get(col).map_or("", |c| column_label(t, c, l))) {
             @for (i, (label, value, shown)) in bars.iter().enumerate() {
                 @let y = ROW * i as f64 + 2.0;
                 text x="0" y=(y + 15.0) { (label) }
@@ -230,5 +291,93 @@ fn chart(t: &Table) -> Markup {
                 text x=(LABEL + value.unwrap_or(0.0).max(0.0) * scale + 6.0) y=(y + 15.0) { (shown) }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(key: &str) -> Table {
+        let mut t = Table::new(
+            key,
+            "Service levels: deadlines kept",
+            "Compliance = met / (met + breached)",
+            &[
+                ("kind", "Kind"),
+                ("customer_class", "Customer class"),
+                ("compliance", "Compliance"),
+                ("new_column", "New column"),
+            ],
+        );
+        t.rows.push(vec![
+            Cell::text("fault"),
+            Cell::text("residential"),
+            Cell::rate(3, 4),
+            Cell::secs(Some(7200.0)),
+        ]);
+        t.rows.push(vec![
+            Cell::text("all"),
+            Cell::text("all"),
+            Cell::rate(3, 4),
+            Cell::secs(Some(7200.0)),
+        ]);
+        t
+    }
+
+    #[test]
+    fn a_chinese_supervisor_reads_tables_in_chinese() {
+        let zh = table(&sample("compliance"), Locale::ZhCn).into_string();
+        for s in [
+            "服务时限",
+            "达标率",
+            "客户类别",
+            "故障",
+            "住宅",
+            "全部",
+            "75.0%（3/4）",
+            "2.0 小时",
+        ] {
+            assert!(zh.contains(s), "{s} not in {zh}");
+        }
+        for s in [
+            "Service levels",
+            "Compliance =",
+            ">Kind<",
+            ">fault<",
+            ">all<",
+            " of ",
+        ] {
+            assert!(!zh.contains(s), "{s} in {zh}");
+        }
+        // A column the Chinese texts lack keeps its English label rather than none.
+        assert!(zh.contains("New column"), "{zh}");
+    }
+
+    #[test]
+    fn english_is_unchanged_and_a_new_table_is_never_blank() {
+        let en = table(&sample("compliance"), Locale::EnUs).into_string();
+        for s in [
+            "Service levels",
+            ">Kind<",
+            ">fault<",
+            ">all<",
+            "75.0% (3 of 4)",
+            "2.0 h",
+        ] {
+            assert!(en.contains(s), "{s} not in {en}");
+        }
+        let zh = table(&sample("a_new_table"), Locale::ZhCn).into_string();
+        assert!(zh.contains("Service levels: deadlines kept"), "{zh}");
+        assert!(zh.contains("Compliance = met"), "{zh}");
+    }
+
+    #[test]
+    fn filters_have_labels_in_both_languages() {
+        for (name, _) in fields(&ReportParams::default()) {
+            assert_ne!(field_label(name, Locale::ZhCn), name);
+            assert_ne!(field_label(name, Locale::EnUs), name);
+        }
+        assert_eq!(field_label("line_kind", Locale::ZhCn), "线路类型");
     }
 }

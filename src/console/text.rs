@@ -44,6 +44,13 @@ texts! {
     ReportHotline => "热线", "Hotline";
     ReportCallbacks => "回访外呼", "Callbacks";
     ReportComplaints => "投诉", "Complaints";
+    ReportFrom => "起始日期", "From";
+    ReportTo => "截止日期", "To";
+    ReportService => "业务", "Service";
+    ReportLineKind => "线路类型", "Line kind";
+    ReportCustomerClass => "客户类别", "Customer class";
+    ReportCampaign => "回访活动编号", "Campaign id";
+    ReportHotlineNumber => "热线号码", "Hotline number";
     Queue => "待办队列", "Queue";
     Tickets => "工单", "Tickets";
     Callbacks => "回访", "Callbacks";
