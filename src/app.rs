@@ -131,6 +131,26 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// The report a user asked for, computed now in the operator's zone and calendar.
+    pub async fn report(
+        &self,
+        kind: &str,
+        params: &crate::reports::params::ReportParams,
+    ) -> Result<crate::reports::Report, crate::reports::ReportError> {
+        let s = &self.steps;
+        crate::reports::requested(
+            kind,
+            params,
+            s.store.as_ref(),
+            s.clock.now_ms(),
+            s.cfg.timezone,
+            &s.desk.calendar,
+        )
+        .await
+    }
+}
+
 /// How long a request to the carrier's REST API may take before its answer counts as lost.
 const CARRIER_TIMEOUT: Duration = Duration::from_secs(10);
 

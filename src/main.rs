@@ -455,24 +455,14 @@ async fn report(
     format: &str,
 ) -> anyhow::Result<()> {
     use hotline::clock::Clock as _;
-    let kind = hotline::reports::params::kind(kind)?;
-    let now = hotline::clock::SystemClock.now_ms();
-    let (period, filter) = params.parse(now, cfg.timezone)?;
     let store = store::connect(cfg.database_url.expose())
         .await
         .context("opening the store")?;
     let calendar = cfg.calendar().context("loading the calendar")?;
-    let ctx = hotline::reports::ReportCtx {
-        store: store.as_ref(),
-        period,
-        filter: &filter,
-        now,
-        tz: cfg.timezone,
-        calendar: &calendar,
-    };
-    let report = hotline::reports::build(kind, &ctx)
-        .await
-        .context("computing the report")?;
+    let now = hotline::clock::SystemClock.now_ms();
+    let report =
+        hotline::reports::requested(kind, params, store.as_ref(), now, cfg.timezone, &calendar)
+            .await?;
     match format {
         "csv" => print!("{}", report.to_csv()),
         "json" => println!("{}", serde_json::to_string_pretty(&report)?),

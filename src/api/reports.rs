@@ -10,8 +10,8 @@ use axum::{Json, Router};
 
 use super::ApiError;
 use crate::app::AppState;
-use crate::reports::params::{self, ParamError, ReportParams};
-use crate::reports::{self, ReportCtx};
+use crate::reports::ReportError;
+use crate::reports::params::{ParamError, ReportParams};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/api/v1/reports/{kind}", get(report))
@@ -27,13 +27,21 @@ impl From<ParamError> for ApiError {
     }
 }
 
+impl From<ReportError> for ApiError {
+    fn from(e: ReportError) -> Self {
+        match e {
+            ReportError::Param(p) => p.into(),
+            ReportError::Store(s) => s.into(),
+        }
+    }
+}
+
 async fn report(
     State(st): State<AppState>,
     Path(kind): Path<String>,
     q: Result<Query<ReportParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q?;
-    let kind = params::kind(&kind)?;
     let csv = match q.format.as_deref().map(str::trim) {
         None | Some("" | "json") => false,
         Some("csv") => true,
@@ -45,20 +53,9 @@ async fn report(
             .into());
         }
     };
-    let cfg = &st.steps.cfg;
-    let now = st.steps.clock.now_ms();
-    let (period, filter) = q.parse(now, cfg.timezone)?;
-    let ctx = ReportCtx {
-        store: st.steps.store.as_ref(),
-        period,
-        filter: &filter,
-        now,
-        tz: cfg.timezone,
-        calendar: st.steps.desk.calendar.as_ref(),
-    };
-    let report = reports::build(kind, &ctx).await?;
+    let report = st.report(&kind, &q).await?;
     if csv {
-        let name = format!("attachment; filename=\"{}.csv\"", kind.as_str());
+        let name = format!("attachment; filename=\"{}.csv\"", report.kind.as_str());
         return Ok((
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),

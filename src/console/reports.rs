@@ -16,8 +16,8 @@ use super::text::T;
 use super::{Me, fail, internal, layout, respond};
 use crate::app::AppState;
 use crate::prompts::Locale;
-use crate::reports::params::{self, ReportParams};
-use crate::reports::{self, Cell, Column, Report, ReportCtx, ReportKind, Table};
+use crate::reports::params::ReportParams;
+use crate::reports::{self, Cell, Column, Report, ReportError, ReportKind, Table};
 
 /// The query of the page: the kind, then the same fields as the API.
 #[derive(serde::Deserialize, Default)]
@@ -30,24 +30,11 @@ pub struct ReportQuery {
 /// Builds the report asked for, or the page saying which field is wrong.
 async fn build(st: &AppState, me: &Me, q: &ReportQuery) -> Result<Report, Response> {
     let l = me.l();
-    let refuse = |m: String| fail(l, StatusCode::BAD_REQUEST, T::BadRequest, &m);
-    let kind = params::kind(q.kind.as_deref().unwrap_or("satisfaction"))
-        .map_err(|e| refuse(e.to_string()))?;
-    let cfg = &st.steps.cfg;
-    let now = st.steps.clock.now_ms();
-    let (period, filter) = q
-        .params
-        .parse(now, cfg.timezone)
-        .map_err(|e| refuse(e.to_string()))?;
-    let ctx = ReportCtx {
-        store: st.steps.store.as_ref(),
-        period,
-        filter: &filter,
-        now,
-        tz: cfg.timezone,
-        calendar: st.steps.desk.calendar.as_ref(),
-    };
-    reports::build(kind, &ctx).await.map_err(|e| internal(l, e))
+    let kind = q.kind.as_deref().unwrap_or("satisfaction");
+    st.report(kind, &q.params).await.map_err(|e| match e {
+        ReportError::Param(p) => fail(l, StatusCode::BAD_REQUEST, T::BadRequest, &p.to_string()),
+        ReportError::Store(s) => internal(l, s),
+    })
 }
 
 pub async fn page(State(st): State<AppState>, me: Me, q: Query<ReportQuery>) -> Response {

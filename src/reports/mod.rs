@@ -146,6 +146,38 @@ pub struct ReportCtx<'a> {
 /// What a builder returns: its tables, and the filters it could not apply.
 pub type Built = (Vec<Table>, Vec<&'static str>);
 
+/// Why a report could not be built: what the user asked was refused, or the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Param(#[from] params::ParamError),
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// Parses what a user asked for (`kind` and `params`) and builds it: what the console and the
+/// API do, so both refuse and compute alike.
+pub async fn requested(
+    kind: &str,
+    p: &params::ReportParams,
+    store: &dyn crate::store::Store,
+    now: i64,
+    tz: chrono_tz::Tz,
+    calendar: &crate::calendar::Calendar,
+) -> Result<Report, ReportError> {
+    let kind = params::kind(kind)?;
+    let (period, filter) = p.parse(now, tz)?;
+    let ctx = ReportCtx {
+        store,
+        period,
+        filter: &filter,
+        now,
+        tz,
+        calendar,
+    };
+    Ok(build(kind, &ctx).await?)
+}
+
 /// Builds a report of `kind` for the period and filter.
 pub async fn build(
     kind: ReportKind,
