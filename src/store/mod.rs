@@ -14,6 +14,7 @@ mod reports_callbacks;
 mod reports_tickets;
 mod rows;
 mod sqlite;
+pub mod synthetic;
 mod tickets;
 mod writer;
 

@@ -112,23 +112,25 @@ pub struct FirstAttemptWait {
 
 /// The statements, the same text on both backends.
 pub(super) mod sql {
-    /// A callback with its campaign, ticket and account (each scope filter reads one of them).
+    /// A callback with its campaign and ticket (the scope filters read them; the account is
+    /// read by the class filter alone, see `scope!`).
     macro_rules! joined {
         () => {
             " JOIN campaigns c ON c.id = b.campaign_id \
-             LEFT JOIN tickets t ON t.id = b.ticket_id \
-             LEFT JOIN accounts ac ON ac.id = b.account_id"
+             LEFT JOIN tickets t ON t.id = b.ticket_id"
         };
     }
 
-    /// `$3..$7` of the module rules.
+    /// `$3..$7` of the module rules. The account's class is read only when the filter asks
+    /// for a class and the ticket has none, instead of joining every callback's account.
     macro_rules! scope {
         () => {
             " AND (CAST($3 AS BIGINT) IS NULL OR b.campaign_id = $3) \
              AND (CAST($4 AS TEXT) IS NULL OR c.from_number = $4) \
              AND (CAST($5 AS TEXT) IS NULL OR t.kind = $5) \
              AND (CAST($6 AS TEXT) IS NULL OR t.line_kind = $6) \
-             AND (CAST($7 AS TEXT) IS NULL OR COALESCE(t.customer_class, ac.customer_class) = $7)"
+             AND (CAST($7 AS TEXT) IS NULL OR COALESCE(t.customer_class, \
+                 (SELECT ac.customer_class FROM accounts ac WHERE ac.id = b.account_id)) = $7)"
         };
     }
 
