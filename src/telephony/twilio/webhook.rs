@@ -127,6 +127,25 @@ fn verify(
     }
 }
 
+/// Every webhook handler takes `Verified`: the signature is checked before the handler runs,
+/// and a request that fails it is answered 403 without reaching it.
+impl axum::extract::FromRequest<AppState> for Verified {
+    type Rejection = Response;
+
+    async fn from_request(
+        req: axum::extract::Request,
+        st: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let body = axum::body::to_bytes(body, st.steps.cfg.max_body_bytes)
+            .await
+            .map_err(|_| {
+                Refused(StatusCode::PAYLOAD_TOO_LARGE, "body too large").into_response()
+            })?;
+        verify(st, &parts.uri, &parts.headers, &body).map_err(IntoResponse::into_response)
+    }
+}
+
 fn xml(body: String) -> Response {
     ([(header::CONTENT_TYPE, twiml::CONTENT_TYPE)], body).into_response()
 }
@@ -198,22 +217,14 @@ fn step_request(v: &Verified, state: StepState) -> Result<StepRequest, Refused> 
     })
 }
 
-async fn voice(State(st): State<AppState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let v = match verify(&st, &uri, &headers, &body) {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
+async fn voice(State(st): State<AppState>, v: Verified) -> Response {
     match step_request(&v, StepState::Inbound(None)) {
         Ok(req) => run(&st, req).await,
         Err(r) => r.into_response(),
     }
 }
 
-async fn step(State(st): State<AppState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let v = match verify(&st, &uri, &headers, &body) {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
+async fn step(State(st): State<AppState>, v: Verified) -> Response {
     let state = match FlowState::from_query(&v.query) {
         Ok(s) => s,
         Err(e) => {
@@ -286,11 +297,7 @@ pub fn apology_body(
     twiml::render(&verbs, &cfg.public_url, &cfg.voices)
 }
 
-async fn status(State(st): State<AppState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let v = match verify(&st, &uri, &headers, &body) {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
+async fn status(State(st): State<AppState>, v: Verified) -> Response {
     let Some(call_sid) = v.get("CallSid").filter(|s| valid_sid(s)) else {
         return Refused(StatusCode::BAD_REQUEST, "missing or malformed CallSid").into_response();
     };
@@ -333,16 +340,7 @@ async fn status(State(st): State<AppState>, uri: Uri, headers: HeaderMap, body: 
 
 /// A complaint's transcript, some time after the call: stored on the complaint ticket once,
 /// however often Twilio sends it.
-async fn transcription(
-    State(st): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let v = match verify(&st, &uri, &headers, &body) {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
+async fn transcription(State(st): State<AppState>, v: Verified) -> Response {
     let (Some(recording), Some(transcription)) = (
         v.get("RecordingSid").filter(|s| valid_sid(s)),
         v.get("TranscriptionSid").filter(|s| valid_sid(s)),
@@ -420,11 +418,7 @@ fn answered_by(v: &Verified) -> Option<AnsweredBy> {
 }
 
 /// Every step of a callback's survey; the dialer's URL starts it.
-async fn survey(State(st): State<AppState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let v = match verify(&st, &uri, &headers, &body) {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
+async fn survey(State(st): State<AppState>, v: Verified) -> Response {
     let state = match SurveyState::from_query(&v.query, st.steps.cfg.default_locale) {
         Ok(s) => s,
         Err(e) => {
@@ -440,16 +434,7 @@ async fn survey(State(st): State<AppState>, uri: Uri, headers: HeaderMap, body: 
 }
 
 /// Progress of a callback's call: stored with the call, and a final one settles the attempt.
-async fn callback_status(
-    State(st): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let v = match verify(&st, &uri, &headers, &body) {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
+async fn callback_status(State(st): State<AppState>, v: Verified) -> Response {
     let attempt = form_urlencoded::parse(v.query.as_bytes())
         .find(|(k, _)| k == "at")
         .and_then(|(_, a)| a.parse::<i64>().ok());
@@ -539,16 +524,7 @@ fn render(st: &AppState, verbs: &[Verb]) -> Response {
 /// The wait URL of a caller in the agent queue: records their place and answers what they
 /// hear. A wait document must stay valid whatever fails, or the caller hears Twilio's error:
 /// the service logs its own failures, and a timeout answers the document without the record.
-async fn queue_wait(
-    State(st): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let v = match verify(&st, &uri, &headers, &body) {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
+async fn queue_wait(State(st): State<AppState>, v: Verified) -> Response {
     let locale = v.locale(&st);
     let Some(call_sid) = v.get("CallSid").filter(|s| valid_sid(s)) else {
         return Refused(StatusCode::BAD_REQUEST, "missing or malformed CallSid").into_response();
@@ -591,16 +567,7 @@ async fn queue_wait(
 }
 
 /// Run on a waiting caller's leg as an agent takes them.
-async fn queue_bridge(
-    State(st): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let v = match verify(&st, &uri, &headers, &body) {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
+async fn queue_bridge(State(st): State<AppState>, v: Verified) -> Response {
     render(&st, &st.steps.queue_bridge(v.locale(&st)))
 }
 
@@ -639,16 +606,7 @@ fn agent_apology(st: &AppState, locale: Locale) -> Response {
 
 /// The agent line: agents call the hotline's agent number (whose voice URL this is) to take
 /// the next waiting caller.
-async fn agent_line(
-    State(st): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let v = match verify(&st, &uri, &headers, &body) {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
+async fn agent_line(State(st): State<AppState>, v: Verified) -> Response {
     let Some(call_sid) = v.get("CallSid").filter(|s| valid_sid(s)) else {
         return Refused(StatusCode::BAD_REQUEST, "missing or malformed CallSid").into_response();
     };
@@ -664,16 +622,7 @@ async fn agent_line(
 
 /// The whisper of a transfer (dial mode), on the answering agent's leg: `?call=<CallSid>` of
 /// the caller. When it ends Twilio bridges the two.
-async fn whisper(
-    State(st): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let v = match verify(&st, &uri, &headers, &body) {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
+async fn whisper(State(st): State<AppState>, v: Verified) -> Response {
     let Some(caller) = v.query_param("call").filter(|s| valid_sid(s)) else {
         return Refused(StatusCode::BAD_REQUEST, "missing or malformed call").into_response();
     };
@@ -682,16 +631,7 @@ async fn whisper(
 }
 
 /// An agent answered a click-to-call (`?e=<escalation id>`): the case, then the customer.
-async fn connect(
-    State(st): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let v = match verify(&st, &uri, &headers, &body) {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
+async fn connect(State(st): State<AppState>, v: Verified) -> Response {
     let Some(id) = v.query_param("e").and_then(|e| e.parse::<i64>().ok()) else {
         return Refused(
             StatusCode::BAD_REQUEST,
