@@ -149,7 +149,37 @@ impl AppState {
         )
         .await
     }
+
+    /// Rolls up the settled days of the report figures now and then every hour (see
+    /// `reports::rollup`); a failure is logged and tried again at the next turn.
+    pub async fn run_rollups(self) {
+        let mut every = tokio::time::interval(ROLLUP_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let s = &self.steps;
+            let src = crate::reports::rollup::Source {
+                store: s.store.as_ref(),
+                tz: s.cfg.timezone,
+                calendar: &s.desk.calendar,
+                now: s.clock.now_ms(),
+            };
+            let started = std::time::Instant::now();
+            match crate::reports::rollup::roll_up(&src, false).await {
+                Ok(rolled) if rolled.iter().any(|(_, n)| *n > 0) => tracing::info!(
+                    ?rolled,
+                    secs = started.elapsed().as_secs_f64(),
+                    "report days rolled up"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "rolling up report days failed"),
+            }
+        }
+    }
 }
+
+/// How often settled report days are looked for.
+const ROLLUP_EVERY: Duration = Duration::from_secs(3600);
 
 /// How long a request to the carrier's REST API may take before its answer counts as lost.
 const CARRIER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -207,6 +237,7 @@ pub async fn serve(
     let mut background = tokio::task::JoinSet::new();
     background.spawn(state.steps.desk.clone().run_sweeper());
     background.spawn(state.feed.clone().run());
+    background.spawn(state.clone().run_rollups());
     let cfg = &state.steps.cfg;
     if !cfg.callbacks.dial {
         tracing::info!("this instance does not dial callbacks (callbacks.dial = false)");

@@ -77,6 +77,12 @@ enum Cmd {
         #[arg(long)]
         hotline: Option<String>,
     },
+    /// Rolls up the settled days of the report figures now (the service does it every hour);
+    /// `--rebuild` forgets every roll-up first, after outcomes older than 30 days changed.
+    Rollup {
+        #[arg(long)]
+        rebuild: bool,
+    },
     /// Agents and supervisors who sign in to the console at /console.
     Agents {
         #[command(subcommand)]
@@ -203,6 +209,7 @@ async fn main() -> anyhow::Result<()> {
             };
             report(cfg, &kind, &params, &format).await
         }
+        Cmd::Rollup { rebuild } => rollup(cfg, rebuild).await,
         Cmd::Agents { what } => agents(cfg, what).await,
         Cmd::Dial { from, to, url } => {
             if cfg.twilio.auth_token.is_empty() {
@@ -468,6 +475,29 @@ async fn report(
         "json" => println!("{}", serde_json::to_string_pretty(&report)?),
         _ => print!("{}", report.to_text()),
     }
+    Ok(())
+}
+
+async fn rollup(cfg: Config, rebuild: bool) -> anyhow::Result<()> {
+    use hotline::clock::Clock as _;
+    let store = store::connect(cfg.database_url.expose())
+        .await
+        .context("opening the store")?;
+    let calendar = cfg.calendar().context("loading the calendar")?;
+    let src = hotline::reports::rollup::Source {
+        store: store.as_ref(),
+        tz: cfg.timezone,
+        calendar: &calendar,
+        now: hotline::clock::SystemClock.now_ms(),
+    };
+    let started = std::time::Instant::now();
+    let rolled = hotline::reports::rollup::roll_up(&src, rebuild)
+        .await
+        .context("rolling up")?;
+    for (family, days) in rolled {
+        println!("{family}: {days} days rolled up");
+    }
+    println!("took {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
 }
 

@@ -4,15 +4,15 @@
 //! - An attempt counts when the carrier took it (`placed_at` set: a refusal rang nobody), at
 //!   the time the dialer recorded it and asked the carrier (`requested_at`, the instant the
 //!   calling window was checked); the period selects attempts by that time.
-//! - Connect rate per callback: callbacks with an attempt a person answered over callbacks
-//!   with at least one attempt; per attempt: attempts a person answered over attempts placed
-//!   (an answering machine is no connect). Attempts per connect: attempts placed over
-//!   callbacks reached.
+//! - Connect rate per callback: of the callbacks first called in the period (their first
+//!   attempt the carrier took), those a person answered at any attempt; a callback counts
+//!   once, in the period of its first call, so days and months add up. Per attempt: attempts
+//!   a person answered over attempts placed (an answering machine is no connect). Attempts
+//!   per connect: attempts placed over those callbacks reached.
 //! - Calls outside the window: attempts whose time lies outside their campaign's calling
-//!   window (as the campaign has it now) in the callback's own zone, with the operator's
-//!   calendar. It must be 0; it is a count so that a breach is visible, and it is the one
-//!   figure read attempt by attempt (the window is the campaign's JSON and the calendar a
-//!   file, neither is SQL).
+//!   window in the callback's own zone, with the operator's calendar, checked attempt by
+//!   attempt when the day is computed (the window is the campaign's JSON and the calendar a
+//!   file, neither is SQL). It must be 0; it is a count so that a breach is visible.
 //! - Time to the first attempt: from the ticket's resolution to the first attempt of its
 //!   callback the carrier took, for first attempts in the period; it includes the campaign's
 //!   designed delay (two hours for the standing campaign). Mean, median and 90th percentile
@@ -23,20 +23,15 @@
 
 use std::collections::BTreeMap;
 
-use chrono_tz::Tz;
-
 use super::figures::{mean, percentile};
 use super::{Built, Cell, ReportCtx, Table};
-use crate::calendar::Calendar;
 use crate::callbacks::Campaign;
 use crate::store::{CallbackScope, CampaignAttempts, StoreError};
 
-/// The store's scope for a report: its period and the filters the callback reports share.
+/// The filters the callback reports share.
 pub(super) fn scope<'a>(ctx: &ReportCtx<'a>) -> CallbackScope<'a> {
     let f = ctx.filter;
     CallbackScope {
-        from: ctx.period.from,
-        to: ctx.period.to,
         campaign_id: f.campaign_id,
         hotline: f.hotline.as_deref(),
         ticket_kind: f.service.as_deref(),
@@ -50,9 +45,8 @@ pub(super) fn secs(ms: Option<f64>) -> Cell {
     Cell::secs(ms.map(|ms| ms / 1000.0))
 }
 
-/// The report; the operator's calendar (`ctx.calendar`) closes calling windows on holidays.
+/// The report.
 pub(super) async fn build(ctx: &ReportCtx<'_>) -> Result<Built, StoreError> {
-    let calendar = ctx.calendar;
     let scope = scope(ctx);
     let campaigns: BTreeMap<i64, Campaign> = ctx
         .store
@@ -61,9 +55,7 @@ pub(super) async fn build(ctx: &ReportCtx<'_>) -> Result<Built, StoreError> {
         .into_iter()
         .map(|c| (c.id, c))
         .collect();
-    let attempts = ctx.store.campaign_attempts(&scope).await?;
-    let outside = outside_window(ctx, &scope, &campaigns, calendar).await?;
-    let waits = ctx.store.first_attempt_waits(&scope).await?;
+    let (attempts, waits) = super::rollup::attempts(ctx, &scope).await?;
 
     let name = |id: i64| {
         campaigns
@@ -75,14 +67,15 @@ pub(super) async fn build(ctx: &ReportCtx<'_>) -> Result<Built, StoreError> {
         "callbacks_connect",
         "Reaching customers",
         "Attempts the carrier took, by the time the dialer placed them; connect per callback = \
-         callbacks a person answered / callbacks with an attempt; per attempt = attempts a \
+         callbacks first called in the period that a person answered (at any attempt) / \
+         callbacks first called in the period; per attempt = attempts a \
          person answered / attempts placed; attempts per connect = attempts / callbacks \
          reached; machines = attempts an answering machine took; outside the window = \
          attempts placed outside the campaign's calling window in the customer's zone \
          (checked attempt by attempt; must be 0)",
         &[
             ("campaign", "Campaign"),
-            ("callbacks", "Callbacks called"),
+            ("callbacks", "Callbacks first called"),
             ("connect_per_callback", "Connect per callback"),
             ("attempts", "Attempts placed"),
             ("connect_per_attempt", "Connect per attempt"),
@@ -91,25 +84,18 @@ pub(super) async fn build(ctx: &ReportCtx<'_>) -> Result<Built, StoreError> {
             ("outside_window", "Outside the window (must be 0)"),
         ],
     );
-    let total = attempts.iter().fold(
-        CampaignAttempts {
-            campaign_id: 0,
-            callbacks: 0,
-            reached: 0,
-            attempts: 0,
-            person: 0,
-            machine: 0,
-        },
-        |t, a| CampaignAttempts {
+    let total = attempts
+        .iter()
+        .fold(CampaignAttempts::default(), |t, a| CampaignAttempts {
             callbacks: t.callbacks + a.callbacks,
             reached: t.reached + a.reached,
             attempts: t.attempts + a.attempts,
             person: t.person + a.person,
             machine: t.machine + a.machine,
+            outside_window: t.outside_window + a.outside_window,
             ..t
-        },
-    );
-    let connect_row = |label: String, a: &CampaignAttempts, outside: i64| {
+        });
+    let connect_row = |label: String, a: &CampaignAttempts| {
         vec![
             Cell::text(label),
             Cell::count(a.callbacks),
@@ -118,15 +104,12 @@ pub(super) async fn build(ctx: &ReportCtx<'_>) -> Result<Built, StoreError> {
             Cell::rate(a.person, a.attempts),
             Cell::number((a.reached > 0).then(|| a.attempts as f64 / a.reached as f64)),
             Cell::count(a.machine),
-            Cell::count(outside),
+            Cell::count(a.outside_window),
         ]
     };
-    connect
-        .rows
-        .push(connect_row("all".into(), &total, outside.values().sum()));
+    connect.rows.push(connect_row("all".into(), &total));
     for a in &attempts {
-        let out = outside.get(&a.campaign_id).copied().unwrap_or(0);
-        connect.rows.push(connect_row(name(a.campaign_id), a, out));
+        connect.rows.push(connect_row(name(a.campaign_id), a));
     }
 
     let mut first = Table::new(
@@ -165,28 +148,4 @@ pub(super) async fn build(ctx: &ReportCtx<'_>) -> Result<Built, StoreError> {
     }
 
     Ok((vec![connect, first], Vec::new()))
-}
-
-/// Attempts placed outside their campaign's calling window, per campaign.
-async fn outside_window(
-    ctx: &ReportCtx<'_>,
-    scope: &CallbackScope<'_>,
-    campaigns: &BTreeMap<i64, Campaign>,
-    calendar: &Calendar,
-) -> Result<BTreeMap<i64, i64>, StoreError> {
-    let mut outside = BTreeMap::new();
-    for t in ctx.store.attempt_times(scope).await? {
-        let Some(c) = campaigns.get(&t.campaign_id) else {
-            continue;
-        };
-        // A zone the store holds but chrono does not know is read as the operator's, as the
-        // dialer reads it when it checks the window.
-        let tz: Tz = t.timezone.parse().unwrap_or(ctx.tz);
-        let inside = chrono::DateTime::from_timestamp_millis(t.at)
-            .is_some_and(|at| c.window.contains_at(at, tz, calendar));
-        if !inside {
-            *outside.entry(t.campaign_id).or_insert(0) += 1;
-        }
-    }
-    Ok(outside)
 }

@@ -50,15 +50,7 @@ pub(super) async fn build(ctx: &ReportCtx<'_>) -> Result<Built, StoreError> {
         .into_iter()
         .chain(cuts.iter().map(|b| b.period.to))
         .collect();
-    let tallies = if bounds.len() > 1 {
-        ctx.store.hotline_calls(&bounds, hotline, REPEAT_MS).await?
-    } else {
-        Vec::new()
-    };
-    let queue = ctx
-        .store
-        .queue_tally(ctx.period.from, ctx.period.to, hotline)
-        .await?;
+    let (tallies, queue) = super::rollup::calls(ctx, &bounds, hotline).await?;
     Ok((
         vec![calls_table(step, &cuts, &tallies), queue_table(&queue)],
         ignored,
@@ -110,13 +102,7 @@ pub(super) fn calls_table(step: Step, cuts: &[Bucket], tallies: &[CallTally]) ->
     let mut total = CallTally::default();
     for (b, c) in cuts.iter().zip(tallies) {
         t.rows.push(call_row(&b.label, c));
-        total.calls += c.calls;
-        total.self_served += c.self_served;
-        total.contained += c.contained;
-        total.called_again += c.called_again;
-        total.person += c.person;
-        total.callback_offered += c.callback_offered;
-        total.callback_taken += c.callback_taken;
+        total.add(c);
     }
     t.rows.push(call_row("total", &total));
     t

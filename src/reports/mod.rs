@@ -19,6 +19,7 @@ mod complaints;
 pub mod figures;
 mod hotline;
 pub mod params;
+pub mod rollup;
 mod satisfaction;
 mod service_levels;
 mod surveys;

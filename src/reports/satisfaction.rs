@@ -95,7 +95,8 @@ pub(super) async fn build(ctx: &ReportCtx<'_>) -> Result<Built, StoreError> {
         .collect();
 
     let mut groups: BTreeMap<Service, Counts> = BTreeMap::new();
-    for a in ctx.store.satisfaction_answers(&scope).await? {
+    let (answers, sample) = super::rollup::satisfaction(ctx, &scope).await?;
+    for a in answers {
         let Some(k) = keys.get(&a.campaign_id) else {
             continue;
         };
@@ -163,7 +164,6 @@ pub(super) async fn build(ctx: &ReportCtx<'_>) -> Result<Built, StoreError> {
         answers.rows.push(answer_row(labels(service), c));
     }
 
-    let sample = ctx.store.satisfaction_sample(&scope).await?;
     let mut cohort = Table::new(
         "satisfaction_sample",
         "Customers sampled",

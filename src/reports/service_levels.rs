@@ -49,9 +49,7 @@ pub(super) async fn build(ctx: &ReportCtx<'_>) -> Result<Built, StoreError> {
         line_kind: f.line_kind.map(|k| k.as_str()),
         customer_class: f.customer_class.map(|c| c.as_str()),
     };
-    let (from, to) = (ctx.period.from, ctx.period.to);
-    let due = ctx.store.tickets_due(from, to, ctx.now, &scope).await?;
-    let times = ctx.store.resolve_times(from, to, &scope).await?;
+    let (due, times) = super::rollup::tickets(ctx, &scope).await?;
     let risk = ctx
         .store
         .tickets_at_risk(ctx.now, ctx.now + AT_RISK_MS, &scope)

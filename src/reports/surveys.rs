@@ -65,7 +65,7 @@ pub(super) async fn build(ctx: &ReportCtx<'_>) -> Result<Built, StoreError> {
         .into_iter()
         .filter(|c| c.purpose == Purpose::SampleSurvey)
         .collect();
-    let scores = ctx.store.survey_scores(&scope).await?;
+    let (scores, attempt_counts) = super::rollup::surveys(ctx, &scope).await?;
 
     // Every (campaign, question) → the row it adds to, keyed by service and question key.
     let mut seen = 0usize;
@@ -215,7 +215,7 @@ pub(super) async fn build(ctx: &ReportCtx<'_>) -> Result<Built, StoreError> {
             ("responded", "Responded"),
         ],
     );
-    for a in ctx.store.survey_attempts(&scope).await? {
+    for a in attempt_counts {
         attempts.rows.push(vec![
             Cell::text(a.attempt_no.to_string()),
             Cell::count(a.placed),

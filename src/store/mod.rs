@@ -12,6 +12,7 @@ mod callbacks;
 mod postgres;
 mod reports_callbacks;
 mod reports_tickets;
+mod rollups;
 mod rows;
 mod sqlite;
 pub mod synthetic;
@@ -418,27 +419,10 @@ pub trait AgentStore: Send + Sync + 'static {
 
 pub use reports_tickets::{AtRisk, CallTally, DueTally, QueueTally, ResolveTime, TicketScope};
 
-/// Aggregates for the ticket, complaint and hotline reports (see `crate::reports`): each is
-/// a GROUP BY over indexed rows, or one sorted column for percentiles.
+/// Live aggregates for the service-level and complaint reports (see `crate::reports`):
+/// figures that are "as of now" and read few rows, so they are never rolled up.
 #[async_trait]
 pub trait TicketReportStore: Send + Sync + 'static {
-    /// Tickets whose deadline falls in `[from, to)`, by kind and customer class, split into
-    /// met, breached, pending and cancelled as of `now`.
-    async fn tickets_due(
-        &self,
-        from: i64,
-        to: i64,
-        now: i64,
-        scope: &TicketScope<'_>,
-    ) -> Result<Vec<DueTally>>;
-    /// Time to resolve (`resolved_at - opened_at`, ms) of the tickets resolved in
-    /// `[from, to)`, ascending within each kind and customer class.
-    async fn resolve_times(
-        &self,
-        from: i64,
-        to: i64,
-        scope: &TicketScope<'_>,
-    ) -> Result<Vec<ResolveTime>>;
     /// Running tickets, by kind, already late at `now` or due before `until`.
     async fn tickets_at_risk(
         &self,
@@ -454,59 +438,57 @@ pub trait TicketReportStore: Send + Sync + 'static {
         bounds: &[i64],
         scope: &TicketScope<'_>,
     ) -> Result<Vec<i64>>;
-    /// Inbound calls started in each `[bounds[i], bounds[i + 1])` (to `hotline` when given),
-    /// with what they achieved; a call from a number that called again within `repeat_ms` of
-    /// its start is not contained.
-    async fn hotline_calls(
-        &self,
-        bounds: &[i64],
-        hotline: Option<&str>,
-        repeat_ms: i64,
-    ) -> Result<Vec<CallTally>>;
-    /// The agent queue as the inbound calls started in `[from, to)` found it.
-    async fn queue_tally(&self, from: i64, to: i64, hotline: Option<&str>) -> Result<QueueTally>;
 }
 
 pub use reports_callbacks::{
-    AnswerCount, AttemptNoCount, AttemptTime, CallbackScope, CampaignAttempts, FirstAttemptWait,
-    QuestionScore, SampleCount,
+    AnswerCount, AttemptNoCount, CallbackScope, CampaignAttempts, FirstAttemptWait, QuestionScore,
+    SampleCount,
+};
+pub use rollups::{
+    AnswerRoll, AttemptFact, AttemptRoll, CallRoll, CallbackDims, DueRoll, ResolvedRoll,
+    RollupMark, SampleRoll,
 };
 
-/// Aggregates for the satisfaction, survey and callback reports (see `crate::reports`):
-/// each is a GROUP BY over indexed rows, or one sorted column for percentiles; the scope and
-/// which time each counts at are in `reports_callbacks`' rules.
+/// The report figures of a period, grouped by everything a report filters on, and the days
+/// already rolled up (see `rollups` and `crate::reports::rollup`).
 #[async_trait]
-pub trait CallbackReportStore: Send + Sync + 'static {
-    /// Callbacks of satisfaction campaigns per campaign, ticket kind, line kind, question and
-    /// value, for the answers very / basic / dissatisfied / yes / no given in the period.
-    async fn satisfaction_answers(&self, scope: &CallbackScope<'_>) -> Result<Vec<AnswerCount>>;
-    /// Satisfaction callbacks queued in the period, per ticket kind and line kind, with how
-    /// many were reached and answered.
-    async fn satisfaction_sample(&self, scope: &CallbackScope<'_>) -> Result<Vec<SampleCount>>;
-    /// Sample-survey answers given in the period, per campaign and question.
-    async fn survey_scores(&self, scope: &CallbackScope<'_>) -> Result<Vec<QuestionScore>>;
-    /// Sample-survey attempts the carrier took in the period, per attempt number.
-    async fn survey_attempts(&self, scope: &CallbackScope<'_>) -> Result<Vec<AttemptNoCount>>;
-    /// Attempts the carrier took in the period, per campaign.
-    async fn campaign_attempts(&self, scope: &CallbackScope<'_>) -> Result<Vec<CampaignAttempts>>;
-    /// Each attempt the carrier took in the period: when, and the customer's zone.
-    async fn attempt_times(&self, scope: &CallbackScope<'_>) -> Result<Vec<AttemptTime>>;
-    /// Resolution to first attempt of the callbacks about a resolved ticket whose first
-    /// attempt the carrier took was placed in the period, ascending per campaign.
-    async fn first_attempt_waits(&self, scope: &CallbackScope<'_>)
-    -> Result<Vec<FirstAttemptWait>>;
+pub trait RollupStore: Send + Sync + 'static {
+    /// Inbound calls started in `[from, to)`, per number dialed; a call from a number that
+    /// called again within `repeat_ms` of its start is not contained.
+    async fn roll_calls(&self, from: i64, to: i64, repeat_ms: i64) -> Result<Vec<CallRoll>>;
+    /// Tickets whose deadline falls in `[from, to)`: met, breached, pending and cancelled as
+    /// of `now`.
+    async fn roll_due(&self, from: i64, to: i64, now: i64) -> Result<Vec<DueRoll>>;
+    /// Tickets resolved in `[from, to)` and how long each took.
+    async fn roll_resolved(&self, from: i64, to: i64) -> Result<Vec<ResolvedRoll>>;
+    /// First answers given in `[from, to)`.
+    async fn roll_answers(&self, from: i64, to: i64) -> Result<Vec<AnswerRoll>>;
+    /// Satisfaction callbacks queued in `[from, to)`.
+    async fn roll_sample(&self, from: i64, to: i64) -> Result<Vec<SampleRoll>>;
+    /// Attempts the carrier took, recorded in `[from, to)`.
+    async fn roll_attempts(&self, from: i64, to: i64) -> Result<Vec<AttemptFact>>;
+    /// The earliest call start, ticket opening or callback queued.
+    async fn earliest_outcome(&self) -> Result<Option<i64>>;
+    /// When the oldest callback still to be called was queued.
+    async fn oldest_unfinished_callback(&self) -> Result<Option<i64>>;
+    async fn rollup_mark(&self, family: &str) -> Result<Option<RollupMark>>;
+    /// The rolled days of `family` starting in `[from, to)`: day start and JSON rows.
+    async fn rolled_days(&self, family: &str, from: i64, to: i64) -> Result<Vec<(i64, String)>>;
+    /// Stores the given days (replacing any stored before) and sets the mark, in one
+    /// transaction.
+    async fn save_rollup(
+        &self,
+        family: &str,
+        mark: &RollupMark,
+        days: &[(i64, String)],
+    ) -> Result<()>;
+    /// Forgets every rolled day of `family` and its mark.
+    async fn clear_rollup(&self, family: &str) -> Result<()>;
 }
 
 #[async_trait]
 pub trait Store:
-    TicketStore
-    + CallbackStore
-    + AgentStore
-    + TicketReportStore
-    + CallbackReportStore
-    + Send
-    + Sync
-    + 'static
+    TicketStore + CallbackStore + AgentStore + TicketReportStore + RollupStore + Send + Sync + 'static
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<()>;

@@ -57,6 +57,11 @@ fn migrator() -> Migrator {
             "callback_reports",
             include_str!("../../migrations/postgres/0006_callback_reports.sql"),
         ),
+        (
+            7,
+            "report_rollups",
+            include_str!("../../migrations/postgres/0007_report_rollups.sql"),
+        ),
     ])
 }
 
@@ -85,7 +90,7 @@ super::callbacks::callback_store!(
 
 super::reports_tickets::ticket_report_store!(PgStore, sqlx::Postgres, pool);
 
-super::reports_callbacks::callback_report_store!(PgStore, sqlx::Postgres, pool);
+super::rollups::rollup_store!(PgStore, sqlx::Postgres, pool);
 
 super::agents::agent_store!(PgStore, sqlx::Postgres, pool, " FOR UPDATE SKIP LOCKED");
 

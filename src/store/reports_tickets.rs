@@ -21,7 +21,7 @@ pub struct TicketScope<'a> {
 }
 
 /// Tickets due in a period, of one kind and customer class. `due` is the sum of the others.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DueTally {
     pub kind: String,
     pub customer_class: Option<String>,
@@ -56,7 +56,7 @@ pub struct AtRisk {
 }
 
 /// Inbound calls of one interval and what they achieved.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CallTally {
     pub calls: i64,
     /// Finished a self-service task.
@@ -71,6 +71,19 @@ pub struct CallTally {
     pub callback_offered: i64,
     /// Took a callback instead of holding (an escalation `transfer_callback` of the call).
     pub callback_taken: i64,
+}
+
+impl CallTally {
+    /// Adds another interval's calls.
+    pub fn add(&mut self, o: &CallTally) {
+        self.calls += o.calls;
+        self.self_served += o.self_served;
+        self.contained += o.contained;
+        self.called_again += o.called_again;
+        self.person += o.person;
+        self.callback_offered += o.callback_offered;
+        self.callback_taken += o.callback_taken;
+    }
 }
 
 /// The agent queue as a period's calls found it.
@@ -95,6 +108,7 @@ pub(super) mod sql {
              (SELECT a.customer_class FROM accounts a WHERE a.id = t.account_id))"
         };
     }
+    pub(crate) use class;
 
     /// The scope filter with its kind, line kind and class bound as `$k`, `$l`, `$c`.
     macro_rules! scope {
@@ -121,61 +135,6 @@ pub(super) mod sql {
         };
     }
 
-    /// Late as of `$3`: marked, resolved after the deadline, or running past it. Every
-    /// disjunct is false (never NULL) when its column is NULL, so `NOT` of it is exact.
-    macro_rules! breached {
-        () => {
-            concat!(
-                "(t.breached_at IS NOT NULL \
-                 OR (t.resolved_at IS NOT NULL AND t.resolved_at > t.deadline_at) \
-                 OR (t.state IN ",
-                super::super::tickets::sql::active!(),
-                " AND t.deadline_at < $3))"
-            )
-        };
-    }
-
-    /// `$1, $2` the period of deadlines, `$3` now, `$4..$6` the scope.
-    pub const TICKETS_DUE: &str = concat!(
-        "SELECT t.kind, ",
-        class!(),
-        ", COUNT(*), \
-         SUM(CASE WHEN NOT ",
-        breached!(),
-        " AND t.resolved_at IS NOT NULL THEN 1 ELSE 0 END), \
-         SUM(CASE WHEN ",
-        breached!(),
-        " THEN 1 ELSE 0 END), \
-         SUM(CASE WHEN NOT ",
-        breached!(),
-        " AND t.state IN ",
-        super::super::tickets::sql::active!(),
-        " THEN 1 ELSE 0 END), \
-         SUM(CASE WHEN NOT ",
-        breached!(),
-        " AND t.state = 'cancelled' THEN 1 ELSE 0 END) \
-         FROM tickets t \
-         WHERE t.deadline_at >= $1 AND t.deadline_at < $2",
-        scope!(4, 5, 6),
-        " GROUP BY t.kind, ",
-        class!(),
-        " ORDER BY t.kind, ",
-        class!()
-    );
-
-    /// `$1, $2` the period of resolution, `$3..$5` the scope.
-    pub const RESOLVE_TIMES: &str = concat!(
-        "SELECT t.kind, ",
-        class!(),
-        ", t.resolved_at - t.opened_at AS took \
-         FROM tickets t \
-         WHERE t.resolved_at >= $1 AND t.resolved_at < $2",
-        scope!(3, 4, 5),
-        " ORDER BY t.kind, ",
-        class!(),
-        ", took"
-    );
-
     /// `$1` now, `$2` the end of the horizon, `$3..$5` the scope. Running tickets are few:
     /// the state index finds them.
     pub const AT_RISK: &str = concat!(
@@ -201,69 +160,6 @@ pub(super) mod sql {
         " = $5)"
     );
 
-    /// Inbound calls started in the interval.
-    macro_rules! period_calls {
-        () => {
-            "c.direction = 'inbound' AND c.started_at >= $1 AND c.started_at < $2 \
-             AND (CAST($3 AS TEXT) IS NULL OR c.to_number = $3)"
-        };
-    }
-
-    /// Self-served without asking for a person.
-    macro_rules! self_only {
-        () => {
-            "c.self_served_at IS NOT NULL AND c.person_at IS NULL"
-        };
-    }
-
-    /// Another inbound call from the same number started within `$4` ms after this one.
-    macro_rules! called_again {
-        () => {
-            "EXISTS (SELECT 1 FROM calls r WHERE r.from_number = c.from_number \
-             AND r.direction = 'inbound' AND r.started_at <= c.started_at + $4 \
-             AND (r.started_at > c.started_at OR (r.started_at = c.started_at AND r.id > c.id)))"
-        };
-    }
-
-    /// `$1, $2` the interval of starts, `$3` the dialed number or NULL, `$4` the repeat
-    /// window in ms.
-    pub const HOTLINE_CALLS: &str = concat!(
-        "SELECT COUNT(*), \
-         COALESCE(SUM(CASE WHEN c.self_served_at IS NOT NULL THEN 1 ELSE 0 END), 0), \
-         COALESCE(SUM(CASE WHEN ",
-        self_only!(),
-        " AND NOT ",
-        called_again!(),
-        " THEN 1 ELSE 0 END), 0), \
-         COALESCE(SUM(CASE WHEN ",
-        self_only!(),
-        " AND ",
-        called_again!(),
-        " THEN 1 ELSE 0 END), 0), \
-         COALESCE(SUM(CASE WHEN c.person_at IS NOT NULL THEN 1 ELSE 0 END), 0), \
-         COALESCE(SUM(CASE WHEN c.callback_offered_at IS NOT NULL THEN 1 ELSE 0 END), 0), \
-         COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM escalations e \
-             WHERE e.source = 'call:' || c.call_sid AND e.kind = 'transfer_callback') \
-             THEN 1 ELSE 0 END), 0) \
-         FROM calls c WHERE ",
-        period_calls!()
-    );
-
-    /// `$1..$3` as for `HOTLINE_CALLS`.
-    pub const QUEUE_COUNTS: &str = concat!(
-        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN q.result = 'hangup' THEN 1 ELSE 0 END), 0) \
-         FROM calls c JOIN queue_calls q ON q.call_sid = c.call_sid WHERE ",
-        period_calls!()
-    );
-
-    /// `$1..$3` as for `HOTLINE_CALLS`.
-    pub const QUEUE_WAITS: &str = concat!(
-        "SELECT q.left_at - q.entered_at AS waited \
-         FROM calls c JOIN queue_calls q ON q.call_sid = c.call_sid WHERE ",
-        period_calls!(),
-        " AND q.left_at IS NOT NULL ORDER BY waited"
-    );
-
     /// Milestones of a call (`$1`) at `$2`: each column keeps its earliest time.
     pub const SELF_SERVED: &str = "UPDATE calls SET self_served_at = $2 \
          WHERE call_sid = $1 AND (self_served_at IS NULL OR self_served_at > $2)";
@@ -271,38 +167,6 @@ pub(super) mod sql {
          WHERE call_sid = $1 AND (person_at IS NULL OR person_at > $2)";
     pub const CALLBACK_OFFERED: &str = "UPDATE calls SET callback_offered_at = $2 \
          WHERE call_sid = $1 AND (callback_offered_at IS NULL OR callback_offered_at > $2)";
-}
-
-/// `kind, class, due, met, breached, pending, cancelled`
-pub(super) type DueRow = (String, Option<String>, i64, i64, i64, i64, i64);
-
-pub(super) fn due_tally(r: DueRow) -> DueTally {
-    let (kind, customer_class, due, met, breached, pending, cancelled) = r;
-    DueTally {
-        kind,
-        customer_class,
-        due,
-        met,
-        breached,
-        pending,
-        cancelled,
-    }
-}
-
-/// `calls, self_served, contained, called_again, person, offered, taken`
-pub(super) type CallRow = (i64, i64, i64, i64, i64, i64, i64);
-
-pub(super) fn call_tally(r: CallRow) -> CallTally {
-    let (calls, self_served, contained, called_again, person, callback_offered, callback_taken) = r;
-    CallTally {
-        calls,
-        self_served,
-        contained,
-        called_again,
-        person,
-        callback_offered,
-        callback_taken,
-    }
 }
 
 /// The statement that records `m`.
@@ -322,10 +186,7 @@ macro_rules! ticket_report_store {
         mod ticket_report_impl {
             use super::super::reports_tickets::{self as r, sql};
             use super::super::rows::MilestoneWrite;
-            use super::super::{
-                AtRisk, CallTally, DueTally, QueueTally, ResolveTime, Result, TicketReportStore,
-                TicketScope,
-            };
+            use super::super::{AtRisk, Result, TicketReportStore, TicketScope};
 
             type Conn = <$db as sqlx::Database>::Connection;
 
@@ -346,50 +207,6 @@ macro_rules! ticket_report_store {
 
             #[async_trait::async_trait]
             impl TicketReportStore for super::$store {
-                async fn tickets_due(
-                    &self,
-                    from: i64,
-                    to: i64,
-                    now: i64,
-                    s: &TicketScope<'_>,
-                ) -> Result<Vec<DueTally>> {
-                    let rows: Vec<r::DueRow> = sqlx::query_as(sql::TICKETS_DUE)
-                        .bind(from)
-                        .bind(to)
-                        .bind(now)
-                        .bind(s.kind)
-                        .bind(s.line_kind)
-                        .bind(s.customer_class)
-                        .fetch_all(&self.$read)
-                        .await?;
-                    Ok(rows.into_iter().map(r::due_tally).collect())
-                }
-
-                async fn resolve_times(
-                    &self,
-                    from: i64,
-                    to: i64,
-                    s: &TicketScope<'_>,
-                ) -> Result<Vec<ResolveTime>> {
-                    let rows: Vec<(String, Option<String>, i64)> =
-                        sqlx::query_as(sql::RESOLVE_TIMES)
-                            .bind(from)
-                            .bind(to)
-                            .bind(s.kind)
-                            .bind(s.line_kind)
-                            .bind(s.customer_class)
-                            .fetch_all(&self.$read)
-                            .await?;
-                    Ok(rows
-                        .into_iter()
-                        .map(|(kind, customer_class, ms)| ResolveTime {
-                            kind,
-                            customer_class,
-                            ms,
-                        })
-                        .collect())
-                }
-
                 async fn tickets_at_risk(
                     &self,
                     now: i64,
@@ -434,53 +251,6 @@ macro_rules! ticket_report_store {
                         counts.push(n);
                     }
                     Ok(counts)
-                }
-
-                async fn hotline_calls(
-                    &self,
-                    bounds: &[i64],
-                    hotline: Option<&str>,
-                    repeat_ms: i64,
-                ) -> Result<Vec<CallTally>> {
-                    let mut conn = self.$read.acquire().await?;
-                    let mut tallies = Vec::with_capacity(bounds.len().saturating_sub(1));
-                    for w in bounds.windows(2) {
-                        let row: r::CallRow = sqlx::query_as(sql::HOTLINE_CALLS)
-                            .bind(w[0])
-                            .bind(w[1])
-                            .bind(hotline)
-                            .bind(repeat_ms)
-                            .fetch_one(&mut *conn)
-                            .await?;
-                        tallies.push(r::call_tally(row));
-                    }
-                    Ok(tallies)
-                }
-
-                async fn queue_tally(
-                    &self,
-                    from: i64,
-                    to: i64,
-                    hotline: Option<&str>,
-                ) -> Result<QueueTally> {
-                    let mut conn = self.$read.acquire().await?;
-                    let (queued, abandoned): (i64, i64) = sqlx::query_as(sql::QUEUE_COUNTS)
-                        .bind(from)
-                        .bind(to)
-                        .bind(hotline)
-                        .fetch_one(&mut *conn)
-                        .await?;
-                    let waits_ms: Vec<i64> = sqlx::query_scalar(sql::QUEUE_WAITS)
-                        .bind(from)
-                        .bind(to)
-                        .bind(hotline)
-                        .fetch_all(&mut *conn)
-                        .await?;
-                    Ok(QueueTally {
-                        queued,
-                        abandoned,
-                        waits_ms,
-                    })
                 }
             }
         }

@@ -64,6 +64,11 @@ fn migrator() -> Migrator {
             "callback_reports",
             include_str!("../../migrations/sqlite/0006_callback_reports.sql"),
         ),
+        (
+            7,
+            "report_rollups",
+            include_str!("../../migrations/sqlite/0007_report_rollups.sql"),
+        ),
     ])
 }
 
@@ -105,7 +110,7 @@ super::callbacks::callback_store!(SqliteStore, sqlx::Sqlite, read, "");
 
 super::reports_tickets::ticket_report_store!(SqliteStore, sqlx::Sqlite, read);
 
-super::reports_callbacks::callback_report_store!(SqliteStore, sqlx::Sqlite, read);
+super::rollups::rollup_store!(SqliteStore, sqlx::Sqlite, read);
 
 super::agents::agent_store!(SqliteStore, sqlx::Sqlite, read, "");
 
