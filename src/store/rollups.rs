@@ -522,14 +522,13 @@ macro_rules! rollup_store {
                         .await?;
                     rows.iter()
                         .map(|row| {
-                            let i = D;
                             Ok(AnswerRoll {
                                 dims: dims_of(row)?,
-                                question: row.try_get(i)?,
-                                answer: row.try_get(i + 1)?,
-                                callbacks: row.try_get(i + 2)?,
-                                scored: row.try_get(i + 3)?,
-                                score_sum: row.try_get(i + 4)?,
+                                question: row.try_get(D)?,
+                                answer: row.try_get(D + 1)?,
+                                callbacks: row.try_get(D + 2)?,
+                                scored: row.try_get(D + 3)?,
+                                score_sum: row.try_get(D + 4)?,
                             })
                         })
                         .collect()
@@ -543,12 +542,11 @@ macro_rules! rollup_store {
                         .await?;
                     rows.iter()
                         .map(|row| {
-                            let i = D;
                             Ok(SampleRoll {
                                 dims: dims_of(row)?,
-                                sampled: row.try_get(i)?,
-                                reached: row.try_get(i + 1)?,
-                                answered: row.try_get(i + 2)?,
+                                sampled: row.try_get(D)?,
+                                reached: row.try_get(D + 1)?,
+                                answered: row.try_get(D + 2)?,
                             })
                         })
                         .collect()
@@ -562,20 +560,19 @@ macro_rules! rollup_store {
                         .await?;
                     rows.iter()
                         .map(|row| {
-                            let i = D;
                             let flag =
                                 |j: usize| -> Result<bool> { Ok(row.try_get::<i32, _>(j)? != 0) };
                             Ok(AttemptFact {
                                 dims: dims_of(row)?,
-                                attempt_no: row.try_get(i)?,
-                                at: row.try_get(i + 1)?,
-                                timezone: row.try_get(i + 2)?,
-                                person: flag(i + 3)?,
-                                machine: flag(i + 4)?,
-                                responded: flag(i + 5)?,
-                                first: flag(i + 6)?,
-                                reached: flag(i + 7)?,
-                                since_resolved_ms: row.try_get(i + 8)?,
+                                attempt_no: row.try_get(D)?,
+                                at: row.try_get(D + 1)?,
+                                timezone: row.try_get(D + 2)?,
+                                person: flag(D + 3)?,
+                                machine: flag(D + 4)?,
+                                responded: flag(D + 5)?,
+                                first: flag(D + 6)?,
+                                reached: flag(D + 7)?,
+                                since_resolved_ms: row.try_get(D + 8)?,
                             })
                         })
                         .collect()
