@@ -15,6 +15,7 @@ mod reports_tickets;
 mod rollups;
 mod rows;
 mod sqlite;
+mod sqlite_direct;
 pub mod synthetic;
 mod tickets;
 mod writer;
@@ -55,6 +56,8 @@ pub enum StoreError {
     UnsupportedUrl,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is invalid: {0}")]

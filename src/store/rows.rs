@@ -215,6 +215,7 @@ pub(super) mod sql {
     pub const INSERT_CALL: &str = "INSERT INTO calls (call_sid, direction, from_number, \
          to_number, status, started_at, ended_at, duration_secs, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6) ON CONFLICT (call_sid) DO NOTHING";
+    pub const CALL_STATUS: &str = "SELECT status FROM calls WHERE call_sid = $1";
     pub const CALL: &str = "SELECT call_sid, direction, from_number, to_number, account_id, \
          locale, status, started_at, ended_at, duration_secs FROM calls WHERE call_sid = $1";
     pub const STEPS_OF_CALL: &str =
@@ -622,6 +623,38 @@ impl StepPlan {
 pub(super) fn new_call(steps: &[StepWrite], i: usize) -> Option<(&str, &NewCall, i64)> {
     let s = steps.get(i)?;
     Some((s.call_sid.as_str(), s.new_call.as_ref()?, s.at))
+}
+
+/// A batch's steps as rows for the set-based insert: sid, seq, node, input, said, response,
+/// time.
+pub(super) fn step_rows<'a>(
+    steps: &[&'a StepWrite],
+) -> Vec<(&'a str, i32, &'a str, &'a str, &'a str, &'a str, i64)> {
+    (steps.iter())
+        .map(|s| {
+            (
+                s.call_sid.as_str(),
+                s.seq,
+                s.node.as_str(),
+                s.input.as_str(),
+                s.said.as_str(),
+                s.response.as_str(),
+                s.at,
+            )
+        })
+        .collect()
+}
+
+/// Whether `e` touches callbacks, surveys or escalations (rather than the call, the account
+/// or a milestone).
+pub(super) fn is_survey_effect(e: &Effect) -> bool {
+    matches!(
+        e,
+        Effect::SurveyAnswer { .. }
+            | Effect::OptOut { .. }
+            | Effect::Followup { .. }
+            | Effect::Escalate(_)
+    )
 }
 
 /// Gathers the effects of the recorded steps, in step order.

@@ -18,6 +18,7 @@ use sqlx::sqlite::{
 };
 
 use super::rows::{self, AccountRow, By, CallRow, LineRow, PinEffect, StepRow, sql};
+use super::sqlite_direct::Direct;
 use super::{AccountPage, Result, StatusEvent, StepOutcome, StepWrite, Store, StoreError};
 use crate::billing::Bill;
 use crate::calls::CallRecord;
@@ -29,6 +30,8 @@ const READ_CONNECTIONS: u32 = 8;
 pub struct SqliteStore {
     read: SqlitePool,
     write: SqlitePool,
+    /// The hot path: account and bill lookups, and step batches.
+    direct: Direct,
     checkpointer: tokio::task::AbortHandle,
 }
 
@@ -90,13 +93,15 @@ impl SqliteStore {
             .await?;
         let read = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
+        let direct = Direct::open(options.get_filename())?;
         let checkpointer =
             tokio::spawn(checkpoint_regularly(read.clone(), write.clone())).abort_handle();
         Ok(SqliteStore {
             read,
             write,
+            direct,
             checkpointer,
         })
     }
@@ -157,39 +162,39 @@ async fn checkpoint_regularly(read: SqlitePool, write: SqlitePool) {
 
 /// Batch statements: `$1` is a JSON array of rows, each a JSON array of the columns.
 /// The calls among `$1` (call ids) that exist.
-const EXISTING_CALLS: &str =
+pub(super) const EXISTING_CALLS: &str =
     "SELECT call_sid FROM calls WHERE call_sid IN (SELECT value FROM json_each($1))";
 /// Creates the calls absent so far: rows of sid, direction, from, to, started at.
-const INSERT_CALLS: &str = "INSERT INTO calls (call_sid, direction, from_number, to_number, \
+pub(super) const INSERT_CALLS: &str = "INSERT INTO calls (call_sid, direction, from_number, to_number, \
      status, started_at, updated_at) \
      SELECT value->>0, value->>1, value->>2, value->>3, $2, value->>4, value->>4 \
      FROM json_each($1) WHERE true ON CONFLICT (call_sid) DO NOTHING";
 /// Inserts steps (distinct keys); returns the keys inserted now.
-const INSERT_STEPS: &str = "INSERT INTO call_steps \
+pub(super) const INSERT_STEPS: &str = "INSERT INTO call_steps \
      (call_sid, seq, node, input, said, response, at) \
      SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6 \
      FROM json_each($1) WHERE true ON CONFLICT (call_sid, seq) DO NOTHING \
      RETURNING call_sid, seq";
 /// The stored answers of rows of sid and step number.
-const STORED_RESPONSES: &str = "SELECT s.call_sid, s.seq, s.response FROM call_steps s \
+pub(super) const STORED_RESPONSES: &str = "SELECT s.call_sid, s.seq, s.response FROM call_steps s \
      JOIN json_each($1) k ON s.call_sid = k.value->>0 AND s.seq = k.value->>1";
 /// Rows of sid, account id, locale, time (one row per call).
-const UPDATE_CALLS: &str = "UPDATE calls SET \
+pub(super) const UPDATE_CALLS: &str = "UPDATE calls SET \
      account_id = COALESCE(u.value->>1, calls.account_id), \
      locale = COALESCE(u.value->>2, calls.locale), \
      updated_at = MAX(calls.updated_at, u.value->>3) \
      FROM json_each($1) AS u WHERE calls.call_sid = u.value->>0";
 
-fn json(rows: &impl serde::Serialize) -> Result<String> {
+pub(super) fn json(rows: &impl serde::Serialize) -> Result<String> {
     serde_json::to_string(rows).map_err(|e| StoreError::Corrupt(format!("batch to JSON: {e}")))
 }
 
 /// Account lookups with the lines aggregated as JSON, so an account is one round trip.
-const ACCOUNT_SQL: rows::AccountSql =
+pub(super) const ACCOUNT_SQL: rows::AccountSql =
     rows::account_sql!("json_group_array(json_array(l2.number, l2.kind, l2.label))");
 
 /// The bill with its charges aggregated as JSON: one round trip.
-const BILL_WITH_CHARGES: &str = "SELECT b.currency, b.amount_due, b.due_date, b.balance, \
+pub(super) const BILL_WITH_CHARGES: &str = "SELECT b.currency, b.amount_due, b.due_date, b.balance, \
      b.last_payment_amount, b.last_payment_date, \
      (SELECT json_group_array(json_array(c.category, c.description, c.amount)) FROM bill_charges c WHERE c.account_id = b.account_id) \
      FROM bills b WHERE b.account_id = $1";
@@ -221,15 +226,15 @@ impl Store for SqliteStore {
     }
 
     async fn account_by_line(&self, number: &str) -> Result<Option<Account>> {
-        fetch_account(&mut *self.read.acquire().await?, By::Line(number)).await
+        self.direct.account(By::Line(number))
     }
 
     async fn account_by_no(&self, account_no: &str) -> Result<Option<Account>> {
-        fetch_account(&mut *self.read.acquire().await?, By::No(account_no)).await
+        self.direct.account(By::No(account_no))
     }
 
     async fn account(&self, id: i64) -> Result<Option<Account>> {
-        fetch_account(&mut *self.read.acquire().await?, By::Id(id)).await
+        self.direct.account(By::Id(id))
     }
 
     async fn list_accounts(&self, after: Option<i64>, limit: i64) -> Result<AccountPage> {
@@ -336,12 +341,7 @@ impl Store for SqliteStore {
     }
 
     async fn bill(&self, account_id: i64) -> Result<Option<Bill>> {
-        sqlx::query_as::<_, rows::BillJsonRow>(BILL_WITH_CHARGES)
-            .bind(account_id)
-            .fetch_optional(&self.read)
-            .await?
-            .map(rows::bill_json)
-            .transpose()
+        self.direct.bill(account_id)
     }
 
     async fn commit(
@@ -351,6 +351,13 @@ impl Store for SqliteStore {
     ) -> Result<Vec<StepOutcome>> {
         if steps.is_empty() && statuses.is_empty() {
             return Ok(Vec::new());
+        }
+        // Batches touching callbacks and escalations (survey calls: a few a minute at most)
+        // stay on sqlx, whose statements for those are shared with PostgreSQL; the rest, the
+        // calls' own records, go to the direct writer.
+        let survey = (steps.iter()).any(|s| s.effects.iter().any(rows::is_survey_effect));
+        if !survey {
+            return self.direct.commit(steps.to_vec(), statuses.to_vec()).await;
         }
         // Each statement below handles the whole batch (rows passed as one JSON array), so a
         // batch costs a handful of statements however many steps it carries.
@@ -384,21 +391,8 @@ impl Store for SqliteStore {
         let keys: HashSet<(String, i32)> = if inserts.is_empty() {
             HashSet::new()
         } else {
-            let rows: Vec<_> = (inserts.iter())
-                .map(|s| {
-                    (
-                        &s.call_sid,
-                        s.seq,
-                        &s.node,
-                        &s.input,
-                        &s.said,
-                        &s.response,
-                        s.at,
-                    )
-                })
-                .collect();
             sqlx::query_as(INSERT_STEPS)
-                .bind(json(&rows)?)
+                .bind(json(&rows::step_rows(&inserts))?)
                 .fetch_all(&mut *tx)
                 .await?
                 .into_iter()
@@ -510,7 +504,7 @@ async fn apply_status(
         .bind(ev.at)
         .execute(&mut **tx)
         .await?;
-    let current: String = sqlx::query_scalar("SELECT status FROM calls WHERE call_sid = $1")
+    let current: String = sqlx::query_scalar(sql::CALL_STATUS)
         .bind(&ev.call_sid)
         .fetch_one(&mut **tx)
         .await?;
