@@ -28,9 +28,19 @@ use crate::telephony::twilio;
 use crate::telephony::twilio::rest::TwilioDialer;
 use crate::tickets::desk::Desk;
 
-/// State shared by every handler.
+/// State shared by every handler; cloned for every request, so it is one `Arc`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub steps: StepService,
     /// Places callbacks and settles their attempts.
     pub callbacks: CallbackDialer,
@@ -111,7 +121,7 @@ impl AppState {
             tz: cfg.timezone,
             default_locale: cfg.default_locale,
         };
-        Ok(AppState {
+        Ok(AppState(Arc::new(Shared {
             escalations: Escalations {
                 store: store.clone(),
                 clock: clock.clone(),
@@ -127,7 +137,7 @@ impl AppState {
                 clock,
                 desk,
             },
-        })
+        })))
     }
 }
 

@@ -514,20 +514,18 @@ pub trait Store:
     /// outcome per step, in order. Status reports are idempotent and monotonic.
     async fn commit(
         &self,
-        steps: &[StepWrite],
-        statuses: &[StatusEvent],
+        steps: Vec<StepWrite>,
+        statuses: Vec<StatusEvent>,
     ) -> Result<Vec<StepOutcome>>;
 
     /// Records a batch of steps in one transaction; one outcome per step, in order.
     async fn commit_steps(&self, steps: &[StepWrite]) -> Result<Vec<StepOutcome>> {
-        self.commit(steps, &[]).await
+        self.commit(steps.to_vec(), Vec::new()).await
     }
 
     /// Records one status report.
     async fn record_status(&self, event: &StatusEvent) -> Result<()> {
-        self.commit(&[], std::slice::from_ref(event))
-            .await
-            .map(drop)
+        self.commit(Vec::new(), vec![event.clone()]).await.map(drop)
     }
     async fn call(&self, call_sid: &str) -> Result<Option<CallRecord>>;
 }

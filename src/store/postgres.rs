@@ -350,9 +350,10 @@ impl Store for PgStore {
 
     async fn commit(
         &self,
-        steps: &[StepWrite],
-        statuses: &[StatusEvent],
+        steps: Vec<StepWrite>,
+        statuses: Vec<StatusEvent>,
     ) -> Result<Vec<StepOutcome>> {
+        let (steps, statuses) = (steps.as_slice(), statuses.as_slice());
         if steps.is_empty() && statuses.is_empty() {
             return Ok(Vec::new());
         }

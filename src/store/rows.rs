@@ -625,26 +625,6 @@ pub(super) fn new_call(steps: &[StepWrite], i: usize) -> Option<(&str, &NewCall,
     Some((s.call_sid.as_str(), s.new_call.as_ref()?, s.at))
 }
 
-/// A batch's steps as rows for the set-based insert: sid, seq, node, input, said, response,
-/// time.
-pub(super) fn step_rows<'a>(
-    steps: &[&'a StepWrite],
-) -> Vec<(&'a str, i32, &'a str, &'a str, &'a str, &'a str, i64)> {
-    (steps.iter())
-        .map(|s| {
-            (
-                s.call_sid.as_str(),
-                s.seq,
-                s.node.as_str(),
-                s.input.as_str(),
-                s.said.as_str(),
-                s.response.as_str(),
-                s.at,
-            )
-        })
-        .collect()
-}
-
 /// Whether `e` touches callbacks, surveys or escalations (rather than the call, the account
 /// or a milestone).
 pub(super) fn is_survey_effect(e: &Effect) -> bool {

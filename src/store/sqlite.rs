@@ -1,10 +1,11 @@
 //! The SQLite backend: the embedded default, one file next to the service.
 //!
-//! Rules: SQLite has one writer at a time, so writes go through a pool of exactly one
-//! connection and every write transaction starts with `BEGIN IMMEDIATE` (a deferred
-//! transaction that later upgrades to a write fails with SQLITE_BUSY without waiting);
-//! reads use a separate pool and, thanks to WAL, never wait for the writer. Statements are
-//! cheap in-process calls, so a step batch is written row by row inside its one transaction.
+//! Rules: SQLite has one writer at a time, so every write transaction starts with `BEGIN
+//! IMMEDIATE` (a deferred transaction that later upgrades to a write fails with SQLITE_BUSY
+//! without waiting) and waits its turn through the busy timeout. There are two writer
+//! connections: sqlx's pool of exactly one, for everything but the calls' own records, and
+//! the direct writer (`sqlite_direct`) for step batches and status reports, the hot path.
+//! Reads use separate connections and, thanks to WAL, never wait for a writer.
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
@@ -162,30 +163,30 @@ async fn checkpoint_regularly(read: SqlitePool, write: SqlitePool) {
 
 /// Batch statements: `$1` is a JSON array of rows, each a JSON array of the columns.
 /// The calls among `$1` (call ids) that exist.
-pub(super) const EXISTING_CALLS: &str =
+const EXISTING_CALLS: &str =
     "SELECT call_sid FROM calls WHERE call_sid IN (SELECT value FROM json_each($1))";
 /// Creates the calls absent so far: rows of sid, direction, from, to, started at.
-pub(super) const INSERT_CALLS: &str = "INSERT INTO calls (call_sid, direction, from_number, to_number, \
+const INSERT_CALLS: &str = "INSERT INTO calls (call_sid, direction, from_number, to_number, \
      status, started_at, updated_at) \
      SELECT value->>0, value->>1, value->>2, value->>3, $2, value->>4, value->>4 \
      FROM json_each($1) WHERE true ON CONFLICT (call_sid) DO NOTHING";
 /// Inserts steps (distinct keys); returns the keys inserted now.
-pub(super) const INSERT_STEPS: &str = "INSERT INTO call_steps \
+const INSERT_STEPS: &str = "INSERT INTO call_steps \
      (call_sid, seq, node, input, said, response, at) \
      SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6 \
      FROM json_each($1) WHERE true ON CONFLICT (call_sid, seq) DO NOTHING \
      RETURNING call_sid, seq";
 /// The stored answers of rows of sid and step number.
-pub(super) const STORED_RESPONSES: &str = "SELECT s.call_sid, s.seq, s.response FROM call_steps s \
+const STORED_RESPONSES: &str = "SELECT s.call_sid, s.seq, s.response FROM call_steps s \
      JOIN json_each($1) k ON s.call_sid = k.value->>0 AND s.seq = k.value->>1";
 /// Rows of sid, account id, locale, time (one row per call).
-pub(super) const UPDATE_CALLS: &str = "UPDATE calls SET \
+const UPDATE_CALLS: &str = "UPDATE calls SET \
      account_id = COALESCE(u.value->>1, calls.account_id), \
      locale = COALESCE(u.value->>2, calls.locale), \
      updated_at = MAX(calls.updated_at, u.value->>3) \
      FROM json_each($1) AS u WHERE calls.call_sid = u.value->>0";
 
-pub(super) fn json(rows: &impl serde::Serialize) -> Result<String> {
+fn json(rows: &impl serde::Serialize) -> Result<String> {
     serde_json::to_string(rows).map_err(|e| StoreError::Corrupt(format!("batch to JSON: {e}")))
 }
 
@@ -346,8 +347,8 @@ impl Store for SqliteStore {
 
     async fn commit(
         &self,
-        steps: &[StepWrite],
-        statuses: &[StatusEvent],
+        steps: Vec<StepWrite>,
+        statuses: Vec<StatusEvent>,
     ) -> Result<Vec<StepOutcome>> {
         if steps.is_empty() && statuses.is_empty() {
             return Ok(Vec::new());
@@ -357,8 +358,9 @@ impl Store for SqliteStore {
         // calls' own records, go to the direct writer.
         let survey = (steps.iter()).any(|s| s.effects.iter().any(rows::is_survey_effect));
         if !survey {
-            return self.direct.commit(steps.to_vec(), statuses.to_vec()).await;
+            return self.direct.commit(steps, statuses).await;
         }
+        let (steps, statuses) = (steps.as_slice(), statuses.as_slice());
         // Each statement below handles the whole batch (rows passed as one JSON array), so a
         // batch costs a handful of statements however many steps it carries.
         let mut tx = self.begin_write().await?;
@@ -391,8 +393,21 @@ impl Store for SqliteStore {
         let keys: HashSet<(String, i32)> = if inserts.is_empty() {
             HashSet::new()
         } else {
+            let rows: Vec<_> = (inserts.iter())
+                .map(|s| {
+                    (
+                        &s.call_sid,
+                        s.seq,
+                        &s.node,
+                        &s.input,
+                        &s.said,
+                        &s.response,
+                        s.at,
+                    )
+                })
+                .collect();
             sqlx::query_as(INSERT_STEPS)
-                .bind(json(&rows::step_rows(&inserts))?)
+                .bind(json(&rows)?)
                 .fetch_all(&mut *tx)
                 .await?
                 .into_iter()

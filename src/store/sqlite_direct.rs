@@ -5,8 +5,9 @@
 //! thread of our own: one hand-off per batch instead of several per statement.
 //!
 //! Rules:
-//! - The SQL is the sqlx path's, unchanged: parameters `$N` are bound by their number, as
-//!   sqlx binds them, so one statement text serves both.
+//! - Parameters `$N` are bound by their number, as sqlx binds them, so the lookups and the
+//!   effects share their statement text with the sqlx path. Step batches are planned and
+//!   their effects gathered by the same code (`rows`), then written row by row.
 //! - Only point lookups through an index run inline: on a cached database they take
 //!   microseconds, and WAL readers never wait for a writer. Writes can wait for SQLite's
 //!   write lock (sqlx's writer holds it for everything else), so they never run on an async
@@ -23,10 +24,7 @@ use tokio::sync::oneshot;
 
 use super::reports_tickets::milestone_sql;
 use super::rows::{self, By, PinEffect, sql};
-use super::sqlite::{
-    ACCOUNT_SQL, BILL_WITH_CHARGES, EXISTING_CALLS, INSERT_CALLS, INSERT_STEPS, STORED_RESPONSES,
-    UPDATE_CALLS, json,
-};
+use super::sqlite::{ACCOUNT_SQL, BILL_WITH_CHARGES};
 use super::{Result, StatusEvent, StepOutcome, StepWrite, StoreError};
 use crate::billing::Bill;
 use crate::customers::Account;
@@ -186,21 +184,6 @@ fn execute(conn: &Connection, sql: &str, args: &[&dyn ToSql]) -> Result<usize> {
     Ok(prepare(conn, sql, args)?.raw_execute()?)
 }
 
-fn all<T>(
-    conn: &Connection,
-    sql: &str,
-    args: &[&dyn ToSql],
-    f: impl Fn(&Row<'_>) -> rusqlite::Result<T>,
-) -> Result<Vec<T>> {
-    let mut stmt = prepare(conn, sql, args)?;
-    let mut rows = stmt.raw_query();
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.push(f(row)?);
-    }
-    Ok(out)
-}
-
 fn first<T>(
     conn: &Connection,
     sql: &str,
@@ -212,7 +195,17 @@ fn first<T>(
     Ok(rows.next()?.map(f).transpose()?)
 }
 
-/// The same batch write as the sqlx path's `Store::commit`, statement for statement.
+/// Per-row statements of the batch write: in-process, a prepared statement per row costs
+/// less than building and parsing the JSON that the sqlx path's set-based statements take.
+const CALL_EXISTS: &str = "SELECT 1 FROM calls WHERE call_sid = $1";
+const INSERT_STEP: &str = "INSERT INTO call_steps \
+     (call_sid, seq, node, input, said, response, at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+     ON CONFLICT (call_sid, seq) DO NOTHING";
+const STORED_RESPONSE: &str = "SELECT response FROM call_steps WHERE call_sid = $1 AND seq = $2";
+const UPDATE_CALL: &str = "UPDATE calls SET account_id = COALESCE($2, account_id), \
+     locale = COALESCE($3, locale), updated_at = MAX(updated_at, $4) WHERE call_sid = $1";
+
+/// The batch write of `Store::commit`, with the sqlx path's plan and effects.
 fn commit(
     conn: &mut Connection,
     steps: &[StepWrite],
@@ -222,47 +215,54 @@ fn commit(
         return Ok(Vec::new());
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let sids = rows::call_sids(steps);
-    let existing: HashSet<String> = if sids.is_empty() {
-        HashSet::new()
-    } else {
-        all(&tx, EXISTING_CALLS, &[&json(&sids)?], |r| r.get(0))?
-            .into_iter()
-            .collect()
-    };
+    let mut existing = HashSet::new();
+    for sid in rows::call_sids(steps) {
+        if first(&tx, CALL_EXISTS, &[&sid], |_| Ok(()))?.is_some() {
+            existing.insert(sid.to_string());
+        }
+    }
     let plan = rows::StepPlan::new(steps, &existing);
 
-    let calls: Vec<_> = (plan.new_calls.iter())
-        .filter_map(|&i| rows::new_call(steps, i))
-        .map(|(sid, c, at)| (sid, &c.direction, &c.from_number, &c.to_number, at))
-        .collect();
-    if !calls.is_empty() {
-        execute(&tx, INSERT_CALLS, &[&json(&calls)?, &rows::STARTED_STATUS])?;
+    for (sid, c, at) in (plan.new_calls.iter()).filter_map(|&i| rows::new_call(steps, i)) {
+        let none: Option<i64> = None;
+        execute(
+            &tx,
+            sql::INSERT_CALL,
+            &[
+                &sid,
+                &c.direction,
+                &c.from_number,
+                &c.to_number,
+                &rows::STARTED_STATUS,
+                &at,
+                &none,
+                &none,
+            ],
+        )?;
     }
 
-    let inserts: Vec<&StepWrite> = plan.inserts.iter().filter_map(|&i| steps.get(i)).collect();
-    let keys: HashSet<(String, i32)> = if inserts.is_empty() {
-        HashSet::new()
-    } else {
-        let batch = json(&rows::step_rows(&inserts))?;
-        all(&tx, INSERT_STEPS, &[&batch], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .into_iter()
-            .collect()
-    };
-    let inserted: Vec<bool> = (inserts.iter())
-        .map(|s| keys.contains(&(s.call_sid.clone(), s.seq)))
-        .collect();
-
-    let replays = plan.not_inserted(steps, &inserted);
-    let stored: HashMap<(String, i32), String> = if replays.is_empty() {
-        HashMap::new()
-    } else {
-        all(&tx, STORED_RESPONSES, &[&json(&replays)?], |r| {
-            Ok(((r.get(0)?, r.get(1)?), r.get(2)?))
-        })?
-        .into_iter()
-        .collect()
-    };
+    let mut inserted = Vec::with_capacity(plan.inserts.len());
+    let mut stored = HashMap::new();
+    for s in plan.inserts.iter().filter_map(|&i| steps.get(i)) {
+        let args: [&dyn ToSql; 7] = [
+            &s.call_sid,
+            &s.seq,
+            &s.node,
+            &s.input,
+            &s.said,
+            &s.response,
+            &s.at,
+        ];
+        let new = execute(&tx, INSERT_STEP, &args)? == 1;
+        if !new {
+            let response: Option<String> =
+                first(&tx, STORED_RESPONSE, &[&s.call_sid, &s.seq], |r| r.get(0))?;
+            if let Some(r) = response {
+                stored.insert((s.call_sid.clone(), s.seq), r);
+            }
+        }
+        inserted.push(new);
+    }
 
     let (outcomes, recorded) = plan.finish(steps, &inserted, &stored)?;
     let effects = rows::effects(steps, &recorded);
@@ -273,11 +273,12 @@ fn commit(
             "survey effects reached the direct SQLite writer".into(),
         ));
     }
-    if !effects.calls.is_empty() {
-        let updates: Vec<_> = (effects.calls.iter())
-            .map(|c| (c.call_sid, c.account_id, c.locale, c.at))
-            .collect();
-        execute(&tx, UPDATE_CALLS, &[&json(&updates)?])?;
+    for c in &effects.calls {
+        execute(
+            &tx,
+            UPDATE_CALL,
+            &[&c.call_sid, &c.account_id, &c.locale, &c.at],
+        )?;
     }
     for p in &effects.pins {
         match *p {

@@ -6,8 +6,6 @@
 //! notice and signs them all. Keys are sorted by byte order; each key's values are sorted and
 //! de-duplicated (as the official libraries do). Comparison is constant-time.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};
@@ -17,9 +15,7 @@ type HmacSha1 = Hmac<Sha1>;
 
 /// The signature Twilio sends for a form-encoded request to `url` carrying `params`.
 pub fn sign(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
-    let mut mac = mac(auth_token);
-    mac.update(string_to_sign(url, params).as_bytes());
-    STANDARD.encode(mac.finalize().into_bytes())
+    STANDARD.encode(digest(auth_token, url, &sorted_params(params)))
 }
 
 /// Whether `signature` (the header value) signs this request.
@@ -32,21 +28,20 @@ pub fn verify(auth_token: &str, url: &str, params: &[(String, String)], signatur
     let Ok(expected) = STANDARD.decode(signature) else {
         return false;
     };
-    let mut candidates = vec![url.to_string()];
-    for variant in [without_port(url), with_default_port(url)]
-        .into_iter()
-        .flatten()
-    {
-        if !candidates.contains(&variant) {
-            candidates.push(variant);
-        }
-    }
-    // Every candidate is checked, so the time taken does not reveal which one matched.
-    candidates.iter().fold(false, |ok, candidate| {
+    let params = sorted_params(params);
+    // Each comparison is constant-time; which variant of the (public) URL matched is no
+    // secret, so the first match ends the search.
+    let matches = |url: &str| {
         let mut mac = mac(auth_token);
-        mac.update(string_to_sign(candidate, params).as_bytes());
-        mac.verify_slice(&expected).is_ok() | ok
-    })
+        mac.update(url.as_bytes());
+        mac.update(params.as_bytes());
+        mac.verify_slice(&expected).is_ok()
+    };
+    matches(url)
+        || [without_port(url), with_default_port(url)]
+            .into_iter()
+            .flatten()
+            .any(|variant| variant != url && matches(&variant))
 }
 
 fn mac(auth_token: &str) -> HmacSha1 {
@@ -55,20 +50,32 @@ fn mac(auth_token: &str) -> HmacSha1 {
         .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"))
 }
 
-fn string_to_sign(url: &str, params: &[(String, String)]) -> String {
-    let mut sorted: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for (k, v) in params {
-        sorted.entry(k).or_default().insert(v);
-    }
-    let mut s = String::with_capacity(url.len() + params.len() * 24);
-    s.push_str(url);
-    for (k, values) in sorted {
-        for v in values {
-            s.push_str(k);
-            s.push_str(v);
-        }
+fn digest(auth_token: &str, url: &str, params: &str) -> Vec<u8> {
+    let mut mac = mac(auth_token);
+    mac.update(url.as_bytes());
+    mac.update(params.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// The parameters as signed, after the URL: every key followed by its value, sorted by key
+/// and then value, each pair once.
+fn sorted_params(params: &[(String, String)]) -> String {
+    let mut sorted: Vec<(&str, &str)> = (params.iter())
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut s = String::with_capacity(sorted.iter().map(|(k, v)| k.len() + v.len()).sum());
+    for (k, v) in sorted {
+        s.push_str(k);
+        s.push_str(v);
     }
     s
+}
+
+#[cfg(test)]
+fn string_to_sign(url: &str, params: &[(String, String)]) -> String {
+    format!("{url}{}", sorted_params(params))
 }
 
 /// Byte range of the `:port` part of the URL's authority, and the scheme.
