@@ -9,6 +9,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -98,7 +100,8 @@ impl SqliteStore {
             .await?;
         let direct = Direct::open(options.get_filename())?;
         let checkpointer =
-            tokio::spawn(checkpoint_regularly(read.clone(), write.clone())).abort_handle();
+            tokio::spawn(checkpoint_regularly(read.clone(), direct.restart_wanted()))
+                .abort_handle();
         Ok(SqliteStore {
             read,
             write,
@@ -135,9 +138,11 @@ const RESTART_AFTER_PAGES: i64 = 8192;
 
 /// Keeps the write-ahead log short without stalling the writer: passive checkpoints from a
 /// reader copy pages while the writer goes on. They can never catch up with a busy writer, so
-/// the log only grows; once it passes `RESTART_AFTER_PAGES`, a restart on the writer's own
-/// connection (between two of its transactions) finishes the copy and starts the log afresh.
-async fn checkpoint_regularly(read: SqlitePool, write: SqlitePool) {
+/// the log only grows; once it passes `RESTART_AFTER_PAGES`, the direct writer restarts it on
+/// its own connection between two batches (from another connection, the restart and the
+/// writer would wait for each other through SQLite's busy handler, which sleeps in steps of
+/// up to 100 ms).
+async fn checkpoint_regularly(read: SqlitePool, restart: Arc<AtomicBool>) {
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -146,17 +151,10 @@ async fn checkpoint_regularly(read: SqlitePool, write: SqlitePool) {
             sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
                 .fetch_one(&read)
                 .await;
-        let result = match passive {
-            Ok((_, log, _)) if log > RESTART_AFTER_PAGES => {
-                sqlx::query("PRAGMA wal_checkpoint(RESTART)")
-                    .execute(&write)
-                    .await
-                    .map(drop)
-            }
-            other => other.map(drop),
-        };
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "SQLite checkpoint failed; will retry");
+        match passive {
+            Ok((_, log, _)) if log > RESTART_AFTER_PAGES => restart.store(true, Ordering::Relaxed),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "SQLite checkpoint failed; will retry"),
         }
     }
 }

@@ -16,7 +16,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, mpsc};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Row, ToSql, TransactionBehavior};
@@ -44,6 +45,8 @@ pub(super) struct Direct {
     readers: Mutex<Vec<Connection>>,
     /// The writer thread stops when this is dropped.
     writer: mpsc::Sender<Job>,
+    /// Set when the write-ahead log should be restarted after the next batch.
+    restart: Arc<AtomicBool>,
 }
 
 fn open(path: &Path) -> Result<Connection> {
@@ -63,12 +66,24 @@ impl Direct {
         // Checkpoints run beside the writer (see `sqlite::checkpoint_regularly`).
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
         let (tx, rx) = mpsc::channel::<Job>();
+        let restart = Arc::new(AtomicBool::new(false));
+        let wanted = restart.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
                 for job in rx {
                     let result = commit(&mut conn, &job.steps, &job.statuses);
                     let _ = job.reply.send(result);
+                    if wanted.swap(false, Ordering::Relaxed) {
+                        // Waits (through the busy timeout) only for readers, which are short.
+                        let done: rusqlite::Result<(i64, i64, i64)> =
+                            conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| {
+                                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                            });
+                        if let Err(e) = done {
+                            tracing::warn!(error = %e, "restarting the SQLite log failed; will retry");
+                        }
+                    }
                 }
             })
             .map_err(|e| StoreError::Corrupt(format!("cannot start the SQLite writer: {e}")))?;
@@ -76,7 +91,13 @@ impl Direct {
             path: path.to_path_buf(),
             readers: Mutex::new(Vec::new()),
             writer: tx,
+            restart,
         })
+    }
+
+    /// The flag that asks the writer to restart the write-ahead log after its next batch.
+    pub fn restart_wanted(&self) -> Arc<AtomicBool> {
+        self.restart.clone()
     }
 
     /// Records a batch on the writer thread (see `Store::commit`).
