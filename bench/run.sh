@@ -83,7 +83,9 @@ trap 'exit 130' INT TERM
 free_port() {
   local p
   for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 30000))
+    # Below Linux's ephemeral range (32768 up), where a port free of listeners can still be
+    # the local end of a connection and refuse the bind.
+    p=$((20000 + RANDOM % 12000))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       echo "$p"
       return
