@@ -121,12 +121,12 @@ impl Direct {
             By::Id(id) => id,
             By::No(key) | By::Line(key) => key,
         };
-        let row = self.read(|c| first(c, by.sql(&ACCOUNT_SQL), &[key], account_row))?;
+        let row = self.read(|c| first(c, by.sql(&ACCOUNT_SQL), &[key], |r| r.try_into()))?;
         row.map(rows::account_json).transpose()
     }
 
     pub fn bill(&self, account_id: i64) -> Result<Option<Bill>> {
-        let row = self.read(|c| first(c, BILL_WITH_CHARGES, &[&account_id], bill_row))?;
+        let row = self.read(|c| first(c, BILL_WITH_CHARGES, &[&account_id], |r| r.try_into()))?;
         row.map(rows::bill_json).transpose()
     }
 
@@ -153,34 +153,6 @@ impl Direct {
 /// is used as is.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn account_row(r: &Row<'_>) -> rusqlite::Result<rows::AccountJsonRow> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-        r.get(9)?,
-        r.get(10)?,
-    ))
-}
-
-fn bill_row(r: &Row<'_>) -> rusqlite::Result<rows::BillJsonRow> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-    ))
 }
 
 /// Prepares `sql` (cached) and binds each `$N` to `args[N - 1]`.
