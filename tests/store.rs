@@ -88,7 +88,8 @@ async fn open(url: String) -> Db {
 
 /// Rows of `call_events` for a call, read directly.
 async fn stored_events(url: &str, call_sid: &str) -> i64 {
-    const SQL: &str = "SELECT COUNT(*) FROM call_events WHERE call_sid = $1";
+    const SQL: &str = "SELECT COUNT(*) FROM call_events e JOIN calls c ON c.id = e.call_id \
+         WHERE c.call_sid = $1";
     let n: Result<i64, sqlx::Error> = if url.starts_with("sqlite:") {
         let pool = sqlx::sqlite::SqlitePool::connect(url)
             .await
@@ -1255,4 +1256,94 @@ async fn connect_creates_a_missing_sqlite_file_and_migrates_twice() {
 async fn connect_rejects_other_urls() {
     let err = hotline::store::connect("mysql://localhost/x").await.err();
     assert!(matches!(err, Some(StoreError::UnsupportedUrl)), "{err:?}");
+}
+
+/// A database written before migration 8 (steps and status reports keyed by CallSid) keeps
+/// its history through it: the steps in order, the report stored once, a retried step
+/// still answered from the store.
+async fn history_survives_the_call_key_migration(url: &str) {
+    use sqlx::migrate::Migrator;
+    const SEED: [&str; 3] = [
+        "INSERT INTO calls (call_sid, direction, from_number, to_number, status, started_at, \
+         updated_at) VALUES ('CAother', 'inbound', '+1', '+2', 'completed', 1, 1), \
+         ('CAold', 'inbound', '+8613800000001', '+861010000', 'completed', 1000, 5000)",
+        "INSERT INTO call_steps (call_sid, seq, node, input, said, response, at) VALUES \
+         ('CAold', 2, 'bill', 'digits:1', 'said 2', '<Response>two</Response>', 2000), \
+         ('CAold', 1, 'menu', '', 'said 1', '<Response>one</Response>', 1000), \
+         ('CAother', 1, 'menu', '', 'other', '<Response>other</Response>', 1)",
+        "INSERT INTO call_events (call_sid, status, sequence, at) VALUES \
+         ('CAold', 'completed', 3, 5000)",
+    ];
+    let backend = if url.starts_with("sqlite:") {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let before = Migrator::new(dir).await.expect("read the migrations");
+    if backend == "sqlite" {
+        let opts = url
+            .parse::<sqlx::sqlite::SqliteConnectOptions>()
+            .expect("url")
+            .create_if_missing(true);
+        let pool = sqlx::sqlite::SqlitePool::connect_with(opts)
+            .await
+            .expect("open sqlite");
+        before.run_to(7, &pool).await.expect("migrate to 7");
+        for sql in SEED {
+            sqlx::raw_sql(sql).execute(&pool).await.expect(sql);
+        }
+        pool.close().await;
+    } else {
+        let pool = sqlx::postgres::PgPool::connect(url).await.expect("open pg");
+        before.run_to(7, &pool).await.expect("migrate to 7");
+        for sql in SEED {
+            sqlx::raw_sql(sql).execute(&pool).await.expect(sql);
+        }
+        pool.close().await;
+    }
+
+    let db = open(url.to_string()).await;
+    let call = db
+        .store
+        .call("CAold")
+        .await
+        .expect("read")
+        .expect("the call");
+    let steps: Vec<(i32, &str, &str)> = (call.steps.iter())
+        .map(|s| (s.seq, s.node.as_str(), s.said.as_str()))
+        .collect();
+    assert_eq!(steps, [(1, "menu", "said 1"), (2, "bill", "said 2")]);
+    assert_eq!(stored_events(url, "CAold").await, 1);
+    db.store
+        .record_status(&status("CAold", "completed", true, Some(3), 5000))
+        .await
+        .expect("the same report again");
+    assert_eq!(stored_events(url, "CAold").await, 1, "stored once");
+    let mut retry = step("CAold", 2, vec![]);
+    retry.response = "<Response>different</Response>".into();
+    assert_eq!(
+        commit(&db, &[retry]).await,
+        [replayed("<Response>two</Response>")]
+    );
+    assert_eq!(
+        commit(&db, &[step("CAold", 3, vec![])]).await,
+        [StepOutcome::Recorded]
+    );
+}
+
+#[tokio::test]
+async fn history_survives_the_call_key_migration_sqlite() {
+    let (url, _dir) = db::sqlite_url().await;
+    history_survives_the_call_key_migration(&url).await;
+}
+
+#[tokio::test]
+async fn history_survives_the_call_key_migration_pg() {
+    let Some(url) = db::pg_url().await else {
+        return;
+    };
+    history_survives_the_call_key_migration(&url).await;
 }

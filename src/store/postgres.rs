@@ -62,6 +62,11 @@ fn migrator() -> Migrator {
             "report_rollups",
             include_str!("../../migrations/postgres/0007_report_rollups.sql"),
         ),
+        (
+            8,
+            "call_keys",
+            include_str!("../../migrations/postgres/0008_call_keys.sql"),
+        ),
     ])
 }
 
@@ -135,17 +140,20 @@ const INSERT_CALLS: &str = "INSERT INTO calls (call_sid, direction, from_number,
      AS n(sid, direction, from_number, to_number, at) \
      ON CONFLICT (call_sid) DO NOTHING";
 
-/// Inserts steps (distinct keys); returns the keys inserted now.
+/// Inserts steps (distinct keys) of calls that exist; returns the keys inserted now.
 const INSERT_STEPS: &str = "INSERT INTO call_steps \
-     (call_sid, seq, node, input, said, response, at) \
-     SELECT * FROM UNNEST($1::text[], $2::int4[], $3::text[], $4::text[], $5::text[], \
-     $6::text[], $7::int8[]) \
-     ON CONFLICT (call_sid, seq) DO NOTHING \
-     RETURNING call_sid, seq";
+     (call_id, seq, node, input, said, response, at) \
+     SELECT c.id, n.seq, n.node, n.input, n.said, n.response, n.at \
+     FROM UNNEST($1::text[], $2::int4[], $3::text[], $4::text[], $5::text[], \
+     $6::text[], $7::int8[]) AS n(call_sid, seq, node, input, said, response, at) \
+     JOIN calls c ON c.call_sid = n.call_sid \
+     ON CONFLICT (call_id, seq) DO NOTHING \
+     RETURNING (SELECT call_sid FROM calls WHERE calls.id = call_steps.call_id), seq";
 
-const STORED_RESPONSES: &str = "SELECT s.call_sid, s.seq, s.response FROM call_steps s \
+const STORED_RESPONSES: &str = "SELECT c.call_sid, s.seq, s.response FROM call_steps s \
+     JOIN calls c ON c.id = s.call_id \
      JOIN UNNEST($1::text[], $2::int4[]) AS k(call_sid, seq) \
-     ON s.call_sid = k.call_sid AND s.seq = k.seq";
+     ON c.call_sid = k.call_sid AND s.seq = k.seq";
 
 const UPDATE_CALLS: &str = "UPDATE calls AS c SET \
      account_id = COALESCE(u.account_id, c.account_id), \

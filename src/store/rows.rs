@@ -218,12 +218,13 @@ pub(super) mod sql {
     pub const CALL_STATUS: &str = "SELECT status FROM calls WHERE call_sid = $1";
     pub const CALL: &str = "SELECT call_sid, direction, from_number, to_number, account_id, \
          locale, status, started_at, ended_at, duration_secs FROM calls WHERE call_sid = $1";
-    pub const STEPS_OF_CALL: &str =
-        "SELECT seq, node, input, said, at FROM call_steps WHERE call_sid = $1 ORDER BY seq";
+    pub const STEPS_OF_CALL: &str = "SELECT s.seq, s.node, s.input, s.said, s.at \
+         FROM call_steps s JOIN calls c ON c.id = s.call_id WHERE c.call_sid = $1 ORDER BY s.seq";
 
-    /// Stored once per `(call_sid, status, sequence)`: retries hit the unique index.
-    pub const INSERT_EVENT: &str = "INSERT INTO call_events (call_sid, status, sequence, at) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
+    /// Stored once per `(call, status, sequence)`: retries hit the unique index. The call
+    /// must exist (the status report creates it first).
+    pub const INSERT_EVENT: &str = "INSERT INTO call_events (call_id, status, sequence, at) \
+         SELECT id, $2, $3, $4 FROM calls WHERE call_sid = $1 ON CONFLICT DO NOTHING";
     /// `$3` the report time, `$4` whether it is final, `$5` the duration if given.
     pub const UPDATE_STATUS: &str = "UPDATE calls SET status = $2, \
          updated_at = CASE WHEN updated_at > $3 THEN updated_at ELSE $3 END, \

@@ -75,6 +75,11 @@ fn migrator() -> Migrator {
             "report_rollups",
             include_str!("../../migrations/sqlite/0007_report_rollups.sql"),
         ),
+        (
+            8,
+            "call_keys",
+            include_str!("../../migrations/sqlite/0008_call_keys.sql"),
+        ),
     ])
 }
 
@@ -168,15 +173,17 @@ const INSERT_CALLS: &str = "INSERT INTO calls (call_sid, direction, from_number,
      status, started_at, updated_at) \
      SELECT value->>0, value->>1, value->>2, value->>3, $2, value->>4, value->>4 \
      FROM json_each($1) WHERE true ON CONFLICT (call_sid) DO NOTHING";
-/// Inserts steps (distinct keys); returns the keys inserted now.
+/// Inserts steps (distinct keys) of calls that exist; returns the keys inserted now.
 const INSERT_STEPS: &str = "INSERT INTO call_steps \
-     (call_sid, seq, node, input, said, response, at) \
-     SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6 \
-     FROM json_each($1) WHERE true ON CONFLICT (call_sid, seq) DO NOTHING \
-     RETURNING call_sid, seq";
+     (call_id, seq, node, input, said, response, at) \
+     SELECT c.id, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6 \
+     FROM json_each($1) JOIN calls c ON c.call_sid = value->>0 \
+     WHERE true ON CONFLICT (call_id, seq) DO NOTHING \
+     RETURNING (SELECT call_sid FROM calls WHERE calls.id = call_steps.call_id), seq";
 /// The stored answers of rows of sid and step number.
-const STORED_RESPONSES: &str = "SELECT s.call_sid, s.seq, s.response FROM call_steps s \
-     JOIN json_each($1) k ON s.call_sid = k.value->>0 AND s.seq = k.value->>1";
+const STORED_RESPONSES: &str = "SELECT c.call_sid, s.seq, s.response FROM call_steps s \
+     JOIN calls c ON c.id = s.call_id \
+     JOIN json_each($1) k ON c.call_sid = k.value->>0 AND s.seq = k.value->>1";
 /// Rows of sid, account id, locale, time (one row per call).
 const UPDATE_CALLS: &str = "UPDATE calls SET \
      account_id = COALESCE(u.value->>1, calls.account_id), \

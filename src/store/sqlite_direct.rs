@@ -190,11 +190,11 @@ fn first<T>(
 
 /// Per-row statements of the batch write: in-process, a prepared statement per row costs
 /// less than building and parsing the JSON that the sqlx path's set-based statements take.
-const CALL_EXISTS: &str = "SELECT 1 FROM calls WHERE call_sid = $1";
+const CALL_ID: &str = "SELECT id FROM calls WHERE call_sid = $1";
 const INSERT_STEP: &str = "INSERT INTO call_steps \
-     (call_sid, seq, node, input, said, response, at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-     ON CONFLICT (call_sid, seq) DO NOTHING";
-const STORED_RESPONSE: &str = "SELECT response FROM call_steps WHERE call_sid = $1 AND seq = $2";
+     (call_id, seq, node, input, said, response, at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+     ON CONFLICT (call_id, seq) DO NOTHING";
+const STORED_RESPONSE: &str = "SELECT response FROM call_steps WHERE call_id = $1 AND seq = $2";
 const UPDATE_CALL: &str = "UPDATE calls SET account_id = COALESCE($2, account_id), \
      locale = COALESCE($3, locale), updated_at = MAX(updated_at, $4) WHERE call_sid = $1";
 
@@ -208,17 +208,19 @@ fn commit(
         return Ok(Vec::new());
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut existing = HashSet::new();
+    // Steps are stored under their call's id.
+    let mut ids: HashMap<&str, i64> = HashMap::new();
     for sid in rows::call_sids(steps) {
-        if first(&tx, CALL_EXISTS, &[&sid], |_| Ok(()))?.is_some() {
-            existing.insert(sid.to_string());
+        if let Some(id) = first(&tx, CALL_ID, &[&sid], |r| r.get(0))? {
+            ids.insert(sid, id);
         }
     }
+    let existing: HashSet<String> = ids.keys().map(|sid| sid.to_string()).collect();
     let plan = rows::StepPlan::new(steps, &existing);
 
     for (sid, c, at) in (plan.new_calls.iter()).filter_map(|&i| rows::new_call(steps, i)) {
         let none: Option<i64> = None;
-        execute(
+        let created = execute(
             &tx,
             sql::INSERT_CALL,
             &[
@@ -231,14 +233,24 @@ fn commit(
                 &none,
                 &none,
             ],
-        )?;
+        )? == 1;
+        // The batch holds the write lock, so a call found absent above is created here.
+        if !created {
+            return Err(StoreError::Corrupt(format!(
+                "call {sid} appeared while written"
+            )));
+        }
+        ids.insert(sid, tx.last_insert_rowid());
     }
 
     let mut inserted = Vec::with_capacity(plan.inserts.len());
     let mut stored = HashMap::new();
     for s in plan.inserts.iter().filter_map(|&i| steps.get(i)) {
+        let call_id = ids.get(s.call_sid.as_str()).ok_or_else(|| {
+            StoreError::Corrupt(format!("step of call {} without its call", s.call_sid))
+        })?;
         let args: [&dyn ToSql; 7] = [
-            &s.call_sid,
+            call_id,
             &s.seq,
             &s.node,
             &s.input,
@@ -249,7 +261,7 @@ fn commit(
         let new = execute(&tx, INSERT_STEP, &args)? == 1;
         if !new {
             let response: Option<String> =
-                first(&tx, STORED_RESPONSE, &[&s.call_sid, &s.seq], |r| r.get(0))?;
+                first(&tx, STORED_RESPONSE, &[call_id, &s.seq], |r| r.get(0))?;
             if let Some(r) = response {
                 stored.insert((s.call_sid.clone(), s.seq), r);
             }

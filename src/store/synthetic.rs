@@ -625,8 +625,8 @@ fn statements(g: &Gen, spec: &Spec) -> Vec<(&'static str, String)> {
     out.push((
         "call_steps",
         format!(
-            "INSERT INTO call_steps (call_sid, seq, node, input, said, response, at) \
-             SELECT c.call_sid, g.n, \
+            "INSERT INTO call_steps (call_id, seq, node, input, said, response, at) \
+             SELECT c.id, g.n, \
              CASE WHEN g.n = 1 THEN 'welcome' WHEN g.n = 2 THEN 'main_menu' \
                ELSE CASE (c.id + g.n) % 5 WHEN 0 THEN 'bill' WHEN 1 THEN 'fault_menu' \
                WHEN 2 THEN 'ticket_status' WHEN 3 THEN 'service_info' ELSE 'agent_queue' END END, \
@@ -635,7 +635,7 @@ fn statements(g: &Gen, spec: &Spec) -> Vec<(&'static str, String)> {
              '<Response><Gather numDigits=\"1\" action=\"/twilio/step?n=' || g.n || '\"/></Response>', \
              c.started_at + (g.n - 1) * 12000 \
              FROM calls c JOIN {seq} AS g ON g.n <= 2 + ((c.id * 2654435761) % 4294967296) / 65536 % 17 \
-             ORDER BY c.call_sid, g.n",
+             ORDER BY c.id, g.n",
             seq = g.seq(18),
         ),
     ));
