@@ -642,7 +642,7 @@ impl<'c> Reply<'c> {
         let hints = if speech.is_empty() {
             Vec::new()
         } else {
-            self.hints(speech)
+            self.catalog.hints(self.locale, speech).to_vec()
         };
         self.verbs.push(Verb::Gather(Gather {
             prompts,
@@ -668,26 +668,6 @@ impl<'c> Reply<'c> {
             hints: Vec::new(),
             next: next.next_step(),
         }));
-    }
-
-    /// The first keyword of each key of a speech menu, as recogniser hints.
-    fn hints(&self, menu: &str) -> Vec<String> {
-        ['1', '2', '3', '4', '5', '0', '*']
-            .iter()
-            .map(|k| {
-                if *k == '*' {
-                    "star".to_string()
-                } else {
-                    k.to_string()
-                }
-            })
-            .map(|k| format!("speech.{menu}.{k}"))
-            .filter(|key| self.catalog.has(key))
-            .filter_map(|key| {
-                let words = self.catalog.text(self.locale, &key, &[]);
-                words.split(',').next().map(|w| w.trim().to_string())
-            })
-            .collect()
     }
 
     fn goodbye(&mut self) {

@@ -7,7 +7,7 @@
 
 pub mod speak;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -84,7 +84,13 @@ pub enum CatalogError {
 #[derive(Debug, Clone)]
 pub struct Catalog {
     messages: BTreeMap<Locale, BTreeMap<String, String>>,
+    /// Per locale and speech menu, the recogniser hints (see `Catalog::hints`), worked out
+    /// once: every menu a caller hears asks for them.
+    hints: BTreeMap<Locale, HashMap<String, Vec<String>>>,
 }
+
+/// The keys of a menu, in the order their hints are given.
+const MENU_KEYS: [&str; 7] = ["1", "2", "3", "4", "5", "0", "star"];
 
 const EMBEDDED: [(Locale, &str); 2] = [
     (Locale::ZhCn, include_str!("../../prompts/zh-CN.toml")),
@@ -125,9 +131,45 @@ impl Catalog {
             flatten("", &toml::Value::Table(table), &mut flat);
             messages.insert(locale, flat);
         }
-        let cat = Catalog { messages };
+        let mut cat = Catalog {
+            messages,
+            hints: BTreeMap::new(),
+        };
         cat.check_parity()?;
+        cat.hints = cat.speech_hints();
         Ok(cat)
+    }
+
+    fn speech_hints(&self) -> BTreeMap<Locale, HashMap<String, Vec<String>>> {
+        let menus: BTreeSet<&str> = (self.keys())
+            .filter_map(|k| k.strip_prefix("speech.")?.rsplit_once('.'))
+            .map(|(menu, _)| menu)
+            .collect();
+        let hints_of = |locale: Locale, menu: &str| -> Vec<String> {
+            (MENU_KEYS.iter())
+                .map(|k| format!("speech.{menu}.{k}"))
+                .filter(|key| self.has(key))
+                .filter_map(|key| {
+                    let words = self.text(locale, &key, &[]);
+                    words.split(',').next().map(|w| w.trim().to_string())
+                })
+                .collect()
+        };
+        Locale::ALL
+            .into_iter()
+            .map(|l| {
+                let menus = menus.iter().map(|m| (m.to_string(), hints_of(l, m)));
+                (l, menus.collect())
+            })
+            .collect()
+    }
+
+    /// The first keyword of each key of the speech menu `menu` (`speech.<menu>.<key>`), as
+    /// recogniser hints; none for a menu without speech keywords.
+    pub fn hints(&self, locale: Locale, menu: &str) -> &[String] {
+        (self.hints.get(&locale))
+            .and_then(|m| m.get(menu))
+            .map_or(&[], Vec::as_slice)
     }
 
     fn check_parity(&self) -> Result<(), CatalogError> {
@@ -259,6 +301,24 @@ mod tests {
         for cat_key in crate::billing::CHARGE_CATEGORIES {
             assert!(cat.has(&format!("charge.{cat_key}")), "charge.{cat_key}");
         }
+    }
+
+    #[test]
+    fn speech_menus_hint_the_first_keyword_of_each_key_in_key_order() {
+        let cat = Catalog::embedded().unwrap();
+        assert_eq!(
+            cat.hints(Locale::EnUs, "bill"),
+            [
+                "repeat",
+                "charges",
+                "another account",
+                "person",
+                "main menu"
+            ]
+        );
+        assert_eq!(cat.hints(Locale::EnUs, "menu").len(), 7);
+        assert!(!cat.hints(Locale::ZhCn, "menu").is_empty());
+        assert!(cat.hints(Locale::EnUs, "no such menu").is_empty());
     }
 
     #[test]

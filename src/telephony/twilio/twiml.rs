@@ -8,7 +8,9 @@
 //! 4000 characters (Twilio's limit is 4096); longer text becomes several `<Say>`s split at
 //! sentence or word boundaries. The output always passes `validate::validate`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::fmt::Write;
 
 use crate::config::VoiceConfig;
 use crate::prompts::Locale;
@@ -63,35 +65,38 @@ fn render_verb(
                 "Number"
             };
             push_dial_open(out, next.as_ref().map(|n| step_url(base_url, n)), None);
-            out.push_str(&format!("<{noun}"));
+            let _ = write!(out, "<{noun}");
             if let Some(w) = whisper {
-                out.push_str(&format!(
+                let _ = write!(
+                    out,
                     r#" url="{}" method="POST""#,
                     escape(&step_url(base_url, w))
-                ));
+                );
             }
-            out.push_str(&format!(">{}</{noun}></Dial>", escape(to)));
+            let _ = write!(out, ">{}</{noun}></Dial>", escape(to));
         }
         Verb::Enqueue { queue, wait, next } => {
-            out.push_str(&format!(
+            let _ = write!(
+                out,
                 r#"<Enqueue action="{}" method="POST" waitUrl="{}" waitUrlMethod="POST">{}</Enqueue>"#,
                 escape(&step_url(base_url, next)),
                 escape(&step_url(base_url, wait)),
                 escape(&queue_name(queue))
-            ));
+            );
         }
         Verb::Play { url } => push_play(out, url),
         Verb::Leave => out.push_str("<Leave/>"),
         Verb::DialQueue { queue, bridge } => {
-            out.push_str(&format!(
+            let _ = write!(
+                out,
                 r#"<Dial><Queue url="{}" method="POST">{}</Queue></Dial>"#,
                 escape(&step_url(base_url, bridge)),
                 escape(&queue_name(queue))
-            ));
+            );
         }
         Verb::Connect { to, caller_id } => {
             push_dial_open(out, None, caller_id.as_deref());
-            out.push_str(&format!("<Number>{}</Number></Dial>", escape(to.trim())));
+            let _ = write!(out, "<Number>{}</Number></Dial>", escape(to.trim()));
         }
         Verb::Record {
             max_secs,
@@ -99,19 +104,21 @@ fn render_verb(
             next,
         } => {
             let action = step_url(base_url, next);
-            out.push_str(&format!(
+            let _ = write!(
+                out,
                 r##"<Record action="{}" method="POST" maxLength="{}" timeout="5" finishOnKey="#" playBeep="true" trim="trim-silence""##,
                 escape(&action),
                 (*max_secs).max(1)
-            ));
+            );
             if *transcribe {
-                out.push_str(&format!(
+                let _ = write!(
+                    out,
                     r#" transcribe="true" transcribeCallback="{}""#,
                     escape(&format!(
                         "{}{TRANSCRIPTION_PATH}",
                         base_url.trim_end_matches('/')
                     ))
-                ));
+                );
             }
             out.push_str("/>");
             // Nothing recorded: Twilio goes on to the next verb without calling the action.
@@ -126,10 +133,10 @@ fn render_verb(
 fn push_dial_open(out: &mut String, action: Option<String>, caller_id: Option<&str>) {
     out.push_str("<Dial");
     if let Some(action) = action {
-        out.push_str(&format!(r#" action="{}" method="POST""#, escape(&action)));
+        let _ = write!(out, r#" action="{}" method="POST""#, escape(&action));
     }
     if let Some(id) = caller_id.map(str::trim).filter(|c| !c.is_empty()) {
-        out.push_str(&format!(r#" callerId="{}""#, escape(id)));
+        let _ = write!(out, r#" callerId="{}""#, escape(id));
     }
     out.push('>');
 }
@@ -148,7 +155,7 @@ fn push_play(out: &mut String, url: &str) {
     if (lower.starts_with("http://") || lower.starts_with("https://"))
         && !url.chars().any(char::is_whitespace)
     {
-        out.push_str(&format!("<Play>{}</Play>", escape(url)));
+        let _ = write!(out, "<Play>{}</Play>", escape(url));
     } else {
         tracing::warn!(url, "not an absolute http(s) audio URL; <Play> dropped");
     }
@@ -183,7 +190,10 @@ fn push_gather(
         .filter(|c| c.is_ascii_digit() || *c == '*' || *c == '#');
     attrs.push(("finishOnKey", finish.map(String::from).unwrap_or_default()));
     if g.speech {
-        attrs.push(("language", voice_for(voices, g.locale).speech_language));
+        attrs.push((
+            "language",
+            voice_for(voices, g.locale).speech_language.clone(),
+        ));
         // A comma inside a hint would split it in two.
         let hints: Vec<String> = g
             .hints
@@ -200,7 +210,7 @@ fn push_gather(
 
     out.push_str("<Gather");
     for (k, v) in &attrs {
-        out.push_str(&format!(r#" {k}="{}""#, escape(v)));
+        let _ = write!(out, r#" {k}="{}""#, escape(v));
     }
     out.push('>');
     for prompt in &g.prompts {
@@ -221,32 +231,30 @@ fn push_gather(
 
 fn push_say(out: &mut String, text: &str, voice: &VoiceConfig) {
     for chunk in split_text(text, MAX_SAY_CHARS) {
-        out.push_str(&format!(
+        let _ = write!(
+            out,
             r#"<Say voice="{}" language="{}">{}</Say>"#,
             escape(&voice.voice),
             escape(&voice.language),
             escape(chunk)
-        ));
+        );
     }
 }
 
 fn push_pause(out: &mut String, seconds: u8) {
     // A zero-length pause is no pause.
     if seconds > 0 {
-        out.push_str(&format!(r#"<Pause length="{seconds}"/>"#));
+        let _ = write!(out, r#"<Pause length="{seconds}"/>"#);
     }
 }
 
 fn push_redirect(out: &mut String, url: &str) {
-    out.push_str(&format!(
-        r#"<Redirect method="POST">{}</Redirect>"#,
-        escape(url)
-    ));
+    let _ = write!(out, r#"<Redirect method="POST">{}</Redirect>"#, escape(url));
 }
 
-fn voice_for(voices: &BTreeMap<Locale, VoiceConfig>, locale: Locale) -> VoiceConfig {
+fn voice_for(voices: &BTreeMap<Locale, VoiceConfig>, locale: Locale) -> Cow<'_, VoiceConfig> {
     if let Some(v) = voices.get(&locale) {
-        return v.clone();
+        return Cow::Borrowed(v);
     }
     // Twilio's default voice cannot speak every language, so fall back to the built-in one.
     tracing::warn!(
@@ -254,11 +262,11 @@ fn voice_for(voices: &BTreeMap<Locale, VoiceConfig>, locale: Locale) -> VoiceCon
         "no voice configured for locale; using the default"
     );
     let mut defaults = crate::config::Config::default().voices;
-    defaults.remove(&locale).unwrap_or_else(|| VoiceConfig {
+    Cow::Owned(defaults.remove(&locale).unwrap_or_else(|| VoiceConfig {
         voice: "Polly.Joanna-Neural".into(),
         language: "en-US".into(),
         speech_language: "en-US".into(),
-    })
+    }))
 }
 
 /// `base_url` joined with a step's path and query, with exactly one slash between them.
@@ -309,23 +317,43 @@ fn split_text(text: &str, max: usize) -> Vec<&str> {
 }
 
 /// Escapes the five XML entities and drops characters XML 1.0 cannot carry at all.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' => out.push(c),
+/// Borrows the text when it has none of them, as nearly all text has.
+fn escape(s: &str) -> Cow<'_, str> {
+    let bytes = s.as_bytes();
+    let mut out = String::new();
+    // The start of the run of plain text not copied yet.
+    let mut plain = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let (with, len) = match bytes[i] {
+            b'&' => ("&amp;", 1),
+            b'<' => ("&lt;", 1),
+            b'>' => ("&gt;", 1),
+            b'"' => ("&quot;", 1),
+            b'\'' => ("&apos;", 1),
             // A raw CR would be normalised to LF by the parser.
-            '\r' => out.push_str("&#13;"),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => out.push(c),
+            b'\r' => ("&#13;", 1),
+            b'\t' | b'\n' => ("", 0),
+            b if b < 0x20 => ("", 1),
+            // U+FFFE and U+FFFF (EF BF BE, EF BF BF in UTF-8).
+            0xEF if matches!(bytes.get(i + 1..i + 3), Some([0xBF, 0xBE | 0xBF])) => ("", 3),
+            _ => ("", 0),
+        };
+        if len == 0 {
+            i += 1;
+            continue;
         }
+        // `i` and `i + len` are character boundaries: an ASCII byte, or a whole character.
+        out.push_str(s.get(plain..i).unwrap_or_default());
+        out.push_str(with);
+        i += len;
+        plain = i;
     }
-    out
+    if plain == 0 {
+        return Cow::Borrowed(s);
+    }
+    out.push_str(s.get(plain..).unwrap_or_default());
+    Cow::Owned(out)
 }
 
 #[cfg(test)]

@@ -97,9 +97,7 @@ fn verify(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Verified, Refused> {
-    let params: Vec<(String, String)> = form_urlencoded::parse(body)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+    let params = parse_form(body);
     let path_and_query = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
     let url = format!("{}{}", st.steps.cfg.public_url, path_and_query);
     let sig = headers
@@ -125,6 +123,52 @@ fn verify(
             ))
         }
     }
+}
+
+/// The pairs of an `application/x-www-form-urlencoded` body, decoded exactly as
+/// `form_urlencoded::parse` decodes them (`+` is a space, `%XX` a byte, a malformed escape
+/// stays as it is, invalid UTF-8 becomes U+FFFD), but a value at a time rather than through
+/// its iterator of single bytes: this runs on every webhook, and took a tenth of the
+/// server's instructions.
+fn parse_form(body: &[u8]) -> Vec<(String, String)> {
+    body.split(|&b| b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = match pair.iter().position(|&b| b == b'=') {
+                Some(i) => pair.split_at(i),
+                None => (pair, &b"="[..]),
+            };
+            (
+                form_decode(name),
+                form_decode(value.get(1..).unwrap_or_default()),
+            )
+        })
+        .collect()
+}
+
+fn form_decode(s: &[u8]) -> String {
+    if !s.iter().any(|&b| b == b'+' || b == b'%') {
+        return String::from_utf8_lossy(s).into_owned();
+    }
+    let hex = |b: Option<&u8>| b.and_then(|b| char::from(*b).to_digit(16));
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while let Some(&b) = s.get(i) {
+        i += 1;
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => match (hex(s.get(i)), hex(s.get(i + 1))) {
+                (Some(high), Some(low)) => {
+                    // Two hex digits: below 256.
+                    out.push(u8::try_from(high * 16 + low).unwrap_or(b'?'));
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Every webhook handler takes `Verified`: the signature is checked before the handler runs,
@@ -641,4 +685,69 @@ async fn connect(State(st): State<AppState>, v: Verified) -> Response {
     };
     let to = v.short("To", 64, "");
     agent_answer(&st, "connect", st.steps.connect(id, &to)).await
+}
+
+#[cfg(test)]
+mod form_tests {
+    use super::parse_form;
+
+    fn reference(body: &[u8]) -> Vec<(String, String)> {
+        form_urlencoded::parse(body).into_owned().collect()
+    }
+
+    #[test]
+    fn decodes_what_twilio_sends() {
+        let body = b"CallSid=CA123&From=%2B8613900000001&SpeechResult=%E8%B4%A6%E5%8D%95+please\
+                     &Digits=1%23&Empty=&Caller=+86+139";
+        assert_eq!(
+            parse_form(body),
+            [
+                ("CallSid", "CA123"),
+                ("From", "+8613900000001"),
+                ("SpeechResult", "账单 please"),
+                ("Digits", "1#"),
+                ("Empty", ""),
+                ("Caller", " 86 139"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+    }
+
+    #[test]
+    fn agrees_with_form_urlencoded_on_odd_input() {
+        for body in [
+            &b""[..],
+            b"&&&",
+            b"a",
+            b"=b",
+            b"a==b=c",
+            b"%",
+            b"%4",
+            b"%zz%41%4a%4A",
+            b"%%41",
+            b"a+b=c+%2b+d",
+            b"bad=%ff%fe\xff",
+            b"cut=%e4%bd",
+            b"k%3Dv=1%26x",
+        ] {
+            assert_eq!(
+                parse_form(body),
+                reference(body),
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        // Random bodies over the bytes that matter.
+        let alphabet = b"%+=&aF0fz9\xff\xe4\xbd";
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            let mut body = Vec::new();
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            for _ in 0..(seed >> 59) {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                body.push(alphabet[(seed >> 33) as usize % alphabet.len()]);
+            }
+            assert_eq!(parse_form(&body), reference(&body), "{body:?}");
+        }
+    }
 }
