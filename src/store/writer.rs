@@ -11,6 +11,8 @@ use super::{Result, StatusEvent, StepOutcome, StepWrite, Store, StoreError};
 
 /// Writes drained into one transaction at most.
 const MAX_BATCH: usize = 256;
+/// Scheduler passes a batch waits at most for more writes (see `run`).
+const MAX_GATHER_PASSES: usize = 8;
 
 type Reply<T> = oneshot::Sender<Result<T, Arc<StoreError>>>;
 
@@ -63,13 +65,21 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Write>) {
     while rx.recv_many(&mut buf, MAX_BATCH).await > 0 {
         // Before the batch goes, let every request already received run up to its write: on
         // a busy core the first write would otherwise wake the writer and go alone, and a
-        // transaction per request or two is what group commit is there to avoid. When idle
-        // this costs one pass of the scheduler.
-        tokio::task::yield_now().await;
-        while buf.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(w) => buf.push(w),
-                Err(_) => break,
+        // transaction per request or two is what group commit is there to avoid. Each pass
+        // of the scheduler also lets the I/O driver hand over requests that arrived during
+        // the last one; the batch goes when a pass brings nothing more. When idle this costs
+        // one pass.
+        for _ in 0..MAX_GATHER_PASSES {
+            tokio::task::yield_now().await;
+            let before = buf.len();
+            while buf.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(w) => buf.push(w),
+                    Err(_) => break,
+                }
+            }
+            if buf.len() == before || buf.len() == MAX_BATCH {
+                break;
             }
         }
         for w in buf.drain(..) {

@@ -148,10 +148,8 @@ fn parse_form(body: &[u8]) -> Vec<(String, String)> {
 
 fn form_decode(s: &[u8]) -> String {
     if !s.iter().any(|&b| b == b'+' || b == b'%') {
-        return std::str::from_utf8(s).map_or_else(
-            |_| String::from_utf8_lossy(s).into_owned(),
-            str::to_owned,
-        );
+        return std::str::from_utf8(s)
+            .map_or_else(|_| String::from_utf8_lossy(s).into_owned(), str::to_owned);
     }
     let hex = |b: Option<&u8>| b.and_then(|b| char::from(*b).to_digit(16));
     let mut out = Vec::with_capacity(s.len());
