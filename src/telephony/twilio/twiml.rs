@@ -742,6 +742,17 @@ mod tests {
     }
 
     #[test]
+    fn escape_replaces_entities_drops_what_xml_cannot_carry_and_borrows_plain_text() {
+        assert_eq!(
+            escape("a&b<c>\"d'\r\t\n\u{1}e\u{FFFE}f\u{FFFF}，\u{FF0C}g"),
+            "a&amp;b&lt;c&gt;&quot;d&apos;&#13;\t\nef，，g"
+        );
+        assert!(matches!(escape("账单，请按 1。"), Cow::Borrowed(_)));
+        assert!(matches!(escape("&"), Cow::Owned(s) if s == "&amp;"));
+        assert_eq!(escape("\u{EFFF}\u{FFFD}"), "\u{EFFF}\u{FFFD}");
+    }
+
+    #[test]
     fn apology_says_and_hangs_up() {
         let v = VoiceConfig {
             voice: "Polly.Zhiyu".into(),
