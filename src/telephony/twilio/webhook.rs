@@ -134,14 +134,10 @@ fn parse_form(body: &[u8]) -> Vec<(String, String)> {
     body.split(|&b| b == b'&')
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
-            let (name, value) = match pair.iter().position(|&b| b == b'=') {
-                Some(i) => pair.split_at(i),
-                None => (pair, &b"="[..]),
-            };
-            (
-                form_decode(name),
-                form_decode(value.get(1..).unwrap_or_default()),
-            )
+            let mut parts = pair.splitn(2, |&b| b == b'=');
+            let name = parts.next().unwrap_or_default();
+            let value = parts.next().unwrap_or_default();
+            (form_decode(name), form_decode(value))
         })
         .collect()
 }
