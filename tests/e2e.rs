@@ -3,6 +3,7 @@
 
 mod support;
 
+use hotline::clock::Clock;
 use hotline::telephony::twilio::simulator::Call;
 use support::app::{Backend, TestApp};
 
@@ -118,25 +119,37 @@ both!(
         call.press("1").await.expect("mandarin");
         call.press("1").await.expect("bill");
         assert!(heard(&call).contains("请输入您的账号"));
+        // An unknown account number is asked for its PIN like any other, and a wrong PIN
+        // for a real one answers the same words: nothing tells whether an account exists.
         call.press("99999999#").await.expect("unknown account");
         assert!(
-            heard(&call).contains("没有找到账号9 9 9 9 9 9 9 9"),
+            heard(&call).contains("请输入您的查询密码"),
             "{}",
             heard(&call)
         );
+        call.press("0000#").await.expect("a PIN for no account");
+        let unknown = heard(&call);
+        assert!(unknown.contains("账号或密码无法核实"), "{unknown}");
+        assert!(unknown.contains("请输入您的账号"), "asked again: {unknown}");
         call.press("10000001#").await.expect("account");
         assert!(heard(&call).contains("请输入您的查询密码"));
         call.press("0000#").await.expect("wrong pin");
-        assert!(heard(&call).contains("密码错误"));
+        assert_eq!(
+            heard(&call),
+            unknown,
+            "a wrong PIN sounds like an unknown account"
+        );
         assert!(
             !call.transcript().join(" ").contains("元"),
             "no amount before identification"
         );
-        // The PIN typed never reaches the stored history.
+        // The PIN typed never reaches the stored history; what became of it does.
         let (_, rec) = app.api_get(&format!("/api/v1/calls/{}", call.sid())).await;
         let text = rec.to_string();
         assert!(
-            text.contains("digits:****") && !text.contains("digits:0000"),
+            text.contains("digits:**** (PIN unknown)")
+                && text.contains("digits:**** (PIN wrong)")
+                && !text.contains("digits:0000"),
             "{text}"
         );
     }
@@ -147,23 +160,27 @@ both!(
     |app: TestApp| async move {
         // Two wrong PINs in one call, a third in another: the account locks.
         let mut first = bill_by_pin(&app, "1", "10000001", "1111").await;
+        first.press("10000001#").await.expect("account again");
         first.press("2222#").await.expect("second wrong pin");
-        assert!(heard(&first).contains("密码错误"), "{}", heard(&first));
+        assert!(heard(&first).contains("无法核实"), "{}", heard(&first));
         first.hang_up().await.expect("hang up");
         let second = bill_by_pin(&app, "1", "10000001", "3333").await;
-        assert!(
-            heard(&second).contains("30分钟后再试"),
-            "{}",
-            heard(&second)
-        );
-        assert!(
-            heard(&second).contains("人工服务请按0"),
-            "a locked caller is offered a person"
-        );
+        assert!(heard(&second).contains("无法核实"), "{}", heard(&second));
+        let acc = app
+            .state
+            .steps
+            .store
+            .account_by_no("10000001")
+            .await
+            .expect("store")
+            .expect("account");
+        assert!(acc.is_locked(app.clock.now_ms()), "{acc:?}");
 
-        // Now even the right PIN, or the account's own line, discloses nothing.
+        // Now even the right PIN discloses nothing, and sounds like any wrong one.
         let third = bill_by_pin(&app, "1", "10000001", "1234").await;
         assert!(!heard(&third).contains("128元"), "{}", heard(&third));
+        assert_eq!(heard(&third), heard(&second));
+        // The lock guards the PIN, not the customer: their own line still hears the bill.
         let mut own_line = app
             .sim
             .start_call("+8613800000001", HOTLINE)
@@ -171,12 +188,76 @@ both!(
             .expect("call");
         own_line.press("1").await.expect("mandarin");
         own_line.press("1").await.expect("bill");
-        assert!(heard(&own_line).contains("已暂停"), "{}", heard(&own_line));
+        assert!(
+            heard(&own_line).contains("128元5角"),
+            "{}",
+            heard(&own_line)
+        );
 
         // 30 minutes later the lock has expired.
         app.clock.advance_ms(31 * 60_000);
         let later = bill_by_pin(&app, "1", "10000001", "1234").await;
         assert!(heard(&later).contains("128元5角"), "{}", heard(&later));
+    }
+);
+
+both!(
+    pins_typed_at_once_are_checked_three_at_most,
+    |app: TestApp| async move {
+        // 30 callers reach the PIN prompt of one account.
+        let mut calls = Vec::new();
+        for _ in 0..30 {
+            let mut call = app.sim.start_call(UNKNOWN, HOTLINE).await.expect("call");
+            call.press("1").await.expect("mandarin");
+            call.press("1").await.expect("bill");
+            call.press("10000001#").await.expect("account");
+            calls.push(call);
+        }
+        let mut right = calls.pop().expect("a call");
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(calls.len()));
+        let wrong: Vec<_> = (calls.into_iter().enumerate())
+            .map(|(i, mut call)| {
+                let barrier = barrier.clone();
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    call.press(&format!("{}#", 5000 + i)).await.expect("pin");
+                    call
+                })
+            })
+            .collect();
+        // The right PIN arrives while those are checked, once the budget is spent.
+        let store = app.state.steps.store.clone();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            let acc = store.account_by_no("10000001").await.expect("store");
+            if acc.is_some_and(|a| a.pin_locked_until.is_some()) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        right.press("1234#").await.expect("right pin");
+        let mut calls = vec![right];
+        for w in wrong {
+            calls.push(w.await.expect("task"));
+        }
+        let mut checked = 0;
+        for call in &calls {
+            assert!(!heard(call).contains("元"), "{}", heard(call));
+            assert!(heard(call).contains("无法核实"), "{}", heard(call));
+            let (_, rec) = app.api_get(&format!("/api/v1/calls/{}", call.sid())).await;
+            let last = rec["steps"].as_array().and_then(|s| s.last()).cloned();
+            let input = last.map(|s| s["input"].to_string()).unwrap_or_default();
+            if input.contains("(PIN wrong)") || input.contains("(PIN right)") {
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 3, "30 PINs at once: three are checked");
+        let acc = store
+            .account_by_no("10000001")
+            .await
+            .expect("store")
+            .expect("account");
+        assert!(acc.is_locked(app.clock.now_ms()), "the lock holds: {acc:?}");
     }
 );
 
@@ -226,10 +307,10 @@ both!(
     |app: TestApp| async move {
         let mut call = bill_by_pin(&app, "1", "10000001", "1111").await;
         let first = call.heard().join(" ");
-        assert!(first.contains("密码错误"));
+        assert!(first.contains("无法核实"));
         // Twilio retries the same step: the same TwiML comes back and the failure counts once.
         let replay = call.replay_last().await.expect("replay");
-        assert!(replay.contains("密码错误"), "{replay}");
+        assert!(replay.contains("无法核实"), "{replay}");
         let replay2 = call.replay_last().await.expect("replay");
         assert_eq!(replay, replay2);
         let acc = app

@@ -5,12 +5,13 @@
 mod support;
 
 use hotline::agents::auth::{self, SignIn};
-use hotline::agents::{Agent, AgentUpdate, NewAgent, Role};
+use hotline::agents::{Agent, AgentUpdate, MAX_FAILED_LOGINS, NewAgent, Role};
 use hotline::clock::Clock;
 use hotline::escalations::service::ActError;
 use hotline::escalations::{
     EscAction, EscError, EscFilter, EscalationKind, EscalationState, NewEscalation, ReplyVia,
 };
+use hotline::lockout::Verdict;
 use hotline::prompts::Locale;
 use hotline::store::StoreError;
 use hotline::tickets::{Channel, NewTicket, TicketKind};
@@ -340,27 +341,33 @@ both!(
             .await;
         assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
         let now = START_MS;
-        for i in 1..=5 {
-            let a = store.agent_by_login("li").await.expect("store");
-            let r = auth::check(a.as_ref(), "wrong password!", now).await;
-            let SignIn::Wrong { lock_until } = r else {
-                panic!("{r:?}")
-            };
-            assert_eq!(lock_until.is_some(), i == 5);
-            store
-                .login_failed(li.id, lock_until, now)
+        let sign_in = |password: &'static str, at: i64| {
+            let store = store.clone();
+            async move {
+                let a = store.agent_by_login("li").await.expect("store");
+                auth::sign_in(
+                    a.as_ref(),
+                    password,
+                    || store.login_guess(li.id, MAX_FAILED_LOGINS, auth::lock_until(at), at),
+                    |n| store.login_right(li.id, n),
+                )
                 .await
-                .expect("count");
+                .expect("store")
+            }
+        };
+        for i in 1..=5 {
+            assert_eq!(
+                sign_in("wrong password!", now).await,
+                SignIn::Refused(Verdict::Wrong),
+                "{i}"
+            );
         }
-        let a = store.agent_by_login("li").await.expect("store");
-        let locked = auth::check(a.as_ref(), "correct horse battery", now).await;
-        assert!(matches!(locked, SignIn::Locked { .. }), "{locked:?}");
-        let later = now + 16 * 60_000;
         assert_eq!(
-            auth::check(a.as_ref(), "correct horse battery", later).await,
-            SignIn::Ok
+            sign_in("correct horse battery", now).await,
+            SignIn::Refused(Verdict::Locked)
         );
-        store.login_succeeded(li.id).await.expect("reset");
+        let later = now + 16 * 60_000;
+        assert_eq!(sign_in("correct horse battery", later).await, SignIn::Ok);
         assert_eq!(
             store
                 .agent(li.id)
@@ -407,9 +414,8 @@ both!(
                 .expect("store")
                 .is_none()
         );
-        let off = store.agent_by_login("li").await.expect("store");
         assert_eq!(
-            auth::check(off.as_ref(), "correct horse battery", later).await,
+            sign_in("correct horse battery", later).await,
             SignIn::Inactive
         );
     }

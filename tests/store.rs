@@ -14,7 +14,7 @@ use hotline::billing::{Bill, Charge, Payment};
 use hotline::customers::{AccountWrite, CustomerClass, Line, LineKind};
 use hotline::prompts::Locale;
 use hotline::store::{
-    Effect, NewCall, StatusEvent, StepOutcome, StepWrite, StepWriter, Store, StoreError,
+    Effect, Milestone, NewCall, StatusEvent, StepOutcome, StepWrite, StepWriter, Store, StoreError,
 };
 use hotline::tickets::{Action, Channel, NewTicket, Origin, TicketFilter, TicketKind, TicketState};
 use hotline::webhooks::NewEndpoint;
@@ -64,8 +64,8 @@ conformance!(
     unknown_call,
     same_step_twice_in_one_batch,
     pin_lock_and_expiry,
-    pin_lock_within_one_batch,
-    pin_accepted_resets,
+    pin_guesses_at_once_are_counted_atomically,
+    pin_right_guess_stands_only_if_nothing_was_counted_since,
     large_batch,
     large_responses,
     status_duplicates_stored_once,
@@ -494,13 +494,13 @@ mod cases {
             .put_account(&account("R-1", &["1"]), 1)
             .await
             .expect("a");
-        let failed = Effect::PinFailed {
-            account_id: a.id,
-            max_failures: 3,
-            lock_until: 999_999,
-        };
+        let b = db
+            .store
+            .put_account(&account("R-2", &["2"]), 1)
+            .await
+            .expect("b");
         commit(&db, &[step("CA2", 1, vec![])]).await;
-        let s2 = step("CA2", 2, vec![failed.clone()]);
+        let s2 = step("CA2", 2, vec![Effect::IdentifyAccount { account_id: a.id }]);
         assert_eq!(
             commit(&db, std::slice::from_ref(&s2)).await,
             [StepOutcome::Recorded]
@@ -508,21 +508,18 @@ mod cases {
         // The retry computed a different answer: the first one is replayed, nothing applied.
         let mut retry = s2.clone();
         retry.response = "<Response>different</Response>".into();
-        retry.effects = vec![failed.clone(), Effect::IdentifyAccount { account_id: a.id }];
+        retry.effects = vec![Effect::IdentifyAccount { account_id: b.id }];
         assert_eq!(
             commit(&db, &[retry.clone()]).await,
             [replayed(&s2.response)]
         );
         assert_eq!(commit(&db, &[retry]).await, [replayed(&s2.response)]);
-        let a = db
-            .store
-            .account(a.id)
-            .await
-            .expect("a")
-            .expect("an account");
-        assert_eq!(a.pin_failures, 1);
         let call = db.store.call("CA2").await.expect("call").expect("a call");
-        assert_eq!(call.account_id, None);
+        assert_eq!(
+            call.account_id,
+            Some(a.id),
+            "the retries identified no one else"
+        );
         assert_eq!(call.steps.len(), 2);
         // The first step, retried with its new call, is a replay too.
         let first = step("CA2", 1, vec![]);
@@ -549,15 +546,16 @@ mod cases {
             .put_account(&account("S-1", &["1"]), 1)
             .await
             .expect("a");
-        let failed = Effect::PinFailed {
-            account_id: a.id,
-            max_failures: 3,
-            lock_until: 999_999,
-        };
-        let s1 = step("CA4", 1, vec![failed.clone()]);
+        let b = db
+            .store
+            .put_account(&account("S-2", &["2"]), 1)
+            .await
+            .expect("b");
+        let s1 = step("CA4", 1, vec![Effect::IdentifyAccount { account_id: a.id }]);
         let mut again = s1.clone();
         again.response = "other".into();
-        let s2 = step("CA4", 2, vec![failed]);
+        again.effects = vec![Effect::IdentifyAccount { account_id: b.id }];
+        let s2 = step("CA4", 2, vec![Effect::Milestone(Milestone::SelfServed)]);
         let out = commit(&db, &[s1.clone(), again, s2]).await;
         assert_eq!(
             out,
@@ -567,13 +565,12 @@ mod cases {
                 StepOutcome::Recorded
             ]
         );
-        let a = db
-            .store
-            .account(a.id)
-            .await
-            .expect("a")
-            .expect("an account");
-        assert_eq!(a.pin_failures, 2);
+        let call = db.store.call("CA4").await.expect("call").expect("a call");
+        assert_eq!(
+            call.account_id,
+            Some(a.id),
+            "the repeat's effects were not applied"
+        );
         // A batch repeating a step stored earlier replays the stored one each time.
         let out = commit(&db, &[step("CA4", 2, vec![]), step("CA4", 2, vec![])]).await;
         let stored = step("CA4", 2, vec![]).response;
@@ -586,15 +583,14 @@ mod cases {
             .put_account(&account("K-1", &["1"]), 1)
             .await
             .expect("a");
-        let fail = |seq: i32, at: i64| {
-            let mut s = step("CA5", seq, vec![]);
-            s.at = at;
-            s.effects = vec![Effect::PinFailed {
-                account_id: a.id,
-                max_failures: 3,
-                lock_until: at + 1_800_000,
-            }];
-            s
+        let guess = |at: i64| {
+            let store = db.store.clone();
+            async move {
+                store
+                    .pin_guess(a.id, 3, at + 1_800_000, at)
+                    .await
+                    .expect("guess")
+            }
         };
         let pin = |db: &Db| {
             let store = db.store.clone();
@@ -603,88 +599,94 @@ mod cases {
                 (a.pin_failures, a.pin_locked_until)
             }
         };
-        commit(&db, &[fail(1, 10_000)]).await;
-        commit(&db, &[fail(2, 20_000)]).await;
+        assert_eq!(guess(10_000).await, Some(1));
+        assert_eq!(guess(20_000).await, Some(2));
         assert_eq!(pin(&db).await, (2, None));
-        commit(&db, &[fail(3, 30_000)]).await;
-        assert_eq!(pin(&db).await, (0, Some(1_830_000)), "third failure locks");
-        // While locked, failures still count; the lock stands.
-        commit(&db, &[fail(4, 40_000)]).await;
-        assert_eq!(pin(&db).await, (1, Some(1_830_000)));
+        assert_eq!(
+            guess(30_000).await,
+            Some(3),
+            "the third guess is still checked"
+        );
+        assert_eq!(pin(&db).await, (3, Some(1_830_000)), "and locks");
+        // While locked, guesses are refused and change nothing.
+        assert_eq!(guess(40_000).await, None);
+        assert_eq!(pin(&db).await, (3, Some(1_830_000)));
         // Once the lock has expired, the count starts afresh and the lock is cleared.
-        commit(&db, &[fail(5, 1_830_000)]).await;
+        assert_eq!(guess(1_830_000).await, Some(1));
         assert_eq!(pin(&db).await, (1, None));
-        commit(&db, &[fail(6, 1_840_000)]).await;
-        commit(&db, &[fail(7, 1_850_000)]).await;
-        assert_eq!(pin(&db).await, (0, Some(3_650_000)), "locked again");
+        // A right guess clears the count.
+        assert!(db.store.pin_right(a.id, 1).await.expect("right"));
+        assert_eq!(pin(&db).await, (0, None));
+        // A guess at an account that does not exist is refused and fails nothing.
+        assert_eq!(db.store.pin_guess(-5, 3, 1, 0).await.expect("guess"), None);
+        assert!(!db.store.pin_right(-5, 1).await.expect("right"));
     }
 
-    pub async fn pin_lock_within_one_batch(db: Db) {
+    pub async fn pin_guesses_at_once_are_counted_atomically(db: Db) {
         let a = db
             .store
             .put_account(&account("K-2", &["1"]), 1)
             .await
             .expect("a");
-        let steps: Vec<StepWrite> = (1..=4)
-            .map(|seq| {
-                step(
-                    "CA6",
-                    seq,
-                    vec![Effect::PinFailed {
-                        account_id: a.id,
-                        max_failures: 3,
-                        lock_until: 50_000,
-                    }],
-                )
+        let guesses: Vec<_> = (0..30)
+            .map(|_| {
+                let store = db.store.clone();
+                tokio::spawn(async move { store.pin_guess(a.id, 3, 50_000, 1_000).await })
             })
             .collect();
-        let out = commit(&db, &steps).await;
-        assert!(out.iter().all(|o| *o == StepOutcome::Recorded), "{out:?}");
+        let mut granted = Vec::new();
+        for g in guesses {
+            if let Some(n) = g.await.expect("task").expect("guess") {
+                granted.push(n);
+            }
+        }
+        granted.sort_unstable();
+        assert_eq!(granted, [1, 2, 3], "30 guesses at once: three are checked");
         let a = db
             .store
             .account(a.id)
             .await
             .expect("a")
             .expect("an account");
-        assert_eq!((a.pin_failures, a.pin_locked_until), (1, Some(50_000)));
+        assert_eq!((a.pin_failures, a.pin_locked_until), (3, Some(50_000)));
     }
 
-    pub async fn pin_accepted_resets(db: Db) {
+    pub async fn pin_right_guess_stands_only_if_nothing_was_counted_since(db: Db) {
         let a = db
             .store
             .put_account(&account("K-3", &["1"]), 1)
             .await
             .expect("a");
-        let failed = |lock_until| Effect::PinFailed {
-            account_id: a.id,
-            max_failures: 2,
-            lock_until,
-        };
-        commit(
-            &db,
-            &[
-                step("CA7", 1, vec![failed(7)]),
-                step("CA7", 2, vec![failed(7)]),
-            ],
-        )
-        .await;
+        let n = db
+            .store
+            .pin_guess(a.id, 3, 50_000, 1_000)
+            .await
+            .expect("guess");
+        assert_eq!(n, Some(1));
+        // Two more guesses while the first is checked: the second of them sets the lock.
+        for _ in 0..2 {
+            db.store
+                .pin_guess(a.id, 3, 50_000, 1_000)
+                .await
+                .expect("guess");
+        }
+        assert!(
+            !db.store.pin_right(a.id, 1).await.expect("right"),
+            "a right guess overtaken by others does not stand"
+        );
         let locked = db
             .store
             .account(a.id)
             .await
             .expect("a")
             .expect("an account");
-        assert_eq!((locked.pin_failures, locked.pin_locked_until), (0, Some(7)));
-        commit(&db, &[step("CA7", 3, vec![failed(9)])]).await;
-        commit(
-            &db,
-            &[step(
-                "CA7",
-                4,
-                vec![Effect::PinAccepted { account_id: a.id }],
-            )],
-        )
-        .await;
+        assert_eq!(
+            (locked.pin_failures, locked.pin_locked_until),
+            (3, Some(50_000)),
+            "nor does it lift the lock"
+        );
+        // The guess that used up the budget may be right: it clears the lock.
+        assert!(db.store.pin_right(a.id, 3).await.expect("right"));
         let a = db
             .store
             .account(a.id)
@@ -692,13 +694,6 @@ mod cases {
             .expect("a")
             .expect("an account");
         assert_eq!((a.pin_failures, a.pin_locked_until), (0, None));
-        // A PIN effect for an account that does not exist changes nothing and fails nothing.
-        let out = commit(
-            &db,
-            &[step("CA7", 5, vec![Effect::PinAccepted { account_id: -5 }])],
-        )
-        .await;
-        assert_eq!(out, [StepOutcome::Recorded]);
     }
 
     pub async fn large_batch(db: Db) {

@@ -4,8 +4,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-use super::{Agent, LOGIN_LOCK_MINUTES, MAX_FAILED_LOGINS};
-use crate::customers::pin;
+use std::future::Future;
+
+use super::{Agent, LOGIN_LOCK_MINUTES};
+use crate::lockout::{self, Verdict};
 
 /// A session as stored: the token itself is only in the browser's cookie.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,51 +59,39 @@ pub fn same(a: &str, b: &str) -> bool {
 }
 
 /// What a sign-in attempt came to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignIn {
     Ok,
-    /// Wrong login or password; the failure is counted. `lock_until` is set when this
-    /// failure locks the login.
-    Wrong {
-        lock_until: Option<i64>,
-    },
-    /// Locked after too many failures, until then; the password was not checked.
-    Locked {
-        until: i64,
-    },
-    /// The account is deactivated.
+    /// Not signed in, and the answer must not say why: an unknown login, a wrong password
+    /// and a locked login look the same to the person signing in.
+    Refused(Verdict),
+    /// The right password of a deactivated agent.
     Inactive,
 }
 
-/// Checks a password against an agent (or against nothing, taking the same time, so the
-/// answer's timing does not tell whether the login exists).
-pub async fn check(agent: Option<&Agent>, password: &str, now: i64) -> SignIn {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let Some(a) = agent else {
-        let dummy = DUMMY
-            .get_or_init(|| pin::hash_secret(&new_token()).unwrap_or_default())
-            .clone();
-        pin::verify_secret_async(password.to_string(), dummy).await;
-        return SignIn::Wrong { lock_until: None };
-    };
-    if let Some(until) = a.locked_until.filter(|u| *u > now) {
-        return SignIn::Locked { until };
-    }
-    let ok = pin::verify_secret_async(password.to_string(), a.password_hash.clone()).await;
-    if !ok {
-        // A lock that has passed starts the count afresh.
-        let failed = if a.locked_until.is_some() {
-            1
-        } else {
-            a.failed_logins + 1
-        };
-        let lock_until = (failed >= MAX_FAILED_LOGINS).then(|| now + LOGIN_LOCK_MINUTES * 60_000);
-        return SignIn::Wrong { lock_until };
-    }
-    if !a.active {
-        return SignIn::Inactive;
-    }
-    SignIn::Ok
+/// When a lock set by a guess at `now` ends.
+pub fn lock_until(now: i64) -> i64 {
+    now.saturating_add(LOGIN_LOCK_MINUTES * 60_000)
+}
+
+/// Checks a password under the login lock (see `crate::lockout`): `guess` counts the guess
+/// at the agent's login (`MAX_FAILED_LOGINS`, until `lock_until`), `right` clears it.
+pub async fn sign_in<E, G, R>(
+    agent: Option<&Agent>,
+    password: &str,
+    guess: impl FnOnce() -> G,
+    right: impl FnOnce(i64) -> R,
+) -> Result<SignIn, E>
+where
+    G: Future<Output = Result<Option<i64>, E>>,
+    R: Future<Output = Result<bool, E>>,
+{
+    let hash = agent.map(|a| a.password_hash.as_str());
+    Ok(match lockout::check(hash, password, guess, right).await? {
+        Verdict::Right if agent.is_some_and(|a| !a.active) => SignIn::Inactive,
+        Verdict::Right => SignIn::Ok,
+        refused => SignIn::Refused(refused),
+    })
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@ use crate::config::Config;
 use crate::customers::pin;
 use crate::flows::agents::{self as agent_flows, CallerInfo, QueueFacts};
 use crate::flows::survey::{SurveyInfo, SurveyState};
-use crate::flows::{self, Ctx, Facts, FlowState, Need, Outcome};
+use crate::flows::{self, Ctx, Facts, FlowState, Need, Node, Outcome};
+use crate::lockout;
 use crate::prompts::{Catalog, Locale};
 use crate::store::{NewCall, StepOutcome, StepWrite, StepWriter, Store, StoreError};
 use crate::telephony::{CallInput, Verb, mask_number};
@@ -79,6 +80,15 @@ impl StepService {
         req: &StepRequest,
         render: impl Fn(&[Verb]) -> String,
     ) -> Result<String, StepError> {
+        // A PIN step counts a guess before it is recorded: a retried one is answered as it
+        // was, without guessing again.
+        if let StepState::Inbound(Some(s)) = &req.state
+            && s.node == Node::Pin
+            && let Some(stored) = self.store.step_response(&req.call_sid, s.seq).await?
+        {
+            tracing::info!(call_sid = %req.call_sid, seq = s.seq, "replayed a retried PIN step");
+            return Ok(stored);
+        }
         let now = self.clock.now_ms();
         let (seq, node, outcome) = match &req.state {
             StepState::Inbound(state) => {
@@ -127,8 +137,6 @@ impl StepService {
             queue: &self.cfg.agents.queue,
             max_wait_secs: self.cfg.agents.max_wait_secs,
             default_locale: self.cfg.default_locale,
-            pin_max_failures: self.cfg.pin.max_failures,
-            pin_lock_minutes: self.cfg.pin.lock_minutes,
             now,
             tz: self.desk.tz,
             complaint_max_secs: self.cfg.complaints.max_secs,
@@ -215,14 +223,27 @@ impl StepService {
             Need::AccountById(id) => facts.account = Some(self.store.account(*id).await?),
             Need::AccountByNo(no) => facts.account = Some(self.store.account_by_no(no).await?),
             Need::PinCheck { pin } => {
-                let hash = facts
-                    .account
-                    .as_ref()
-                    .and_then(|a| a.as_ref()?.pin_hash.clone());
-                facts.pin_ok = Some(match hash {
-                    Some(h) => pin::verify_async(pin.clone(), h).await,
-                    None => false,
-                });
+                let acc = facts.account.as_ref().and_then(Option::as_ref);
+                let id = acc.map_or(0, |a| a.id);
+                // A PIN that breaks the rules is checked against nothing, at the same cost.
+                let hash = acc
+                    .and_then(|a| a.pin_hash.as_deref())
+                    .filter(|_| pin::validate(pin).is_ok());
+                let now = self.clock.now_ms();
+                let p = &self.cfg.pin;
+                let lock_until = now.saturating_add(p.lock_minutes.saturating_mul(60_000));
+                let verdict = lockout::check(
+                    hash,
+                    pin,
+                    || {
+                        self.store
+                            .pin_guess(id, p.max_failures.into(), lock_until, now)
+                    },
+                    |n| self.store.pin_right(id, n),
+                )
+                .await?;
+                tracing::info!(call_sid = %req.call_sid, verdict = verdict.as_str(), "PIN checked");
+                facts.pin = Some(verdict);
             }
             Need::Bill => {
                 let bill = match facts.account.as_ref().and_then(|a| a.as_ref()) {

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::text::T;
 use super::{Fields, cookie, fail, internal, layout, refuse_csrf, request_locale};
 use crate::agents::auth::{self, Session, SignIn};
-use crate::agents::{Agent, AgentUpdate};
+use crate::agents::{Agent, AgentUpdate, MAX_FAILED_LOGINS};
 use crate::app::AppState;
 use crate::prompts::Locale;
 
@@ -246,36 +246,23 @@ pub async fn login(State(st): State<AppState>, headers: HeaderMap, f: Fields) ->
         None
     };
     let now = st.steps.clock.now_ms();
-    match auth::check(agent.as_ref(), password, now).await {
-        SignIn::Ok => {}
-        SignIn::Wrong { lock_until } => {
+    let id = agent.as_ref().map_or(0, |a| a.id);
+    let checked = auth::sign_in(
+        agent.as_ref(),
+        password,
+        || store.login_guess(id, MAX_FAILED_LOGINS, auth::lock_until(now), now),
+        |n| store.login_right(id, n),
+    )
+    .await;
+    match checked {
+        Ok(SignIn::Ok) => {}
+        Ok(SignIn::Refused(verdict)) => {
             if let Some(a) = &agent {
-                if let Err(e) = store.login_failed(a.id, lock_until, now).await {
-                    return internal(l, e);
-                }
-                if lock_until.is_some() {
-                    tracing::warn!(login = %a.login, "console: login locked after repeated wrong passwords");
-                }
+                tracing::warn!(login = %a.login, verdict = verdict.as_str(), "console: sign-in refused");
             }
             return wrong(StatusCode::UNAUTHORIZED);
         }
-        SignIn::Locked { until } => {
-            let msg = format!(
-                "{}{} ({})",
-                T::LockedUntil.get(l),
-                super::when(&st, until),
-                st.steps.cfg.timezone
-            );
-            return login_form(
-                &st,
-                l,
-                token,
-                &shown_login,
-                Notice::Error(msg),
-                StatusCode::FORBIDDEN,
-            );
-        }
-        SignIn::Inactive => {
+        Ok(SignIn::Inactive) => {
             return login_form(
                 &st,
                 l,
@@ -285,14 +272,12 @@ pub async fn login(State(st): State<AppState>, headers: HeaderMap, f: Fields) ->
                 StatusCode::FORBIDDEN,
             );
         }
+        Err(e) => return internal(l, e),
     }
-    // `check` said Ok, so the agent exists.
+    // `sign_in` said Ok, so the agent exists.
     let Some(agent) = agent else {
         return wrong(StatusCode::UNAUTHORIZED);
     };
-    if let Err(e) = store.login_succeeded(agent.id).await {
-        return internal(l, e);
-    }
     let cfg = &st.steps.cfg.console;
     let ttl = (cfg.idle_minutes * MINUTE).min(cfg.max_hours * 60 * MINUTE);
     let (session_token, session) = auth::new_session(agent.id, now, ttl);

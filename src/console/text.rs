@@ -60,8 +60,7 @@ texts! {
     Login => "登录名", "Login";
     Password => "密码", "Password";
     Language => "语言", "Language";
-    WrongLogin => "登录名或密码错误。", "Wrong login or password.";
-    LockedUntil => "该登录名因多次密码错误已被锁定，解锁时间：", "This login is locked after too many wrong passwords, until ";
+    WrongLogin => "登录名或密码错误。连续输错5次后，该登录名将锁定15分钟。", "Wrong login or password. Five wrong passwords in a row lock a login for 15 minutes.";
     Inactive => "该账号已停用，请联系主管。", "This account is deactivated; ask a supervisor.";
     SessionEnded => "您的会话已结束，请重新登录。", "Your session has ended, sign in again.";
     SignedOut => "您已退出。", "You have signed out.";

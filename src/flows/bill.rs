@@ -8,6 +8,7 @@ use super::{
 };
 use crate::billing::Bill;
 use crate::customers::Account;
+use crate::lockout::Verdict;
 use crate::prompts::speak;
 use crate::store::{Effect, Milestone};
 use crate::telephony::CallInput;
@@ -17,18 +18,13 @@ const LARGEST_CHARGES: usize = 3;
 const BILL_KEYS: [char; 5] = ['1', '2', '3', '*', '0'];
 
 /// Main menu option 1.
-pub(super) fn begin(
-    ctx: &Ctx<'_>,
-    state: &FlowState,
-    facts: &Facts,
-    out: &mut Reply<'_>,
-) -> Result<(), Need> {
+pub(super) fn begin(state: &FlowState, facts: &Facts, out: &mut Reply<'_>) -> Result<(), Need> {
     let Some((id, how)) = state.account else {
         ask_account_no(out, &state.goto(Node::AccountNo));
         return Ok(());
     };
     match facts.account.as_ref().ok_or(Need::AccountById(id))? {
-        Some(acc) => read_bill(ctx, state, acc, how, facts, out),
+        Some(acc) => read_bill(state, acc, how, facts, out),
         // The account was removed since the caller was identified: identify again.
         None => {
             let next = FlowState {
@@ -85,57 +81,27 @@ fn bad_entry(
     out.missed(state, no_input, ask, give_up);
 }
 
+/// An account number typed: the PIN is asked for whatever the number is, so the answer does
+/// not tell whether the account exists. The tries at identifying carry over to the PIN.
 pub(super) fn account_no(
-    ctx: &Ctx<'_>,
     state: &FlowState,
     input: &CallInput,
-    facts: &Facts,
     out: &mut Reply<'_>,
 ) -> Result<(), Need> {
     let Some(no) = entry(input) else {
         bad_entry(state, input, out, ask_account_no);
         return Ok(());
     };
-    let account = facts
-        .account
-        .as_ref()
-        .ok_or_else(|| Need::AccountByNo(no.clone()))?;
-    match account {
-        None => {
-            let spoken = speak::digits(&no, state.locale);
-            out.say("ident.account_unknown", &[("account", &spoken)]);
-            if state.tries + 1 >= MAX_TRIES {
-                give_up(out, state);
-            } else {
-                ask_account_no(out, &state.retry());
-            }
-        }
-        Some(acc) if acc.is_locked(ctx.now) => locked(ctx, state, out),
-        Some(acc) if acc.pin_hash.is_none() => {
-            out.say("ident.no_pin", &[]);
-            ask_offer(out, &state.goto(Node::Offer));
-        }
-        Some(_) => ask_pin(
-            out,
-            &FlowState {
-                pending: Some(no),
-                ..state.goto(Node::Pin)
-            },
-        ),
-    }
-    Ok(())
-}
-
-fn locked(ctx: &Ctx<'_>, state: &FlowState, out: &mut Reply<'_>) {
-    let minutes = ctx.pin_lock_minutes.to_string();
-    out.say("ident.locked", &[("minutes", &minutes)]);
-    ask_offer(
+    ask_pin(
         out,
         &FlowState {
-            pending: None,
-            ..state.goto(Node::Offer)
+            seq: state.seq + 1,
+            node: Node::Pin,
+            pending: Some(no),
+            ..state.clone()
         },
     );
+    Ok(())
 }
 
 pub(super) fn pin(
@@ -150,72 +116,64 @@ pub(super) fn pin(
         ask_account_no(out, &state.goto(Node::AccountNo));
         return Ok(());
     };
-    let Some(pin) = entry(input) else {
+    // Keypad digits only: a PIN spoken aloud is neither taken nor kept.
+    let Some(pin) = pin_entry(input) else {
         bad_entry(state, input, out, ask_pin);
         return Ok(());
     };
-    let Some(acc) = facts.account.as_ref().ok_or(Need::AccountByNo(no))? else {
-        ask_account_no(
-            out,
-            &FlowState {
+    let account = facts.account.as_ref().ok_or(Need::AccountByNo(no))?;
+    // Asked even for an unknown account: the check takes the same time either way.
+    let verdict = facts.pin.ok_or(Need::PinCheck { pin })?;
+    match account {
+        Some(acc) if verdict == Verdict::Right => {
+            out.effects
+                .push(Effect::IdentifyAccount { account_id: acc.id });
+            let next = FlowState {
+                account: Some((acc.id, Ident::Pin)),
                 pending: None,
-                ..state.goto(Node::AccountNo)
-            },
-        );
-        return Ok(());
-    };
-    if acc.is_locked(ctx.now) {
-        locked(ctx, state, out);
-        return Ok(());
-    }
-    if facts.pin_ok.ok_or(Need::PinCheck { pin })? {
-        out.effects.push(Effect::PinAccepted { account_id: acc.id });
-        out.effects
-            .push(Effect::IdentifyAccount { account_id: acc.id });
-        let next = FlowState {
-            account: Some((acc.id, Ident::Pin)),
-            pending: None,
-            ..state.clone()
-        };
-        if next.goal == Goal::Bill {
-            return read_bill(ctx, &next, acc, Ident::Pin, facts, out);
+                ..state.clone()
+            };
+            if next.goal == Goal::Bill {
+                return read_bill(&next, acc, Ident::Pin, facts, out);
+            }
+            super::tickets::after_ident(ctx, &next, acc, facts, out)
         }
-        return super::tickets::after_ident(ctx, &next, acc, facts, out);
+        // An unknown number, a wrong PIN and a lock all sound the same.
+        _ => {
+            out.say("ident.no_match", &[]);
+            if state.tries + 1 >= MAX_TRIES {
+                give_up(out, state);
+            } else {
+                let next = FlowState {
+                    node: Node::AccountNo,
+                    pending: None,
+                    ..state.retry()
+                };
+                ask_account_no(out, &next);
+            }
+            Ok(())
+        }
     }
-    let lock_until = ctx.now + ctx.pin_lock_minutes * 60_000;
-    out.effects.push(Effect::PinFailed {
-        account_id: acc.id,
-        max_failures: ctx.pin_max_failures,
-        lock_until,
-    });
-    // An expired lock starts the count afresh, as the store does.
-    let before = if acc.pin_locked_until.is_some() {
-        0
-    } else {
-        acc.pin_failures
-    };
-    if before + 1 >= ctx.pin_max_failures {
-        locked(ctx, state, out);
-    } else {
-        out.say("ident.pin_wrong", &[]);
-        ask_pin(out, &state.retry());
-    }
-    Ok(())
 }
 
-/// Reads the bill of an identified, unlocked account, then the bill menu.
+/// A PIN typed on the keypad, before `#`.
+fn pin_entry(input: &CallInput) -> Option<String> {
+    match input {
+        CallInput::Digits(_) => entry(input),
+        _ => None,
+    }
+}
+
+/// Reads the bill of an identified account, then the bill menu. The PIN lock guards only
+/// the PIN: it never keeps a caller identified by their line, or by a PIN already accepted
+/// in this call, from their bill.
 fn read_bill(
-    ctx: &Ctx<'_>,
     state: &FlowState,
     acc: &Account,
     how: Ident,
     facts: &Facts,
     out: &mut Reply<'_>,
 ) -> Result<(), Need> {
-    if acc.is_locked(ctx.now) {
-        locked(ctx, state, out);
-        return Ok(());
-    }
     let bill = match facts.bill.as_ref().ok_or(Need::Bill)? {
         Ok(Some(bill)) => bill,
         Ok(None) => {
@@ -303,14 +261,18 @@ pub(super) fn bill_menu(
     out: &mut Reply<'_>,
 ) -> Result<(), Need> {
     match choice(ctx, state.locale, "bill", &BILL_KEYS, input) {
-        Choice::Key('1') => return begin(ctx, state, facts, out),
+        Choice::Key('1') => return begin(state, facts, out),
         Choice::Key('2') => {
             let Some((id, _)) = state.account else {
-                return begin(ctx, state, facts, out);
+                return begin(state, facts, out);
             };
-            let acc = facts.account.as_ref().ok_or(Need::AccountById(id))?;
-            if acc.as_ref().is_none_or(|a| a.is_locked(ctx.now)) {
-                return begin(ctx, state, facts, out);
+            if facts
+                .account
+                .as_ref()
+                .ok_or(Need::AccountById(id))?
+                .is_none()
+            {
+                return begin(state, facts, out);
             }
             match facts.bill.as_ref().ok_or(Need::Bill)? {
                 Ok(Some(bill)) => say_charges(state, bill, out),

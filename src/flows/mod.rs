@@ -10,8 +10,9 @@
 //! - Every prompt that waits for input comes back on silence; every node counts its failed
 //!   tries and gives up after `MAX_TRIES` with a way out (a person, the menu, or goodbye):
 //!   never an endless loop.
-//! - No bill detail is spoken unless the caller is identified (by calling number, or by account
-//!   number and PIN) and the account's bill disclosure is not locked.
+//! - No bill detail is spoken unless the caller is identified: by calling number, or by
+//!   account number and PIN. The PIN is checked under the lock of `crate::lockout`, and an
+//!   unknown account number, a wrong PIN and a locked account sound alike.
 
 pub mod agents;
 mod bill;
@@ -93,6 +94,36 @@ pub enum Node {
 }
 
 impl Node {
+    /// Every node.
+    pub const ALL: [Node; 26] = [
+        Node::Start,
+        Node::Language,
+        Node::Menu,
+        Node::MenuGiveUp,
+        Node::AccountNo,
+        Node::Pin,
+        Node::Bill,
+        Node::Offer,
+        Node::AfterTransfer,
+        Node::AfterQueue,
+        Node::QueueOffer,
+        Node::QueueCallbackNo,
+        Node::FaultMenu,
+        Node::TicketNo,
+        Node::TicketStatus,
+        Node::Line,
+        Node::FaultType,
+        Node::Duplicate,
+        Node::Callback,
+        Node::CallbackNo,
+        Node::Opened,
+        Node::OrderMenu,
+        Node::OrderInstall,
+        Node::OrderChange,
+        Node::Info,
+        Node::Complaint,
+    ];
+
     /// Name in URLs and call history.
     pub fn name(self) -> &'static str {
         match self {
@@ -126,36 +157,7 @@ impl Node {
     }
 
     fn parse(s: &str) -> Option<Self> {
-        [
-            Node::Start,
-            Node::Language,
-            Node::Menu,
-            Node::MenuGiveUp,
-            Node::AccountNo,
-            Node::Pin,
-            Node::Bill,
-            Node::Offer,
-            Node::AfterTransfer,
-            Node::AfterQueue,
-            Node::QueueOffer,
-            Node::QueueCallbackNo,
-            Node::FaultMenu,
-            Node::TicketNo,
-            Node::TicketStatus,
-            Node::Line,
-            Node::FaultType,
-            Node::Duplicate,
-            Node::Callback,
-            Node::CallbackNo,
-            Node::Opened,
-            Node::OrderMenu,
-            Node::OrderInstall,
-            Node::OrderChange,
-            Node::Info,
-            Node::Complaint,
-        ]
-        .into_iter()
-        .find(|n| n.name() == s)
+        Node::ALL.into_iter().find(|n| n.name() == s)
     }
 }
 
@@ -370,7 +372,8 @@ pub enum Need {
     AccountById(i64),
     /// An account by the number the caller typed.
     AccountByNo(String),
-    /// Whether `pin` is the PIN of the account in `Facts::account`.
+    /// Whether `pin` is the PIN of the account in `Facts::account` (or of none), checked
+    /// under the PIN lock.
     PinCheck { pin: String },
     /// The bill of the account in `Facts::account`.
     Bill,
@@ -410,7 +413,7 @@ pub struct TicketRequest {
 pub struct Facts {
     pub caller_account: Option<Option<Account>>,
     pub account: Option<Option<Account>>,
-    pub pin_ok: Option<bool>,
+    pub pin: Option<crate::lockout::Verdict>,
     /// `Err(())` when the billing source failed or timed out.
     pub bill: Option<Result<Option<Bill>, ()>>,
     pub active_fault: Option<Option<Ticket>>,
@@ -441,8 +444,6 @@ pub struct Ctx<'a> {
     /// Above this expected wait, a callback is offered instead of holding.
     pub max_wait_secs: i64,
     pub default_locale: Locale,
-    pub pin_max_failures: i32,
-    pub pin_lock_minutes: i64,
     /// Epoch milliseconds.
     pub now: i64,
     /// The operator's time zone: deadlines are spoken in it.
@@ -500,7 +501,7 @@ pub fn step(
         Node::AfterQueue => agents::after_queue(ctx, state, input, facts, &mut out)?,
         Node::QueueOffer => agents::offer(ctx, state, input, facts, &mut out)?,
         Node::QueueCallbackNo => agents::callback_no(ctx, state, input, facts, &mut out)?,
-        Node::AccountNo => bill::account_no(ctx, state, input, facts, &mut out)?,
+        Node::AccountNo => bill::account_no(state, input, &mut out)?,
         Node::Pin => bill::pin(ctx, state, input, facts, &mut out)?,
         Node::Bill => bill::bill_menu(ctx, state, input, facts, &mut out)?,
         Node::FaultMenu => tickets::fault_menu(ctx, state, input, facts, &mut out)?,
@@ -518,18 +519,25 @@ pub fn step(
         Node::Info => complaints::info(ctx, state, input, facts, &mut out)?,
         Node::Complaint => complaints::complaint(ctx, state, input, facts, &mut out)?,
     }
+    let mut input_log = log_input(input, state.node == Node::Pin);
+    if let (Node::Pin, Some(verdict)) = (state.node, facts.pin) {
+        // For the people who read the history: why the caller was not let in.
+        input_log = format!("{input_log} (PIN {})", verdict.as_str());
+    }
     Ok(Outcome {
         verbs: out.verbs,
         effects: out.effects,
-        input_log: log_input(input, state.node == Node::Pin),
+        input_log,
     })
 }
 
-/// The input as recorded; `secret` digits (a PIN) never reach the history.
+/// The input as recorded; whatever arrives at a secret prompt (a PIN) never reaches the
+/// history, typed or spoken.
 fn log_input(input: &CallInput, secret: bool) -> String {
     match input {
         CallInput::None => String::new(),
         CallInput::Digits(d) if secret => format!("digits:{}", "*".repeat(d.len())),
+        CallInput::Speech { .. } if secret => "speech:(masked)".to_string(),
         CallInput::Digits(d) => format!("digits:{d}"),
         CallInput::Speech { text, confidence } => format!("speech:{text} ({confidence:.2})"),
         CallInput::Timeout => "timeout".to_string(),

@@ -9,6 +9,7 @@ use crate::config::TransferMode;
 use crate::customers::{CustomerClass, Line, LineKind};
 use crate::escalations::{EscalationKind, NewEscalation};
 use crate::flows::agents::QueueFacts;
+use crate::lockout::Verdict;
 use crate::tickets::{Channel, TicketState};
 
 const NOW: i64 = 1_780_000_000_000;
@@ -27,8 +28,6 @@ fn ctx(cat: &Catalog) -> Ctx<'_> {
         queue: "agents",
         max_wait_secs: 300,
         default_locale: Locale::ZhCn,
-        pin_max_failures: 3,
-        pin_lock_minutes: 30,
         now: NOW,
         tz: chrono_tz::Asia::Shanghai,
         complaint_max_secs: 120,
@@ -833,11 +832,24 @@ fn unidentified_caller_gives_account_and_pin_and_hears_no_bill_before() {
     assert!(said(&o).contains("请输入您的账号"));
     let acct = next_state(&o);
     assert_eq!(acct.node, Node::AccountNo);
+    // The PIN is asked for before the account is looked up, so the answer tells nothing.
+    let o = run(
+        &cx,
+        &acct,
+        CallInput::Digits("10000001".into()),
+        &Facts::default(),
+    );
+    assert!(said(&o).contains("请输入您的查询密码"), "{}", said(&o));
+    let pin = next_state(&o);
+    assert_eq!(
+        (pin.node, pin.pending.as_deref()),
+        (Node::Pin, Some("10000001"))
+    );
     assert_eq!(
         step(
             &cx,
-            &acct,
-            &CallInput::Digits("10000001".into()),
+            &pin,
+            &CallInput::Digits("1234#".into()),
             &Facts::default()
         ),
         Err(Need::AccountByNo("10000001".into()))
@@ -846,23 +858,12 @@ fn unidentified_caller_gives_account_and_pin_and_hears_no_bill_before() {
         account: Some(Some(account(None))),
         ..Facts::default()
     };
-    let o = run(&cx, &acct, CallInput::Digits("10000001".into()), &facts);
-    assert!(
-        !said(&o).contains("元"),
-        "no bill detail before the PIN: {}",
-        said(&o)
-    );
-    let pin = next_state(&o);
-    assert_eq!(
-        (pin.node, pin.pending.as_deref()),
-        (Node::Pin, Some("10000001"))
-    );
     assert_eq!(
         step(&cx, &pin, &CallInput::Digits("1234".into()), &facts),
         Err(Need::PinCheck { pin: "1234".into() })
     );
     let ok = Facts {
-        pin_ok: Some(true),
+        pin: Some(Verdict::Right),
         bill: Some(Ok(Some(bill()))),
         ..facts
     };
@@ -872,13 +873,19 @@ fn unidentified_caller_gives_account_and_pin_and_hears_no_bill_before() {
         "{}",
         said(&o)
     );
-    assert!(o.effects.contains(&Effect::PinAccepted { account_id: 7 }));
-    assert_eq!(o.input_log, "digits:****", "PINs never reach the history");
+    assert!(
+        o.effects
+            .contains(&Effect::IdentifyAccount { account_id: 7 })
+    );
+    assert_eq!(
+        o.input_log, "digits:**** (PIN right)",
+        "PINs never reach the history"
+    );
     assert_eq!(next_state(&o).account, Some((7, Ident::Pin)));
 }
 
 #[test]
-fn wrong_pins_lock_on_the_last_allowed_try() {
+fn unknown_accounts_wrong_pins_and_locks_sound_alike() {
     let cat = catalog();
     let cx = ctx(&cat);
     let pin = FlowState {
@@ -886,40 +893,87 @@ fn wrong_pins_lock_on_the_last_allowed_try() {
         pending: Some("10000001".into()),
         ..menu_state(0)
     };
-    let mut acc = account(None);
-    acc.pin_failures = 1;
-    let facts = Facts {
-        account: Some(Some(acc.clone())),
-        pin_ok: Some(false),
-        ..Facts::default()
+    let answer = |account: Option<Account>, verdict| {
+        let facts = Facts {
+            account: Some(account),
+            pin: Some(verdict),
+            ..Facts::default()
+        };
+        run(&cx, &pin, CallInput::Digits("0000".into()), &facts)
     };
-    let o = run(&cx, &pin, CallInput::Digits("0000".into()), &facts);
-    assert!(said(&o).contains("密码错误"));
-    assert!(matches!(
-        o.effects[..],
-        [Effect::PinFailed {
-            account_id: 7,
-            max_failures: 3,
-            ..
-        }]
-    ));
-    acc.pin_failures = 2;
-    let facts = Facts {
-        account: Some(Some(acc)),
-        pin_ok: Some(false),
-        ..Facts::default()
-    };
-    let o = run(&cx, &pin, CallInput::Digits("0000".into()), &facts);
-    assert!(said(&o).contains("30分钟后再试"), "{}", said(&o));
+    let unknown = answer(None, Verdict::Unknown);
     assert!(
-        said(&o).contains("人工服务请按0"),
-        "a locked caller is offered a person"
+        said(&unknown).contains("账号或密码无法核实"),
+        "{}",
+        said(&unknown)
     );
+    let mut no_pin = account(None);
+    no_pin.pin_hash = None;
+    let mut locked = account(None);
+    locked.pin_locked_until = Some(NOW + 60_000);
+    for (what, o) in [
+        ("a wrong PIN", answer(Some(account(None)), Verdict::Wrong)),
+        ("a lock", answer(Some(locked), Verdict::Locked)),
+        (
+            "an account without PIN",
+            answer(Some(no_pin), Verdict::Unknown),
+        ),
+        ("an unknown number", answer(None, Verdict::Wrong)),
+    ] {
+        assert_eq!(
+            o.verbs, unknown.verbs,
+            "{what} answers like an unknown number"
+        );
+        assert!(o.effects.is_empty(), "{what}: {:?}", o.effects);
+    }
+    // Only the history says which it was.
+    assert_eq!(unknown.input_log, "digits:**** (PIN unknown)");
+    // The account number is asked again, and the tries carry over to the end.
+    let again = next_state(&unknown);
+    assert_eq!(
+        (again.node, again.tries, again.pending),
+        (Node::AccountNo, 1, None)
+    );
+    let last = FlowState {
+        tries: MAX_TRIES - 1,
+        ..pin.clone()
+    };
+    let facts = Facts {
+        account: Some(None),
+        pin: Some(Verdict::Unknown),
+        ..Facts::default()
+    };
+    let o = run(&cx, &last, CallInput::Digits("0000".into()), &facts);
+    assert!(said(&o).contains("无法核实您的身份"), "{}", said(&o));
+    assert!(said(&o).contains("人工服务请按0"), "a person is offered");
     assert_eq!(next_state(&o).node, Node::Offer);
 }
 
 #[test]
-fn a_locked_account_discloses_nothing_even_from_its_line() {
+fn a_spoken_pin_is_neither_taken_nor_kept() {
+    let cat = catalog();
+    let cx = ctx(&cat);
+    let pin = FlowState {
+        node: Node::Pin,
+        pending: Some("10000001".into()),
+        ..menu_state(0)
+    };
+    let facts = Facts {
+        account: Some(Some(account(None))),
+        ..Facts::default()
+    };
+    let spoken = CallInput::Speech {
+        text: "one two three four 1234".into(),
+        confidence: 0.9,
+    };
+    let o = step(&cx, &pin, &spoken, &facts).expect("no PIN check for speech");
+    assert_eq!(o.input_log, "speech:(masked)");
+    assert!(!format!("{o:?}").contains("1234"), "{o:?}");
+    assert_eq!(next_state(&o).node, Node::Pin, "the PIN is asked again");
+}
+
+#[test]
+fn a_lock_never_keeps_the_lines_own_caller_from_the_bill() {
     let cat = catalog();
     let cx = ctx(&cat);
     let mut acc = account(None);
@@ -930,11 +984,14 @@ fn a_locked_account_discloses_nothing_even_from_its_line() {
     };
     let facts = Facts {
         account: Some(Some(acc)),
+        bill: Some(Ok(Some(bill()))),
         ..Facts::default()
     };
     let o = run(&cx, &st, CallInput::Digits("1".into()), &facts);
-    assert!(said(&o).contains("已暂停"), "{}", said(&o));
-    assert!(!said(&o).contains("元"));
+    assert!(said(&o).contains("元"), "{}", said(&o));
+    // And the largest charges too.
+    let o = run(&cx, &next_state(&o), CallInput::Digits("2".into()), &facts);
+    assert!(!said(&o).contains("已暂停"), "{}", said(&o));
 }
 
 #[test]
@@ -1062,14 +1119,13 @@ fn finished_tasks_and_asking_for_a_person_are_recorded_as_milestones() {
     };
     let o = run(&cx, &st, CallInput::Digits("1".into()), &facts);
     assert_eq!(milestones(&o), [SelfServed]);
-    // A locked account hears no bill: nothing finished.
-    let mut locked = account(None);
-    locked.pin_locked_until = Some(NOW + 60_000);
-    let lf = Facts {
-        account: Some(Some(locked)),
+    // No bill at all: nothing finished.
+    let none = Facts {
+        account: Some(Some(account(None))),
+        bill: Some(Ok(None)),
         ..Facts::default()
     };
-    let o = run(&cx, &st, CallInput::Digits("1".into()), &lf);
+    let o = run(&cx, &st, CallInput::Digits("1".into()), &none);
     assert!(milestones(&o).is_empty());
     // Service information: the menu of topics is not yet the task, a topic is.
     let info = run(

@@ -101,15 +101,6 @@ pub enum Effect {
     IdentifyAccount { account_id: i64 },
     /// The caller chose (or was given) this language.
     SetLocale { locale: Locale },
-    /// A wrong PIN: count it; the `max_failures`-th failure locks the account until
-    /// `lock_until`. A lock that has expired by `at` starts the count afresh.
-    PinFailed {
-        account_id: i64,
-        max_failures: i32,
-        lock_until: i64,
-    },
-    /// A right PIN: the count starts afresh.
-    PinAccepted { account_id: i64 },
     /// A survey question answered during an attempt (once per attempt and question).
     SurveyAnswer {
         callback_id: i64,
@@ -385,9 +376,18 @@ pub trait AgentStore: Send + Sync + 'static {
     /// Deactivating an agent or setting a password ends their sessions; a new password also
     /// clears a login lock.
     async fn update_agent(&self, id: i64, update: &AgentUpdate, now: i64) -> Result<Agent>;
-    /// Counts a wrong password (afresh after a lock) and sets the lock, if any.
-    async fn login_failed(&self, id: i64, lock_until: Option<i64>, now: i64) -> Result<()>;
-    async fn login_succeeded(&self, id: i64) -> Result<()>;
+    /// Counts one password guess at the agent's login unless its lock is on, as
+    /// `Store::pin_guess` counts PINs.
+    async fn login_guess(
+        &self,
+        id: i64,
+        max_failures: i64,
+        lock_until: i64,
+        now: i64,
+    ) -> Result<Option<i64>>;
+    /// Guess `n` was right: clears the count and the lock unless another guess was counted
+    /// since; whether it stood.
+    async fn login_right(&self, id: i64, n: i64) -> Result<bool>;
     /// Stores a session (and forgets expired ones).
     async fn create_session(&self, session: &Session) -> Result<()>;
     /// An unexpired session of an active agent.
@@ -509,6 +509,18 @@ pub trait Store:
     async fn put_account(&self, write: &AccountWrite, now: i64) -> Result<Account>;
     /// The account's current bill.
     async fn bill(&self, account_id: i64) -> Result<Option<Bill>>;
+    /// Counts one PIN guess at the account unless its lock is on (see `crate::lockout`): the
+    /// guess's number in the lock window, or `None` while locked (or for no such account).
+    async fn pin_guess(
+        &self,
+        account_id: i64,
+        max_failures: i64,
+        lock_until: i64,
+        now: i64,
+    ) -> Result<Option<i64>>;
+    /// Guess `n` was right: clears the count and the lock, unless another guess was counted
+    /// since; whether it stood.
+    async fn pin_right(&self, account_id: i64, n: i64) -> Result<bool>;
 
     /// Records a batch of steps and status reports in one transaction (steps first); one
     /// outcome per step, in order. Status reports are idempotent and monotonic.
@@ -528,6 +540,8 @@ pub trait Store:
         self.commit(Vec::new(), vec![event.clone()]).await.map(drop)
     }
     async fn call(&self, call_sid: &str) -> Result<Option<CallRecord>>;
+    /// The answer stored for a call's step, if it was recorded.
+    async fn step_response(&self, call_sid: &str, seq: i32) -> Result<Option<String>>;
 }
 
 /// A migrator over migrations embedded in the binary: what `sqlx::migrate!` builds (same

@@ -218,6 +218,8 @@ pub(super) mod sql {
     pub const CALL_STATUS: &str = "SELECT status FROM calls WHERE call_sid = $1";
     pub const CALL: &str = "SELECT call_sid, direction, from_number, to_number, account_id, \
          locale, status, started_at, ended_at, duration_secs FROM calls WHERE call_sid = $1";
+    pub const STEP_RESPONSE: &str = "SELECT s.response FROM call_steps s \
+         JOIN calls c ON c.id = s.call_id WHERE c.call_sid = $1 AND s.seq = $2";
     pub const STEPS_OF_CALL: &str = "SELECT s.seq, s.node, s.input, s.said, s.at \
          FROM call_steps s JOIN calls c ON c.id = s.call_id WHERE c.call_sid = $1 ORDER BY s.seq";
 
@@ -232,22 +234,21 @@ pub(super) mod sql {
          duration_secs = CASE WHEN $4 THEN COALESCE($5, duration_secs) ELSE duration_secs END \
          WHERE call_sid = $1";
 
-    /// `$1` account, `$2` the step time, `$3` max failures, `$4` lock until. The new count
-    /// restarts at 1 when a lock has expired by `$2`; reaching `$3` locks and resets it.
+    /// One PIN guess, counted before it is checked (see `crate::lockout`): `$1` account, `$2`
+    /// now, `$3` max failures, `$4` lock until. Refused (no row) while a lock is on; a lock
+    /// that has passed starts the count afresh; the guess that reaches `$3` sets the lock.
     /// (Every expression of a SET sees the row as it was, hence the repetition.)
-    pub const PIN_FAILED: &str = "UPDATE accounts SET \
-         pin_failures = CASE \
-             WHEN (CASE WHEN pin_locked_until <= $2 THEN 1 ELSE pin_failures + 1 END) >= $3 \
-             THEN 0 \
-             ELSE (CASE WHEN pin_locked_until <= $2 THEN 1 ELSE pin_failures + 1 END) END, \
+    pub const PIN_GUESS: &str = "UPDATE accounts SET \
+         pin_failures = CASE WHEN pin_locked_until IS NULL THEN pin_failures + 1 ELSE 1 END, \
          pin_locked_until = CASE \
-             WHEN (CASE WHEN pin_locked_until <= $2 THEN 1 ELSE pin_failures + 1 END) >= $3 \
-             THEN $4 \
-             WHEN pin_locked_until <= $2 THEN NULL \
-             ELSE pin_locked_until END \
-         WHERE id = $1";
-    pub const PIN_ACCEPTED: &str =
-        "UPDATE accounts SET pin_failures = 0, pin_locked_until = NULL WHERE id = $1";
+             WHEN (CASE WHEN pin_locked_until IS NULL THEN pin_failures + 1 ELSE 1 END) >= $3 \
+             THEN $4 ELSE NULL END \
+         WHERE id = $1 AND (pin_locked_until IS NULL OR pin_locked_until <= $2) \
+         RETURNING pin_failures";
+    /// Guess `$2` was right: clears the count and the lock, unless another guess was counted
+    /// since (no row).
+    pub const PIN_RIGHT: &str = "UPDATE accounts SET pin_failures = 0, \
+         pin_locked_until = NULL WHERE id = $1 AND pin_failures = $2";
 }
 
 /// The status of a call created by its first step.
@@ -462,8 +463,6 @@ enum Slot {
 pub(super) struct Effects<'a> {
     /// One update per call, in first-touched order.
     pub calls: Vec<CallUpdate<'a>>,
-    /// PIN effects in step order: they count, so order and multiplicity matter.
-    pub pins: Vec<PinEffect>,
     /// Survey effects (answers, opt-outs, follow-ups) with their step's time.
     pub surveys: Vec<(&'a Effect, i64)>,
     /// Each call's milestones, once each with the earliest step time of the batch (the
@@ -487,18 +486,6 @@ pub(super) struct CallUpdate<'a> {
     pub locale: Option<&'static str>,
     /// The latest step time: the call's new `updated_at` unless it is already later.
     pub at: i64,
-}
-
-pub(super) enum PinEffect {
-    Failed {
-        account_id: i64,
-        max_failures: i32,
-        lock_until: i64,
-        at: i64,
-    },
-    Accepted {
-        account_id: i64,
-    },
 }
 
 /// Distinct call ids of a batch, for the one lookup of which calls exist.
@@ -642,7 +629,6 @@ pub(super) fn is_survey_effect(e: &Effect) -> bool {
 pub(super) fn effects<'a>(steps: &'a [StepWrite], recorded: &[usize]) -> Effects<'a> {
     let mut calls: Vec<CallUpdate<'a>> = Vec::new();
     let mut index: HashMap<&str, usize> = HashMap::new();
-    let mut pins = Vec::new();
     let mut surveys = Vec::new();
     let mut milestones: Vec<MilestoneWrite<'a>> = Vec::new();
     for s in recorded.iter().filter_map(|&i| steps.get(i)) {
@@ -661,17 +647,6 @@ pub(super) fn effects<'a>(steps: &'a [StepWrite], recorded: &[usize]) -> Effects
             match *e {
                 Effect::IdentifyAccount { account_id } => update.account_id = Some(account_id),
                 Effect::SetLocale { locale } => update.locale = Some(locale.tag()),
-                Effect::PinFailed {
-                    account_id,
-                    max_failures,
-                    lock_until,
-                } => pins.push(PinEffect::Failed {
-                    account_id,
-                    max_failures,
-                    lock_until,
-                    at: s.at,
-                }),
-                Effect::PinAccepted { account_id } => pins.push(PinEffect::Accepted { account_id }),
                 Effect::SurveyAnswer { .. }
                 | Effect::OptOut { .. }
                 | Effect::Followup { .. }
@@ -695,7 +670,6 @@ pub(super) fn effects<'a>(steps: &'a [StepWrite], recorded: &[usize]) -> Effects
     }
     Effects {
         calls,
-        pins,
         surveys,
         milestones,
     }

@@ -20,7 +20,7 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 
-use super::rows::{self, AccountRow, By, CallRow, LineRow, PinEffect, StepRow, sql};
+use super::rows::{self, AccountRow, By, CallRow, LineRow, StepRow, sql};
 use super::sqlite_direct::Direct;
 use super::{AccountPage, Result, StatusEvent, StepOutcome, StepWrite, Store, StoreError};
 use crate::billing::Bill;
@@ -350,6 +350,36 @@ impl Store for SqliteStore {
         self.direct.bill(account_id)
     }
 
+    async fn pin_guess(
+        &self,
+        account_id: i64,
+        max_failures: i64,
+        lock_until: i64,
+        now: i64,
+    ) -> Result<Option<i64>> {
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query_scalar::<_, i32>(sql::PIN_GUESS)
+            .bind(account_id)
+            .bind(now)
+            .bind(max_failures)
+            .bind(lock_until)
+            .fetch_optional(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(n.map(i64::from))
+    }
+
+    async fn pin_right(&self, account_id: i64, n: i64) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(sql::PIN_RIGHT)
+            .bind(account_id)
+            .bind(n)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn commit(
         &self,
         steps: Vec<StepWrite>,
@@ -446,9 +476,6 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        for p in &effects.pins {
-            apply_pin(&mut tx, p).await?;
-        }
         ticket_report_impl::apply_milestones(&mut tx, &effects.milestones).await?;
         for (e, at) in &effects.surveys {
             callback_impl::apply_survey_effect(&mut tx, e, *at).await?;
@@ -458,6 +485,14 @@ impl Store for SqliteStore {
         }
         tx.commit().await?;
         Ok(outcomes)
+    }
+
+    async fn step_response(&self, call_sid: &str, seq: i32) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(sql::STEP_RESPONSE)
+            .bind(call_sid)
+            .bind(seq)
+            .fetch_optional(&self.read)
+            .await?)
     }
 
     async fn call(&self, call_sid: &str) -> Result<Option<CallRecord>> {
@@ -475,24 +510,6 @@ impl Store for SqliteStore {
             .await?;
         Ok(Some(rows::call(row, steps)))
     }
-}
-
-async fn apply_pin(conn: &mut SqliteConnection, effect: &PinEffect) -> Result<()> {
-    let query = match *effect {
-        PinEffect::Failed {
-            account_id,
-            max_failures,
-            lock_until,
-            at,
-        } => sqlx::query(sql::PIN_FAILED)
-            .bind(account_id)
-            .bind(at)
-            .bind(max_failures)
-            .bind(lock_until),
-        PinEffect::Accepted { account_id } => sqlx::query(sql::PIN_ACCEPTED).bind(account_id),
-    };
-    query.execute(conn).await?;
-    Ok(())
 }
 
 /// Records one status report inside the batch's transaction; a final status is never

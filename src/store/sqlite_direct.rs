@@ -24,7 +24,7 @@ use rusqlite::{Connection, OpenFlags, Row, ToSql, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use super::reports_tickets::milestone_sql;
-use super::rows::{self, By, PinEffect, sql};
+use super::rows::{self, By, sql};
 use super::sqlite::{ACCOUNT_SQL, BILL_WITH_CHARGES};
 use super::{Result, StatusEvent, StepOutcome, StepWrite, StoreError};
 use crate::billing::Bill;
@@ -284,21 +284,6 @@ fn commit(
             UPDATE_CALL,
             &[&c.call_sid, &c.account_id, &c.locale, &c.at],
         )?;
-    }
-    for p in &effects.pins {
-        match *p {
-            PinEffect::Failed {
-                account_id,
-                max_failures,
-                lock_until,
-                at,
-            } => execute(
-                &tx,
-                sql::PIN_FAILED,
-                &[&account_id, &at, &max_failures, &lock_until],
-            )?,
-            PinEffect::Accepted { account_id } => execute(&tx, sql::PIN_ACCEPTED, &[&account_id])?,
-        };
     }
     for m in &effects.milestones {
         execute(&tx, milestone_sql(m.milestone), &[&m.call_sid, &m.at])?;
