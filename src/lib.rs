@@ -18,6 +18,7 @@ pub mod escalations; // what people must finish: one queue, one owner each
 pub mod flows; // the IVR as pure functions: state and input in, verbs and state out
 pub mod prompts; // what callers hear: catalogs per locale, spoken formatting
 pub mod reports; // figures for managers, each with its definition and denominator
+pub mod server; // HTTP connections: timeouts, a cap, a shutdown deadline
 pub mod store; // all SQL: SQLite and PostgreSQL
 pub mod surveys; // survey scripts, scoring and satisfaction figures
 pub mod telephony; // provider-neutral call model; the Twilio adapter
