@@ -194,7 +194,7 @@ const ROLLUP_EVERY: Duration = Duration::from_secs(3600);
 /// How long a request to the carrier's REST API may take before its answer counts as lost.
 const CARRIER_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Every route, with body limits and panic catching.
+/// Every route, with body limits and deadlines and panic catching.
 pub fn router(state: AppState) -> Router {
     let limit = state.steps.cfg.max_body_bytes;
     let apology = {
@@ -219,6 +219,10 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::console::routes(state.clone()))
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            Duration::from_millis(state.steps.cfg.http.body_timeout_ms),
+            crate::server::body_deadline,
+        ))
         .with_state(state)
 }
 
@@ -237,7 +241,8 @@ async fn readyz(State(st): State<AppState>) -> Response {
     }
 }
 
-/// Serves until `shutdown` resolves.
+/// Serves until `shutdown` resolves, then lets requests in flight finish within
+/// `http.shutdown_timeout_ms` (see `server`).
 pub async fn serve(
     state: AppState,
     listener: tokio::net::TcpListener,
@@ -257,9 +262,8 @@ pub async fn serve(
         background.spawn(state.callbacks.clone().run());
     }
     background.spawn(crate::webhooks::worker::Worker::from_app(&state).run());
-    let served = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let limits = crate::server::Limits::from(&cfg.http);
+    let served = crate::server::serve(listener, router(state.clone()), limits, shutdown).await;
     background.abort_all();
     served
 }

@@ -81,6 +81,7 @@ pub struct Config {
     pub prompts_dir: Option<PathBuf>,
     /// Largest webhook or API body accepted, bytes.
     pub max_body_bytes: usize,
+    pub http: HttpConfig,
     /// The operator's time zone (IANA name): the days and times of deadlines and of what
     /// callers hear.
     pub timezone: chrono_tz::Tz,
@@ -92,6 +93,40 @@ pub struct Config {
     pub complaints: ComplaintConfig,
     pub webhooks: WebhookConfig,
     pub callbacks: CallbackConfig,
+}
+
+/// How long the HTTP server waits for clients, and how many it holds at once: a client that
+/// sends slowly, or not at all, must not keep a connection (an open file) for ever.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// A request's head must arrive whole within this long of the server starting to wait
+    /// for it: from the accept, or on a kept-alive connection from the previous answer (so
+    /// it also bounds how long a connection waits between requests).
+    pub header_timeout_ms: u64,
+    /// A request's body must arrive whole within this long of its head; else 408 and close.
+    pub body_timeout_ms: u64,
+    /// A connection on which no request is being handled and no byte has moved either way
+    /// for this long is closed (an idle keep-alive, or a client that stopped reading).
+    pub idle_timeout_ms: u64,
+    /// Connections open at once; at the cap the server stops accepting until one closes and
+    /// new ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// After SIGTERM, requests in flight may finish for this long; then every connection
+    /// left is dropped and the process exits.
+    pub shutdown_timeout_ms: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 10_000,
+            idle_timeout_ms: 10_000,
+            max_connections: 512,
+            shutdown_timeout_ms: 10_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -282,6 +317,7 @@ impl Default for Config {
             voices,
             prompts_dir: None,
             max_body_bytes: 64 * 1024,
+            http: HttpConfig::default(),
             timezone: chrono_tz::Asia::Shanghai,
             calendar_file: None,
             sla: sla::Policy::standard(),
@@ -346,6 +382,7 @@ impl fmt::Debug for Config {
             .field("billing", &self.billing)
             .field("default_locale", &self.default_locale)
             .field("prompts_dir", &self.prompts_dir)
+            .field("http", &self.http)
             .field("timezone", &self.timezone)
             .field("calendar_file", &self.calendar_file)
             .field("sla", &self.sla)
@@ -480,6 +517,21 @@ impl Config {
         if let Some(v) = non_empty("HOTLINE_CALENDAR_FILE") {
             self.calendar_file = Some(PathBuf::from(v));
         }
+        if let Some(v) = non_empty("HOTLINE_HTTP_HEADER_TIMEOUT_MS") {
+            self.http.header_timeout_ms = parse("HOTLINE_HTTP_HEADER_TIMEOUT_MS", &v)?;
+        }
+        if let Some(v) = non_empty("HOTLINE_HTTP_BODY_TIMEOUT_MS") {
+            self.http.body_timeout_ms = parse("HOTLINE_HTTP_BODY_TIMEOUT_MS", &v)?;
+        }
+        if let Some(v) = non_empty("HOTLINE_HTTP_IDLE_TIMEOUT_MS") {
+            self.http.idle_timeout_ms = parse("HOTLINE_HTTP_IDLE_TIMEOUT_MS", &v)?;
+        }
+        if let Some(v) = non_empty("HOTLINE_HTTP_MAX_CONNECTIONS") {
+            self.http.max_connections = parse("HOTLINE_HTTP_MAX_CONNECTIONS", &v)?;
+        }
+        if let Some(v) = non_empty("HOTLINE_HTTP_SHUTDOWN_TIMEOUT_MS") {
+            self.http.shutdown_timeout_ms = parse("HOTLINE_HTTP_SHUTDOWN_TIMEOUT_MS", &v)?;
+        }
         Ok(())
     }
 
@@ -524,6 +576,23 @@ impl Config {
         if !(100..=10_000).contains(&self.billing.timeout_ms) {
             return Err(ConfigError::Invalid(
                 "billing.timeout_ms must be between 100 and 10000 (the carrier waits 15 s)".into(),
+            ));
+        }
+        let h = &self.http;
+        let timeouts = [
+            h.header_timeout_ms,
+            h.body_timeout_ms,
+            h.idle_timeout_ms,
+            h.shutdown_timeout_ms,
+        ];
+        if timeouts.iter().any(|ms| !(100..=600_000).contains(ms)) {
+            return Err(ConfigError::Invalid(
+                "http.header_timeout_ms, body_timeout_ms, idle_timeout_ms and shutdown_timeout_ms must be between 100 and 600000".into(),
+            ));
+        }
+        if !(1..=1_000_000).contains(&h.max_connections) {
+            return Err(ConfigError::Invalid(
+                "http.max_connections must be between 1 and 1000000".into(),
             ));
         }
         // A file that configures one locale's voice keeps the defaults of the others.
@@ -701,6 +770,50 @@ working_days = 10
             .apply_env(|k| (k == "HOTLINE_TIMEZONE").then(|| "Shanghai".into()))
             .unwrap_err();
         assert!(err.to_string().contains("HOTLINE_TIMEZONE"), "{err}");
+    }
+
+    #[test]
+    fn http_limits_come_from_the_file_and_the_environment() {
+        let mut cfg: Config =
+            toml::from_str("[http]\nheader_timeout_ms = 2000\nmax_connections = 64\n").unwrap();
+        cfg.apply_env(|k| match k {
+            "HOTLINE_HTTP_BODY_TIMEOUT_MS" => Some("3000".into()),
+            "HOTLINE_HTTP_IDLE_TIMEOUT_MS" => Some("4000".into()),
+            "HOTLINE_HTTP_SHUTDOWN_TIMEOUT_MS" => Some("5000".into()),
+            _ => None,
+        })
+        .unwrap();
+        cfg.validate().unwrap();
+        let h = &cfg.http;
+        assert_eq!(
+            (
+                h.header_timeout_ms,
+                h.body_timeout_ms,
+                h.idle_timeout_ms,
+                h.shutdown_timeout_ms,
+                h.max_connections
+            ),
+            (2000, 3000, 4000, 5000, 64)
+        );
+        let err = Config::default()
+            .apply_env(|k| (k == "HOTLINE_HTTP_MAX_CONNECTIONS").then(|| "many".into()))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("HOTLINE_HTTP_MAX_CONNECTIONS"),
+            "{err}"
+        );
+        let mut cfg = Config::default();
+        cfg.http.shutdown_timeout_ms = 0;
+        assert!(
+            cfg.validate().is_err(),
+            "a shutdown without any grace is refused"
+        );
+        let mut cfg = Config::default();
+        cfg.http.max_connections = 0;
+        assert!(
+            cfg.validate().is_err(),
+            "a server that takes no connection is refused"
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod flows; // the IVR as pure functions: state and input in, verbs and state
 pub mod lockout; // locks against guessing PINs and passwords, checked atomically in the store
 pub mod prompts; // what callers hear: catalogs per locale, spoken formatting
 pub mod reports; // figures for managers, each with its definition and denominator
+pub mod server; // HTTP connections: timeouts, a cap, a shutdown deadline
 pub mod store; // all SQL: SQLite and PostgreSQL
 pub mod surveys; // survey scripts, scoring and satisfaction figures
 pub mod telephony; // provider-neutral call model; the Twilio adapter

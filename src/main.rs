@@ -163,8 +163,61 @@ fn init_tracing() {
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Standard output was closed by its reader (`hotline report … | head -1`): the reader has
+/// what it wanted, so the command ends quietly, successfully.
+#[derive(Debug, thiserror::Error)]
+#[error("standard output was closed")]
+struct StdoutClosed;
+
+fn stdout_error(e: std::io::Error) -> anyhow::Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        StdoutClosed.into()
+    } else {
+        anyhow::Error::new(e).context("writing to standard output")
+    }
+}
+
+/// Everything the commands print goes through here: `print!` and `println!` panic when the
+/// reader has gone.
+fn write_out(args: std::fmt::Arguments<'_>) -> anyhow::Result<()> {
+    std::io::stdout()
+        .lock()
+        .write_fmt(args)
+        .map_err(stdout_error)
+}
+
+macro_rules! out {
+    ($($arg:tt)*) => { write_out(format_args!($($arg)*)) };
+}
+
+macro_rules! outln {
+    () => { write_out(format_args!("\n")) };
+    ($($arg:tt)*) => { write_out(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// Standard error for messages: if it is gone too there is no one left to tell.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
+    let done = run()
+        .await
+        .and_then(|()| std::io::stdout().flush().map_err(stdout_error));
+    match done {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) if e.chain().any(|c| c.is::<StdoutClosed>()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            errln!("Error: {e:?}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_tracing();
     let mut cfg = Config::load(cli.config.as_deref()).context("loading configuration")?;
@@ -174,7 +227,7 @@ async fn main() -> anyhow::Result<()> {
             store::connect(cfg.database_url.expose())
                 .await
                 .context("migrating the store")?;
-            println!("migrated {}", store::redact_url(cfg.database_url.expose()));
+            outln!("migrated {}", store::redact_url(cfg.database_url.expose()))?;
             Ok(())
         }
         Cmd::Import {
@@ -260,7 +313,10 @@ async fn serve(mut cfg: Config, demo_mode: bool) -> anyhow::Result<()> {
         demo::load_agents(state.steps.store.as_ref(), now)
             .await
             .context("creating the demo console accounts")?;
-        print_demo_banner(&state.steps.cfg);
+        // The banner is a courtesy: without a reader for it the service still serves.
+        if let Err(e) = print_demo_banner(&state.steps.cfg) {
+            tracing::debug!(error = %e, "the demo banner was not printed");
+        }
     }
     tracing::info!(addr = %listener.local_addr()?, "listening");
     app::serve(state, listener, shutdown_signal())
@@ -270,13 +326,13 @@ async fn serve(mut cfg: Config, demo_mode: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_demo_banner(cfg: &Config) {
-    println!(
+fn print_demo_banner(cfg: &Config) -> anyhow::Result<()> {
+    outln!(
         "\nhotline demo is up at {}. In another terminal, call it:",
         cfg.public_url
-    );
+    )?;
     for c in &demo::CUSTOMERS {
-        println!(
+        outln!(
             "  hotline dial --from {}    # {} (account {}, PIN {}{})",
             c.phone,
             c.name,
@@ -285,16 +341,16 @@ fn print_demo_banner(cfg: &Config) {
             c.language
                 .map(|l| format!(", prefers {l}"))
                 .unwrap_or_default()
-        );
+        )?;
     }
-    println!(
+    outln!(
         "  hotline dial --from +8613999999999    # an unknown number: press 1, then account number + # and PIN + #\n"
-    );
-    println!("The agent console is at {}/console:", cfg.public_url);
+    )?;
+    outln!("The agent console is at {}/console:", cfg.public_url)?;
     for (login, name, _, password) in demo::DEMO_AGENTS {
-        println!("  {login} / {password}    # {name}");
+        outln!("  {login} / {password}    # {name}")?;
     }
-    println!();
+    outln!()
 }
 
 async fn shutdown_signal() {
@@ -336,18 +392,19 @@ async fn import_accounts(cfg: Config, file: PathBuf) -> anyhow::Result<()> {
     .await
     .with_context(|| format!("reading {}", file.display()))?;
     bar.finish_and_clear();
-    println!(
+    // Rejected rows still exit 2 when no one reads the summary.
+    let printed = outln!(
         "imported {} account(s), rejected {}",
         report.imported,
         report.rejected.len()
     );
     for r in &report.rejected {
-        eprintln!("line {}: account {:?}: {}", r.line, r.account_no, r.error);
+        errln!("line {}: account {:?}: {}", r.line, r.account_no, r.error);
     }
     if !report.rejected.is_empty() {
         std::process::exit(2);
     }
-    Ok(())
+    printed
 }
 
 /// Prints why a callback was (not yet) called, then its ledger: `time  kind  detail`, in the
@@ -365,8 +422,8 @@ async fn callbacks_why(cfg: Config, id: i64) -> anyhow::Result<()> {
     else {
         bail!("there is no callback {id}");
     };
-    println!("{}", x.why);
-    println!();
+    outln!("{}", x.why)?;
+    outln!()?;
     for e in &x.ledger {
         let at = chrono::DateTime::from_timestamp_millis(e.at)
             .map(|t| {
@@ -375,7 +432,7 @@ async fn callbacks_why(cfg: Config, id: i64) -> anyhow::Result<()> {
                     .to_string()
             })
             .unwrap_or_else(|| e.at.to_string());
-        println!("{at}  {:<10}  {}", e.kind, e.detail);
+        outln!("{at}  {:<10}  {}", e.kind, e.detail)?;
     }
     Ok(())
 }
@@ -429,7 +486,8 @@ async fn campaigns_import(cfg: Config, id: i64, file: PathBuf) -> anyhow::Result
     .await
     .with_context(|| format!("reading {}", file.display()))?;
     bar.finish_and_clear();
-    println!(
+    // Rejected rows still exit 2 when no one reads the summary.
+    let printed = outln!(
         "queued {} callback(s) in campaign {} {:?}, {} already owed, rejected {}",
         report.queued,
         c.id,
@@ -438,12 +496,12 @@ async fn campaigns_import(cfg: Config, id: i64, file: PathBuf) -> anyhow::Result
         report.rejected.len()
     );
     for r in &report.rejected {
-        eprintln!("line {}: {}: {}", r.index, r.field, r.error);
+        errln!("line {}: {}: {}", r.index, r.field, r.error);
     }
     if !report.rejected.is_empty() {
         std::process::exit(2);
     }
-    Ok(())
+    printed
 }
 
 async fn campaigns_report(cfg: Config, id: i64) -> anyhow::Result<()> {
@@ -454,7 +512,7 @@ async fn campaigns_report(cfg: Config, id: i64) -> anyhow::Result<()> {
     let report = hotline::callbacks::report::campaign_report(store.as_ref(), &c)
         .await
         .context("computing the report")?;
-    print!("{}", report.to_text());
+    out!("{}", report.to_text())?;
     Ok(())
 }
 
@@ -474,9 +532,9 @@ async fn report(
         hotline::reports::requested(kind, params, store.as_ref(), now, cfg.timezone, &calendar)
             .await?;
     match format {
-        "csv" => print!("{}", report.to_csv()),
-        "json" => println!("{}", serde_json::to_string_pretty(&report)?),
-        _ => print!("{}", report.to_text()),
+        "csv" => out!("{}", report.to_csv())?,
+        "json" => outln!("{}", serde_json::to_string_pretty(&report)?)?,
+        _ => out!("{}", report.to_text())?,
     }
     Ok(())
 }
@@ -498,9 +556,9 @@ async fn rollup(cfg: Config, rebuild: bool) -> anyhow::Result<()> {
         .await
         .context("rolling up")?;
     for (family, days) in rolled {
-        println!("{family}: {days} days rolled up");
+        outln!("{family}: {days} days rolled up")?;
     }
-    println!("took {:.1} s", started.elapsed().as_secs_f64());
+    outln!("took {:.1} s", started.elapsed().as_secs_f64())?;
     Ok(())
 }
 
@@ -510,7 +568,8 @@ fn agent_password() -> anyhow::Result<String> {
     let password = match std::env::var("HOTLINE_AGENT_PASSWORD") {
         Ok(p) => p,
         Err(_) => {
-            eprint!("password (one line): ");
+            // The prompt stays on the line the password is typed on.
+            let _ = write!(std::io::stderr(), "password (one line): ");
             let mut line = String::new();
             std::io::stdin()
                 .lock()
@@ -556,7 +615,7 @@ async fn agents(cfg: Config, what: AgentsCmd) -> anyhow::Result<()> {
                 password_hash,
             };
             match store.create_agent(&agent, now).await {
-                Ok(a) => println!("added {} {} ({})", a.role.as_str(), a.login, a.name),
+                Ok(a) => outln!("added {} {} ({})", a.role.as_str(), a.login, a.name)?,
                 Err(store::StoreError::Conflict(_)) => bail!("the login {login:?} is taken"),
                 Err(e) => return Err(e).context("adding the agent"),
             }
@@ -564,13 +623,13 @@ async fn agents(cfg: Config, what: AgentsCmd) -> anyhow::Result<()> {
         AgentsCmd::List => {
             let all = store.agents().await.context("reading agents")?;
             if all.is_empty() {
-                println!(
+                outln!(
                     "no agents yet: add a supervisor with `hotline agents add LOGIN --name NAME --role supervisor`"
-                );
+                )?;
             }
             for a in &all {
                 let locked = a.locked_until.is_some_and(|u| u > now);
-                println!(
+                outln!(
                     "{:<20} {:<10} {:<6} {:<8}{} {}",
                     a.login,
                     a.role.as_str(),
@@ -578,7 +637,7 @@ async fn agents(cfg: Config, what: AgentsCmd) -> anyhow::Result<()> {
                     if a.active { "active" } else { "inactive" },
                     if locked { " locked" } else { "" },
                     a.name
-                );
+                )?;
             }
         }
         AgentsCmd::Passwd { login } => {
@@ -601,7 +660,7 @@ async fn agents(cfg: Config, what: AgentsCmd) -> anyhow::Result<()> {
                 .update_agent(a.id, &update, now)
                 .await
                 .context("setting the password")?;
-            println!("password set for {login}; their sessions have ended");
+            outln!("password set for {login}; their sessions have ended")?;
         }
     }
     Ok(())
@@ -615,7 +674,7 @@ async fn dial(cfg: Config, url: Option<String>, from: String, to: String) -> any
         cfg.twilio.auth_token.expose(),
         &cfg.twilio.account_sid,
     );
-    println!("Calling {to} from {from} via {base} …");
+    outln!("Calling {to} from {from} via {base} …")?;
     let mut call = sim
         .start_call(&from, &to)
         .await
@@ -623,33 +682,33 @@ async fn dial(cfg: Config, url: Option<String>, from: String, to: String) -> any
     let mut stdin = std::io::stdin().lock();
     loop {
         for line in call.heard() {
-            println!("  🔊 {line}");
+            outln!("  🔊 {line}")?;
         }
         if let Some(to) = call.transferred_to() {
-            println!("  ↪ transferred to {to}");
+            outln!("  ↪ transferred to {to}")?;
         }
         if call.has_ended() {
-            println!("(call ended)");
+            outln!("(call ended)")?;
             return Ok(());
         }
         if call.is_recording() {
-            print!("(recording after the beep) seconds to speak, 0 = silence, 'q' = hang up> ");
+            out!("(recording after the beep) seconds to speak, 0 = silence, 'q' = hang up> ")?;
         } else {
-            print!("keys (digits, * or #; 'say <words>'; empty = silence; 'q' = hang up)> ");
+            out!("keys (digits, * or #; 'say <words>'; empty = silence; 'q' = hang up)> ")?;
         }
-        std::io::stdout().flush()?;
+        std::io::stdout().flush().map_err(stdout_error)?;
         let mut line = String::new();
         let n = stdin.read_line(&mut line)?;
         let line = line.trim();
         if n == 0 || line == "q" {
             call.hang_up().await?;
-            println!("(hung up)");
+            outln!("(hung up)")?;
             return Ok(());
         }
         if call.is_recording() {
             match line.parse::<u64>() {
                 Ok(secs) => call.record(secs).await?,
-                Err(_) => println!("  (type a number of seconds)"),
+                Err(_) => outln!("  (type a number of seconds)")?,
             }
         } else if let Some(words) = line.strip_prefix("say ") {
             call.say(words, 0.9).await?;

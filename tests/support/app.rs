@@ -31,6 +31,10 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub backend: Backend,
     pub database_url: String,
+    /// `notify_one` starts the server's shutdown.
+    pub stop: Arc<tokio::sync::Notify>,
+    /// The server's task: ends when `app::serve` returns.
+    pub server: tokio::task::JoinHandle<std::io::Result<()>>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -84,8 +88,13 @@ impl TestApp {
             .await
             .expect("demo data");
         let server_state = state.clone();
-        tokio::spawn(async move {
-            let _ = app::serve(server_state, listener, std::future::pending()).await;
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let stopped = stop.clone();
+        let server = tokio::spawn(async move {
+            app::serve(server_state, listener, async move {
+                stopped.notified().await;
+            })
+            .await
         });
         Some(TestApp {
             twilio,
@@ -96,6 +105,8 @@ impl TestApp {
             http: reqwest::Client::new(),
             backend,
             database_url: url,
+            stop,
+            server,
             _tmp: tmp,
         })
     }
