@@ -1180,3 +1180,81 @@ fn finished_tasks_and_asking_for_a_person_are_recorded_as_milestones() {
     );
     assert_eq!(milestones(&o), [Person]);
 }
+
+/// Step URLs come back from the carrier: whatever arrives parses or is refused, and every
+/// state the flows write comes back as it was.
+mod step_url_properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn state() -> impl Strategy<Value = FlowState> {
+        let short = || prop::option::of("[!-~]{1,40}");
+        (
+            1..=10_000i32,
+            prop::sample::select(Node::ALL.to_vec()),
+            0..=MAX_TRIES,
+            prop::sample::select(Locale::ALL.to_vec()),
+            prop::option::of((
+                any::<i64>(),
+                prop::sample::select(vec![Ident::Line, Ident::Pin]),
+            )),
+            prop::option::of("[0-9]{1,20}"),
+            prop::sample::select(vec![Goal::Bill, Goal::Fault, Goal::Order]),
+            (short(), short(), short(), short()),
+        )
+            .prop_map(
+                |(
+                    seq,
+                    node,
+                    tries,
+                    locale,
+                    account,
+                    pending,
+                    goal,
+                    (line, pick, callback, ticket),
+                )| {
+                    FlowState {
+                        seq,
+                        node,
+                        tries,
+                        locale,
+                        account,
+                        pending,
+                        goal,
+                        line,
+                        pick,
+                        callback,
+                        ticket,
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn written_states_round_trip(st in state()) {
+            let url = st.next_step().0;
+            let q = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
+            prop_assert_eq!(FlowState::from_query(q), Ok(st));
+        }
+
+        #[test]
+        fn any_query_parses_or_is_refused(q in any::<String>()) {
+            if let Ok(st) = FlowState::from_query(&q) {
+                prop_assert!((1..=10_000).contains(&st.seq));
+                prop_assert!(st.tries <= MAX_TRIES);
+            }
+        }
+
+        #[test]
+        fn tampered_urls_parse_or_are_refused(st in state(), cut in any::<prop::sample::Index>(), junk in "[%&=+#a-z0-9\u{0}-\u{1f}\u{80}-\u{ff}]{0,8}") {
+            let url = st.next_step().0;
+            let q = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
+            let at = cut.index(q.len() + 1);
+            let at = (0..=at).rev().find(|i| q.is_char_boundary(*i)).unwrap_or(0);
+            let tampered = format!("{}{junk}{}", &q[..at], &q[at..]);
+            let _ = FlowState::from_query(&tampered);
+        }
+    }
+}

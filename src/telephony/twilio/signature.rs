@@ -384,4 +384,55 @@ mod tests {
         assert_eq!(with_default_port("ftp://host/"), None);
         assert_eq!(without_port("not a url"), None);
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        fn params() -> impl Strategy<Value = Vec<(String, String)>> {
+            prop::collection::vec(("[A-Za-z]{1,12}", any::<String>()), 0..8)
+        }
+
+        proptest! {
+            #[test]
+            fn what_is_signed_verifies_in_any_order(
+                token in "[a-f0-9]{0,40}",
+                url in "https?://[a-z.]{1,20}(:[0-9]{1,5})?/[!-~]{0,40}",
+                params in params(),
+            ) {
+                let sig = sign(&token, &url, &params);
+                prop_assert!(verify(&token, &url, &params, &sig));
+                let mut reversed = params.clone();
+                reversed.reverse();
+                prop_assert!(verify(&token, &url, &reversed, &sig));
+            }
+
+            #[test]
+            fn a_changed_request_does_not_verify(
+                token in "[a-f0-9]{1,40}",
+                url in "https://[a-z.]{1,20}/[!-~]{0,40}",
+                params in params(),
+                extra in any::<String>(),
+            ) {
+                let sig = sign(&token, &url, &params);
+                let mut more = params.clone();
+                more.push(("Tampered1".into(), extra));
+                prop_assert!(!verify(&token, &url, &more, &sig));
+                let (other_token, other_url) = (format!("{token}0"), format!("{url}0"));
+                prop_assert!(!verify(&other_token, &url, &params, &sig));
+                prop_assert!(!verify(&token, &other_url, &params, &sig));
+            }
+
+            #[test]
+            fn any_header_is_a_match_or_not(
+                token in any::<String>(),
+                url in any::<String>(),
+                params in params(),
+                sig in any::<String>(),
+            ) {
+                let _ = verify(&token, &url, &params, &sig);
+            }
+        }
+    }
 }

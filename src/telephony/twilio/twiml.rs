@@ -780,4 +780,31 @@ mod tests {
     fn content_type_is_xml() {
         assert_eq!(CONTENT_TYPE, "text/xml; charset=utf-8");
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            /// Whatever a caller's data holds, the document stays well-formed and says the
+            /// text, less only what XML 1.0 cannot carry.
+            #[test]
+            fn escaped_text_reads_back(text in any::<String>()) {
+                let doc = format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>{}</Say></Response>",
+                    escape(&text)
+                );
+                let root = crate::telephony::twilio::validate::parse(&doc)
+                    .map_err(TestCaseError::fail)?;
+                let carried: String = text
+                    .chars()
+                    .filter(|c| {
+                        matches!(c, '\t' | '\n' | '\r') || (*c >= ' ' && !matches!(c, '\u{FFFE}' | '\u{FFFF}'))
+                    })
+                    .collect();
+                prop_assert_eq!(root.text(), carried);
+            }
+        }
+    }
 }
