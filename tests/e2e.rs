@@ -863,3 +863,174 @@ async fn start_up_refuses_a_catalog_missing_a_key() {
     .expect("refused");
     assert!(err.to_string().contains("goodbye"), "{err}");
 }
+
+/// Whatever reaches a webhook, the carrier gets a 4xx or a well-formed TwiML document (an
+/// empty 2xx where it expects no document), never a 5xx.
+fn assert_acceptable(what: &str, status: u16, body: &str) {
+    assert!(status < 500, "{what}: {status} {body}");
+    if (200..300).contains(&status) && !body.trim().is_empty() {
+        hotline::telephony::twilio::validate::validate(body)
+            .unwrap_or_else(|e| panic!("{what}: not TwiML ({e}): {body}"));
+    }
+}
+
+both!(
+    hostile_requests_get_a_4xx_or_twiml_and_change_nothing,
+    |app: TestApp| async move {
+        // An innocent caller is mid-call throughout, and the customer data must not move.
+        let mut innocent = app
+            .sim
+            .start_call("+8613800000001", HOTLINE)
+            .await
+            .expect("call");
+        innocent.press("1").await.expect("mandarin");
+        let (_, accounts_before) = app.api_get("/api/v1/accounts").await;
+        let (_, tickets_before) = app.api_get("/api/v1/tickets").await;
+
+        let nasty = [
+            "'; DROP TABLE accounts; --".to_string(),
+            "1' OR '1'='1".to_string(),
+            "</Say><Dial>+19005550000</Dial><Say>".to_string(),
+            "<!DOCTYPE x [<!ENTITY a \"b\">]>&a;&#0;".to_string(),
+            "\u{0}NUL\u{0}\u{1}\u{7f}\u{fffe}\u{ffff}".to_string(),
+            "${jndi:ldap://127.0.0.1/x}".to_string(),
+            "🙂".repeat(2000),
+        ];
+        let paths = [
+            "/twilio/voice",
+            "/twilio/step?s=1&n=menu&t=0&l=zh",
+            "/twilio/step?s=3&n=ident.pin&t=0&l=zh&p=10000001",
+            "/twilio/status",
+            "/twilio/transcription",
+            "/twilio/survey?cb=1&s=1&n=q&l=zh",
+            "/twilio/callback-status",
+            "/twilio/queue/wait?l=zh",
+            "/twilio/queue/bridge?l=zh",
+            "/twilio/agent",
+            "/twilio/whisper",
+            "/twilio/connect?e=1",
+        ];
+        let sid = "CA0000000000000000000000000000beef";
+        for path in paths {
+            for value in &nasty {
+                // SQL, markup, NUL and control characters in every field, properly signed.
+                let fields = [
+                    "CallSid",
+                    "From",
+                    "To",
+                    "Digits",
+                    "SpeechResult",
+                    "CallStatus",
+                    "CallerName",
+                    "TranscriptionText",
+                    "RecordingUrl",
+                    "QueuePosition",
+                    "Confidence",
+                ];
+                let mut params = p(&[("CallSid", sid), ("From", UNKNOWN), ("To", HOTLINE)]);
+                params.extend(fields.iter().map(|f| (f.to_string(), value.clone())));
+                let (status, _, body) = app.sim.signed_post(path, &params).await.expect("post");
+                assert_acceptable(&format!("{path} with {value:?}"), status, &body);
+                // The same, one field at a time, so each field's own check is reached.
+                for f in fields {
+                    let mut params = p(&[
+                        ("CallSid", sid),
+                        ("From", UNKNOWN),
+                        ("To", HOTLINE),
+                        ("Digits", "1"),
+                    ]);
+                    params.retain(|(k, _)| k != f);
+                    params.push((f.to_string(), value.clone()));
+                    let (status, _, body) =
+                        app.sim.signed_post(path, &params).await.expect("post");
+                    assert_acceptable(&format!("{path} with {f}={value:?}"), status, &body);
+                    assert!(
+                        !body.contains("<Dial>+19005550000"),
+                        "markup was injected: {body}"
+                    );
+                }
+            }
+            // Unknown calls, forged and missing signatures.
+            let params = p(&[
+                ("CallSid", "CAffffffffffffffffffffffffffffffff"),
+                ("From", UNKNOWN),
+                ("To", HOTLINE),
+                ("Digits", "1"),
+            ]);
+            let (status, _, body) = app.sim.signed_post(path, &params).await.expect("post");
+            assert_acceptable(&format!("{path}, unknown call"), status, &body);
+            let (status, _, _) = app.sim.unsigned_post(path, &params).await.expect("post");
+            assert_eq!(status, 403, "{path} unsigned");
+            let (status, _, _) = app
+                .sim
+                .post_with_signature(path, &params, "AAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+                .await
+                .expect("post");
+            assert_eq!(status, 403, "{path} forged");
+        }
+
+        // Raw bodies: bad percent-encoding, invalid UTF-8, a 10 MB body, a header bomb.
+        let raw = |path: &'static str, body: Vec<u8>, headers: Vec<(String, String)>| {
+            let app = &app;
+            async move {
+                let decoded: Vec<(String, String)> = form_urlencoded::parse(&body)
+                    .into_owned()
+                    .collect();
+                let mut req = app
+                    .http
+                    .post(format!("{}{path}", app.base))
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("x-twilio-signature", app.sim.signature(path, &decoded));
+                for (k, v) in headers {
+                    req = req.header(k, v);
+                }
+                match req.body(body).send().await {
+                    Ok(res) => {
+                        let status = res.status().as_u16();
+                        (status, res.text().await.unwrap_or_default())
+                    }
+                    // A connection the server closes on an oversized request is a refusal.
+                    Err(_) => (400, String::new()),
+                }
+            }
+        };
+        let bodies: Vec<Vec<u8>> = vec![
+            format!("CallSid={sid}&From=%ZZ%&To=%&Digits=%C3%28%FF%00").into_bytes(),
+            [format!("CallSid={sid}&From=").as_bytes(), b"\xff\xfe\x00\xc3(", b"&Digits=1"]
+                .concat(),
+            b"\x00\x01\x02=&&&==%%%".to_vec(),
+            [format!("CallSid={sid}&Junk=").as_bytes(), &vec![b'x'; 10 * 1024 * 1024][..]].concat(),
+        ];
+        for body in bodies {
+            for path in ["/twilio/voice", "/twilio/step?s=1&n=menu&t=0&l=zh", "/twilio/status"] {
+                let (status, text) = raw(path, body.clone(), Vec::new()).await;
+                assert_acceptable(&format!("{path} raw body"), status, &text);
+            }
+        }
+        let bomb: Vec<(String, String)> = (0..400)
+            .map(|i| (format!("x-bomb-{i}"), "y".repeat(200)))
+            .collect();
+        let (status, text) = raw(
+            "/twilio/voice",
+            format!("CallSid={sid}&From=%2B1&To=%2B2").into_bytes(),
+            bomb,
+        )
+        .await;
+        assert_acceptable("header bomb", status, &text);
+        let (status, text) = raw(
+            "/twilio/voice",
+            format!("CallSid={sid}").into_bytes(),
+            vec![("x-huge".into(), "z".repeat(200 * 1024))],
+        )
+        .await;
+        assert_acceptable("one huge header", status, &text);
+
+        // Nothing innocent changed: the customers, their tickets, the caller mid-call.
+        let (_, accounts_after) = app.api_get("/api/v1/accounts").await;
+        let (_, tickets_after) = app.api_get("/api/v1/tickets").await;
+        assert_eq!(accounts_after, accounts_before);
+        assert_eq!(tickets_after, tickets_before);
+        innocent.press("1").await.expect("bill");
+        assert!(heard(&innocent).contains("128元5角"), "{}", heard(&innocent));
+    }
+);
