@@ -782,3 +782,57 @@ async fn start_up_refuses_a_catalog_missing_a_key() {
     .expect("refused");
     assert!(err.to_string().contains("goodbye"), "{err}");
 }
+
+both!(
+    a_nul_in_what_one_caller_said_changes_nothing_for_the_others,
+    |app: TestApp| async move {
+        let mut calls = Vec::new();
+        for _ in 0..40 {
+            let call = app
+                .sim
+                .start_call("+8613800000001", HOTLINE)
+                .await
+                .expect("call");
+            assert!(call.accepts_speech());
+            calls.push(call);
+        }
+        // All forty speak at once, so their steps are written in the same batches; one
+        // recogniser result carries a NUL, which PostgreSQL cannot store.
+        let tasks: Vec<_> = calls
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut call)| {
+                tokio::spawn(async move {
+                    let said = if i == 17 {
+                        "english\0 please"
+                    } else {
+                        "english please"
+                    };
+                    call.say(said, 0.8).await.expect("speech");
+                    call
+                })
+            })
+            .collect();
+        let mut poisoned = None;
+        for (i, t) in tasks.into_iter().enumerate() {
+            let call = t.await.expect("task");
+            assert!(
+                heard(&call).contains("For your bill"),
+                "caller {i}: {}",
+                heard(&call)
+            );
+            if i == 17 {
+                poisoned = Some(call);
+            }
+        }
+        // What the caller said is kept, with the character that could not be.
+        let sid = poisoned.expect("caller 17").sid().to_string();
+        let (status, rec) = app.api_get(&format!("/api/v1/calls/{sid}")).await;
+        assert_eq!(status, 200, "{rec}");
+        let input = rec["steps"][1]["input"].as_str().unwrap_or("");
+        assert!(
+            input.starts_with("speech:english\u{FFFD} please"),
+            "{input}"
+        );
+    }
+);
