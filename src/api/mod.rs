@@ -412,7 +412,7 @@ async fn put_bill(
     body: Result<ApiJson<Bill>, ApiError>,
 ) -> Result<Json<Bill>, ApiError> {
     let ApiJson(bill) = body?;
-    validate_bill(&bill)?;
+    validate_bill(&bill, "")?;
     let acc = account_by_no(&st, &no).await?;
     let write = AccountWrite {
         account_no: acc.account_no,

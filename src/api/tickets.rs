@@ -796,8 +796,11 @@ impl ActionBody for AppointmentBody {
         let at = required("at", self.at, MAX_SHORT, true)
             .map_err(|_| FieldError::new("at", format!("required: {FORMAT}")))?;
         let at = chrono::DateTime::parse_from_rfc3339(&at)
-            .map_err(|_| FieldError::new("at", format!("{at:?} is not {FORMAT}")))?
-            .timestamp_millis();
+            .map_err(|_| FieldError::new("at", format!("{at:?} is not {FORMAT}")))?;
+        if !crate::clock::date_in_range(at.date_naive()) {
+            return Err(FieldError::new("at", crate::clock::date_range_message()));
+        }
+        let at = at.timestamp_millis();
         Ok((Action::Appointment { at }, self.actor))
     }
 }
