@@ -2,6 +2,26 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
+/// Years a date from outside (a bill's due date, a payment, an appointment, a report's
+/// period) may fall in: 2000-01-01 to 2100-12-31. Anything else is a typing or data error,
+/// and would be read out to a caller as such.
+pub const YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
+
+/// Whether a date from outside lies within `YEARS`.
+pub fn date_in_range(d: chrono::NaiveDate) -> bool {
+    use chrono::Datelike;
+    YEARS.contains(&d.year())
+}
+
+/// How a date out of `YEARS` is refused.
+pub fn date_range_message() -> String {
+    format!(
+        "must be a date from {}-01-01 to {}-12-31",
+        YEARS.start(),
+        YEARS.end()
+    )
+}
+
 pub trait Clock: Send + Sync + 'static {
     /// Epoch milliseconds.
     fn now_ms(&self) -> i64;

@@ -23,5 +23,6 @@ pub mod server; // HTTP connections: timeouts, a cap, a shutdown deadline
 pub mod store; // all SQL: SQLite and PostgreSQL
 pub mod surveys; // survey scripts, scoring and satisfaction figures
 pub mod telephony; // provider-neutral call model; the Twilio adapter
+pub mod text; // text from outside the hotline cannot keep: cleaned or refused
 pub mod tickets; // fault reports, orders, complaints: life cycle, deadlines, history
 pub mod webhooks; // ticket events sent to subscribers, signed, retried, never lost

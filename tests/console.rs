@@ -812,3 +812,26 @@ both!(
         assert_eq!(history_len(&app, id).await, before);
     }
 );
+
+both!(
+    a_form_with_a_control_character_is_refused_naming_the_field,
+    |app: TestApp| async move {
+        add_agent(&app, "sup", Role::Supervisor).await;
+        let s = sign_in(&app, "sup").await;
+        let r = s
+            .post(
+                "/console/agents",
+                &[
+                    ("login", "li.ming"),
+                    ("name", "李\u{0}明"),
+                    ("role", "agent"),
+                    ("password", "a long new password"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(r.body.contains("name"), "{}", r.body);
+        let added = app.state.steps.store.agent_by_login("li.ming").await;
+        assert!(added.expect("read").is_none());
+    }
+);

@@ -1034,3 +1034,170 @@ both!(
         assert!(heard(&innocent).contains("128元5角"), "{}", heard(&innocent));
     }
 );
+
+both!(
+    a_nul_in_what_one_caller_said_changes_nothing_for_the_others,
+    |app: TestApp| async move {
+        let mut calls = Vec::new();
+        for _ in 0..40 {
+            let call = app
+                .sim
+                .start_call("+8613800000001", HOTLINE)
+                .await
+                .expect("call");
+            assert!(call.accepts_speech());
+            calls.push(call);
+        }
+        // All forty speak at once, so their steps are written in the same batches; one
+        // recogniser result carries a NUL, which PostgreSQL cannot store.
+        let tasks: Vec<_> = calls
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut call)| {
+                tokio::spawn(async move {
+                    let said = if i == 17 {
+                        "english\0 please"
+                    } else {
+                        "english please"
+                    };
+                    call.say(said, 0.8).await.expect("speech");
+                    call
+                })
+            })
+            .collect();
+        let mut poisoned = None;
+        for (i, t) in tasks.into_iter().enumerate() {
+            let call = t.await.expect("task");
+            assert!(
+                heard(&call).contains("For your bill"),
+                "caller {i}: {}",
+                heard(&call)
+            );
+            if i == 17 {
+                poisoned = Some(call);
+            }
+        }
+        // What the caller said is kept, with the character that could not be.
+        let sid = poisoned.expect("caller 17").sid().to_string();
+        let (status, rec) = app.api_get(&format!("/api/v1/calls/{sid}")).await;
+        assert_eq!(status, 200, "{rec}");
+        let input = rec["steps"][1]["input"].as_str().unwrap_or("");
+        assert!(
+            input.starts_with("speech:english\u{FFFD} please"),
+            "{input}"
+        );
+    }
+);
+
+both!(
+    out_of_range_bill_numbers_are_refused_naming_the_field,
+    |app: TestApp| async move {
+        let path = "/api/v1/accounts/10000001/bill";
+        let bill = |f: &dyn Fn(&mut serde_json::Value)| {
+            let mut b = serde_json::json!({
+                "amount_due": 12850, "due_date": "2026-06-15", "balance": -12850,
+                "last_payment": {"amount": 9900, "date": "2026-05-10"},
+                "charges": [{"category": "monthly_fee", "amount": 5800}]
+            });
+            f(&mut b);
+            b
+        };
+        let cases: Vec<(serde_json::Value, &str, &str)> = vec![
+            (
+                bill(&|b| b["balance"] = i64::MIN.into()),
+                "balance",
+                "-100000000000",
+            ),
+            (
+                bill(&|b| b["balance"] = (-100_000_000_001_i64).into()),
+                "balance",
+                "100000000000",
+            ),
+            (
+                bill(&|b| b["amount_due"] = 100_000_000_001_i64.into()),
+                "amount_due",
+                "0 and 100000000000",
+            ),
+            (
+                bill(&|b| b["amount_due"] = (-1).into()),
+                "amount_due",
+                "0 and",
+            ),
+            (
+                bill(&|b| b["due_date"] = "+99999-01-01".into()),
+                "due_date",
+                "2100-12-31",
+            ),
+            (
+                bill(&|b| b["due_date"] = "1999-12-31".into()),
+                "due_date",
+                "2000-01-01",
+            ),
+            (
+                bill(&|b| b["last_payment"]["date"] = "2101-01-01".into()),
+                "last_payment.date",
+                "2100-12-31",
+            ),
+            (
+                bill(&|b| b["last_payment"]["amount"] = i64::MAX.into()),
+                "last_payment.amount",
+                "100000000000",
+            ),
+            (
+                bill(&|b| b["charges"][0]["amount"] = i64::MIN.into()),
+                "charges[0].amount",
+                "100000000000",
+            ),
+            (
+                bill(&|b| {
+                    b["charges"] = serde_json::json!([
+                        {"category": "monthly_fee", "amount": 100_000_000_000_i64},
+                        {"category": "data", "amount": 100_000_000_000_i64}
+                    ])
+                }),
+                "charges",
+                "200000000000",
+            ),
+        ];
+        for (body, field, message) in cases {
+            let (status, e) = app.api_put(path, &body).await;
+            assert_eq!(
+                (status, e["field"].as_str()),
+                (422, Some(field)),
+                "{body} → {e}"
+            );
+            assert!(e["error"].as_str().unwrap_or("").contains(message), "{e}");
+        }
+        // Inside an account the same field is named with its place.
+        let (status, e) = app
+            .api_put(
+                "/api/v1/accounts/10000001",
+                &serde_json::json!({"name": "张伟", "lines": [{"number": "+8613800000001", "kind": "phone"}],
+                                    "bill": bill(&|b| b["balance"] = i64::MIN.into())}),
+            )
+            .await;
+        assert_eq!(
+            (status, e["field"].as_str()),
+            (422, Some("bill.balance")),
+            "{e}"
+        );
+
+        // The limits themselves are taken, and the caller hears the largest debt exactly.
+        let edge = bill(&|b| {
+            b["amount_due"] = 100_000_000_000_i64.into();
+            b["balance"] = (-100_000_000_000_i64).into();
+            b["due_date"] = "2100-12-31".into();
+            b["last_payment"]["date"] = "2000-01-01".into();
+        });
+        let (status, e) = app.api_put(path, &edge).await;
+        assert_eq!(status, 200, "{e}");
+        let mut call = app
+            .sim
+            .start_call("+8613800000001", HOTLINE)
+            .await
+            .expect("call");
+        call.press("1").await.expect("mandarin");
+        call.press("1").await.expect("bill");
+        assert!(heard(&call).contains("1000000000元"), "{}", heard(&call));
+    }
+);

@@ -72,6 +72,7 @@ conformance!(
     status_out_of_order_keeps_final,
     status_creates_unknown_call,
     step_writer_end_to_end,
+    one_refused_write_fails_only_itself,
     ticket_open_is_idempotent_per_call_step,
     ticket_changes_follow_the_state_machine_and_history,
     ticket_breaches_are_marked_once_at_the_deadline,
@@ -885,6 +886,79 @@ mod cases {
             let call = db.store.call(sid).await.expect("call").expect("a call");
             assert_eq!(call.steps.len(), 2);
         }
+    }
+
+    /// Forty callers' steps and status reports go to the writer with three the database
+    /// refuses: a NUL in what was said (PostgreSQL cannot store it), a survey answer for a
+    /// callback that does not exist (refused on both backends) and a status report with a
+    /// NUL in the calling number. Only those fail; every other caller is answered.
+    pub async fn one_refused_write_fails_only_itself(db: Db) {
+        let pg = db.url.starts_with("postgres");
+        let writer = StepWriter::spawn(db.store.clone());
+        let mut nul = step("POISON-NUL", 1, vec![]);
+        nul.said = "my\0 bill".into();
+        let dangling = step(
+            "POISON-FK",
+            1,
+            vec![Effect::SurveyAnswer {
+                callback_id: 999_999,
+                attempt_id: 999_999,
+                question: "q1".into(),
+                answer: "5".into(),
+                score: Some(100.0),
+            }],
+        );
+        let mut bad_status = status("POISON-STATUS", "ringing", false, Some(1), 500);
+        bad_status.new_call.from_number = "+86\0".into();
+
+        let mut steps = Vec::new();
+        for c in 0..40 {
+            let w = writer.clone();
+            let s = step(&format!("OK{c:02}"), 1, vec![]);
+            steps.push(tokio::spawn(async move { w.commit(s).await }));
+            if c == 20 {
+                for poisoned in [nul.clone(), dangling.clone()] {
+                    let w = writer.clone();
+                    steps.push(tokio::spawn(async move { w.commit(poisoned).await }));
+                }
+                let w = writer.clone();
+                let ev = bad_status.clone();
+                steps.push(tokio::spawn(async move {
+                    w.record_status(ev).await.map(|()| StepOutcome::Recorded)
+                }));
+            }
+        }
+        let mut statuses = Vec::new();
+        for c in 0..10 {
+            let w = writer.clone();
+            let ev = status(&format!("ST{c:02}"), "ringing", false, Some(1), 600);
+            statuses.push(tokio::spawn(async move { w.record_status(ev).await }));
+        }
+        let mut results = Vec::new();
+        for t in steps {
+            results.push(t.await.expect("task"));
+        }
+        // Spawned in order: 21 innocent steps, the three poisoned writes, 19 innocent steps.
+        let poisoned: Vec<_> = results.drain(21..24).collect();
+        for (i, r) in results.iter().enumerate() {
+            assert_eq!(
+                r.as_ref().ok(),
+                Some(&StepOutcome::Recorded),
+                "step {i}: {r:?}"
+            );
+        }
+        for (i, t) in statuses.into_iter().enumerate() {
+            let r = t.await.expect("task");
+            assert!(r.is_ok(), "status {i}: {r:?}");
+        }
+        assert_eq!(poisoned[0].is_err(), pg, "NUL in said: {:?}", poisoned[0]);
+        assert!(poisoned[1].is_err(), "dangling answer: {:?}", poisoned[1]);
+        assert_eq!(poisoned[2].is_err(), pg, "NUL in From: {:?}", poisoned[2]);
+        for sid in ["OK00", "OK20", "OK21", "OK39"] {
+            let call = db.store.call(sid).await.expect("call").expect("stored");
+            assert_eq!(call.steps.len(), 1, "{sid}");
+        }
+        assert!(db.store.call("POISON-FK").await.expect("call").is_none());
     }
 
     fn new_ticket(kind: TicketKind, line: Option<&str>, origin: Option<(&str, i32)>) -> NewTicket {

@@ -952,3 +952,70 @@ both!(
         assert_eq!(bad.status().as_u16(), 400);
     }
 );
+
+both!(
+    text_the_store_cannot_hold_is_refused_naming_the_field,
+    |app: TestApp| async move {
+        let refused = |status: u16, e: &Value, field: &str| {
+            assert_eq!((status, e["field"].as_str()), (422, Some(field)), "{e}");
+            assert!(e["error"].as_str().unwrap_or("").contains("U+0000"), "{e}");
+        };
+        // A ticket's description, and a note on an action.
+        let (status, e) = post(
+            &app,
+            "/api/v1/tickets",
+            &json!({"kind": "fault", "account_no": ZHANG, "line_number": ZHANG_PHONE,
+                    "category": "no_dial_tone", "description": "no tone\u{0}", "actor": "crm"}),
+        )
+        .await;
+        refused(status, &e, "description");
+        let no = number(&fault(&app, ZHANG, ZHANG_PHONE).await);
+        let (status, e) = post(
+            &app,
+            &format!("/api/v1/tickets/{no}/note"),
+            &json!({"note": "\u{0}", "actor": "crm"}),
+        )
+        .await;
+        refused(status, &e, "note");
+        // An account's name and a line's label.
+        let (status, e) = app
+            .api_put(
+                "/api/v1/accounts/20000001",
+                &json!({"name": "Li\u{0}", "lines": []}),
+            )
+            .await;
+        refused(status, &e, "name");
+        let (status, e) = app
+            .api_put(
+                "/api/v1/accounts/20000001",
+                &json!({"name": "Li", "lines": [{"number": "+8613700000001", "kind": "phone",
+                                                 "label": "home\u{0}"}]}),
+            )
+            .await;
+        refused(status, &e, "lines[0].label");
+        // A webhook endpoint's description.
+        let (status, e) = post(
+            &app,
+            "/api/v1/webhooks",
+            &json!({"url": "http://127.0.0.1:9/x", "events": ["ticket.opened"],
+                    "description": "crm\u{0}"}),
+        )
+        .await;
+        refused(status, &e, "description");
+        // A ticket number in the path and a filter in the query.
+        let (status, e) = app.api_get("/api/v1/tickets/T%00").await;
+        refused(status, &e, "number");
+        let (status, e) = app.api_get("/api/v1/tickets?assignee=a%00").await;
+        refused(status, &e, "assignee");
+        // Nothing was written, and text with tabs and newlines is still taken.
+        let (status, e) = app.api_get("/api/v1/accounts/20000001").await;
+        assert_eq!(status, 404, "{e}");
+        let (status, e) = app
+            .api_put(
+                "/api/v1/accounts/20000001",
+                &json!({"name": "Li\tWei", "lines": []}),
+            )
+            .await;
+        assert_eq!(status, 201, "{e}");
+    }
+);

@@ -331,16 +331,16 @@ pub(super) fn given(v: Option<String>) -> Option<String> {
 fn time_field(field: &str, v: Option<String>) -> Result<Option<i64>, FieldError> {
     given(v)
         .map(|t| {
-            chrono::DateTime::parse_from_rfc3339(&t)
-                .map(|t| t.timestamp_millis())
-                .map_err(|_| {
-                    FieldError::new(
-                        field,
-                        format!(
-                            "{t:?} is not a time in RFC 3339 such as 2026-06-02T09:00:00+08:00"
-                        ),
-                    )
-                })
+            let at = chrono::DateTime::parse_from_rfc3339(&t).map_err(|_| {
+                FieldError::new(
+                    field,
+                    format!("{t:?} is not a time in RFC 3339 such as 2026-06-02T09:00:00+08:00"),
+                )
+            })?;
+            if !crate::clock::date_in_range(at.date_naive()) {
+                return Err(FieldError::new(field, crate::clock::date_range_message()));
+            }
+            Ok(at.timestamp_millis())
         })
         .transpose()
 }

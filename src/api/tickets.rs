@@ -709,7 +709,7 @@ where
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(is_json);
+            .is_some_and(super::is_json);
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|r| ApiError::new(r.status(), r.body_text()))?;
@@ -718,10 +718,7 @@ where
             return Ok(ObjectJson(Json::<T>::from_bytes(b"{}")?.0));
         }
         if !json_type {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "Expected request with `Content-Type: application/json`",
-            ));
+            return Err(super::missing_json_type());
         }
         if !body.starts_with(b"{") && serde_json::from_slice::<serde_json::Value>(body).is_ok() {
             return Err(ApiError::new(
@@ -729,20 +726,10 @@ where
                 "the body must be a JSON object",
             ));
         }
-        Ok(ObjectJson(Json::<T>::from_bytes(body)?.0))
+        let value = Json::<T>::from_bytes(body)?.0;
+        super::refuse_control_text(body)?;
+        Ok(ObjectJson(value))
     }
-}
-
-/// `application/json` or `application/<something>+json`, as `Json` accepts.
-fn is_json(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// The body of one action: what it asks for and who acts.
@@ -809,8 +796,11 @@ impl ActionBody for AppointmentBody {
         let at = required("at", self.at, MAX_SHORT, true)
             .map_err(|_| FieldError::new("at", format!("required: {FORMAT}")))?;
         let at = chrono::DateTime::parse_from_rfc3339(&at)
-            .map_err(|_| FieldError::new("at", format!("{at:?} is not {FORMAT}")))?
-            .timestamp_millis();
+            .map_err(|_| FieldError::new("at", format!("{at:?} is not {FORMAT}")))?;
+        if !crate::clock::date_in_range(at.date_naive()) {
+            return Err(FieldError::new("at", crate::clock::date_range_message()));
+        }
+        let at = at.timestamp_millis();
         Ok((Action::Appointment { at }, self.actor))
     }
 }

@@ -192,16 +192,20 @@ impl Checker<'_> {
             None => defaults.tz.name().to_string(),
         };
         let due_at = match given(e.due_at) {
-            Some(d) => chrono::DateTime::parse_from_rfc3339(&d)
-                .map_err(|_| {
+            Some(d) => {
+                let at = chrono::DateTime::parse_from_rfc3339(&d).map_err(|_| {
                     reject(
                         "due_at",
                         format!(
                             "{d:?} is not a time in RFC 3339 such as 2026-06-02T09:00:00+08:00"
                         ),
                     )
-                })?
-                .timestamp_millis(),
+                })?;
+                if !crate::clock::date_in_range(at.date_naive()) {
+                    return Err(reject("due_at", crate::clock::date_range_message()));
+                }
+                at.timestamp_millis()
+            }
             None => now,
         };
         let source = match given(e.source) {

@@ -226,18 +226,32 @@ impl Fields {
     }
 }
 
-impl<S: Send + Sync> FromRequest<S> for Fields {
+/// A form holding a character the hotline does not take (see `crate::text`) is refused,
+/// naming the field, before any handler sees it: the same answer on both backends.
+impl FromRequest<AppState> for Fields {
     type Rejection = Response;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state)
+    async fn from_request(req: Request, st: &AppState) -> Result<Self, Self::Rejection> {
+        let l = request_locale(st, req.headers(), None);
+        let bytes = Bytes::from_request(req, st)
             .await
             .map_err(IntoResponse::into_response)?;
-        Ok(Fields(
-            form_urlencoded::parse(&bytes)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        ))
+        let fields: Vec<(String, String)> = form_urlencoded::parse(&bytes)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let bad = fields
+            .iter()
+            .find(|(k, v)| crate::text::has_refused(k) || crate::text::has_refused(v));
+        if let Some((name, _)) = bad {
+            let name = crate::text::clean(name.clone());
+            return Err(fail(
+                l,
+                StatusCode::BAD_REQUEST,
+                T::BadRequest,
+                &format!("{}{name}", T::ControlCharacter.get(l)),
+            ));
+        }
+        Ok(Fields(fields))
     }
 }
 

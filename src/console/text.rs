@@ -169,6 +169,7 @@ texts! {
     Saved => "已保存。", "Saved.";
     MissingField => "缺少必填项：", "Missing field: ";
     TooLong => "内容过长：", "Too long: ";
+    ControlCharacter => "不能包含控制字符：", "Must not contain control characters: ";
     NotANumber => "不是有效的编号：", "Not a valid id: ";
     UnknownValue => "无效的值：", "Not a valid value: ";
     NoSuchAgent => "没有该在用坐席：", "No active agent with login ";

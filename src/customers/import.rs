@@ -60,6 +60,12 @@ pub fn parse_amount(s: &str) -> Option<i64> {
 }
 
 fn row_input(row: &HashMap<String, String>) -> Result<(String, AccountInput), FieldError> {
+    // As the API does (see `crate::text`): refused, so the row fails alike on both backends.
+    if let Some((column, message)) =
+        (row.iter()).find_map(|(k, v)| crate::text::refusal(v).map(|m| (k, m)))
+    {
+        return Err(FieldError::new(column.clone(), message));
+    }
     let get = |k: &str| row.get(k).map(|s| s.trim()).filter(|s| !s.is_empty());
     let account_no = get("account_no")
         .ok_or_else(|| FieldError::new("account_no", "is required"))?
@@ -138,7 +144,7 @@ fn row_input(row: &HashMap<String, String>) -> Result<(String, AccountInput), Fi
                 currency: "CNY".into(),
                 amount_due,
                 due_date,
-                balance: amount("balance")?.unwrap_or(-amount_due),
+                balance: amount("balance")?.unwrap_or(amount_due.saturating_neg()),
                 last_payment,
                 charges,
             })
@@ -230,5 +236,53 @@ mod tests {
         assert_eq!(parse_amount("abc"), None);
         assert_eq!(parse_amount(".5"), None);
         assert_eq!(parse_amount("99999999999999999999"), None);
+    }
+
+    #[tokio::test]
+    async fn out_of_range_numbers_are_refused_naming_the_column() {
+        let row = |pairs: &[(&str, &str)]| {
+            let mut r: std::collections::HashMap<String, String> = [
+                ("account_no", "10000009"),
+                ("name", "Li"),
+                ("amount_due", "128.50"),
+                ("due_date", "2026-06-15"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            for (k, v) in pairs {
+                r.insert(k.to_string(), v.to_string());
+            }
+            r
+        };
+        let refused = async |pairs: &[(&str, &str)]| {
+            let (no, input) = super::row_input(&row(pairs)).map_err(|e| e.field)?;
+            input.into_write(&no).await.map(drop).map_err(|e| e.field)
+        };
+        // The most negative amount a row can hold, with no balance (which defaults to the
+        // amount due negated): refused, never negated into a wrap or a panic.
+        let min = "-92233720368547758.07";
+        assert!(parse_amount(min).is_some());
+        assert_eq!(
+            refused(&[("amount_due", min)]).await,
+            Err("bill.amount_due".into())
+        );
+        assert_eq!(
+            refused(&[("balance", min)]).await,
+            Err("bill.balance".into())
+        );
+        assert_eq!(
+            refused(&[("due_date", "2101-01-01")]).await,
+            Err("bill.due_date".into())
+        );
+        assert_eq!(
+            refused(&[("charges", "data:1000000000.01")]).await,
+            Err("bill.charges[0].amount".into())
+        );
+        assert_eq!(refused(&[("name", "Li\0")]).await, Err("name".into()));
+        assert_eq!(
+            refused(&[("balance", "-1000000000.00"), ("due_date", "2100-12-31")]).await,
+            Ok(())
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::{AccountWrite, CustomerClass, Line, LineKind, pin};
@@ -93,7 +94,7 @@ impl AccountInput {
         };
         let lines = validate_lines(self.lines)?;
         if let Some(bill) = &self.bill {
-            validate_bill(bill)?;
+            validate_bill(bill, "bill.")?;
         }
         let pin_hash = match self.pin.as_deref() {
             None => None,
@@ -177,42 +178,54 @@ fn validate_lines(input: Vec<LineInput>) -> Result<Vec<Line>, FieldError> {
     Ok(lines)
 }
 
-/// Largest amount accepted, minor units (a billion yuan): anything above is a data error.
-const MAX_AMOUNT: i64 = 100_000_000_000;
+/// Largest amount accepted either way, minor units (a billion yuan): anything beyond is a
+/// data error, and keeps every sum of amounts far from `i64`'s limits.
+pub const MAX_AMOUNT: i64 = 100_000_000_000;
 
-pub fn validate_bill(bill: &Bill) -> Result<(), FieldError> {
+/// Checks a bill; fields are named with `prefix` (`"bill."` inside an account, `""` for the
+/// bill on its own).
+pub fn validate_bill(bill: &Bill, prefix: &str) -> Result<(), FieldError> {
+    let field = |f: &str| format!("{prefix}{f}");
     if bill.currency.len() != 3 || !bill.currency.chars().all(|c| c.is_ascii_uppercase()) {
         return Err(FieldError::new(
-            "bill.currency",
+            field("currency"),
             "must be an ISO 4217 code such as CNY",
         ));
     }
-    let amount = |field: &str, v: i64, allow_negative: bool| {
-        if v.abs() > MAX_AMOUNT || (!allow_negative && v < 0) {
-            Err(FieldError::new(
-                field,
-                if allow_negative {
-                    "out of range"
-                } else {
-                    "must be zero or positive (minor units, e.g. fen)"
-                },
-            ))
-        } else {
+    let amount = |name: String, v: i64, allow_negative: bool| {
+        let min = if allow_negative { -MAX_AMOUNT } else { 0 };
+        if (min..=MAX_AMOUNT).contains(&v) {
             Ok(())
+        } else {
+            Err(FieldError::new(
+                name,
+                format!("must be between {min} and {MAX_AMOUNT} (minor units, e.g. fen)"),
+            ))
         }
     };
-    amount("bill.amount_due", bill.amount_due, false)?;
-    amount("bill.balance", bill.balance, true)?;
+    let date = |name: String, d: NaiveDate| {
+        if crate::clock::date_in_range(d) {
+            Ok(())
+        } else {
+            Err(FieldError::new(name, crate::clock::date_range_message()))
+        }
+    };
+    amount(field("amount_due"), bill.amount_due, false)?;
+    date(field("due_date"), bill.due_date)?;
+    amount(field("balance"), bill.balance, true)?;
     if let Some(p) = &bill.last_payment {
-        amount("bill.last_payment.amount", p.amount, false)?;
+        amount(field("last_payment.amount"), p.amount, false)?;
+        date(field("last_payment.date"), p.date)?;
     }
     if bill.charges.len() > 500 {
-        return Err(FieldError::new("bill.charges", "at most 500 charges"));
+        return Err(FieldError::new(field("charges"), "at most 500 charges"));
     }
+    let mut total: i64 = 0;
     for (i, c) in bill.charges.iter().enumerate() {
+        let charge = |f: &str| field(&format!("charges[{i}].{f}"));
         if !CHARGE_CATEGORIES.contains(&c.category.as_str()) {
             return Err(FieldError::new(
-                format!("bill.charges[{i}].category"),
+                charge("category"),
                 format!(
                     "unknown category {:?}; use one of {}",
                     c.category,
@@ -220,13 +233,17 @@ pub fn validate_bill(bill: &Bill) -> Result<(), FieldError> {
                 ),
             ));
         }
-        amount(&format!("bill.charges[{i}].amount"), c.amount, true)?;
+        amount(charge("amount"), c.amount, true)?;
         if c.description.chars().count() > 200 {
             return Err(FieldError::new(
-                format!("bill.charges[{i}].description"),
+                charge("description"),
                 "at most 200 characters",
             ));
         }
+        // Each charge is in range, so the sum cannot overflow; checked all the same.
+        total = total.checked_add(c.amount).unwrap_or(i64::MAX);
     }
+    amount(field("charges"), total, true)
+        .map_err(|e| FieldError::new(e.field, format!("add up to {total}, which {}", e.message)))?;
     Ok(())
 }

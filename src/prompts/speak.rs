@@ -249,6 +249,21 @@ mod tests {
     }
 
     #[test]
+    fn extreme_amounts_are_spoken_exactly_without_wrapping() {
+        // i64::MIN has no positive counterpart: the magnitude is taken unsigned.
+        assert_eq!(amount(i64::MIN, "CNY", ZhCn), "负92233720368547758元零8分");
+        assert_eq!(amount(i64::MAX, "CNY", ZhCn), "92233720368547758元零7分");
+        assert_eq!(
+            amount(i64::MIN, "CNY", EnUs),
+            "minus 92233720368547758 yuan 8 fen"
+        );
+        assert_eq!(
+            amount(i64::MIN, "USD", EnUs),
+            "minus 92233720368547758.08 USD"
+        );
+    }
+
+    #[test]
     fn mandarin_amounts() {
         let cases = [
             (12850, "128元5角"),

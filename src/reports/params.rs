@@ -64,7 +64,14 @@ impl ReportParams {
             None => Ok(default),
             Some(s) => s
                 .parse::<NaiveDate>()
-                .map_err(|_| bad(field, format!("{s:?} is not a date (YYYY-MM-DD)"))),
+                .map_err(|_| bad(field, format!("{s:?} is not a date (YYYY-MM-DD)")))
+                .and_then(|d| {
+                    if crate::clock::date_in_range(d) {
+                        Ok(d)
+                    } else {
+                        Err(bad(field, crate::clock::date_range_message()))
+                    }
+                }),
         };
         let first = today.with_day(1).unwrap_or(today);
         let from = date("from", &self.from, first)?;

@@ -69,6 +69,56 @@ pub enum StoreError {
     Transition(#[from] crate::tickets::TransitionError),
 }
 
+impl StoreError {
+    /// Whether the database could not be used at all (unreachable, out of connections or
+    /// resources, shutting down, locked), as opposed to refusing what was written. Writing
+    /// the same rows again one at a time can only help in the second case.
+    pub fn is_outage(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(e)) => {
+                let code = e.code().unwrap_or_default();
+                if e.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .is_some()
+                {
+                    // SQLSTATE classes: connection exception, insufficient resources, operator
+                    // intervention, system error, internal error.
+                    ["08", "53", "57", "58", "XX"]
+                        .iter()
+                        .any(|c| code.starts_with(c))
+                } else {
+                    // SQLite's result codes (the primary code is the low byte): busy, locked,
+                    // out of memory, read-only, I/O error, corrupt, full, cannot open.
+                    code.parse::<i64>()
+                        .is_ok_and(|n| matches!(n & 0xff, 5..=8 | 10 | 11 | 13 | 14))
+                }
+            }
+            StoreError::Database(sqlx::Error::Encode(_)) => false,
+            StoreError::Database(_) => true,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                use rusqlite::ErrorCode as C;
+                matches!(
+                    e.code,
+                    C::DatabaseBusy
+                        | C::DatabaseLocked
+                        | C::OutOfMemory
+                        | C::ReadOnly
+                        | C::SystemIoFailure
+                        | C::DatabaseCorrupt
+                        | C::DiskFull
+                        | C::CannotOpen
+                        | C::PermissionDenied
+                )
+            }
+            StoreError::Sqlite(_) => false,
+            StoreError::NotFound
+            | StoreError::Conflict(_)
+            | StoreError::Corrupt(_)
+            | StoreError::Transition(_) => false,
+            StoreError::UnsupportedUrl | StoreError::Migrate(_) | StoreError::WriterGone => true,
+        }
+    }
+}
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// One webhook step to record, with the side effects it has if (and only if) it is new.

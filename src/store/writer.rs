@@ -1,7 +1,9 @@
 //! Group commit for call steps and status reports: one writer task drains whatever writes are
 //! waiting and records them in one transaction, then answers each. Under load this turns
 //! thousands of tiny transactions a second into a few hundred larger ones; when idle a write
-//! goes alone at once, so nobody waits for a batch to fill.
+//! goes alone at once, so nobody waits for a batch to fill. When the database refuses a batch
+//! for something in it (not because it is down), its writes go again one at a time, so one
+//! caller's bad write never fails the others'.
 
 use std::sync::Arc;
 
@@ -95,6 +97,8 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Write>) {
             }
         }
         let batch = (std::mem::take(&mut steps), std::mem::take(&mut statuses));
+        // Kept only for a batch of several writes, which is what a fallback could split.
+        let retry = (batch.0.len() + batch.1.len() > 1).then(|| batch.clone());
         let result = match store.commit(batch.0, batch.1).await {
             Ok(outcomes) if outcomes.len() == step_replies.len() => Ok(outcomes),
             Ok(outcomes) => Err(StoreError::Corrupt(format!(
@@ -104,8 +108,8 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Write>) {
             ))),
             Err(e) => Err(e),
         };
-        match result {
-            Ok(outcomes) => {
+        match (result, retry) {
+            (Ok(outcomes), _) => {
                 for (r, o) in step_replies.drain(..).zip(outcomes) {
                     let _ = r.send(Ok(o));
                 }
@@ -113,8 +117,22 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Write>) {
                     let _ = r.send(Ok(()));
                 }
             }
-            Err(e) => {
-                tracing::error!(error = %e, steps = steps.len(), statuses = statuses.len(), "committing a write batch failed");
+            (Err(e), Some((steps, statuses))) if !e.is_outage() => {
+                // The database refused something in the batch (text it cannot hold, a
+                // constraint, a deadlock): the transaction is rolled back, so each write goes
+                // again alone and only the one at fault fails its caller.
+                tracing::warn!(error = %e, steps = steps.len(), statuses = statuses.len(), "a write batch failed; writing its writes one at a time");
+                one_by_one(
+                    store.as_ref(),
+                    steps,
+                    statuses,
+                    &mut step_replies,
+                    &mut status_replies,
+                )
+                .await;
+            }
+            (Err(e), _) => {
+                tracing::error!(error = %e, steps = step_replies.len(), statuses = status_replies.len(), "committing a write batch failed");
                 let e = Arc::new(e);
                 for r in step_replies.drain(..) {
                     let _ = r.send(Err(e.clone()));
@@ -126,5 +144,42 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Write>) {
         }
         steps.clear();
         statuses.clear();
+    }
+}
+
+/// Commits each write of a failed batch in a transaction of its own and answers it.
+async fn one_by_one(
+    store: &dyn Store,
+    steps: Vec<StepWrite>,
+    statuses: Vec<StatusEvent>,
+    step_replies: &mut Vec<Reply<StepOutcome>>,
+    status_replies: &mut Vec<Reply<()>>,
+) {
+    for (step, reply) in steps.into_iter().zip(step_replies.drain(..)) {
+        let (call_sid, seq) = (step.call_sid.clone(), step.seq);
+        let result = match store
+            .commit(vec![step], Vec::new())
+            .await
+            .map(<[_; 1]>::try_from)
+        {
+            Ok(Ok([outcome])) => Ok(outcome),
+            Ok(Err(outcomes)) => Err(StoreError::Corrupt(format!(
+                "{} outcomes for 1 step",
+                outcomes.len()
+            ))),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = &result {
+            tracing::error!(call_sid, seq, error = %e, "recording a step failed");
+        }
+        let _ = reply.send(result.map_err(Arc::new));
+    }
+    for (event, reply) in statuses.into_iter().zip(status_replies.drain(..)) {
+        let call_sid = event.call_sid.clone();
+        let result = store.commit(Vec::new(), vec![event]).await.map(drop);
+        if let Err(e) = &result {
+            tracing::error!(call_sid, error = %e, "recording a status report failed");
+        }
+        let _ = reply.send(result.map_err(Arc::new));
     }
 }

@@ -5,7 +5,8 @@
 //! (an agent answering a transfer) and `/twilio/connect` (an agent answering a click-to-call).
 //!
 //! Rules: the `X-Twilio-Signature` is checked over the public URL and the raw form pairs
-//! before anything is read or written (403 otherwise). Twilio never gets an HTTP 500 or a
+//! before anything is read or written (403 otherwise); after it, control characters the
+//! store or TwiML cannot hold are replaced in every name and value. Twilio never gets an HTTP 500 or a
 //! body that is not TwiML: every failure after the signature check (store down, a bug, a
 //! timeout, a panic) answers an apology in the caller's language and a way out.
 
@@ -106,6 +107,12 @@ fn verify(
     let token = st.steps.cfg.twilio.auth_token.expose();
     match sig {
         Some(sig) if !token.is_empty() && signature::verify(token, &url, &params, sig) => {
+            // The signature covers the text as sent; from here on every handler sees it
+            // cleaned (see `crate::text`), so a NUL in what a caller said cannot reach the
+            // store, where it would fail the batch it is written with.
+            let params = (params.into_iter())
+                .map(|(k, v)| (crate::text::clean(k), crate::text::clean(v)))
+                .collect();
             Ok(Verified {
                 params,
                 query: uri.query().unwrap_or("").to_string(),
