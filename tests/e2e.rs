@@ -941,8 +941,7 @@ both!(
                     ]);
                     params.retain(|(k, _)| k != f);
                     params.push((f.to_string(), value.clone()));
-                    let (status, _, body) =
-                        app.sim.signed_post(path, &params).await.expect("post");
+                    let (status, _, body) = app.sim.signed_post(path, &params).await.expect("post");
                     assert_acceptable(&format!("{path} with {f}={value:?}"), status, &body);
                     assert!(
                         !body.contains("<Dial>+19005550000"),
@@ -973,9 +972,8 @@ both!(
         let raw = |path: &'static str, body: Vec<u8>, headers: Vec<(String, String)>| {
             let app = &app;
             async move {
-                let decoded: Vec<(String, String)> = form_urlencoded::parse(&body)
-                    .into_owned()
-                    .collect();
+                let decoded: Vec<(String, String)> =
+                    form_urlencoded::parse(&body).into_owned().collect();
                 let mut req = app
                     .http
                     .post(format!("{}{path}", app.base))
@@ -996,13 +994,25 @@ both!(
         };
         let bodies: Vec<Vec<u8>> = vec![
             format!("CallSid={sid}&From=%ZZ%&To=%&Digits=%C3%28%FF%00").into_bytes(),
-            [format!("CallSid={sid}&From=").as_bytes(), b"\xff\xfe\x00\xc3(", b"&Digits=1"]
-                .concat(),
+            [
+                format!("CallSid={sid}&From=").as_bytes(),
+                b"\xff\xfe\x00\xc3(",
+                b"&Digits=1",
+            ]
+            .concat(),
             b"\x00\x01\x02=&&&==%%%".to_vec(),
-            [format!("CallSid={sid}&Junk=").as_bytes(), &vec![b'x'; 10 * 1024 * 1024][..]].concat(),
+            [
+                format!("CallSid={sid}&Junk=").as_bytes(),
+                &vec![b'x'; 10 * 1024 * 1024][..],
+            ]
+            .concat(),
         ];
         for body in bodies {
-            for path in ["/twilio/voice", "/twilio/step?s=1&n=menu&t=0&l=zh", "/twilio/status"] {
+            for path in [
+                "/twilio/voice",
+                "/twilio/step?s=1&n=menu&t=0&l=zh",
+                "/twilio/status",
+            ] {
                 let (status, text) = raw(path, body.clone(), Vec::new()).await;
                 assert_acceptable(&format!("{path} raw body"), status, &text);
             }
@@ -1031,7 +1041,11 @@ both!(
         assert_eq!(accounts_after, accounts_before);
         assert_eq!(tickets_after, tickets_before);
         innocent.press("1").await.expect("bill");
-        assert!(heard(&innocent).contains("128元5角"), "{}", heard(&innocent));
+        assert!(
+            heard(&innocent).contains("128元5角"),
+            "{}",
+            heard(&innocent)
+        );
     }
 );
 

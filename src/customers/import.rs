@@ -285,4 +285,34 @@ mod tests {
             Ok(())
         );
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        proptest! {
+            #[test]
+            fn any_amount_text_parses_or_is_refused(s in any::<String>()) {
+                let _ = parse_amount(&s);
+            }
+
+            #[test]
+            fn amounts_round_trip(v in -1_000_000_000_000i64..1_000_000_000_000) {
+                let text = format!("{}{}.{:02}", if v < 0 { "-" } else { "" }, v.unsigned_abs() / 100, v.unsigned_abs() % 100);
+                prop_assert_eq!(parse_amount(&text), Some(v));
+            }
+
+            /// A row of anything is imported or refused naming a column, never a panic.
+            #[test]
+            fn any_row_is_refused_naming_a_column_or_taken(values in prop::collection::vec(any::<String>(), 12)) {
+                let columns = ["account_no", "name", "language", "customer_class", "pin", "lines",
+                    "amount_due", "due_date", "balance", "last_payment_amount", "last_payment_date", "charges"];
+                let row: HashMap<String, String> = columns.iter().map(|c| c.to_string()).zip(values).collect();
+                if let Err(e) = row_input(&row) {
+                    prop_assert!(columns.iter().any(|c| e.field.starts_with(c)), "{}", e);
+                }
+            }
+        }
+    }
 }

@@ -247,3 +247,109 @@ pub fn validate_bill(bill: &Bill, prefix: &str) -> Result<(), FieldError> {
         .map_err(|e| FieldError::new(e.field, format!("add up to {total}, which {}", e.message)))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn date() -> impl Strategy<Value = NaiveDate> {
+        (-300_000i32..300_000).prop_filter_map("a date", |d| {
+            NaiveDate::from_ymd_opt(2000, 1, 1)?
+                .checked_add_signed(chrono::Duration::days(d.into()))
+        })
+    }
+
+    fn bill() -> impl Strategy<Value = Bill> {
+        let amount = prop_oneof![any::<i64>(), -MAX_AMOUNT - 2..=MAX_AMOUNT + 2];
+        (
+            "[A-Z]{3}|.{0,4}",
+            amount.clone(),
+            date(),
+            amount.clone(),
+            prop::option::of((amount.clone(), date())),
+            prop::collection::vec(
+                (
+                    prop::sample::select(CHARGE_CATEGORIES.to_vec()),
+                    ".{0,10}",
+                    amount,
+                ),
+                0..4,
+            ),
+        )
+            .prop_map(
+                |(currency, amount_due, due_date, balance, paid, charges)| Bill {
+                    currency,
+                    amount_due,
+                    due_date,
+                    balance,
+                    last_payment: paid
+                        .map(|(amount, date)| crate::billing::Payment { amount, date }),
+                    charges: charges
+                        .into_iter()
+                        .map(|(category, description, amount)| crate::billing::Charge {
+                            category: category.to_string(),
+                            description,
+                            amount,
+                        })
+                        .collect(),
+                },
+            )
+    }
+
+    proptest! {
+        /// Any bytes sent as a bill are refused or checked, never a panic; a bill that
+        /// passes the check reads back the same from its JSON.
+        #[test]
+        fn any_bill_body_is_refused_or_checked(body in any::<Vec<u8>>()) {
+            if let Ok(bill) = serde_json::from_slice::<Bill>(&body) {
+                let _ = validate_bill(&bill, "");
+            }
+        }
+
+        #[test]
+        fn accepted_bills_round_trip(bill in bill()) {
+            if validate_bill(&bill, "bill.").is_ok() {
+                let json = serde_json::to_vec(&bill).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let back: Bill = serde_json::from_slice(&json).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(back, bill);
+            } else {
+                // A refusal names a field of the bill.
+                let e = validate_bill(&bill, "bill.").err().unwrap_or_else(|| FieldError::new("", ""));
+                prop_assert!(e.field.starts_with("bill."), "{}", e);
+            }
+        }
+
+        /// Accounts as the API takes them: refused with a field named, or accepted as sent.
+        #[test]
+        fn any_account_is_refused_naming_a_field_or_kept(
+            name in any::<String>(),
+            language in prop::option::of(any::<String>()),
+            lines in prop::collection::vec((any::<String>(), "phone|broadband|leased|.{0,6}", prop::option::of(any::<String>())), 0..4),
+        ) {
+            let input = AccountInput {
+                name: name.clone(),
+                language,
+                customer_class: None,
+                pin: None,
+                lines: lines
+                    .into_iter()
+                    .map(|(number, kind, label)| LineInput { number, kind, label })
+                    .collect(),
+                bill: None,
+            };
+            let line_count = input.lines.len();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            match rt.block_on(input.into_write("10000001")) {
+                Ok(w) => {
+                    prop_assert_eq!(w.name, name.trim());
+                    prop_assert_eq!(w.lines.len(), line_count);
+                }
+                Err(e) => prop_assert!(!e.field.is_empty(), "{}", e),
+            }
+        }
+    }
+}

@@ -754,4 +754,28 @@ mod form_tests {
             assert_eq!(parse_form(&body), reference(&body), "{body:?}");
         }
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            /// Any body decodes as `form_urlencoded` decodes it, never a panic.
+            #[test]
+            fn any_body_decodes_like_form_urlencoded(body in any::<Vec<u8>>()) {
+                prop_assert_eq!(parse_form(&body), reference(&body));
+            }
+
+            /// What Twilio encodes comes back as it was sent.
+            #[test]
+            fn encoded_pairs_round_trip(pairs in prop::collection::vec(("[A-Za-z]{1,12}", any::<String>()), 0..8)) {
+                let mut ser = form_urlencoded::Serializer::new(String::new());
+                for (k, v) in &pairs {
+                    ser.append_pair(k, v);
+                }
+                prop_assert_eq!(parse_form(ser.finish().as_bytes()), pairs);
+            }
+        }
+    }
 }
