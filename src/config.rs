@@ -315,7 +315,7 @@ impl Default for BillingConfig {
     fn default() -> Self {
         BillingConfig {
             url: None,
-            timeout_ms: 3000,
+            timeout_ms: 1000,
         }
     }
 }
@@ -521,9 +521,13 @@ impl Config {
                 "console.idle_minutes and console.max_hours must be at least 1".into(),
             ));
         }
-        if !(100..=10_000).contains(&self.billing.timeout_ms) {
+        // A bill is read inside a webhook, which answers within 2 s whatever happens
+        // (`telephony::twilio::webhook::DEADLINE`): a slower billing source would have the
+        // caller hear a general apology instead of being told the bill is unavailable.
+        if !(100..=1000).contains(&self.billing.timeout_ms) {
             return Err(ConfigError::Invalid(
-                "billing.timeout_ms must be between 100 and 10000 (the carrier waits 15 s)".into(),
+                "billing.timeout_ms must be between 100 and 1000 (webhooks answer within 2 s)"
+                    .into(),
             ));
         }
         // A file that configures one locale's voice keeps the defaults of the others.

@@ -64,6 +64,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the step writer has stopped")]
     WriterGone,
+    /// The store did not answer in time (unreachable, or a network that swallows packets).
+    #[error("the store did not answer in time")]
+    TimedOut,
     /// A ticket change its state does not allow.
     #[error(transparent)]
     Transition(#[from] crate::tickets::TransitionError),
