@@ -65,7 +65,7 @@ pub enum StartError {
 impl AppState {
     /// Loads the catalogs, opens and migrates the store, and starts the step writer.
     pub async fn build(cfg: Config) -> Result<Self, StartError> {
-        let store = store::connect(cfg.database_url.expose()).await?;
+        let store = store::connect_with(cfg.database_url.expose(), &cfg.store_options()).await?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         crate::callbacks::feed::ensure_standing(store.as_ref(), &cfg.callbacks, clock.now_ms())
             .await?;

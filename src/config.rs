@@ -65,6 +65,10 @@ pub struct Config {
     pub public_url: String,
     /// `sqlite://hotline.db` (default) or `postgres://…`.
     pub database_url: Secret,
+    /// SQLite only: `full` (default) flushes every commit to disk, so what a caller was told
+    /// survives a power loss; `normal` only survives a crash of the process (README,
+    /// "Durability").
+    pub sqlite_synchronous: crate::store::SqliteSynchronous,
     pub twilio: TwilioConfig,
     /// Bearer token for `/api/v1`; the API refuses every request while it is unset.
     pub api_token: Secret,
@@ -271,6 +275,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: "http://127.0.0.1:8080".into(),
             database_url: Secret::new("sqlite://hotline.db"),
+            sqlite_synchronous: crate::store::SqliteSynchronous::default(),
             twilio: TwilioConfig::default(),
             api_token: Secret::default(),
             agent_number: None,
@@ -329,6 +334,7 @@ impl fmt::Debug for Config {
                 "database_url",
                 &crate::store::redact_url(self.database_url.expose()),
             )
+            .field("sqlite_synchronous", &self.sqlite_synchronous)
             .field("twilio.account_sid", &self.twilio.account_sid)
             .field("twilio.auth_token", &self.twilio.auth_token)
             .field("twilio.api_base", &self.twilio.api_base)
@@ -416,6 +422,13 @@ impl Config {
         }
         if let Some(v) = non_empty("HOTLINE_DATABASE_URL") {
             self.database_url = Secret::new(v);
+        }
+        if let Some(v) = non_empty("HOTLINE_SQLITE_SYNCHRONOUS") {
+            self.sqlite_synchronous =
+                crate::store::SqliteSynchronous::parse(&v).ok_or_else(|| ConfigError::Env {
+                    name: "HOTLINE_SQLITE_SYNCHRONOUS".into(),
+                    reason: format!("{v:?} is neither full nor normal"),
+                })?;
         }
         if let Some(v) = non_empty("HOTLINE_TWILIO_ACCOUNT_SID") {
             self.twilio.account_sid = v;
@@ -562,6 +575,13 @@ impl Config {
         Ok(())
     }
 
+    /// How the store is opened, beyond its URL.
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            sqlite_synchronous: self.sqlite_synchronous,
+        }
+    }
+
     /// The working-day calendar: `calendar_file` when set, else the built-in one.
     pub fn calendar(&self) -> Result<Calendar, CalendarError> {
         match &self.calendar_file {
@@ -589,6 +609,29 @@ mod tests {
         assert_eq!(cfg.public_url, "https://ivr.example.com");
         let dbg = format!("{cfg:?}");
         assert!(!dbg.contains("tok-123") && !dbg.contains("pw@"), "{dbg}");
+    }
+
+    #[test]
+    fn sqlite_flushes_every_commit_unless_told_otherwise() {
+        use crate::store::SqliteSynchronous;
+        assert_eq!(
+            Config::default().store_options().sqlite_synchronous,
+            SqliteSynchronous::Full
+        );
+        let mut cfg = Config::default();
+        cfg.apply_env(|k| (k == "HOTLINE_SQLITE_SYNCHRONOUS").then(|| " Normal ".into()))
+            .unwrap();
+        assert_eq!(cfg.sqlite_synchronous, SqliteSynchronous::Normal);
+        let parsed: Config = toml::from_str("sqlite_synchronous = \"normal\"\n").unwrap();
+        assert_eq!(parsed.sqlite_synchronous, SqliteSynchronous::Normal);
+        let err = Config::default()
+            .apply_env(|k| (k == "HOTLINE_SQLITE_SYNCHRONOUS").then(|| "off".into()))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("HOTLINE_SQLITE_SYNCHRONOUS"),
+            "{err}"
+        );
+        assert!(toml::from_str::<Config>("sqlite_synchronous = \"off\"\n").is_err());
     }
 
     #[test]
