@@ -643,8 +643,9 @@ async fn store_down_answers_an_apology() {
         .signed_post("/twilio/voice", &params)
         .await
         .expect("post");
+    // Within the 2 s every webhook is answered in, with room for a loaded test machine.
     assert!(
-        started.elapsed() < std::time::Duration::from_secs(14),
+        started.elapsed() < std::time::Duration::from_millis(2500),
         "answered in {:?}",
         started.elapsed()
     );
