@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The hotline benchmark (docs/benchmark.md): whole signed bill-enquiry calls against the
-# release build on SQLite and on PostgreSQL, and a minimal signed hyper server as the
-# baseline, each pinned to one core with the load generator on another. Prints a Markdown
-# table and writes it, the raw JSON and the logs to bench/out/.
+# release build on SQLite (twice: every commit flushed to disk, the default, and flushed only
+# at checkpoints) and on PostgreSQL, and a minimal signed hyper server as the baseline, each
+# pinned to one core with the load generator on another. Prints a Markdown table and writes
+# it, the raw JSON and the logs to bench/out/.
 #
 #   bench/run.sh                      # defaults: DURATION=20 WARMUP=3 CONNECTIONS=64 CUSTOMERS=10000
 #   DURATION=10 bench/run.sh
@@ -10,7 +11,8 @@
 # Optional env: DURATION, WARMUP (seconds), CONNECTIONS, CUSTOMERS, SERVER_CPU (default 0),
 # LOAD_CPU (default 1), PG_HOST/PG_PORT/PG_USER (default 127.0.0.1/5432/postgres),
 # BENCH_PINS=1 (give every customer a PIN: realistic data, but the import hashes 10,000
-# argon2 PINs, minutes per store; the measured calls never use the PIN).
+# argon2 PINs, minutes per store; the measured calls never use the PIN), SQLITE_MODES (the
+# SQLite runs, of HOTLINE_SQLITE_SYNCHRONOUS's values; default "full normal").
 # Needs: cargo, taskset (util-linux), curl, jq, psql/pg_isready (PostgreSQL 13+), 2+ cores;
 # sqlite3 (optional) to check the SQLite run stored every answered step.
 set -euo pipefail
@@ -26,6 +28,7 @@ PG_HOST="${PG_HOST:-127.0.0.1}"
 PG_PORT="${PG_PORT:-5432}"
 PG_USER="${PG_USER:-postgres}"
 BENCH_PINS="${BENCH_PINS:-0}"
+SQLITE_MODES="${SQLITE_MODES:-full normal}"
 TOKEN="bench-token"
 OUT="bench/out"
 BIN="target/release"
@@ -45,7 +48,7 @@ taskset -c "$LOAD_CPU" true 2>/dev/null || die "cannot pin to core $LOAD_CPU"
 [[ "$SERVER_CPU" != "$LOAD_CPU" ]] || die "SERVER_CPU and LOAD_CPU must differ"
 
 mkdir -p "$OUT"
-rm -f "$OUT"/*.json "$OUT"/*.log "$OUT"/results.md
+rm -f "$OUT"/*.json "$OUT"/*.log "$OUT"/results.md "$OUT"/*.db "$OUT"/*.db-*
 
 # --- cleanup: whatever we started goes when we go ----------------------------------------
 SERVER_PID=""
@@ -161,15 +164,19 @@ load_and_stop() { # name mode url
   cat "$OUT/$name.json" >&2
 }
 
-run_hotline() { # name database_url
+run_hotline() { # name database_url [NAME=value… for the server]
   local name="$1" db="$2" port
+  shift 2
   say "$name: importing $CUSTOMERS customers"
   local t0=$SECONDS
-  HOTLINE_DATABASE_URL="$db" HOTLINE_LOG=warn "$BIN/hotline" import accounts "$CSV" \
+  # The import is not measured, and SQLite's synchronous is a setting of each connection, not
+  # of the file: the data are the same whatever the server runs with.
+  HOTLINE_DATABASE_URL="$db" HOTLINE_SQLITE_SYNCHRONOUS=normal HOTLINE_LOG=warn \
+    "$BIN/hotline" import accounts "$CSV" \
     >"$OUT/$name.import.log" 2>&1 || { tail -n 20 "$OUT/$name.import.log" >&2; die "$name: import failed"; }
   say "$name: $(head -n 1 "$OUT/$name.import.log") in $((SECONDS - t0)) s"
   port="$(free_port)"
-  HOTLINE_DATABASE_URL="$db" \
+  env "$@" HOTLINE_DATABASE_URL="$db" \
     HOTLINE_LISTEN="127.0.0.1:$port" \
     HOTLINE_PUBLIC_URL="http://127.0.0.1:$port" \
     HOTLINE_TWILIO_AUTH_TOKEN="$TOKEN" \
@@ -202,9 +209,20 @@ check_stored() { # name stored_count
 }
 
 # --- SQLite -----------------------------------------------------------------------------
-rm -f "$OUT"/bench.db "$OUT"/bench.db-*
-run_hotline sqlite "sqlite://$OUT/bench.db"
-check_stored sqlite "$(sqlite3 "$OUT/bench.db" 'SELECT count(*) FROM call_steps' 2>/dev/null || true)"
+# One run per synchronous setting, each on a fresh database: "sqlite" flushes every commit
+# (the default), "sqlite_normal" only at checkpoints.
+SQLITE_RUNS=""
+for mode in $SQLITE_MODES; do
+  case "$mode" in
+    full) name=sqlite ;;
+    normal) name=sqlite_normal ;;
+    *) die "SQLITE_MODES: $mode is neither full nor normal" ;;
+  esac
+  rm -f "$OUT/$name.db" "$OUT/$name.db"-*
+  run_hotline "$name" "sqlite://$OUT/$name.db" HOTLINE_SQLITE_SYNCHRONOUS="$mode"
+  check_stored "$name" "$(sqlite3 "$OUT/$name.db" 'SELECT count(*) FROM call_steps' 2>/dev/null || true)"
+  SQLITE_RUNS+=" $name"
+done
 
 # --- PostgreSQL -------------------------------------------------------------------------
 command -v psql >/dev/null && command -v pg_isready >/dev/null || die "psql/pg_isready not installed"
@@ -217,6 +235,7 @@ if ! pg_isready -h "$PG_HOST" -p "$PG_PORT" -q; then
 fi
 pg_isready -h "$PG_HOST" -p "$PG_PORT" -q || die "PostgreSQL at $PG_HOST:$PG_PORT is not ready"
 PG_VERSION="$(psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -qAt -c 'SHOW server_version' | cut -d' ' -f1)"
+PG_SYNC="$(psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -qAt -c 'SHOW synchronous_commit')"
 PG_DB="hotline_bench_$(date +%s)_$$"
 psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -qAt -c "CREATE DATABASE $PG_DB" >/dev/null ||
   die "cannot create database $PG_DB"
@@ -257,7 +276,9 @@ row() { # label name
     + " | \(if .errors + .errors_outside_window > 0 then "**\(.errors) (+\(.errors_outside_window) outside the window)**" else "0" end) |"
   ' "$OUT/$2.json"
 }
-total_errors="$(jq -s 'map(.errors + .errors_outside_window) | add' "$OUT"/sqlite.json "$OUT"/postgres.json "$OUT"/baseline.json)"
+runs=()
+for name in $SQLITE_RUNS postgres baseline; do runs+=("$OUT/$name.json"); done
+total_errors="$(jq -s 'map(.errors + .errors_outside_window) | add' "${runs[@]}")"
 commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 dirty="$(git status --porcelain -- src migrations Cargo.toml Cargo.lock 2>/dev/null | head -c1)"
 {
@@ -269,13 +290,21 @@ dirty="$(git status --porcelain -- src migrations Cargo.toml Cargo.lock 2>/dev/n
   echo
   echo "| server | req/s | % of baseline | calls/s | p50 ms | p99 ms | max ms | peak RSS MiB | CPU server / load / rest | errors |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-  row "hotline, SQLite" sqlite
+  for name in $SQLITE_RUNS; do
+    case "$name" in
+      sqlite) row "hotline, SQLite, synchronous=FULL (default)" sqlite ;;
+      sqlite_normal) row "hotline, SQLite, synchronous=NORMAL" sqlite_normal ;;
+    esac
+  done
   row "hotline, PostgreSQL $PG_VERSION" postgres
   row "baseline (hyper + signature)" baseline
   echo
   echo "- Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc --all) cores, $(uname -sr)."
   echo "- Build: hotline $commit${dirty:+ (with uncommitted changes)}, $(rustc --version)."
   echo "- Before the runs the idle machine was using ${IDLE_BUSY_PCT}% of a core."
+  echo "- SQLite synchronous=FULL flushes the log to disk at every commit (a batch of steps), so"
+  echo "  an answered step survives a power loss; NORMAL flushes only at checkpoints"
+  echo "  (HOTLINE_SQLITE_SYNCHRONOUS). PostgreSQL: synchronous_commit=$PG_SYNC."
   echo "- PostgreSQL is not pinned: its backends run wherever the OS puts them, sharing both cores"
   echo "  with the server and the load generator."
   echo "- CPU: share of one core used during the measured window by the server (all its threads),"

@@ -65,7 +65,7 @@ pub enum StartError {
 impl AppState {
     /// Loads the catalogs, opens and migrates the store, and starts the step writer.
     pub async fn build(cfg: Config) -> Result<Self, StartError> {
-        let store = store::connect(cfg.database_url.expose()).await?;
+        let store = store::connect_with(cfg.database_url.expose(), &cfg.store_options()).await?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         crate::callbacks::feed::ensure_standing(store.as_ref(), &cfg.callbacks, clock.now_ms())
             .await?;
@@ -226,19 +226,23 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Load balancers give up on a health check after a second or so: a store that has not
+/// answered by then counts as unreachable.
+const READY_DEADLINE: Duration = Duration::from_millis(800);
+
 async fn readyz(State(st): State<AppState>) -> Response {
-    match st.steps.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "store unreachable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(header::RETRY_AFTER, "5")],
-                "store unreachable\n",
-            )
-                .into_response()
-        }
-    }
+    let error = match tokio::time::timeout(READY_DEADLINE, st.steps.store.ping()).await {
+        Ok(Ok(())) => return (StatusCode::OK, "ready\n").into_response(),
+        Ok(Err(e)) => e,
+        Err(_) => store::StoreError::TimedOut,
+    };
+    tracing::warn!(error = %error, "store unreachable");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "5")],
+        "store unreachable\n",
+    )
+        .into_response()
 }
 
 /// Serves until `shutdown` resolves, then lets requests in flight finish within

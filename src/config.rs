@@ -65,6 +65,10 @@ pub struct Config {
     pub public_url: String,
     /// `sqlite://hotline.db` (default) or `postgres://…`.
     pub database_url: Secret,
+    /// SQLite only: `full` (default) flushes every commit to disk, so what a caller was told
+    /// survives a power loss; `normal` only survives a crash of the process (README,
+    /// "Durability").
+    pub sqlite_synchronous: crate::store::SqliteSynchronous,
     pub twilio: TwilioConfig,
     /// Bearer token for `/api/v1`; the API refuses every request while it is unset.
     pub api_token: Secret,
@@ -306,6 +310,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: "http://127.0.0.1:8080".into(),
             database_url: Secret::new("sqlite://hotline.db"),
+            sqlite_synchronous: crate::store::SqliteSynchronous::default(),
             twilio: TwilioConfig::default(),
             api_token: Secret::default(),
             agent_number: None,
@@ -351,7 +356,7 @@ impl Default for BillingConfig {
     fn default() -> Self {
         BillingConfig {
             url: None,
-            timeout_ms: 3000,
+            timeout_ms: 1000,
         }
     }
 }
@@ -365,6 +370,7 @@ impl fmt::Debug for Config {
                 "database_url",
                 &crate::store::redact_url(self.database_url.expose()),
             )
+            .field("sqlite_synchronous", &self.sqlite_synchronous)
             .field("twilio.account_sid", &self.twilio.account_sid)
             .field("twilio.auth_token", &self.twilio.auth_token)
             .field("twilio.api_base", &self.twilio.api_base)
@@ -453,6 +459,13 @@ impl Config {
         }
         if let Some(v) = non_empty("HOTLINE_DATABASE_URL") {
             self.database_url = Secret::new(v);
+        }
+        if let Some(v) = non_empty("HOTLINE_SQLITE_SYNCHRONOUS") {
+            self.sqlite_synchronous =
+                crate::store::SqliteSynchronous::parse(&v).ok_or_else(|| ConfigError::Env {
+                    name: "HOTLINE_SQLITE_SYNCHRONOUS".into(),
+                    reason: format!("{v:?} is neither full nor normal"),
+                })?;
         }
         if let Some(v) = non_empty("HOTLINE_TWILIO_ACCOUNT_SID") {
             self.twilio.account_sid = v;
@@ -573,9 +586,13 @@ impl Config {
                 "console.idle_minutes and console.max_hours must be at least 1".into(),
             ));
         }
-        if !(100..=10_000).contains(&self.billing.timeout_ms) {
+        // A bill is read inside a webhook, which answers within 2 s whatever happens
+        // (`telephony::twilio::webhook::DEADLINE`): a slower billing source would have the
+        // caller hear a general apology instead of being told the bill is unavailable.
+        if !(100..=1000).contains(&self.billing.timeout_ms) {
             return Err(ConfigError::Invalid(
-                "billing.timeout_ms must be between 100 and 10000 (the carrier waits 15 s)".into(),
+                "billing.timeout_ms must be between 100 and 1000 (webhooks answer within 2 s)"
+                    .into(),
             ));
         }
         let h = &self.http;
@@ -627,6 +644,13 @@ impl Config {
         Ok(())
     }
 
+    /// How the store is opened, beyond its URL.
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            sqlite_synchronous: self.sqlite_synchronous,
+        }
+    }
+
     /// The working-day calendar: `calendar_file` when set, else the built-in one.
     pub fn calendar(&self) -> Result<Calendar, CalendarError> {
         match &self.calendar_file {
@@ -654,6 +678,29 @@ mod tests {
         assert_eq!(cfg.public_url, "https://ivr.example.com");
         let dbg = format!("{cfg:?}");
         assert!(!dbg.contains("tok-123") && !dbg.contains("pw@"), "{dbg}");
+    }
+
+    #[test]
+    fn sqlite_flushes_every_commit_unless_told_otherwise() {
+        use crate::store::SqliteSynchronous;
+        assert_eq!(
+            Config::default().store_options().sqlite_synchronous,
+            SqliteSynchronous::Full
+        );
+        let mut cfg = Config::default();
+        cfg.apply_env(|k| (k == "HOTLINE_SQLITE_SYNCHRONOUS").then(|| " Normal ".into()))
+            .unwrap();
+        assert_eq!(cfg.sqlite_synchronous, SqliteSynchronous::Normal);
+        let parsed: Config = toml::from_str("sqlite_synchronous = \"normal\"\n").unwrap();
+        assert_eq!(parsed.sqlite_synchronous, SqliteSynchronous::Normal);
+        let err = Config::default()
+            .apply_env(|k| (k == "HOTLINE_SQLITE_SYNCHRONOUS").then(|| "off".into()))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("HOTLINE_SQLITE_SYNCHRONOUS"),
+            "{err}"
+        );
+        assert!(toml::from_str::<Config>("sqlite_synchronous = \"off\"\n").is_err());
     }
 
     #[test]

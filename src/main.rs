@@ -224,7 +224,7 @@ async fn run() -> anyhow::Result<()> {
     match cli.cmd {
         Cmd::Serve { demo } => serve(cfg, demo).await,
         Cmd::Migrate => {
-            store::connect(cfg.database_url.expose())
+            store::connect_with(cfg.database_url.expose(), &cfg.store_options())
                 .await
                 .context("migrating the store")?;
             outln!("migrated {}", store::redact_url(cfg.database_url.expose()))?;
@@ -372,7 +372,7 @@ async fn shutdown_signal() {
 }
 
 async fn import_accounts(cfg: Config, file: PathBuf) -> anyhow::Result<()> {
-    let store = store::connect(cfg.database_url.expose())
+    let store = store::connect_with(cfg.database_url.expose(), &cfg.store_options())
         .await
         .context("opening the store")?;
     let f = std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
@@ -410,7 +410,7 @@ async fn import_accounts(cfg: Config, file: PathBuf) -> anyhow::Result<()> {
 /// Prints why a callback was (not yet) called, then its ledger: `time  kind  detail`, in the
 /// customer's zone.
 async fn callbacks_why(cfg: Config, id: i64) -> anyhow::Result<()> {
-    let store = store::connect(cfg.database_url.expose())
+    let store = store::connect_with(cfg.database_url.expose(), &cfg.store_options())
         .await
         .context("opening the store")?;
     let calendar = cfg.calendar().context("loading the calendar")?;
@@ -451,7 +451,7 @@ async fn campaign(
 /// Queues a CSV list into a campaign with a progress bar; exits 2 when a row was rejected.
 async fn campaigns_import(cfg: Config, id: i64, file: PathBuf) -> anyhow::Result<()> {
     use hotline::callbacks::lists;
-    let store = store::connect(cfg.database_url.expose())
+    let store = store::connect_with(cfg.database_url.expose(), &cfg.store_options())
         .await
         .context("opening the store")?;
     let c = campaign(store.as_ref(), id).await?;
@@ -505,7 +505,7 @@ async fn campaigns_import(cfg: Config, id: i64, file: PathBuf) -> anyhow::Result
 }
 
 async fn campaigns_report(cfg: Config, id: i64) -> anyhow::Result<()> {
-    let store = store::connect(cfg.database_url.expose())
+    let store = store::connect_with(cfg.database_url.expose(), &cfg.store_options())
         .await
         .context("opening the store")?;
     let c = campaign(store.as_ref(), id).await?;
@@ -523,7 +523,7 @@ async fn report(
     format: &str,
 ) -> anyhow::Result<()> {
     use hotline::clock::Clock as _;
-    let store = store::connect(cfg.database_url.expose())
+    let store = store::connect_with(cfg.database_url.expose(), &cfg.store_options())
         .await
         .context("opening the store")?;
     let calendar = cfg.calendar().context("loading the calendar")?;
@@ -541,7 +541,7 @@ async fn report(
 
 async fn rollup(cfg: Config, rebuild: bool) -> anyhow::Result<()> {
     use hotline::clock::Clock as _;
-    let store = store::connect(cfg.database_url.expose())
+    let store = store::connect_with(cfg.database_url.expose(), &cfg.store_options())
         .await
         .context("opening the store")?;
     let calendar = cfg.calendar().context("loading the calendar")?;
@@ -585,7 +585,7 @@ fn agent_password() -> anyhow::Result<String> {
 async fn agents(cfg: Config, what: AgentsCmd) -> anyhow::Result<()> {
     use hotline::agents::{self as ag, AgentUpdate, NewAgent, Role};
     use hotline::prompts::Locale;
-    let store = store::connect(cfg.database_url.expose())
+    let store = store::connect_with(cfg.database_url.expose(), &cfg.store_options())
         .await
         .context("opening the store")?;
     let now = chrono::Utc::now().timestamp_millis();

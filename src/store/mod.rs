@@ -64,6 +64,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the step writer has stopped")]
     WriterGone,
+    /// The store did not answer in time (unreachable, or a network that swallows packets).
+    #[error("the store did not answer in time")]
+    TimedOut,
     /// A ticket change its state does not allow.
     #[error(transparent)]
     Transition(#[from] crate::tickets::TransitionError),
@@ -114,7 +117,10 @@ impl StoreError {
             | StoreError::Conflict(_)
             | StoreError::Corrupt(_)
             | StoreError::Transition(_) => false,
-            StoreError::UnsupportedUrl | StoreError::Migrate(_) | StoreError::WriterGone => true,
+            StoreError::UnsupportedUrl
+            | StoreError::Migrate(_)
+            | StoreError::WriterGone
+            | StoreError::TimedOut => true,
         }
     }
 }
@@ -618,9 +624,54 @@ fn embedded_migrations(files: &[(i64, &str, &'static str)]) -> sqlx::migrate::Mi
 
 /// Opens the store named by `url` (`sqlite:path`, `sqlite://path`, `postgres://…`) and
 /// migrates it. A SQLite file is created when missing.
+/// When a commit SQLite has answered is safe (README, "Durability"). PostgreSQL's is the
+/// server's own (`synchronous_commit`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    /// `synchronous = FULL`: the log is flushed to disk at every commit, so what a caller was
+    /// told (a PIN failure counted, a ticket promised) survives a power loss. Group commit
+    /// makes it one flush per batch of steps.
+    #[default]
+    Full,
+    /// `synchronous = NORMAL`: the log is flushed only at checkpoints; a commit survives the
+    /// process crashing, but the last ones can be lost with the machine.
+    Normal,
+}
+
+impl SqliteSynchronous {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "full" => Some(SqliteSynchronous::Full),
+            "normal" => Some(SqliteSynchronous::Normal),
+            _ => None,
+        }
+    }
+
+    /// The value of SQLite's `PRAGMA synchronous`.
+    pub fn pragma(self) -> &'static str {
+        match self {
+            SqliteSynchronous::Full => "FULL",
+            SqliteSynchronous::Normal => "NORMAL",
+        }
+    }
+}
+
+/// How a store is opened, beyond its URL.
+#[derive(Debug, Clone, Default)]
+pub struct StoreOptions {
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+/// Opens the store with the default options (see `connect_with`).
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    connect_with(url, &StoreOptions::default()).await
+}
+
+/// Opens the store at `url` (`sqlite:…` or `postgres://…`) and migrates it.
+pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>> {
     let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
-        Arc::new(sqlite::SqliteStore::open(url).await?)
+        Arc::new(sqlite::SqliteStore::open(url, options.sqlite_synchronous).await?)
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Arc::new(postgres::PgStore::open(url).await?)
     } else {

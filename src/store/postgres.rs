@@ -20,6 +20,15 @@ use crate::calls::CallRecord;
 use crate::customers::{Account, AccountWrite};
 
 const MAX_CONNECTIONS: u32 = 10;
+/// How long a request waits for a connection, connecting (and checking an idle one)
+/// included. Under load a connection is free within milliseconds; when the server is down or
+/// unreachable every request fails after this, instead of each waiting for its own
+/// connection to time out. Webhooks answer within 2 s whatever happens (see
+/// `telephony::twilio::webhook::DEADLINE`); this is for everything else.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long start-up waits for a server that refuses or does not answer (one still
+/// starting, say).
+const START_PATIENCE: Duration = Duration::from_secs(10);
 
 pub struct PgStore {
     pool: PgPool,
@@ -71,13 +80,28 @@ fn migrator() -> Migrator {
 }
 
 impl PgStore {
-    /// Connects to `postgres://…`; fails at once when the server cannot be reached.
+    /// Connects to `postgres://…`; fails when the server cannot be reached within
+    /// `START_PATIENCE`, and at once when it refuses the login or the database.
+    ///
+    /// An idle connection is checked (a round trip) before use, sqlx's default: one that
+    /// went dead during an outage is then replaced, and one whose check hangs (the network
+    /// swallows packets) is dropped when the acquire times out. A connection dropped in the
+    /// middle of a query (a webhook past its deadline) is checked by sqlx before it returns to
+    /// the pool; through a black hole that check waits for the network, so such connections
+    /// come back when it does, without a restart.
     pub async fn open(url: &str) -> Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect(url)
-            .await?;
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_lazy(url)?;
+        let started = std::time::Instant::now();
+        loop {
+            match pool.acquire().await {
+                Ok(_) => break,
+                Err(sqlx::Error::PoolTimedOut) if started.elapsed() < START_PATIENCE => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
         Ok(PgStore { pool })
     }
 

@@ -84,12 +84,16 @@ fn migrator() -> Migrator {
 }
 
 impl SqliteStore {
-    /// Opens (creating when missing) the database at `sqlite://path` or `sqlite:path`.
-    pub async fn open(url: &str) -> Result<Self> {
+    /// Opens (creating when missing) the database at `sqlite://path` or `sqlite:path`; every
+    /// connection runs with `synchronous` (see `store::SqliteSynchronous`).
+    pub async fn open(url: &str, synchronous: super::SqliteSynchronous) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(match synchronous {
+                super::SqliteSynchronous::Full => SqliteSynchronous::Full,
+                super::SqliteSynchronous::Normal => SqliteSynchronous::Normal,
+            })
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         // The writer connects first: it creates the file and switches it to WAL. It does not
@@ -103,7 +107,7 @@ impl SqliteStore {
             .max_connections(READ_CONNECTIONS)
             .connect_with(options.clone())
             .await?;
-        let direct = Direct::open(options.get_filename())?;
+        let direct = Direct::open(options.get_filename(), synchronous)?;
         let checkpointer =
             tokio::spawn(checkpoint_regularly(read.clone(), direct.restart_wanted()))
                 .abort_handle();
@@ -574,5 +578,38 @@ mod tests {
             on_disk.iter().map(key).collect::<Vec<_>>(),
             embedded.iter().map(key).collect::<Vec<_>>()
         );
+    }
+
+    /// Every connection that writes (sqlx's writer and the direct step writer) flushes each
+    /// commit to disk by default, so an answered step survives a power loss; `normal` is the
+    /// configured exception. Readers follow the same setting.
+    #[tokio::test]
+    async fn commits_are_flushed_to_disk_unless_configured_otherwise() {
+        use crate::store::SqliteSynchronous as Sync;
+        for (setting, expected) in [(Sync::default(), 2), (Sync::Full, 2), (Sync::Normal, 1)] {
+            let dir = tempfile::tempdir().expect("tmp");
+            let url = format!("sqlite://{}/hotline.db", dir.path().display());
+            let store = SqliteStore::open(&url, setting).await.expect("open");
+            let pragma = "PRAGMA synchronous";
+            let write: i64 = sqlx::query_scalar(pragma)
+                .fetch_one(&store.write)
+                .await
+                .expect("writer");
+            let read: i64 = sqlx::query_scalar(pragma)
+                .fetch_one(&store.read)
+                .await
+                .expect("reader");
+            let direct = store
+                .direct
+                .writer_synchronous()
+                .await
+                .expect("direct writer");
+            let direct_read = store.direct.reader_synchronous().expect("direct reader");
+            assert_eq!(
+                (write, direct, read, direct_read),
+                (expected, expected, expected, expected),
+                "{setting:?}: sqlx writer, direct writer, sqlx reader, direct reader"
+            );
+        }
     }
 }

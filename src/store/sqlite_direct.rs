@@ -26,7 +26,7 @@ use tokio::sync::oneshot;
 use super::reports_tickets::milestone_sql;
 use super::rows::{self, By, sql};
 use super::sqlite::{ACCOUNT_SQL, BILL_WITH_CHARGES};
-use super::{Result, StatusEvent, StepOutcome, StepWrite, StoreError};
+use super::{Result, SqliteSynchronous, StatusEvent, StepOutcome, StepWrite, StoreError};
 use crate::billing::Bill;
 use crate::customers::Account;
 
@@ -34,14 +34,20 @@ use crate::customers::Account;
 const KEEP_READERS: usize = 8;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-struct Job {
-    steps: Vec<StepWrite>,
-    statuses: Vec<StatusEvent>,
-    reply: oneshot::Sender<Result<Vec<StepOutcome>>>,
+enum Job {
+    Commit {
+        steps: Vec<StepWrite>,
+        statuses: Vec<StatusEvent>,
+        reply: oneshot::Sender<Result<Vec<StepOutcome>>>,
+    },
+    /// The writer connection's `PRAGMA synchronous`, for tests.
+    #[cfg(test)]
+    Synchronous(oneshot::Sender<Result<i64>>),
 }
 
 pub(super) struct Direct {
     path: PathBuf,
+    synchronous: SqliteSynchronous,
     readers: Mutex<Vec<Connection>>,
     /// The writer thread stops when this is dropped.
     writer: mpsc::Sender<Job>,
@@ -49,20 +55,23 @@ pub(super) struct Direct {
     restart: Arc<AtomicBool>,
 }
 
-fn open(path: &Path) -> Result<Connection> {
+fn open(path: &Path, synchronous: SqliteSynchronous) -> Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
+    conn.execute_batch(&format!(
+        "PRAGMA foreign_keys = ON; PRAGMA synchronous = {};",
+        synchronous.pragma()
+    ))?;
     Ok(conn)
 }
 
 impl Direct {
     /// Opens the writer on the database at `path`, which must exist and be in WAL mode.
-    pub fn open(path: &Path) -> Result<Self> {
-        let mut conn = open(path)?;
+    pub fn open(path: &Path, synchronous: SqliteSynchronous) -> Result<Self> {
+        let mut conn = open(path, synchronous)?;
         // Checkpoints run beside the writer (see `sqlite::checkpoint_regularly`).
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
         let (tx, rx) = mpsc::channel::<Job>();
@@ -72,8 +81,21 @@ impl Direct {
             .name("sqlite-writer".into())
             .spawn(move || {
                 for job in rx {
-                    let result = commit(&mut conn, &job.steps, &job.statuses);
-                    let _ = job.reply.send(result);
+                    let (steps, statuses, reply) = match job {
+                        Job::Commit {
+                            steps,
+                            statuses,
+                            reply,
+                        } => (steps, statuses, reply),
+                        #[cfg(test)]
+                        Job::Synchronous(reply) => {
+                            let value = conn.query_row("PRAGMA synchronous", [], |r| r.get(0));
+                            let _ = reply.send(value.map_err(StoreError::from));
+                            continue;
+                        }
+                    };
+                    let result = commit(&mut conn, &steps, &statuses);
+                    let _ = reply.send(result);
                     if wanted.swap(false, Ordering::Relaxed) {
                         // Waits (through the busy timeout) only for readers, which are short.
                         let done: rusqlite::Result<(i64, i64, i64)> =
@@ -89,6 +111,7 @@ impl Direct {
             .map_err(|e| StoreError::Corrupt(format!("cannot start the SQLite writer: {e}")))?;
         Ok(Direct {
             path: path.to_path_buf(),
+            synchronous,
             readers: Mutex::new(Vec::new()),
             writer: tx,
             restart,
@@ -107,13 +130,29 @@ impl Direct {
         statuses: Vec<StatusEvent>,
     ) -> Result<Vec<StepOutcome>> {
         let (reply, rx) = oneshot::channel();
-        let job = Job {
+        let job = Job::Commit {
             steps,
             statuses,
             reply,
         };
         self.writer.send(job).map_err(|_| StoreError::WriterGone)?;
         rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// The writer connection's `PRAGMA synchronous` (0 off, 1 normal, 2 full, 3 extra).
+    #[cfg(test)]
+    pub async fn writer_synchronous(&self) -> Result<i64> {
+        let (reply, rx) = oneshot::channel();
+        self.writer
+            .send(Job::Synchronous(reply))
+            .map_err(|_| StoreError::WriterGone)?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// A read connection's `PRAGMA synchronous`.
+    #[cfg(test)]
+    pub fn reader_synchronous(&self) -> Result<i64> {
+        self.read(|c| Ok(c.query_row("PRAGMA synchronous", [], |r| r.get(0))?))
     }
 
     pub fn account(&self, by: By<'_>) -> Result<Option<Account>> {
@@ -135,7 +174,7 @@ impl Direct {
         let conn = match idle {
             Some(c) => c,
             None => {
-                let c = open(&self.path)?;
+                let c = open(&self.path, self.synchronous)?;
                 c.execute_batch("PRAGMA query_only = ON;")?;
                 c
             }

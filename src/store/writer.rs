@@ -6,8 +6,10 @@
 //! caller's bad write never fails the others'.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::task::JoinHandle;
 
 use super::{Result, StatusEvent, StepOutcome, StepWrite, Store, StoreError};
 
@@ -15,6 +17,19 @@ use super::{Result, StatusEvent, StepOutcome, StepWrite, Store, StoreError};
 const MAX_BATCH: usize = 256;
 /// Scheduler passes a batch waits at most for more writes (see `run`).
 const MAX_GATHER_PASSES: usize = 8;
+/// A batch the store has not committed by then fails. A store that stops answering (a
+/// network black hole: nothing refused, nothing answered) would otherwise hold the one
+/// writer, and every write after it, until the network came back. Busy waits on SQLite
+/// (five seconds) fit inside it.
+const BATCH_DEADLINE: Duration = Duration::from_secs(6);
+/// How long a status report is tried again while the store fails (see
+/// `record_status_in_background`); Twilio does not send it again.
+const STATUS_PATIENCE: Duration = Duration::from_secs(15 * 60);
+/// The longest pause between two tries of a status report.
+const STATUS_RETRY_MAX: Duration = Duration::from_secs(30);
+/// Status reports waiting for the store at most (a few hundred bytes each); past this a
+/// report is refused rather than kept.
+const MAX_PENDING_STATUSES: usize = 10_000;
 
 type Reply<T> = oneshot::Sender<Result<T, Arc<StoreError>>>;
 
@@ -27,6 +42,8 @@ enum Write {
 #[derive(Clone)]
 pub struct StepWriter {
     tx: mpsc::Sender<Write>,
+    /// Room for status reports still being written in the background.
+    pending_statuses: Arc<Semaphore>,
 }
 
 impl StepWriter {
@@ -34,7 +51,10 @@ impl StepWriter {
     pub fn spawn(store: Arc<dyn Store>) -> Self {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
         tokio::spawn(run(store, rx));
-        StepWriter { tx }
+        StepWriter {
+            tx,
+            pending_statuses: Arc::new(Semaphore::new(MAX_PENDING_STATUSES)),
+        }
     }
 
     /// Records one step; returns once it is committed (or found to be a replay).
@@ -47,6 +67,38 @@ impl StepWriter {
     pub async fn record_status(&self, event: StatusEvent) -> Result<(), Arc<StoreError>> {
         let (reply, rx) = oneshot::channel();
         self.send(Write::Status(event, reply), rx).await
+    }
+
+    /// Records a status report from a task of its own, which tries again while the store
+    /// fails (for up to `STATUS_PATIENCE`), so that a report that arrives during an outage is
+    /// stored when the store is back. The handle tells when it is stored or given up; `None`
+    /// when too many reports are already waiting (this one is not kept).
+    pub fn record_status_in_background(
+        &self,
+        event: StatusEvent,
+    ) -> Option<JoinHandle<Result<(), Arc<StoreError>>>> {
+        let permit = self.pending_statuses.clone().try_acquire_owned().ok()?;
+        let writer = self.clone();
+        Some(tokio::spawn(async move {
+            let _permit = permit;
+            let give_up = tokio::time::Instant::now() + STATUS_PATIENCE;
+            let mut pause = Duration::from_secs(1);
+            loop {
+                match writer.record_status(event.clone()).await {
+                    Ok(()) => return Ok(()),
+                    Err(e) if matches!(*e, StoreError::WriterGone) => return Err(e),
+                    Err(e) if tokio::time::Instant::now() + pause < give_up => {
+                        tracing::warn!(call_sid = %event.call_sid, error = %e, retry_in_secs = pause.as_secs(), "a status report waits for the store");
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(STATUS_RETRY_MAX);
+                    }
+                    Err(e) => {
+                        tracing::error!(call_sid = %event.call_sid, status = %event.status, error = %e, "a status report is lost: the store failed for too long");
+                        return Err(e);
+                    }
+                }
+            }
+        }))
     }
 
     async fn send<T>(
@@ -86,6 +138,10 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Write>) {
         }
         for w in buf.drain(..) {
             match w {
+                // Its request gave up waiting (the webhook's deadline passed) and the caller
+                // heard an apology: recording the step would store an answer nobody heard,
+                // and apply its effects (a PIN failure) behind the caller's back.
+                Write::Step(_, r) if r.is_closed() => {}
                 Write::Step(s, r) => {
                     steps.push(s);
                     step_replies.push(r);
@@ -96,18 +152,23 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Write>) {
                 }
             }
         }
+        if steps.is_empty() && statuses.is_empty() {
+            continue;
+        }
         let batch = (std::mem::take(&mut steps), std::mem::take(&mut statuses));
         // Kept only for a batch of several writes, which is what a fallback could split.
         let retry = (batch.0.len() + batch.1.len() > 1).then(|| batch.clone());
-        let result = match store.commit(batch.0, batch.1).await {
-            Ok(outcomes) if outcomes.len() == step_replies.len() => Ok(outcomes),
-            Ok(outcomes) => Err(StoreError::Corrupt(format!(
-                "{} outcomes for {} steps",
-                outcomes.len(),
-                step_replies.len()
-            ))),
-            Err(e) => Err(e),
-        };
+        let result =
+            match tokio::time::timeout(BATCH_DEADLINE, store.commit(batch.0, batch.1)).await {
+                Ok(Ok(outcomes)) if outcomes.len() == step_replies.len() => Ok(outcomes),
+                Ok(Ok(outcomes)) => Err(StoreError::Corrupt(format!(
+                    "{} outcomes for {} steps",
+                    outcomes.len(),
+                    step_replies.len()
+                ))),
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(StoreError::TimedOut),
+            };
         match (result, retry) {
             (Ok(outcomes), _) => {
                 for (r, o) in step_replies.drain(..).zip(outcomes) {

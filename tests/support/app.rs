@@ -46,13 +46,6 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
-        // Logs show with `HOTLINE_LOG=debug cargo test -- --nocapture`.
-        if let Ok(filter) = std::env::var("HOTLINE_LOG") {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_test_writer()
-                .try_init();
-        }
         let (url, tmp) = match backend {
             Backend::Sqlite => {
                 let (u, t) = super::db::sqlite_url().await;
@@ -60,6 +53,24 @@ impl TestApp {
             }
             Backend::Postgres => (super::db::pg_url().await?, None),
         };
+        Some(Self::spawn_on(backend, url, tmp, tweak).await)
+    }
+
+    /// A fresh app on the empty database at `url` (from `db::pg_url`, say, seen through
+    /// a proxy), with the demo customers.
+    pub async fn spawn_on(
+        backend: Backend,
+        url: String,
+        tmp: Option<tempfile::TempDir>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestApp {
+        // Logs show with `HOTLINE_LOG=debug cargo test -- --nocapture`.
+        if let Ok(filter) = std::env::var("HOTLINE_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .try_init();
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -96,7 +107,7 @@ impl TestApp {
             })
             .await
         });
-        Some(TestApp {
+        TestApp {
             twilio,
             sim: Simulator::new(&base, AUTH_TOKEN, ACCOUNT_SID),
             base,
@@ -108,7 +119,7 @@ impl TestApp {
             stop,
             server,
             _tmp: tmp,
-        })
+        }
     }
 
     /// GET an API path with the API token.

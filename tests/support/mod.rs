@@ -7,5 +7,6 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod blackhole;
 pub mod console;
 pub mod db;

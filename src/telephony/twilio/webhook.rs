@@ -8,7 +8,9 @@
 //! before anything is read or written (403 otherwise); after it, control characters the
 //! store or TwiML cannot hold are replaced in every name and value. Twilio never gets an HTTP 500 or a
 //! body that is not TwiML: every failure after the signature check (store down, a bug, a
-//! timeout, a panic) answers an apology in the caller's language and a way out.
+//! timeout, a panic) answers an apology in the caller's language and a way out. Every
+//! webhook answers within `DEADLINE` whatever the store does; work that must not be lost
+//! (status reports) goes on in the background.
 
 use std::time::Duration;
 
@@ -34,8 +36,11 @@ use crate::telephony::AnsweredBy;
 use crate::telephony::{CallInput, CallStatus, Verb, mask_number};
 use crate::tickets::{Action, Origin};
 
-/// The whole step, data and all, must answer well inside Twilio's 15 seconds.
-const STEP_DEADLINE: Duration = Duration::from_secs(10);
+/// The most a webhook's work may take. Twilio waits 15 s, but a caller on a silent line
+/// hangs up long before: every webhook answers within 2 s, so the work gets 1.5 s and the
+/// rest is for rendering an apology and the network. The external billing source's timeout
+/// fits inside it (`billing.timeout_ms` is at most 1000).
+pub const DEADLINE: Duration = Duration::from_millis(1500);
 /// Keys longer than this are not a keypad entry.
 const MAX_DIGITS: usize = 32;
 
@@ -293,7 +298,7 @@ async fn run(st: &AppState, req: StepRequest) -> Response {
     let voices = &st.steps.cfg.voices;
     let base = st.steps.cfg.public_url.as_str();
     let render = |verbs: &[Verb]| twiml::render(verbs, base, voices);
-    match tokio::time::timeout(STEP_DEADLINE, st.steps.handle(&req, render)).await {
+    match tokio::time::timeout(DEADLINE, st.steps.handle(&req, render)).await {
         Ok(Ok(body)) => xml(body),
         Ok(Err(StepError::UnknownCall)) => {
             tracing::warn!(call_sid = %req.call_sid, "step for a call never started here; restarting it");
@@ -363,27 +368,81 @@ async fn status(State(st): State<AppState>, v: Verified) -> Response {
         new_call: v.new_call(),
     };
     let from = mask_number(&event.new_call.from_number);
-    match st.steps.writer.record_status(event).await {
-        Ok(()) => {
+    let Some(stored) = st.steps.writer.record_status_in_background(event) else {
+        tracing::error!(
+            call_sid,
+            status = status.as_str(),
+            "too many status reports wait for the store; this one is dropped"
+        );
+        return unavailable(&st);
+    };
+    match tokio::time::timeout(DEADLINE, stored).await {
+        Ok(Ok(Ok(()))) => {
             tracing::info!(call_sid, status = status.as_str(), %from, "call status");
-            xml(twiml::render(
-                &[],
-                &st.steps.cfg.public_url,
-                &st.steps.cfg.voices,
-            ))
+            empty(&st)
         }
-        Err(e) => {
-            // Twilio ignores a status callback's body but logs a 5xx as an error and does not
-            // retry by default; a 503 at least shows in its debugger.
+        // The writer stopped (the task logged why), or the task panicked.
+        Ok(Ok(Err(_))) => unavailable(&st),
+        Ok(Err(e)) => {
             tracing::error!(call_sid, error = %e, "recording call status failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(header::CONTENT_TYPE, twiml::CONTENT_TYPE)],
-                twiml::render(&[], &st.steps.cfg.public_url, &st.steps.cfg.voices),
-            )
-                .into_response()
+            unavailable(&st)
+        }
+        Err(_) => {
+            // The store is slow or out. The report is kept and tried again until the store
+            // is back, so it is answered as taken: Twilio does not send it again anyway.
+            tracing::warn!(
+                call_sid,
+                status = status.as_str(),
+                %from,
+                "call status not stored yet; still trying in the background"
+            );
+            empty(&st)
         }
     }
+}
+
+/// The empty TwiML document: what callbacks that say nothing to the caller answer.
+fn empty(st: &AppState) -> Response {
+    render(st, &[])
+}
+
+/// An empty TwiML document with a 503: Twilio ignores a callback's body, and shows a 5xx in
+/// its debugger (and does not retry a callback by default).
+fn unavailable(st: &AppState) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::CONTENT_TYPE, twiml::CONTENT_TYPE)],
+        twiml::render(&[], &st.steps.cfg.public_url, &st.steps.cfg.voices),
+    )
+        .into_response()
+}
+
+/// Runs `work` (which logs its own outcome and says whether it succeeded) in a task of its
+/// own, and waits for it until `DEADLINE`: past it the webhook is answered and the work goes
+/// on in the background, so a store that stops answering holds up no callback.
+async fn in_time(work: impl std::future::Future<Output = bool> + Send + 'static) -> WorkEnd {
+    match tokio::time::timeout(DEADLINE, tokio::spawn(work)).await {
+        Ok(Ok(true)) => WorkEnd::Done,
+        Ok(Ok(false)) => WorkEnd::Failed,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "a webhook's work panicked");
+            WorkEnd::Failed
+        }
+        Err(_) => {
+            tracing::warn!(
+                "a webhook's work is still running at its deadline; it goes on in the background"
+            );
+            WorkEnd::Late
+        }
+    }
+}
+
+/// What became of work run by `in_time`.
+enum WorkEnd {
+    Done,
+    Failed,
+    /// Still running when the webhook had to answer.
+    Late,
 }
 
 /// A complaint's transcript, some time after the call: stored on the complaint ticket once,
@@ -399,16 +458,9 @@ async fn transcription(State(st): State<AppState>, v: Verified) -> Response {
         )
         .into_response();
     };
-    let empty = || {
-        xml(twiml::render(
-            &[],
-            &st.steps.cfg.public_url,
-            &st.steps.cfg.voices,
-        ))
-    };
     if v.get("TranscriptionStatus") != Some("completed") {
         tracing::info!(recording, "transcription did not complete");
-        return empty();
+        return empty(&st);
     }
     let text: String = v
         .get("TranscriptionText")
@@ -416,43 +468,47 @@ async fn transcription(State(st): State<AppState>, v: Verified) -> Response {
         .chars()
         .take(4000)
         .collect();
-    let result = async {
-        let Some(t) = st.steps.store.ticket_by_recording(recording).await? else {
-            return Ok(None);
-        };
+    let work = {
+        let (st, recording) = (st.clone(), recording.to_string());
         let origin = Origin {
             call_sid: transcription.to_string(),
             seq: 0,
         };
-        st.steps
-            .desk
-            .change(
-                &t.number,
-                &Action::Transcript { text },
-                "carrier",
-                Some(&origin),
-            )
-            .await
-            .map(Some)
+        async move {
+            let result = async {
+                let Some(t) = st.steps.store.ticket_by_recording(&recording).await? else {
+                    return Ok(None);
+                };
+                st.steps
+                    .desk
+                    .change(
+                        &t.number,
+                        &Action::Transcript { text },
+                        "carrier",
+                        Some(&origin),
+                    )
+                    .await
+                    .map(Some)
+            };
+            match result.await {
+                Ok(Some(t)) => {
+                    tracing::info!(ticket = %t.number, "complaint transcript stored");
+                    true
+                }
+                Ok(None) => {
+                    tracing::warn!(recording, "transcript for a recording no ticket holds");
+                    true
+                }
+                Err(e) => {
+                    tracing::error!(recording, error = %e, "storing a transcript failed");
+                    false
+                }
+            }
+        }
     };
-    match result.await {
-        Ok(Some(t)) => {
-            tracing::info!(ticket = %t.number, "complaint transcript stored");
-            empty()
-        }
-        Ok(None) => {
-            tracing::warn!(recording, "transcript for a recording no ticket holds");
-            empty()
-        }
-        Err(e) => {
-            tracing::error!(recording, error = %e, "storing a transcript failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(header::CONTENT_TYPE, twiml::CONTENT_TYPE)],
-                twiml::render(&[], &st.steps.cfg.public_url, &st.steps.cfg.voices),
-            )
-                .into_response()
-        }
+    match in_time(work).await {
+        WorkEnd::Done => empty(&st),
+        WorkEnd::Failed | WorkEnd::Late => unavailable(&st),
     }
 }
 
@@ -513,24 +569,28 @@ async fn callback_status(State(st): State<AppState>, v: Verified) -> Response {
         at: report.at,
         new_call: v.new_call(),
     };
-    let stored = async {
-        st.steps.writer.record_status(event).await?;
-        st.callbacks.status(&report).await?;
-        Ok::<(), crate::calls::service::StepError>(())
-    };
-    let empty = twiml::render(&[], &st.steps.cfg.public_url, &st.steps.cfg.voices);
-    match stored.await {
-        Ok(()) => xml(empty),
-        Err(e) => {
-            // A 5xx shows in Twilio's debugger; the reconciler settles the attempt anyway.
-            tracing::error!(call_sid, attempt_id, error = %e, "recording a callback status failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(header::CONTENT_TYPE, twiml::CONTENT_TYPE)],
-                empty,
-            )
-                .into_response()
+    let work = {
+        let st = st.clone();
+        async move {
+            let stored = async {
+                st.steps.writer.record_status(event).await?;
+                st.callbacks.status(&report).await?;
+                Ok::<(), crate::calls::service::StepError>(())
+            };
+            match stored.await {
+                Ok(()) => true,
+                Err(e) => {
+                    let call_sid = &report.provider_call_id;
+                    tracing::error!(call_sid, attempt_id, error = %e, "recording a callback status failed");
+                    false
+                }
+            }
         }
+    };
+    match in_time(work).await {
+        WorkEnd::Done => empty(&st),
+        // A 5xx shows in Twilio's debugger; the reconciler settles the attempt anyway.
+        WorkEnd::Failed | WorkEnd::Late => unavailable(&st),
     }
 }
 
@@ -590,7 +650,7 @@ async fn queue_wait(State(st): State<AppState>, v: Verified) -> Response {
             .then(|| v.get("Digits").map(str::to_string))
             .flatten(),
     };
-    let verbs = match tokio::time::timeout(STEP_DEADLINE, st.steps.queue_wait(&w)).await {
+    let verbs = match tokio::time::timeout(DEADLINE, st.steps.queue_wait(&w)).await {
         Ok(verbs) => verbs,
         Err(_) => {
             tracing::error!(call_sid, "queue wait timed out");
@@ -626,7 +686,7 @@ async fn agent_answer(
     answer: impl std::future::Future<Output = Result<Vec<Verb>, StepError>>,
 ) -> Response {
     let locale = st.steps.cfg.default_locale;
-    match tokio::time::timeout(STEP_DEADLINE, answer).await {
+    match tokio::time::timeout(DEADLINE, answer).await {
         Ok(Ok(verbs)) => render(st, &verbs),
         Ok(Err(e)) => {
             tracing::error!(error = %e, what, "agent webhook failed");
