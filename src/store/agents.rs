@@ -72,18 +72,6 @@ pub(super) mod sql {
          locale = $5, active = $6, password_hash = $7, updated_at = $8, \
          failed_logins = CASE WHEN $9 THEN 0 ELSE failed_logins END, \
          locked_until = CASE WHEN $9 THEN NULL ELSE locked_until END WHERE id = $1";
-    /// One password guess, counted before it is checked, as `rows::sql::PIN_GUESS` counts
-    /// PINs: `$1` agent, `$2` now, `$3` max failures, `$4` lock until.
-    pub const LOGIN_GUESS: &str = "UPDATE agents SET \
-         failed_logins = CASE WHEN locked_until IS NULL THEN failed_logins + 1 ELSE 1 END, \
-         locked_until = CASE \
-             WHEN (CASE WHEN locked_until IS NULL THEN failed_logins + 1 ELSE 1 END) >= $3 \
-             THEN $4 ELSE NULL END, \
-         updated_at = $2 \
-         WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2) \
-         RETURNING failed_logins";
-    pub const LOGIN_RIGHT: &str = "UPDATE agents SET failed_logins = 0, locked_until = NULL \
-         WHERE id = $1 AND failed_logins = $2";
     pub const END_AGENT_SESSIONS: &str = "DELETE FROM agent_sessions WHERE agent_id = $1";
 
     pub const INSERT_SESSION: &str = "INSERT INTO agent_sessions (token_hash, agent_id, csrf, \
@@ -514,36 +502,6 @@ macro_rules! agent_store {
                         .await?;
                     tx.commit().await?;
                     a::agent(agent)
-                }
-
-                async fn login_guess(
-                    &self,
-                    id: i64,
-                    max_failures: i64,
-                    lock_until: i64,
-                    now: i64,
-                ) -> Result<Option<i64>> {
-                    let mut tx = self.begin_write().await?;
-                    let n = sqlx::query_scalar::<_, i64>(sql::LOGIN_GUESS)
-                        .bind(id)
-                        .bind(now)
-                        .bind(max_failures)
-                        .bind(lock_until)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    tx.commit().await?;
-                    Ok(n)
-                }
-
-                async fn login_right(&self, id: i64, n: i64) -> Result<bool> {
-                    let mut tx = self.begin_write().await?;
-                    let done = sqlx::query(sql::LOGIN_RIGHT)
-                        .bind(id)
-                        .bind(n)
-                        .execute(&mut *tx)
-                        .await?;
-                    tx.commit().await?;
-                    Ok(done.rows_affected() == 1)
                 }
 
                 async fn create_session(&self, s: &Session) -> Result<()> {

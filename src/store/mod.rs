@@ -9,6 +9,7 @@
 
 mod agents;
 mod callbacks;
+mod guesses;
 mod postgres;
 mod reports_callbacks;
 mod reports_tickets;
@@ -432,18 +433,6 @@ pub trait AgentStore: Send + Sync + 'static {
     /// Deactivating an agent or setting a password ends their sessions; a new password also
     /// clears a login lock.
     async fn update_agent(&self, id: i64, update: &AgentUpdate, now: i64) -> Result<Agent>;
-    /// Counts one password guess at the agent's login unless its lock is on, as
-    /// `Store::pin_guess` counts PINs.
-    async fn login_guess(
-        &self,
-        id: i64,
-        max_failures: i64,
-        lock_until: i64,
-        now: i64,
-    ) -> Result<Option<i64>>;
-    /// Guess `n` was right: clears the count and the lock unless another guess was counted
-    /// since; whether it stood.
-    async fn login_right(&self, id: i64, n: i64) -> Result<bool>;
     /// Stores a session (and forgets expired ones).
     async fn create_session(&self, session: &Session) -> Result<()>;
     /// An unexpired session of an active agent.
@@ -545,9 +534,45 @@ pub trait RollupStore: Send + Sync + 'static {
     async fn clear_rollup(&self, family: &str) -> Result<()>;
 }
 
+/// Guesses at customers' PINs and agents' passwords, each counted before it is checked (see
+/// `crate::lockout`).
+#[async_trait]
+pub trait GuessStore: Send + Sync + 'static {
+    /// Counts one PIN guess at the account unless its lock is on: the guess's number in the
+    /// lock window, or `None` while locked (or for no such account).
+    async fn pin_guess(
+        &self,
+        account_id: i64,
+        max_failures: i64,
+        lock_until: i64,
+        now: i64,
+    ) -> Result<Option<i64>>;
+    /// Guess `n` was right: clears the count and the lock, unless another guess was counted
+    /// since; whether it stood.
+    async fn pin_right(&self, account_id: i64, n: i64) -> Result<bool>;
+    /// Counts one password guess at the agent's login, as `pin_guess` counts PINs.
+    async fn login_guess(
+        &self,
+        id: i64,
+        max_failures: i64,
+        lock_until: i64,
+        now: i64,
+    ) -> Result<Option<i64>>;
+    /// As `pin_right`, for a login.
+    async fn login_right(&self, id: i64, n: i64) -> Result<bool>;
+}
+
 #[async_trait]
 pub trait Store:
-    TicketStore + CallbackStore + AgentStore + TicketReportStore + RollupStore + Send + Sync + 'static
+    TicketStore
+    + CallbackStore
+    + AgentStore
+    + TicketReportStore
+    + RollupStore
+    + GuessStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<()>;
@@ -565,18 +590,6 @@ pub trait Store:
     async fn put_account(&self, write: &AccountWrite, now: i64) -> Result<Account>;
     /// The account's current bill.
     async fn bill(&self, account_id: i64) -> Result<Option<Bill>>;
-    /// Counts one PIN guess at the account unless its lock is on (see `crate::lockout`): the
-    /// guess's number in the lock window, or `None` while locked (or for no such account).
-    async fn pin_guess(
-        &self,
-        account_id: i64,
-        max_failures: i64,
-        lock_until: i64,
-        now: i64,
-    ) -> Result<Option<i64>>;
-    /// Guess `n` was right: clears the count and the lock, unless another guess was counted
-    /// since; whether it stood.
-    async fn pin_right(&self, account_id: i64, n: i64) -> Result<bool>;
 
     /// Records a batch of steps and status reports in one transaction (steps first); one
     /// outcome per step, in order. Status reports are idempotent and monotonic.

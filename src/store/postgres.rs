@@ -123,6 +123,8 @@ super::rollups::rollup_store!(PgStore, sqlx::Postgres, pool);
 
 super::agents::agent_store!(PgStore, sqlx::Postgres, pool, " FOR UPDATE SKIP LOCKED");
 
+super::guesses::guess_store!(PgStore, sqlx::Postgres);
+
 super::tickets::ticket_store!(
     PgStore,
     sqlx::Postgres,
@@ -378,36 +380,6 @@ impl Store for PgStore {
             .await?
             .map(rows::bill_json)
             .transpose()
-    }
-
-    async fn pin_guess(
-        &self,
-        account_id: i64,
-        max_failures: i64,
-        lock_until: i64,
-        now: i64,
-    ) -> Result<Option<i64>> {
-        let mut tx = self.begin_write().await?;
-        let n = sqlx::query_scalar::<_, i32>(sql::PIN_GUESS)
-            .bind(account_id)
-            .bind(now)
-            .bind(max_failures)
-            .bind(lock_until)
-            .fetch_optional(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(n.map(i64::from))
-    }
-
-    async fn pin_right(&self, account_id: i64, n: i64) -> Result<bool> {
-        let mut tx = self.begin_write().await?;
-        let done = sqlx::query(sql::PIN_RIGHT)
-            .bind(account_id)
-            .bind(n)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(done.rows_affected() == 1)
     }
 
     async fn commit(

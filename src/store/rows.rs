@@ -233,22 +233,6 @@ pub(super) mod sql {
          ended_at = CASE WHEN $4 THEN $3 ELSE ended_at END, \
          duration_secs = CASE WHEN $4 THEN COALESCE($5, duration_secs) ELSE duration_secs END \
          WHERE call_sid = $1";
-
-    /// One PIN guess, counted before it is checked (see `crate::lockout`): `$1` account, `$2`
-    /// now, `$3` max failures, `$4` lock until. Refused (no row) while a lock is on; a lock
-    /// that has passed starts the count afresh; the guess that reaches `$3` sets the lock.
-    /// (Every expression of a SET sees the row as it was, hence the repetition.)
-    pub const PIN_GUESS: &str = "UPDATE accounts SET \
-         pin_failures = CASE WHEN pin_locked_until IS NULL THEN pin_failures + 1 ELSE 1 END, \
-         pin_locked_until = CASE \
-             WHEN (CASE WHEN pin_locked_until IS NULL THEN pin_failures + 1 ELSE 1 END) >= $3 \
-             THEN $4 ELSE NULL END \
-         WHERE id = $1 AND (pin_locked_until IS NULL OR pin_locked_until <= $2) \
-         RETURNING pin_failures";
-    /// Guess `$2` was right: clears the count and the lock, unless another guess was counted
-    /// since (no row).
-    pub const PIN_RIGHT: &str = "UPDATE accounts SET pin_failures = 0, \
-         pin_locked_until = NULL WHERE id = $1 AND pin_failures = $2";
 }
 
 /// The status of a call created by its first step.

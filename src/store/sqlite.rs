@@ -132,6 +132,8 @@ super::rollups::rollup_store!(SqliteStore, sqlx::Sqlite, read);
 
 super::agents::agent_store!(SqliteStore, sqlx::Sqlite, read, "");
 
+super::guesses::guess_store!(SqliteStore, sqlx::Sqlite);
+
 super::tickets::ticket_store!(SqliteStore, sqlx::Sqlite, read, "", "");
 
 impl Drop for SqliteStore {
@@ -352,36 +354,6 @@ impl Store for SqliteStore {
 
     async fn bill(&self, account_id: i64) -> Result<Option<Bill>> {
         self.direct.bill(account_id)
-    }
-
-    async fn pin_guess(
-        &self,
-        account_id: i64,
-        max_failures: i64,
-        lock_until: i64,
-        now: i64,
-    ) -> Result<Option<i64>> {
-        let mut tx = self.begin_write().await?;
-        let n = sqlx::query_scalar::<_, i32>(sql::PIN_GUESS)
-            .bind(account_id)
-            .bind(now)
-            .bind(max_failures)
-            .bind(lock_until)
-            .fetch_optional(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(n.map(i64::from))
-    }
-
-    async fn pin_right(&self, account_id: i64, n: i64) -> Result<bool> {
-        let mut tx = self.begin_write().await?;
-        let done = sqlx::query(sql::PIN_RIGHT)
-            .bind(account_id)
-            .bind(n)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(done.rows_affected() == 1)
     }
 
     async fn commit(
