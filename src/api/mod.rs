@@ -303,7 +303,8 @@ pub struct AccountView {
     pub language: Option<&'static str>,
     pub customer_class: &'static str,
     pub has_pin: bool,
-    /// Bill disclosure locked after wrong PINs, until this time (RFC 3339).
+    /// PINs refused unchecked after too many wrong ones, until this time (RFC 3339); a caller
+    /// on one of the account's lines is not affected.
     pub pin_locked_until: Option<String>,
     pub lines: Vec<Line>,
     pub created_at: String,

@@ -1,8 +1,9 @@
 //! Customers: billing accounts, the lines they own, and how a caller proves who they are.
 //!
 //! Rules: a line number belongs to at most one account; PINs are stored only as argon2 hashes
-//! and never logged; three wrong PINs (configurable) lock bill disclosure for the account for
-//! 30 minutes (configurable), across calls.
+//! and never logged; three wrong PINs (configurable) lock identification by PIN for the
+//! account for 30 minutes (configurable), across calls (see `crate::lockout`). The lock guards
+//! the PIN only: a caller on one of the account's own lines is never refused by it.
 
 pub mod import;
 pub mod input;
@@ -25,7 +26,7 @@ pub struct Account {
     pub pin_hash: Option<String>,
     /// Wrong PINs since the last success or the last lock.
     pub pin_failures: i32,
-    /// Epoch milliseconds until which bill disclosure is locked.
+    /// Epoch milliseconds until which PINs for this account are refused unchecked.
     pub pin_locked_until: Option<i64>,
     pub lines: Vec<Line>,
     pub created_at: i64,
@@ -33,7 +34,7 @@ pub struct Account {
 }
 
 impl Account {
-    /// Whether bill disclosure is locked at `now_ms`.
+    /// Whether PINs for this account are refused at `now_ms`.
     pub fn is_locked(&self, now_ms: i64) -> bool {
         self.pin_locked_until.is_some_and(|t| t > now_ms)
     }
