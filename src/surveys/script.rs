@@ -347,13 +347,10 @@ impl Script {
         toml::from_str(text)
     }
 
-    /// The built-in script of a purpose.
+    /// The built-in script of a purpose, from `prompts/surveys/<purpose>.toml` (see
+    /// `surveys::builtin`, which start-up uses to refuse a broken one).
     pub fn builtin(purpose: Purpose) -> Script {
-        match purpose {
-            Purpose::Satisfaction => Script::satisfaction(),
-            Purpose::SampleSurvey => Script::sample_survey(),
-            Purpose::Appointment => Script::appointment(),
-        }
+        super::builtin::script(purpose)
     }
 
     /// The question stored under `key`.
@@ -849,6 +846,18 @@ mod tests {
                 .question("billing")
                 .is_some_and(|q| q.answer.offers_opt_out())
         );
+    }
+
+    #[test]
+    fn the_files_say_what_the_literals_said() {
+        let literals = [
+            Script::satisfaction(),
+            Script::sample_survey(),
+            Script::appointment(),
+        ];
+        for old in literals {
+            assert_eq!(Script::builtin(old.purpose), old, "{}", old.purpose);
+        }
     }
 
     #[test]
