@@ -54,6 +54,8 @@ pub struct Shared {
 pub enum StartError {
     #[error("prompts: {0}")]
     Catalog(#[from] crate::prompts::CatalogError),
+    #[error("surveys: {0}")]
+    Scripts(#[from] crate::surveys::builtin::BuiltinError),
     #[error("store: {0}")]
     Store(#[from] store::StoreError),
     #[error("billing: {0}")]
@@ -63,8 +65,11 @@ pub enum StartError {
 }
 
 impl AppState {
-    /// Loads the catalogs, opens and migrates the store, and starts the step writer.
+    /// Loads the catalogs and survey scripts, opens and migrates the store, and starts the
+    /// step writer.
     pub async fn build(cfg: Config) -> Result<Self, StartError> {
+        // Before the store: the standing campaign may be created from a built-in script.
+        crate::surveys::builtin::check()?;
         let store = store::connect_with(cfg.database_url.expose(), &cfg.store_options()).await?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         crate::callbacks::feed::ensure_standing(store.as_ref(), &cfg.callbacks, clock.now_ms())
@@ -82,6 +87,7 @@ impl AppState {
             Some(dir) => Catalog::load_dir(dir)?,
             None => Catalog::embedded()?,
         };
+        crate::surveys::builtin::check()?;
         let billing: Arc<dyn BillingSource> = match &cfg.billing.url {
             Some(url) => Arc::new(HttpBilling::new(
                 url,

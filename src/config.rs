@@ -81,7 +81,8 @@ pub struct Config {
     /// Language when the caller has not chosen one.
     pub default_locale: Locale,
     pub voices: BTreeMap<Locale, VoiceConfig>,
-    /// Directory with `<locale>.toml` catalogs; the built-in catalogs when unset.
+    /// Directory with `<locale>.toml` catalogs; the built-in catalogs when unset. The survey
+    /// scripts are always built in (`surveys::builtin`).
     pub prompts_dir: Option<PathBuf>,
     /// Largest webhook or API body accepted, bytes.
     pub max_body_bytes: usize,

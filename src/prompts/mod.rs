@@ -1,4 +1,5 @@
-//! Prompts: everything a caller hears, from one catalog per locale under `prompts/`.
+//! Prompts: everything a caller hears, from one catalog per locale under `prompts/`; the
+//! survey scripts of callbacks are beside them, in `prompts/surveys/` (`surveys::builtin`).
 //!
 //! Rules: flows name a message by key and pass variables; the text lives only in the
 //! catalogs, which operators may edit without a rebuild (`prompts_dir`). Every locale must

@@ -2,8 +2,9 @@
 //!
 //! Rules:
 //! - A script is data: an intro, questions and an outro, every text in every locale, read from
-//!   TOML or JSON and checked when read (`script`). The operator's scripts are built in:
-//!   post-repair satisfaction, appointment confirmation and an example sample survey.
+//!   TOML or JSON and checked when read (`script`). The operator's scripts are built in, one
+//!   file per purpose under `prompts/surveys/` (`builtin`): post-repair satisfaction,
+//!   appointment confirmation and an example sample survey.
 //! - On every prompt of every script `9` means "do not call me again" and `*` repeats, so no
 //!   question may use them as answers; the one exception is a scale reaching 9 or 10, whose
 //!   answers are typed and ended with `#` (`9#`, `10#`), where opting out is left to the other
@@ -12,6 +13,7 @@
 //!   satisfaction rate counts "very" and "basically satisfied" over everyone who answered the
 //!   satisfaction question, and always states that denominator.
 
+pub mod builtin;
 pub mod score;
 pub mod script;
 
