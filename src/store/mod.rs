@@ -17,6 +17,7 @@ mod rollups;
 mod rows;
 mod sqlite;
 mod sqlite_direct;
+#[cfg(feature = "testing")]
 pub mod synthetic;
 mod tickets;
 mod writer;

@@ -4,8 +4,10 @@
 //! `signature` checks `X-Twilio-Signature` over the exact public URL, `webhook` serves the
 //! HTTP endpoints Twilio calls, `validate` is the strict TwiML checker every rendered document
 //! must pass, and `simulator` plays Twilio's part over real HTTP for the end-to-end tests and
-//! the `hotline dial` softphone.
+//! the `hotline dial` softphone. `fake_api`, a fake of Twilio's REST API for the tests, is
+//! built only with the `testing` feature (the tests and examples turn it on).
 
+#[cfg(feature = "testing")]
 pub mod fake_api;
 pub mod rest;
 pub mod signature;

@@ -114,9 +114,11 @@ pub struct OutboundLeg {
 }
 
 /// A signed webhook kept whole, so that a duplicate is the same bytes (a Twilio retry).
+#[cfg(feature = "testing")]
 #[derive(Debug, Clone)]
 pub(crate) struct Webhook(Request);
 
+#[cfg(feature = "testing")]
 impl Webhook {
     /// The URL it goes to, as signed.
     pub(crate) fn url(&self) -> &str {
@@ -320,6 +322,7 @@ impl Simulator {
     }
 
     /// Whether HTTP Basic credentials are this account's (the REST API's check).
+    #[cfg(feature = "testing")]
     pub(crate) fn credentials_match(&self, account_sid: &str, auth_token: &str) -> bool {
         constant_time_eq(account_sid.as_bytes(), self.account_sid.as_bytes())
             & constant_time_eq(auth_token.as_bytes(), self.auth_token.as_bytes())
@@ -328,6 +331,7 @@ impl Simulator {
     /// A signed call-progress event (status callback) of an outbound call, as Twilio sends it
     /// to the call's `StatusCallback` with `method`: every voice parameter, then
     /// `CallbackSource`, `SequenceNumber`, `Timestamp` and `extra`.
+    #[cfg(feature = "testing")]
     pub(crate) fn outbound_status(
         &self,
         leg: &OutboundLeg,
@@ -358,6 +362,7 @@ impl Simulator {
     }
 
     /// Sends a webhook (again, byte for byte, when called twice); returns the HTTP status.
+    #[cfg(feature = "testing")]
     pub(crate) async fn deliver(&self, hook: &Webhook) -> Result<u16, SimError> {
         let (status, _, _) = self.send(&hook.0).await?;
         Ok(status)
@@ -1351,6 +1356,7 @@ fn rfc2822_now() -> String {
 }
 
 /// Compares without stopping at the first difference.
+#[cfg(feature = "testing")]
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
