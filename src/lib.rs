@@ -16,6 +16,8 @@ pub mod customers; // accounts, lines, PINs
 pub mod demo; // demo customers for `serve --demo`
 pub mod escalations; // what people must finish: one queue, one owner each
 pub mod flows; // the IVR as pure functions: state and input in, verbs and state out
+#[cfg(test)]
+mod layer_guard; // the layer order, checked against every `crate::` path
 pub mod lockout; // locks against guessing PINs and passwords, checked atomically in the store
 pub mod prompts; // what callers hear: catalogs per locale, spoken formatting
 pub mod reports; // figures for managers, each with its definition and denominator

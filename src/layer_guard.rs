@@ -1,0 +1,137 @@
+//! The layer guard: reads every `crate::` path under `src/` and fails when a lower layer
+//! names a higher one (see docs/architecture.md).
+//!
+//! Rules: the layers, bottom up, are the domain (with the provider-neutral `telephony` model
+//! and the settings), the adapters (`store`, `telephony::twilio`), the web layer and the
+//! command line. `KNOWN` lists the imports against that order that the code still has; it
+//! may only shrink: a new one fails the test, and so does an entry the code no longer needs,
+//! so that each one fixed is struck off.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// Where each top-level module sits; a module may name its own layer and those below.
+fn layer(module: &str) -> Option<u8> {
+    Some(match module {
+        "agents" | "billing" | "calendar" | "callbacks" | "calls" | "clock" | "config"
+        | "customers" | "escalations" | "flows" | "lockout" | "prompts" | "reports" | "surveys"
+        | "telephony" | "text" | "tickets" | "webhooks" => 0,
+        "store" | "twilio" => 1,
+        "app" | "api" | "console" | "server" | "demo" => 2,
+        "main" => 3,
+        _ => return None,
+    })
+}
+
+/// Imports against the layer order that the code still has, as (importer, imported): the
+/// domain reaching into the store for its traits and types, and webhook handlers and
+/// services reaching into the web layer's state. Issue 15 removes them.
+const KNOWN: &[(&str, &str)] = &[
+    ("agents", "app"),
+    ("billing", "store"),
+    ("callbacks", "store"),
+    ("calls", "store"),
+    ("config", "store"),
+    ("customers", "store"),
+    ("escalations", "store"),
+    ("flows", "store"),
+    ("reports", "store"),
+    ("tickets", "store"),
+    ("twilio", "app"),
+    ("webhooks", "app"),
+    ("webhooks", "store"),
+];
+
+/// The top-level module a source file belongs to (`telephony/twilio/…` is `twilio`).
+fn module_of(src: &Path, file: &Path) -> String {
+    let rel = file.strip_prefix(src).unwrap_or(file);
+    let parts: Vec<String> = rel
+        .iter()
+        .map(|p| p.to_string_lossy().trim_end_matches(".rs").to_string())
+        .collect();
+    match parts.as_slice() {
+        [t, tw, ..] if t == "telephony" && tw == "twilio" => "twilio".into(),
+        [first, ..] => first.clone(),
+        [] => String::new(),
+    }
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// The top-level modules a file names through `crate::…`, up to its first `#[cfg(test)]`
+/// (the test module comes last in this code; tests may reach across layers to build what
+/// they check).
+fn named(text: &str) -> BTreeSet<String> {
+    let product = text.split("#[cfg(test)]").next().unwrap_or("");
+    let mut out = BTreeSet::new();
+    let mut rest = product;
+    while let Some(at) = rest.find("crate::") {
+        rest = &rest[at + "crate::".len()..];
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let twilio = name == "telephony" && rest[name.len()..].starts_with("::twilio");
+        out.insert(if twilio { "twilio".into() } else { name });
+    }
+    out
+}
+
+#[test]
+fn no_lower_layer_names_a_higher_one() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    assert!(files.len() > 50, "found only {} files", files.len());
+    let mut found: BTreeSet<(String, String)> = BTreeSet::new();
+    for file in &files {
+        let module = module_of(&src, file);
+        let Some(own) = layer(&module) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        for target in named(&text) {
+            if layer(&target).is_some_and(|l| l > own) {
+                found.insert((module.clone(), target));
+            }
+        }
+    }
+    let known: BTreeSet<(String, String)> = KNOWN
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    let new: Vec<_> = found.difference(&known).collect();
+    assert!(
+        new.is_empty(),
+        "a lower layer names a higher one (importer, imported): {new:?}"
+    );
+    let fixed: Vec<_> = known.difference(&found).collect();
+    assert!(
+        fixed.is_empty(),
+        "fixed, strike them off `KNOWN`: {fixed:?}"
+    );
+}
+
+#[test]
+fn every_top_level_module_has_a_layer() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap_or_default();
+    for line in lib.lines() {
+        if let Some(rest) = line.strip_prefix("pub mod ") {
+            let name = rest.split(';').next().unwrap_or("");
+            assert!(layer(name).is_some(), "module {name} has no layer");
+        }
+    }
+}
