@@ -884,15 +884,20 @@ fn unidentified_caller_gives_account_and_pin_and_hears_no_bill_before() {
     assert_eq!(next_state(&o).account, Some((7, Ident::Pin)));
 }
 
+/// A caller who typed account 10000001 and is asked for its PIN.
+fn at_pin() -> FlowState {
+    FlowState {
+        node: Node::Pin,
+        pending: Some("10000001".into()),
+        ..menu_state(0)
+    }
+}
+
 #[test]
 fn unknown_accounts_wrong_pins_and_locks_sound_alike() {
     let cat = catalog();
     let cx = ctx(&cat);
-    let pin = FlowState {
-        node: Node::Pin,
-        pending: Some("10000001".into()),
-        ..menu_state(0)
-    };
+    let pin = at_pin();
     let answer = |account: Option<Account>, verdict| {
         let facts = Facts {
             account: Some(account),
@@ -953,11 +958,7 @@ fn unknown_accounts_wrong_pins_and_locks_sound_alike() {
 fn a_spoken_pin_is_neither_taken_nor_kept() {
     let cat = catalog();
     let cx = ctx(&cat);
-    let pin = FlowState {
-        node: Node::Pin,
-        pending: Some("10000001".into()),
-        ..menu_state(0)
-    };
+    let pin = at_pin();
     let facts = Facts {
         account: Some(Some(account(None))),
         ..Facts::default()
