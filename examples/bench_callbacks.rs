@@ -18,7 +18,7 @@ use hotline::callbacks::policy::RetryPolicy;
 use hotline::callbacks::window::CallingWindow;
 use hotline::callbacks::{CampaignState, NewCallback, NewCampaign};
 use hotline::prompts::Locale;
-use hotline::store::Store;
+use hotline::repo::Store;
 use hotline::surveys::script::{Purpose, Script};
 
 #[derive(Parser)]
@@ -58,7 +58,7 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
     let store: Arc<dyn Store> = hotline::store::connect(&url)
         .await
-        .with_context(|| format!("opening {}", hotline::store::redact_url(&url)))?;
+        .with_context(|| format!("opening {}", hotline::config::redact_url(&url)))?;
     let campaign = store
         .create_campaign(
             &NewCampaign {
@@ -138,7 +138,7 @@ async fn main() -> anyhow::Result<()> {
     eprintln!(
         "filled {queued} callbacks in {:.0} s on {}",
         fill_started.elapsed().as_secs_f64(),
-        hotline::store::redact_url(&url)
+        hotline::config::redact_url(&url)
     );
     Ok(())
 }

@@ -98,7 +98,7 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!(args.scale > 0.0, "--scale must be above 0");
     anyhow::ensure!(args.runs > 0, "--runs must be at least 1");
     let spec = Spec::scaled(args.scale);
-    let shown = hotline::store::redact_url(&args.db);
+    let shown = hotline::config::redact_url(&args.db);
 
     let filled: Filled = if args.reuse {
         synthetic::describe(&args.db, &spec)

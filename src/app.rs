@@ -19,11 +19,13 @@ use crate::billing::source::{BillingSource, HttpBilling, StoreBilling};
 use crate::callbacks::dialer::{CallbackDialer, DialerConfig};
 use crate::callbacks::feed::TicketFeed;
 use crate::calls::service::StepService;
+use crate::calls::writer::StepWriter;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::escalations::service::Escalations;
 use crate::prompts::Catalog;
-use crate::store::{self, StepWriter, Store};
+use crate::repo::Store;
+use crate::store;
 use crate::telephony::twilio;
 use crate::telephony::twilio::rest::TwilioDialer;
 use crate::tickets::desk::Desk;
@@ -57,7 +59,7 @@ pub enum StartError {
     #[error("surveys: {0}")]
     Scripts(#[from] crate::surveys::builtin::BuiltinError),
     #[error("store: {0}")]
-    Store(#[from] store::StoreError),
+    Store(#[from] crate::repo::StoreError),
     #[error("billing: {0}")]
     Billing(#[from] crate::billing::source::BillingError),
     #[error("{0}")]
@@ -240,7 +242,7 @@ async fn readyz(State(st): State<AppState>) -> Response {
     let error = match tokio::time::timeout(READY_DEADLINE, st.steps.store.ping()).await {
         Ok(Ok(())) => return (StatusCode::OK, "ready\n").into_response(),
         Ok(Err(e)) => e,
-        Err(_) => store::StoreError::TimedOut,
+        Err(_) => crate::repo::StoreError::TimedOut,
     };
     tracing::warn!(error = %error, "store unreachable");
     (

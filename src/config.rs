@@ -68,7 +68,7 @@ pub struct Config {
     /// SQLite only: `full` (default) flushes every commit to disk, so what a caller was told
     /// survives a power loss; `normal` only survives a crash of the process (README,
     /// "Durability").
-    pub sqlite_synchronous: crate::store::SqliteSynchronous,
+    pub sqlite_synchronous: SqliteSynchronous,
     pub twilio: TwilioConfig,
     /// Bearer token for `/api/v1`; the API refuses every request while it is unset.
     pub api_token: Secret,
@@ -311,7 +311,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: "http://127.0.0.1:8080".into(),
             database_url: Secret::new("sqlite://hotline.db"),
-            sqlite_synchronous: crate::store::SqliteSynchronous::default(),
+            sqlite_synchronous: SqliteSynchronous::default(),
             twilio: TwilioConfig::default(),
             api_token: Secret::default(),
             agent_number: None,
@@ -367,10 +367,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("listen", &self.listen)
             .field("public_url", &self.public_url)
-            .field(
-                "database_url",
-                &crate::store::redact_url(self.database_url.expose()),
-            )
+            .field("database_url", &redact_url(self.database_url.expose()))
             .field("sqlite_synchronous", &self.sqlite_synchronous)
             .field("twilio.account_sid", &self.twilio.account_sid)
             .field("twilio.auth_token", &self.twilio.auth_token)
@@ -463,7 +460,7 @@ impl Config {
         }
         if let Some(v) = non_empty("HOTLINE_SQLITE_SYNCHRONOUS") {
             self.sqlite_synchronous =
-                crate::store::SqliteSynchronous::parse(&v).ok_or_else(|| ConfigError::Env {
+                SqliteSynchronous::parse(&v).ok_or_else(|| ConfigError::Env {
                     name: "HOTLINE_SQLITE_SYNCHRONOUS".into(),
                     reason: format!("{v:?} is neither full nor normal"),
                 })?;
@@ -646,8 +643,8 @@ impl Config {
     }
 
     /// How the store is opened, beyond its URL.
-    pub fn store_options(&self) -> crate::store::StoreOptions {
-        crate::store::StoreOptions {
+    pub fn store_options(&self) -> StoreOptions {
+        StoreOptions {
             sqlite_synchronous: self.sqlite_synchronous,
         }
     }
@@ -661,8 +658,73 @@ impl Config {
     }
 }
 
+/// When a commit SQLite has answered is safe (README, "Durability"). PostgreSQL's is the
+/// server's own (`synchronous_commit`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    /// `synchronous = FULL`: the log is flushed to disk at every commit, so what a caller was
+    /// told (a PIN failure counted, a ticket promised) survives a power loss. Group commit
+    /// makes it one flush per batch of steps.
+    #[default]
+    Full,
+    /// `synchronous = NORMAL`: the log is flushed only at checkpoints; a commit survives the
+    /// process crashing, but the last ones can be lost with the machine.
+    Normal,
+}
+
+impl SqliteSynchronous {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "full" => Some(SqliteSynchronous::Full),
+            "normal" => Some(SqliteSynchronous::Normal),
+            _ => None,
+        }
+    }
+
+    /// The value of SQLite's `PRAGMA synchronous`.
+    pub fn pragma(self) -> &'static str {
+        match self {
+            SqliteSynchronous::Full => "FULL",
+            SqliteSynchronous::Normal => "NORMAL",
+        }
+    }
+}
+
+/// How a store is opened, beyond its URL.
+#[derive(Debug, Clone, Default)]
+pub struct StoreOptions {
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+/// Redacts the password of a database URL for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s + 3 => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:****{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            super::redact_url("postgres://app:s3cret@db:5432/hotline"),
+            "postgres://app:****@db:5432/hotline"
+        );
+        assert_eq!(
+            super::redact_url("sqlite://hotline.db"),
+            "sqlite://hotline.db"
+        );
+    }
+
     use super::*;
 
     #[test]
@@ -683,7 +745,6 @@ mod tests {
 
     #[test]
     fn sqlite_flushes_every_commit_unless_told_otherwise() {
-        use crate::store::SqliteSynchronous;
         assert_eq!(
             Config::default().store_options().sqlite_synchronous,
             SqliteSynchronous::Full

@@ -9,7 +9,7 @@ use chrono::{Datelike, Duration, NaiveDate};
 use crate::agents::{NewAgent, Role};
 use crate::billing::{Bill, Charge, Payment};
 use crate::customers::input::{AccountInput, LineInput};
-use crate::store::Store;
+use crate::repo::Store;
 
 /// Auth token used by `serve --demo` and `dial` when none is configured.
 pub const DEMO_AUTH_TOKEN: &str = "demo-auth-token";

@@ -20,6 +20,7 @@ pub mod flows; // the IVR as pure functions: state and input in, verbs and state
 mod layer_guard; // the layer order, checked against every `crate::` path
 pub mod lockout; // locks against guessing PINs and passwords, checked atomically in the store
 pub mod prompts; // what callers hear: catalogs per locale, spoken formatting
+pub mod repo; // what the domain needs stored: the sum of each module's repository trait
 pub mod reports; // figures for managers, each with its definition and denominator
 pub mod server; // HTTP connections: timeouts, a cap, a shutdown deadline
 pub mod store; // all SQL: SQLite and PostgreSQL

@@ -15,7 +15,10 @@
 
 use std::future::Future;
 
+use async_trait::async_trait;
+
 use crate::customers::pin;
+use crate::repo::Result;
 
 /// What a guess came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +85,34 @@ where
 /// A verification that cannot succeed, for its time.
 async fn waste(secret: &str) {
     pin::verify_secret_async(secret.to_string(), DUMMY_HASH.to_string()).await;
+}
+
+/// What the locks need stored: guesses at customers' PINs and agents' passwords, each
+/// counted before it is checked.
+#[async_trait]
+pub trait GuessStore: Send + Sync + 'static {
+    /// Counts one PIN guess at the account unless its lock is on: the guess's number in the
+    /// lock window, or `None` while locked (or for no such account).
+    async fn pin_guess(
+        &self,
+        account_id: i64,
+        max_failures: i64,
+        lock_until: i64,
+        now: i64,
+    ) -> Result<Option<i64>>;
+    /// Guess `n` was right: clears the count and the lock, unless another guess was counted
+    /// since; whether it stood.
+    async fn pin_right(&self, account_id: i64, n: i64) -> Result<bool>;
+    /// Counts one password guess at the agent's login, as `pin_guess` counts PINs.
+    async fn login_guess(
+        &self,
+        id: i64,
+        max_failures: i64,
+        lock_until: i64,
+        now: i64,
+    ) -> Result<Option<i64>>;
+    /// As `pin_right`, for a login.
+    async fn login_right(&self, id: i64, n: i64) -> Result<bool>;
 }
 
 #[cfg(test)]

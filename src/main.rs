@@ -227,7 +227,10 @@ async fn run() -> anyhow::Result<()> {
             store::connect_with(cfg.database_url.expose(), &cfg.store_options())
                 .await
                 .context("migrating the store")?;
-            outln!("migrated {}", store::redact_url(cfg.database_url.expose()))?;
+            outln!(
+                "migrated {}",
+                hotline::config::redact_url(cfg.database_url.expose())
+            )?;
             Ok(())
         }
         Cmd::Import {
@@ -438,7 +441,7 @@ async fn callbacks_why(cfg: Config, id: i64) -> anyhow::Result<()> {
 }
 
 async fn campaign(
-    store: &dyn store::Store,
+    store: &dyn hotline::repo::Store,
     id: i64,
 ) -> anyhow::Result<hotline::callbacks::Campaign> {
     store
@@ -616,7 +619,9 @@ async fn agents(cfg: Config, what: AgentsCmd) -> anyhow::Result<()> {
             };
             match store.create_agent(&agent, now).await {
                 Ok(a) => outln!("added {} {} ({})", a.role.as_str(), a.login, a.name)?,
-                Err(store::StoreError::Conflict(_)) => bail!("the login {login:?} is taken"),
+                Err(hotline::repo::StoreError::Conflict(_)) => {
+                    bail!("the login {login:?} is taken")
+                }
                 Err(e) => return Err(e).context("adding the agent"),
             }
         }

@@ -10,11 +10,12 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde_json::{Value, json};
 
+use hotline::callbacks::repo::{AttemptEnd, CallbackNext};
 use hotline::callbacks::{Services, StoredAnswer};
+use hotline::calls::step::{Effect, NewCall, StepWrite};
 use hotline::clock::Clock;
 use hotline::customers::{AccountWrite, CustomerClass, Line, LineKind};
 use hotline::prompts::Locale;
-use hotline::store::{AttemptEnd, CallbackNext, Effect, NewCall, StepWrite};
 use hotline::telephony::twilio::fake_api::{Action, Behaviour};
 use support::app::{API_TOKEN, Backend, START_MS, TestApp};
 

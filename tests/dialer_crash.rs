@@ -52,7 +52,7 @@ use hotline::callbacks::{
 };
 use hotline::clock::{Clock, FakeClock};
 use hotline::prompts::Locale;
-use hotline::store::Store;
+use hotline::repo::Store;
 use hotline::surveys::script::{Purpose, Script};
 use hotline::telephony::twilio::fake_api::{Action, Behaviour, FakeCall};
 use hotline::telephony::twilio::rest::TwilioDialer;

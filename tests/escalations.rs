@@ -13,7 +13,7 @@ use hotline::escalations::{
 };
 use hotline::lockout::Verdict;
 use hotline::prompts::Locale;
-use hotline::store::StoreError;
+use hotline::repo::StoreError;
 use hotline::tickets::{Channel, NewTicket, TicketKind};
 use support::app::{Backend, START_MS, TestApp};
 

@@ -5,13 +5,14 @@
 mod support;
 
 use hotline::callbacks::policy::RetryPolicy;
+use hotline::callbacks::repo::{AttemptEnd, CallbackNext};
 use hotline::callbacks::window::CallingWindow;
 use hotline::callbacks::{Campaign, CampaignState, NewCallback, NewCampaign};
+use hotline::calls::step::{Effect, NewCall, StepWrite};
 use hotline::clock::Clock;
 use hotline::customers::LineKind;
 use hotline::prompts::Locale;
 use hotline::reports::{self, Period, Report, ReportCtx, ReportFilter, ReportKind};
-use hotline::store::{AttemptEnd, CallbackNext, Effect, NewCall, StepWrite};
 use hotline::surveys::script::{Purpose, Script};
 use hotline::telephony::AnsweredBy;
 use hotline::telephony::twilio::fake_api::{Action, Behaviour};

@@ -7,9 +7,9 @@ mod support;
 use chrono::NaiveDate;
 use hotline::calendar::Calendar;
 use hotline::customers::{CustomerClass, LineKind};
+use hotline::repo::Store;
 use hotline::reports::rollup::{self, Source};
 use hotline::reports::{self, Period, ReportCtx, ReportFilter, ReportKind};
-use hotline::store::Store;
 use hotline::store::synthetic::{self, Spec};
 
 const TZ: chrono_tz::Tz = chrono_tz::Asia::Shanghai;

@@ -11,11 +11,11 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use hotline::billing::{Bill, Charge, Payment};
+use hotline::calls::step::{Effect, Milestone, NewCall, StatusEvent, StepOutcome, StepWrite};
+use hotline::calls::writer::StepWriter;
 use hotline::customers::{AccountWrite, CustomerClass, Line, LineKind};
 use hotline::prompts::Locale;
-use hotline::store::{
-    Effect, Milestone, NewCall, StatusEvent, StepOutcome, StepWrite, StepWriter, Store, StoreError,
-};
+use hotline::repo::{Store, StoreError};
 use hotline::tickets::{Action, Channel, NewTicket, Origin, TicketFilter, TicketKind, TicketState};
 use hotline::webhooks::NewEndpoint;
 use support::db;

@@ -14,6 +14,7 @@
 pub mod auth;
 pub mod calls;
 pub mod queue;
+pub mod repo;
 
 use serde::Serialize;
 

@@ -22,7 +22,7 @@ use crate::app::AppState;
 use crate::billing::Bill;
 use crate::customers::input::{AccountInput, FieldError, validate_account_no, validate_bill};
 use crate::customers::{Account, AccountWrite, Line};
-use crate::store::StoreError;
+use crate::repo::StoreError;
 
 mod callbacks;
 mod escalations;

@@ -43,7 +43,7 @@ use super::{ApiError, rfc3339};
 use crate::app::AppState;
 use crate::customers::input::{FieldError, validate_account_no};
 use crate::customers::{Account, Line, LineKind};
-use crate::store::StoreError;
+use crate::repo::StoreError;
 use crate::tickets::{
     Action, Channel, NewTicket, Origin, Ticket, TicketEvent, TicketFilter, TicketKind, TicketState,
     is_valid_number,

@@ -4,6 +4,7 @@
 //! a bill is only ever read out to an identified caller; an external billing system is
 //! asked with a short timeout so the caller never waits on it past the carrier's limit.
 
+pub mod repo;
 pub mod source;
 
 use chrono::NaiveDate;

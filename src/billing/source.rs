@@ -6,13 +6,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::Bill;
+use crate::billing::repo::BillStore;
 use crate::customers::Account;
-use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BillingError {
     #[error("billing store: {0}")]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] crate::repo::StoreError),
     #[error("billing endpoint did not answer within {0:?}")]
     Timeout(Duration),
     #[error("billing endpoint: {0}")]
@@ -28,7 +28,7 @@ pub trait BillingSource: Send + Sync + 'static {
 }
 
 /// Bills kept in the hotline's store (filled by the API and CSV import).
-pub struct StoreBilling(pub Arc<dyn Store>);
+pub struct StoreBilling(pub Arc<dyn BillStore>);
 
 #[async_trait]
 impl BillingSource for StoreBilling {

@@ -25,9 +25,10 @@ use chrono_tz::Tz;
 use super::policy::{self, Decision, DoneReason, Outcome};
 use super::{Attempt, AttemptState, Callback, Campaign};
 use crate::calendar::Calendar;
+use crate::callbacks::repo::{AttemptEnd, CallbackNext};
 use crate::clock::Clock;
 use crate::flows::survey::SurveyState;
-use crate::store::{AttemptEnd, CallbackNext, Store, StoreError};
+use crate::repo::{Store, StoreError};
 use crate::telephony::{
     AnsweredBy, CallStatus, DialError, Dialer, NextStep, OutboundCall, RemoteCall, mask_number,
 };

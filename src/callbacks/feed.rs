@@ -13,7 +13,7 @@ use crate::calls::service::normalize_number;
 use crate::clock::Clock;
 use crate::customers::LineKind;
 use crate::prompts::Locale;
-use crate::store::{Store, StoreError};
+use crate::repo::{Store, StoreError};
 use crate::tickets::{TicketEvent, TicketKind, TicketState};
 
 /// The feed position's name in the store.

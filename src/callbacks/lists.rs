@@ -28,11 +28,12 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::{Campaign, CampaignState, NewCallback, Services};
+use crate::callbacks::repo::CallbackStore;
 use crate::calls::service::normalize_number;
 use crate::customers::Account;
 use crate::customers::input::validate_account_no;
 use crate::prompts::Locale;
-use crate::store::{Store, StoreError};
+use crate::repo::{Store, StoreError};
 
 /// Longest source.
 pub const MAX_SOURCE_CHARS: usize = 200;
@@ -460,7 +461,7 @@ pub struct SampleReport {
 /// Draws a sample of `size` accounts for the campaign and queues a callback to each; see the
 /// module rules.
 pub async fn draw_sample(
-    store: &dyn Store,
+    store: &dyn CallbackStore,
     campaign: &Campaign,
     size: i64,
     stratified: bool,

@@ -15,6 +15,7 @@ pub mod dialer;
 pub mod feed;
 pub mod lists;
 pub mod policy;
+pub mod repo;
 pub mod report;
 pub mod window;
 

@@ -30,7 +30,8 @@ use super::{
     LedgerEntry, StoredAnswer,
 };
 use crate::calendar::Calendar;
-use crate::store::{Store, StoreError};
+use crate::callbacks::repo::CallbackStore;
+use crate::repo::StoreError;
 use crate::surveys::SatisfactionCounts;
 use crate::surveys::script::{AnswerKind, Purpose, Script};
 
@@ -291,7 +292,7 @@ impl CampaignReport {
 
 /// The report of a campaign, aggregated by the store.
 pub async fn campaign_report(
-    store: &dyn Store,
+    store: &dyn CallbackStore,
     campaign: &Campaign,
 ) -> Result<CampaignReport, StoreError> {
     let tally = store
@@ -321,7 +322,7 @@ pub struct Explained {
 /// Loads callback `id` with its campaign, attempts, ledger and answers, and says why it was
 /// (not yet) called; `None` when there is no such callback.
 pub async fn explain(
-    store: &dyn Store,
+    store: &dyn CallbackStore,
     id: i64,
     operator_tz: Tz,
     cal: &Calendar,

@@ -6,7 +6,10 @@
 //! Status reports may arrive twice or out of order: a final status is never overwritten by an
 //! earlier one.
 
+pub mod repo;
 pub mod service;
+pub mod step;
+pub mod writer;
 
 use serde::Serialize;
 

@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use crate::agents::queue::{QueueSeen, STALE_MS, expected_wait_secs};
 use crate::billing::source::BillingSource;
+use crate::calls::step::{NewCall, StepOutcome, StepWrite};
+use crate::calls::writer::StepWriter;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::customers::pin;
@@ -16,7 +18,7 @@ use crate::flows::survey::{SurveyInfo, SurveyState};
 use crate::flows::{self, Ctx, Facts, FlowState, Need, Node, Outcome};
 use crate::lockout;
 use crate::prompts::{Catalog, Locale};
-use crate::store::{NewCall, StepOutcome, StepWrite, StepWriter, Store, StoreError};
+use crate::repo::{Store, StoreError};
 use crate::telephony::{CallInput, Verb, mask_number};
 use crate::tickets::desk::Desk;
 use crate::tickets::{Action, Channel, NewTicket, Origin, TicketFilter};
@@ -291,8 +293,7 @@ impl StepService {
                 {
                     Ok(t) => Some(t),
                     Err(
-                        crate::store::StoreError::Transition(_)
-                        | crate::store::StoreError::NotFound,
+                        crate::repo::StoreError::Transition(_) | crate::repo::StoreError::NotFound,
                     ) => None,
                     Err(e) => return Err(e.into()),
                 };

@@ -11,7 +11,7 @@ use crate::agents::{self, AgentUpdate, NewAgent, Role};
 use crate::app::AppState;
 use crate::customers::pin;
 use crate::prompts::Locale;
-use crate::store::StoreError;
+use crate::repo::StoreError;
 
 pub(super) fn supervisors_only(me: &Me) -> Result<(), Box<Response>> {
     if me.agent.is_supervisor() {

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::app::AppState;
 use crate::prompts::Locale;
-use crate::store::StoreError;
+use crate::repo::StoreError;
 use crate::tickets::{Action, TicketFilter, TicketKind, TicketState, is_valid_number};
 
 const LIMIT: i64 = 100;

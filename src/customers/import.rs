@@ -16,7 +16,7 @@ use chrono::NaiveDate;
 
 use super::input::{AccountInput, FieldError, LineInput};
 use crate::billing::{Bill, Charge, Payment};
-use crate::store::Store;
+use crate::customers::repo::CustomerStore;
 
 /// One rejected row.
 #[derive(Debug, Clone)]
@@ -163,7 +163,7 @@ fn row_input(row: &HashMap<String, String>) -> Result<(String, AccountInput), Fi
 
 /// Imports every row of `reader`; `progress` is told the byte offset after each row.
 pub async fn import_csv(
-    store: &dyn Store,
+    store: &dyn CustomerStore,
     reader: impl Read,
     now_ms: i64,
     mut progress: impl FnMut(u64),

@@ -8,6 +8,7 @@
 pub mod import;
 pub mod input;
 pub mod pin;
+pub mod repo;
 
 use serde::{Deserialize, Serialize};
 

@@ -16,6 +16,7 @@
 //!   (`policy`). Unclaimed for `UNCLAIMED_AFTER_MS`, or not replied by the due time, an
 //!   escalation is flagged.
 
+pub mod repo;
 pub mod service;
 
 use serde::Serialize;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::{EscAction, EscError, Escalation, apply};
 use crate::agents::Agent;
 use crate::clock::Clock;
-use crate::store::{Store, StoreError};
+use crate::repo::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ActError {

@@ -23,11 +23,11 @@ use super::menu::ask_menu;
 use super::tickets::{ask_callback_no, typed_callback};
 use super::{Choice, Ctx, Facts, FlowState, Need, Node, Reply, choice};
 use crate::calls::CallStep;
+use crate::calls::step::{Effect, Milestone};
 use crate::config::TransferMode;
 use crate::customers::Account;
 use crate::escalations::{Escalation, EscalationKind, NewEscalation};
 use crate::prompts::{Catalog, Locale, speak};
-use crate::store::{Effect, Milestone};
 use crate::telephony::{CallInput, Gather, NextStep, Verb};
 use crate::tickets::Ticket;
 

@@ -7,10 +7,10 @@ use super::{
     hang_up,
 };
 use crate::billing::Bill;
+use crate::calls::step::{Effect, Milestone};
 use crate::customers::Account;
 use crate::lockout::Verdict;
 use crate::prompts::speak;
-use crate::store::{Effect, Milestone};
 use crate::telephony::CallInput;
 
 /// Charges read out on request.

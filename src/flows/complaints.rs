@@ -6,8 +6,8 @@ use super::menu::{ask_menu, ask_offer};
 use super::{
     Choice, Ctx, Facts, FlowState, Goal, MAX_TRIES, Need, Node, Reply, TicketRequest, choice,
 };
+use crate::calls::step::{Effect, Milestone};
 use crate::prompts::speak;
-use crate::store::{Effect, Milestone};
 use crate::telephony::{CallInput, Verb};
 use crate::tickets::{Recording, TicketKind};
 

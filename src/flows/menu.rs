@@ -6,8 +6,8 @@ use super::{
     Choice, Ctx, Facts, FlowState, Goal, Ident, MAX_TRIES, Need, Node, Reply, bill, choice,
     complaints, hang_up, tickets,
 };
+use crate::calls::step::Effect;
 use crate::prompts::Locale;
-use crate::store::Effect;
 use crate::telephony::{CallInput, Verb};
 
 const MENU_KEYS: [char; 7] = ['1', '2', '3', '4', '5', '0', '*'];

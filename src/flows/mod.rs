@@ -22,10 +22,10 @@ pub mod survey;
 mod tickets;
 
 use crate::billing::Bill;
+use crate::calls::step::Effect;
 use crate::customers::Account;
 use crate::customers::{CustomerClass, LineKind};
 use crate::prompts::{Catalog, Locale};
-use crate::store::Effect;
 use crate::telephony::{CallInput, Gather, NextStep, Verb};
 use crate::tickets::{Recording, Ticket, TicketKind};
 

@@ -16,8 +16,8 @@
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::{Ctx, MAX_TRIES, Reply, StateError};
+use crate::calls::step::Effect;
 use crate::prompts::{Locale, speak};
-use crate::store::Effect;
 use crate::surveys::score::{Answer, score};
 use crate::surveys::script::{AnswerKind, OPT_OUT_KEY, Question, REPEAT_KEY, Script};
 use crate::telephony::{CallInput, Gather, NextStep, Verb};

@@ -426,7 +426,7 @@ fn a_person_during_hours_with_a_short_wait_is_queued_with_place_and_wait() {
     assert_eq!((next.node, next.seq), (Node::AfterQueue, 3));
     assert_eq!(
         o.effects,
-        [Effect::Milestone(crate::store::Milestone::Person)],
+        [Effect::Milestone(crate::calls::step::Milestone::Person)],
         "nothing raised for a queued caller; the call only records that they asked"
     );
 }
@@ -1093,7 +1093,7 @@ fn an_account_with_many_lines_types_the_line_number_or_its_end() {
 }
 
 /// The milestones of an outcome, in order.
-fn milestones(o: &Outcome) -> Vec<crate::store::Milestone> {
+fn milestones(o: &Outcome) -> Vec<crate::calls::step::Milestone> {
     o.effects
         .iter()
         .filter_map(|e| match e {
@@ -1105,7 +1105,7 @@ fn milestones(o: &Outcome) -> Vec<crate::store::Milestone> {
 
 #[test]
 fn finished_tasks_and_asking_for_a_person_are_recorded_as_milestones() {
-    use crate::store::Milestone::{CallbackOffered, Person, SelfServed};
+    use crate::calls::step::Milestone::{CallbackOffered, Person, SelfServed};
     let cat = catalog();
     let cx = ctx(&cat);
     // The bill read out.

@@ -12,9 +12,9 @@ use super::menu::{ask_menu, ask_offer, person};
 use super::{
     Choice, Ctx, Facts, FlowState, Goal, MAX_TRIES, Need, Node, Reply, TicketRequest, choice, entry,
 };
+use crate::calls::step::{Effect, Milestone};
 use crate::customers::{Account, LineKind};
 use crate::prompts::speak;
-use crate::store::{Effect, Milestone};
 use crate::telephony::CallInput;
 use crate::tickets::{self, Ticket, TicketKind};
 

@@ -26,7 +26,8 @@ use std::collections::BTreeMap;
 use super::figures::{mean, percentile};
 use super::{Built, Cell, ReportCtx, Table};
 use crate::callbacks::Campaign;
-use crate::store::{CallbackScope, CampaignAttempts, StoreError};
+use crate::repo::StoreError;
+use crate::reports::repo::{CallbackScope, CampaignAttempts};
 
 /// The filters the callback reports share.
 pub(super) fn scope<'a>(ctx: &ReportCtx<'a>) -> CallbackScope<'a> {

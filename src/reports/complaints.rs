@@ -16,7 +16,8 @@
 use chrono::{Datelike, Months, NaiveDate, TimeZone};
 
 use super::{Built, Cell, Period, ReportCtx, Table};
-use crate::store::{StoreError, TicketScope};
+use crate::repo::StoreError;
+use crate::reports::repo::TicketScope;
 use crate::tickets::TicketKind;
 
 /// How a period is cut.

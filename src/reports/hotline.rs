@@ -16,7 +16,8 @@
 use super::complaints::{Bucket, Step, buckets};
 use super::figures::{mean, percentile};
 use super::{Built, Cell, ReportCtx, Table};
-use crate::store::{CallTally, QueueTally, StoreError};
+use crate::repo::StoreError;
+use crate::reports::repo::{CallTally, QueueTally};
 
 /// A call followed by another from the same number within this long was not contained.
 pub(super) const REPEAT_MS: i64 = 24 * 3_600_000;

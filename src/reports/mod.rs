@@ -19,6 +19,7 @@ mod complaints;
 pub mod figures;
 mod hotline;
 pub mod params;
+pub mod repo;
 pub mod rollup;
 mod satisfaction;
 mod service_levels;
@@ -133,7 +134,7 @@ pub struct ReportFilter {
 
 /// What every report builder reads.
 pub struct ReportCtx<'a> {
-    pub store: &'a dyn crate::store::Store,
+    pub store: &'a dyn crate::repo::Store,
     pub period: Period,
     pub filter: &'a ReportFilter,
     /// Now (for "at risk" and "open" figures).
@@ -153,7 +154,7 @@ pub enum ReportError {
     #[error(transparent)]
     Param(#[from] params::ParamError),
     #[error("store: {0}")]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] crate::repo::StoreError),
 }
 
 /// Parses what a user asked for (`kind` and `params`) and builds it: what the console and the
@@ -161,7 +162,7 @@ pub enum ReportError {
 pub async fn requested(
     kind: &str,
     p: &params::ReportParams,
-    store: &dyn crate::store::Store,
+    store: &dyn crate::repo::Store,
     now: i64,
     tz: chrono_tz::Tz,
     calendar: &crate::calendar::Calendar,
@@ -183,7 +184,7 @@ pub async fn requested(
 pub async fn build(
     kind: ReportKind,
     ctx: &ReportCtx<'_>,
-) -> Result<Report, crate::store::StoreError> {
+) -> Result<Report, crate::repo::StoreError> {
     let (tables, ignored) = match kind {
         ReportKind::Satisfaction => satisfaction::build(ctx).await?,
         ReportKind::Surveys => surveys::build(ctx).await?,

@@ -30,10 +30,12 @@ use serde::de::DeserializeOwned;
 use super::{Period, ReportCtx};
 use crate::calendar::Calendar;
 use crate::callbacks::Campaign;
-use crate::store::{
+use crate::repo::{Store, StoreError};
+use crate::reports::repo::RollupStore;
+use crate::reports::repo::{
     AnswerCount, AnswerRoll, AttemptNoCount, AttemptRoll, CallRoll, CallTally, CallbackDims,
     CallbackScope, CampaignAttempts, DueRoll, DueTally, FirstAttemptWait, QuestionScore,
-    QueueTally, ResolveTime, ResolvedRoll, SampleCount, SampleRoll, Store, StoreError, TicketScope,
+    QueueTally, ResolveTime, ResolvedRoll, SampleCount, SampleRoll, TicketScope,
 };
 
 /// How long after its end a day is settled.
@@ -283,7 +285,7 @@ pub async fn roll_up(src: &Source<'_>, rebuild: bool) -> Result<Rolled, StoreErr
 
 /// Forgets every roll-up: reports compute every day from the outcomes until the next
 /// `roll_up`.
-pub async fn forget(store: &dyn Store) -> Result<(), StoreError> {
+pub async fn forget(store: &dyn RollupStore) -> Result<(), StoreError> {
     for family in [
         CallRoll::NAME,
         DueRoll::NAME,
@@ -351,7 +353,7 @@ async fn roll_family<F: Family>(src: &Source<'_>, rebuild: bool) -> Result<usize
             bodies.push((from, body));
         }
         let end = chunk.last().map_or(through, |&(_, to)| to);
-        let next = crate::store::RollupMark {
+        let next = crate::reports::repo::RollupMark {
             tz: tz.to_string(),
             start,
             through: end.max(through),

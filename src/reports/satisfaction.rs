@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 use super::callbacks::scope;
 use super::{Built, Cell, ReportCtx, Table};
-use crate::store::StoreError;
+use crate::repo::StoreError;
 use crate::surveys::script::{AnswerKind, BASIC, DISSATISFIED, NO, Purpose, VERY, YES};
 
 /// The key the built-in script asks "was it fixed?" under (a yes/no question).

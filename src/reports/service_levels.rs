@@ -15,7 +15,8 @@ use std::collections::BTreeMap;
 
 use super::figures::{mean, percentile};
 use super::{Built, Cell, ReportCtx, Table};
-use crate::store::{AtRisk, DueTally, ResolveTime, StoreError, TicketScope};
+use crate::repo::StoreError;
+use crate::reports::repo::{AtRisk, DueTally, ResolveTime, TicketScope};
 use crate::tickets::TicketKind;
 
 /// Running tickets whose deadline is this close to now are "at risk".

@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use super::callbacks::scope;
 use super::{Built, Cell, ReportCtx, Table};
 use crate::callbacks::CampaignState;
-use crate::store::StoreError;
+use crate::repo::StoreError;
 use crate::surveys::script::{Purpose, SERVICES};
 
 /// Where a question's row sorts: its service's place among the operator's services (other

@@ -281,7 +281,7 @@ macro_rules! agent_store {
             use sqlx::Row as _;
 
             use super::super::agents::{self as a, agent_columns, queue_columns, sql};
-            use super::super::{AgentStore, Result, StoreError};
+            use super::super::{AgentStore, EscalationStore, Result, StoreError};
             use crate::agents::auth::Session;
             use crate::agents::queue::{QueueCall, QueueSeen};
             use crate::agents::{Agent, AgentUpdate, NewAgent};
@@ -575,6 +575,84 @@ macro_rules! agent_store {
                     Ok(())
                 }
 
+                async fn queue_seen(&self, q: &QueueSeen) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    sqlx::query(sql::QUEUE_SEEN)
+                        .bind(&q.call_sid)
+                        .bind(q.account_id)
+                        .bind(&q.from_number)
+                        .bind(&q.locale)
+                        .bind(q.at)
+                        .bind(q.position)
+                        .bind(q.expected_secs)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn queue_left(&self, call_sid: &str, result: &str, at: i64) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    sqlx::query(sql::QUEUE_LEFT)
+                        .bind(call_sid)
+                        .bind(at)
+                        .bind(result)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn queue_call(&self, call_sid: &str) -> Result<Option<QueueCall>> {
+                    Ok(sqlx::query_as::<_, a::QueueRow>(sql::QUEUE_CALL)
+                        .bind(call_sid)
+                        .fetch_optional(&self.$read)
+                        .await?
+                        .map(a::queue_call))
+                }
+
+                async fn queue_waiting(&self, seen_since: i64) -> Result<Vec<QueueCall>> {
+                    Ok(sqlx::query_as::<_, a::QueueRow>(sql::QUEUE_WAITING)
+                        .bind(seen_since)
+                        .fetch_all(&self.$read)
+                        .await?
+                        .into_iter()
+                        .map(a::queue_call)
+                        .collect())
+                }
+
+                async fn queue_offer(
+                    &self,
+                    agent_call: &str,
+                    seen_since: i64,
+                ) -> Result<Option<QueueCall>> {
+                    let mut tx = self.begin_write().await?;
+                    const NEXT: &str = concat!(
+                        "SELECT ",
+                        queue_columns!(),
+                        " FROM queue_calls WHERE left_at IS NULL AND last_seen_at >= $1 \
+                         AND offered_to IS NULL ORDER BY entered_at, call_sid LIMIT 1",
+                        $lock
+                    );
+                    let next = sqlx::query_as::<_, a::QueueRow>(NEXT)
+                        .bind(seen_since)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .map(a::queue_call);
+                    if let Some(c) = &next {
+                        sqlx::query(sql::QUEUE_OFFER)
+                            .bind(agent_call)
+                            .bind(&c.call_sid)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await?;
+                    Ok(next)
+                }
+            }
+
+            #[async_trait::async_trait]
+            impl EscalationStore for super::$store {
                 async fn raise_escalation(&self, e: &NewEscalation) -> Result<Option<Escalation>> {
                     let mut tx = self.begin_write().await?;
                     let id = raise(&mut tx, e).await?;
@@ -685,81 +763,6 @@ macro_rules! agent_store {
                         .into_iter()
                         .map(a::event)
                         .collect())
-                }
-
-                async fn queue_seen(&self, q: &QueueSeen) -> Result<()> {
-                    let mut tx = self.begin_write().await?;
-                    sqlx::query(sql::QUEUE_SEEN)
-                        .bind(&q.call_sid)
-                        .bind(q.account_id)
-                        .bind(&q.from_number)
-                        .bind(&q.locale)
-                        .bind(q.at)
-                        .bind(q.position)
-                        .bind(q.expected_secs)
-                        .execute(&mut *tx)
-                        .await?;
-                    tx.commit().await?;
-                    Ok(())
-                }
-
-                async fn queue_left(&self, call_sid: &str, result: &str, at: i64) -> Result<()> {
-                    let mut tx = self.begin_write().await?;
-                    sqlx::query(sql::QUEUE_LEFT)
-                        .bind(call_sid)
-                        .bind(at)
-                        .bind(result)
-                        .execute(&mut *tx)
-                        .await?;
-                    tx.commit().await?;
-                    Ok(())
-                }
-
-                async fn queue_call(&self, call_sid: &str) -> Result<Option<QueueCall>> {
-                    Ok(sqlx::query_as::<_, a::QueueRow>(sql::QUEUE_CALL)
-                        .bind(call_sid)
-                        .fetch_optional(&self.$read)
-                        .await?
-                        .map(a::queue_call))
-                }
-
-                async fn queue_waiting(&self, seen_since: i64) -> Result<Vec<QueueCall>> {
-                    Ok(sqlx::query_as::<_, a::QueueRow>(sql::QUEUE_WAITING)
-                        .bind(seen_since)
-                        .fetch_all(&self.$read)
-                        .await?
-                        .into_iter()
-                        .map(a::queue_call)
-                        .collect())
-                }
-
-                async fn queue_offer(
-                    &self,
-                    agent_call: &str,
-                    seen_since: i64,
-                ) -> Result<Option<QueueCall>> {
-                    let mut tx = self.begin_write().await?;
-                    const NEXT: &str = concat!(
-                        "SELECT ",
-                        queue_columns!(),
-                        " FROM queue_calls WHERE left_at IS NULL AND last_seen_at >= $1 \
-                         AND offered_to IS NULL ORDER BY entered_at, call_sid LIMIT 1",
-                        $lock
-                    );
-                    let next = sqlx::query_as::<_, a::QueueRow>(NEXT)
-                        .bind(seen_since)
-                        .fetch_optional(&mut *tx)
-                        .await?
-                        .map(a::queue_call);
-                    if let Some(c) = &next {
-                        sqlx::query(sql::QUEUE_OFFER)
-                            .bind(agent_call)
-                            .bind(&c.call_sid)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    tx.commit().await?;
-                    Ok(next)
                 }
             }
         }

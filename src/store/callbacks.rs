@@ -398,38 +398,6 @@ pub(super) fn sample_account(r: SampleRow) -> Result<SampleAccount> {
     })
 }
 
-/// What ending an attempt writes, in one transaction, if (and only if) the attempt was not
-/// ended before.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AttemptEnd {
-    pub attempt_id: i64,
-    pub callback_id: i64,
-    pub attempt_no: i32,
-    pub at: i64,
-    pub call_status: Option<String>,
-    pub answered_by: Option<String>,
-    /// `crate::callbacks::policy::Outcome` as text.
-    pub outcome: String,
-    /// Whether it counts against the retry policy.
-    pub counts: bool,
-    /// Learnt from a status report when the request itself got no answer.
-    pub provider_call_id: Option<String>,
-    pub next: CallbackNext,
-    /// Ledger lines, in order.
-    pub ledger: Vec<(String, String)>,
-    /// A follow-up for people: kind and detail.
-    pub followup: Option<(String, String)>,
-}
-
-/// What becomes of the callback after an attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallbackNext {
-    /// Try again from `due_at`.
-    Pending { due_at: i64 },
-    /// No more attempts; why.
-    Done { outcome: String },
-}
-
 /// Implements `CallbackStore` for a backend (see `ticket_store!`): `$claim` is appended to the
 /// select that claims callbacks.
 macro_rules! callback_store {
@@ -438,10 +406,10 @@ macro_rules! callback_store {
             use sqlx::Row as _;
 
             use super::super::callbacks::{
-                self as c, AttemptEnd, CallbackNext, attempt_columns, callback_columns,
+                self as c, attempt_columns, callback_columns,
                 campaign_columns, sql,
             };
-            use super::super::{CallbackStore, Result, StoreError};
+            use super::super::{AttemptEnd, CallbackNext, CallbackStore, Result, StoreError};
             use crate::callbacks::{
                 AnswerTally, Attempt, Callback, CallbackState, Campaign, CampaignState,
                 CampaignTally, Followup, LedgerEntry, NewCallback, NewCampaign, QuestionTally,
@@ -625,10 +593,10 @@ macro_rules! callback_store {
             /// Applies a survey effect of a recorded step, in its transaction.
             pub(in super::super) async fn apply_survey_effect(
                 conn: &mut Conn,
-                effect: &crate::store::Effect,
+                effect: &crate::calls::step::Effect,
                 at: i64,
             ) -> Result<()> {
-                use crate::store::Effect;
+                use crate::calls::step::Effect;
                 match effect {
                     Effect::SurveyAnswer {
                         callback_id,

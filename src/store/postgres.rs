@@ -14,7 +14,10 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
 
 use super::rows::{self, AccountRow, By, CallRow, LineRow, StepRow, sql};
-use super::{AccountPage, NewCall, Result, StatusEvent, StepOutcome, StepWrite, Store, StoreError};
+use super::{
+    AccountPage, BillStore, CallStore, CustomerStore, NewCall, Result, StatusEvent, StepOutcome,
+    StepWrite, Store, StoreError,
+};
 use crate::billing::Bill;
 use crate::calls::CallRecord;
 use crate::customers::{Account, AccountWrite};
@@ -241,7 +244,10 @@ impl Store for PgStore {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl CustomerStore for PgStore {
     async fn account_by_line(&self, number: &str) -> Result<Option<Account>> {
         fetch_account(&mut *self.pool.acquire().await?, By::Line(number)).await
     }
@@ -372,7 +378,10 @@ impl Store for PgStore {
         tx.commit().await?;
         account.ok_or_else(|| StoreError::Corrupt(format!("account {id} vanished while written")))
     }
+}
 
+#[async_trait]
+impl BillStore for PgStore {
     async fn bill(&self, account_id: i64) -> Result<Option<Bill>> {
         sqlx::query_as::<_, rows::BillJsonRow>(BILL_WITH_CHARGES)
             .bind(account_id)
@@ -381,7 +390,10 @@ impl Store for PgStore {
             .map(rows::bill_json)
             .transpose()
     }
+}
 
+#[async_trait]
+impl CallStore for PgStore {
     async fn commit(
         &self,
         steps: Vec<StepWrite>,

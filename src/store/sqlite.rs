@@ -22,7 +22,10 @@ use sqlx::sqlite::{
 
 use super::rows::{self, AccountRow, By, CallRow, LineRow, StepRow, sql};
 use super::sqlite_direct::Direct;
-use super::{AccountPage, Result, StatusEvent, StepOutcome, StepWrite, Store, StoreError};
+use super::{
+    AccountPage, BillStore, CallStore, CustomerStore, Result, StatusEvent, StepOutcome, StepWrite,
+    Store, StoreError,
+};
 use crate::billing::Bill;
 use crate::calls::CallRecord;
 use crate::customers::{Account, AccountWrite};
@@ -236,7 +239,10 @@ impl Store for SqliteStore {
         sqlx::query("SELECT 1").execute(&self.read).await?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl CustomerStore for SqliteStore {
     async fn account_by_line(&self, number: &str) -> Result<Option<Account>> {
         self.direct.account(By::Line(number))
     }
@@ -351,11 +357,17 @@ impl Store for SqliteStore {
         tx.commit().await?;
         account.ok_or_else(|| StoreError::Corrupt(format!("account {id} vanished while written")))
     }
+}
 
+#[async_trait]
+impl BillStore for SqliteStore {
     async fn bill(&self, account_id: i64) -> Result<Option<Bill>> {
         self.direct.bill(account_id)
     }
+}
 
+#[async_trait]
+impl CallStore for SqliteStore {
     async fn commit(
         &self,
         steps: Vec<StepWrite>,
@@ -557,7 +569,7 @@ mod tests {
     /// configured exception. Readers follow the same setting.
     #[tokio::test]
     async fn commits_are_flushed_to_disk_unless_configured_otherwise() {
-        use crate::store::SqliteSynchronous as Sync;
+        use crate::config::SqliteSynchronous as Sync;
         for (setting, expected) in [(Sync::default(), 2), (Sync::Full, 2), (Sync::Normal, 1)] {
             let dir = tempfile::tempdir().expect("tmp");
             let url = format!("sqlite://{}/hotline.db", dir.path().display());

@@ -297,7 +297,7 @@ macro_rules! ticket_store {
             use sqlx::Row as _;
 
             use super::super::tickets::{self as t, sql, ticket_columns};
-            use super::super::{Result, StoreError, TicketStore};
+            use super::super::{Result, StoreError, TicketStore, WebhookStore};
             use crate::tickets::{
                 Action, NewTicket, Origin, Ticket, TicketEvent, TicketFilter, TicketKind,
                 TicketPage,
@@ -681,6 +681,10 @@ macro_rules! ticket_store {
                         .await?)
                 }
 
+            }
+
+            #[async_trait::async_trait]
+            impl WebhookStore for super::$store {
                 async fn add_endpoint(&self, e: &NewEndpoint, now: i64) -> Result<Endpoint> {
                     let events = t::stored_events(&e.events);
                     let mut tx = self.begin_write().await?;

@@ -11,7 +11,8 @@ use super::sla::Policy;
 use super::{Action, NewTicket, Origin, Ticket};
 use crate::calendar::Calendar;
 use crate::clock::Clock;
-use crate::store::{Result, Store};
+use crate::repo::Result;
+use crate::tickets::repo::TicketStore;
 
 /// Longest the sweeper sleeps: also how late a breach may be marked when the clock jumps.
 const SWEEP_AT_MOST_EVERY: Duration = Duration::from_secs(1);
@@ -21,7 +22,7 @@ const SWEEP_BATCH: i64 = 500;
 /// Cheap to clone.
 #[derive(Clone)]
 pub struct Desk {
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn TicketStore>,
     pub policy: Arc<Policy>,
     pub tz: chrono_tz::Tz,
     pub calendar: Arc<Calendar>,
@@ -32,7 +33,7 @@ pub struct Desk {
 
 impl Desk {
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn TicketStore>,
         policy: Policy,
         tz: chrono_tz::Tz,
         calendar: Calendar,

@@ -13,6 +13,7 @@
 //!   sweeper has marked it yet.
 
 pub mod desk;
+pub mod repo;
 pub mod sla;
 
 use serde::{Deserialize, Serialize};

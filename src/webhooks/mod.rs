@@ -12,6 +12,7 @@
 //!   `webhook-signature: v1,<base64 HMAC-SHA256>` over `id.timestamp.body`), so receivers
 //!   can use any Standard Webhooks library. Secrets never reach logs.
 
+pub mod repo;
 pub mod sign;
 pub mod worker;
 

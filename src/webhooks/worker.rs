@@ -27,8 +27,8 @@ use super::sign::{self, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 use super::{AttemptResult, Delivery, DeliveryJob, DeliveryState};
 use crate::clock::Clock;
 use crate::config::WebhookConfig;
-use crate::store::Store;
 use crate::tickets::{TicketEvent, TicketState};
+use crate::webhooks::repo::WebhookStore;
 
 /// How long the loop sleeps when nothing is due.
 pub const POLL_EVERY: Duration = Duration::from_millis(500);
@@ -207,7 +207,7 @@ fn host(url: &str) -> String {
 /// Sends deliveries. Cheap to clone; clones share the limit on attempts in flight.
 #[derive(Clone)]
 pub struct Worker {
-    store: Arc<dyn Store>,
+    store: Arc<dyn WebhookStore>,
     clock: Arc<dyn Clock>,
     http: reqwest::Client,
     timeout: Duration,
@@ -217,7 +217,7 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, cfg: &WebhookConfig) -> Self {
+    pub fn new(store: Arc<dyn WebhookStore>, clock: Arc<dyn Clock>, cfg: &WebhookConfig) -> Self {
         let timeout = Duration::from_millis(cfg.timeout_ms.max(1));
         // A batch waits for at most BATCH / CONCURRENCY rounds of attempts.
         let rounds = u32::try_from(BATCH as usize / CONCURRENCY + 1).unwrap_or(u32::MAX);

@@ -30,7 +30,7 @@ pub async fn pg_url() -> Option<String> {
         .ok()
         .filter(|u| !u.is_empty())
         .unwrap_or_else(|| DEFAULT_PG_URL.to_string());
-    let shown = hotline::store::redact_url(&server);
+    let shown = hotline::config::redact_url(&server);
     let required = std::env::var("HOTLINE_REQUIRE_PG").is_ok_and(|v| !v.is_empty());
     let connected = tokio::time::timeout(Duration::from_secs(10), PgConnection::connect(&server))
         .await

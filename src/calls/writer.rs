@@ -11,7 +11,9 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::{Result, StatusEvent, StepOutcome, StepWrite, Store, StoreError};
+use super::repo::CallStore;
+use super::step::{StatusEvent, StepOutcome, StepWrite};
+use crate::repo::{Result, StoreError};
 
 /// Writes drained into one transaction at most.
 const MAX_BATCH: usize = 256;
@@ -48,7 +50,7 @@ pub struct StepWriter {
 
 impl StepWriter {
     /// Starts the writer task on the current runtime.
-    pub fn spawn(store: Arc<dyn Store>) -> Self {
+    pub fn spawn(store: Arc<dyn CallStore>) -> Self {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
         tokio::spawn(run(store, rx));
         StepWriter {
@@ -112,7 +114,7 @@ impl StepWriter {
     }
 }
 
-async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Write>) {
+async fn run(store: Arc<dyn CallStore>, mut rx: mpsc::Receiver<Write>) {
     let mut buf = Vec::with_capacity(MAX_BATCH);
     let (mut steps, mut step_replies) = (Vec::new(), Vec::new());
     let (mut statuses, mut status_replies) = (Vec::new(), Vec::new());
@@ -210,7 +212,7 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Write>) {
 
 /// Commits each write of a failed batch in a transaction of its own and answers it.
 async fn one_by_one(
-    store: &dyn Store,
+    store: &dyn CallStore,
     steps: Vec<StepWrite>,
     statuses: Vec<StatusEvent>,
     step_replies: &mut Vec<Reply<StepOutcome>>,
