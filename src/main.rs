@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
 use hotline::config::{Config, Secret};
-use hotline::{app, demo, store};
+use hotline::{demo, http, store};
 
 #[derive(Parser)]
 #[command(
@@ -305,24 +305,24 @@ async fn serve(mut cfg: Config, demo_mode: bool) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
-    let state = app::AppState::build(cfg)
+    let state = http::AppState::build(cfg)
         .await
         .context("starting the service")?;
     if demo_mode {
-        let now = state.steps.clock.now_ms();
-        demo::load(state.steps.store.as_ref(), now)
+        let now = state.clock.now_ms();
+        demo::load(state.store.as_ref(), now)
             .await
             .context("loading demo customers")?;
-        demo::load_agents(state.steps.store.as_ref(), now)
+        demo::load_agents(state.store.as_ref(), now)
             .await
             .context("creating the demo console accounts")?;
         // The banner is a courtesy: without a reader for it the service still serves.
-        if let Err(e) = print_demo_banner(&state.steps.cfg) {
+        if let Err(e) = print_demo_banner(&state.cfg) {
             tracing::debug!(error = %e, "the demo banner was not printed");
         }
     }
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    app::serve(state, listener, shutdown_signal())
+    http::serve(state, listener, shutdown_signal())
         .await
         .context("serving")?;
     tracing::info!("stopped");

@@ -135,7 +135,7 @@ both!(
             call.heard()[0],
             "You are number 2 in line. The expected wait is about 8 minutes."
         );
-        let store = &app.state.steps.store;
+        let store = &app.state.store;
         let waiting = store
             .queue_call(call.sid())
             .await
@@ -386,7 +386,7 @@ both!(
                 .expect("post");
             assert_eq!(status, 403, "{path}");
         }
-        let store = &app.state.steps.store;
+        let store = &app.state.store;
         assert!(store.queue_call(sid).await.expect("store").is_none());
         assert!(store.queue_waiting(0).await.expect("store").is_empty());
     }
@@ -468,7 +468,7 @@ both_with!(
     |c: &mut hotline::config::Config| c.callbacks.from_number = Some(HOTLINE.into()),
     |app: TestApp| async move {
         app.create_agent("li.ming", AGENT_PHONE, Locale::EnUs).await;
-        let store = &app.state.steps.store;
+        let store = &app.state.store;
         let mut e = NewEscalation::new(
             EscalationKind::TransferCallback,
             "call:CA00000000000000000000000000000099".into(),

@@ -183,7 +183,7 @@ async fn console_in_a_browser() {
 }
 
 async fn scenario(app: &TestApp, c: &Client) {
-    let store = &app.state.steps.store;
+    let store = &app.state.store;
     add_agent(app, "sup", Role::Supervisor).await;
     // A customer whose name is markup, and a complaint recorded by phone.
     let (status, body) = app

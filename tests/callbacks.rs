@@ -42,7 +42,7 @@ fn campaign(name: &str, purpose: Purpose) -> NewCampaign {
 
 /// Creates and starts a campaign.
 async fn running(app: &TestApp, c: NewCampaign) -> Campaign {
-    let store = &app.state.steps.store;
+    let store = &app.state.store;
     let c = store.create_campaign(&c, START_MS).await.expect("campaign");
     store
         .set_campaign_state(c.id, CampaignState::Running, START_MS)
@@ -70,7 +70,7 @@ async fn resolved_fault(app: &TestApp) -> Ticket {
         .await
         .expect("store")
         .expect("Alice");
-    let desk = &app.state.steps.desk;
+    let desk = &app.state.desk;
     let t = desk
         .open(
             NewTicket {
@@ -204,7 +204,7 @@ both!(
             ledger_kinds(&app, cb.id).await,
             ["queued", "dialing", "placed", "ended", "done"]
         );
-        let answers = app.state.steps.store.answers(cb.id).await.expect("answers");
+        let answers = app.state.store.answers(cb.id).await.expect("answers");
         let got: Vec<(&str, &str)> = answers
             .iter()
             .map(|a| (a.question.as_str(), a.answer.as_str()))
@@ -250,7 +250,7 @@ both!(
         app.state.feed.catch_up().await.expect("feed");
         let cb = only_callback(&app, &campaign).await;
         assert_eq!(cb.state, CallbackState::Cancelled);
-        let ledger = app.state.steps.store.ledger(cb.id).await.expect("ledger");
+        let ledger = app.state.store.ledger(cb.id).await.expect("ledger");
         assert!(ledger[1].detail.contains("was reopened"), "{ledger:?}");
         app.clock.advance_ms(3 * HOUR);
         assert_eq!(dial(&app).await.claimed, 0);
@@ -341,7 +341,7 @@ both!(
                 .iter()
                 .all(|f| f.ticket_id.is_some() && f.callback_id == cb.id)
         );
-        let answers = app.state.steps.store.answers(cb.id).await.expect("answers");
+        let answers = app.state.store.answers(cb.id).await.expect("answers");
         let got: Vec<&str> = answers.iter().map(|a| a.question.as_str()).collect();
         assert_eq!(got, ["satisfaction", "fixed", "comment"]);
         // Each follow-up is an escalation for people, linked to the customer, the ticket, the
@@ -389,7 +389,7 @@ both!(
         app.state.feed.catch_up().await.expect("feed");
         let cb = only_callback(&app, &campaign).await;
         app.twilio.on(ALICE, Behaviour::NoAnswer);
-        let store = &app.state.steps.store;
+        let store = &app.state.store;
         let mut now = store.callback(cb.id).await.expect("store").expect("cb");
         for _ in 0..20 {
             if now.state == CallbackState::Done {
@@ -466,7 +466,7 @@ both!(nine_means_do_not_call_again, |app: TestApp| async move {
         .expect("store")
         .expect("cb");
     assert_eq!(cb2.outcome.as_deref(), Some("opted_out"));
-    let ledger = app.state.steps.store.ledger(id).await.expect("ledger");
+    let ledger = app.state.store.ledger(id).await.expect("ledger");
     assert!(
         ledger
             .last()
@@ -523,7 +523,7 @@ both!(
             .expect("store")
             .expect("cb");
         assert_eq!(done.outcome.as_deref(), Some("rejected"));
-        let ledger = app.state.steps.store.ledger(cb.id).await.expect("ledger");
+        let ledger = app.state.store.ledger(cb.id).await.expect("ledger");
         assert!(
             ledger.iter().any(|e| e.detail.contains("21211")),
             "{ledger:#?}"
@@ -613,7 +613,7 @@ both!(
             done.outcome.as_deref(),
             Some("reached"),
             "{:#?}",
-            app.state.steps.store.ledger(cb.id).await
+            app.state.store.ledger(cb.id).await
         );
         assert_eq!(done.attempts, 1, "the attempt never placed does not count");
         assert_eq!(app.twilio.placed_to(ALICE), 1);
@@ -657,7 +657,7 @@ both!(
     calls_wait_for_the_window_in_the_customers_zone,
     |app: TestApp| async move {
         let campaign = standing_campaign(&app).await;
-        let store = &app.state.steps.store;
+        let store = &app.state.store;
         // 21:30 in Shanghai on a Wednesday: after the 09:00–20:00 window.
         let now = START_MS + 2 * 24 * HOUR + 13 * HOUR + 30 * 60_000;
         app.clock.set_ms(now);
@@ -693,7 +693,7 @@ both!(
 
 both!(the_pace_holds_in_every_second, |app: TestApp| async move {
     let campaign = standing_campaign(&app).await;
-    let store = &app.state.steps.store;
+    let store = &app.state.store;
     let now = START_MS + 2 * HOUR;
     app.clock.set_ms(now);
     let list: Vec<NewCallback> = (0..6)
@@ -788,7 +788,7 @@ both!(
 both!(
     nobody_is_called_after_the_campaign_ends,
     |app: TestApp| async move {
-        let store = &app.state.steps.store;
+        let store = &app.state.store;
         let ends = START_MS + 3 * HOUR;
         let c = NewCampaign {
             ends_at: Some(ends),
@@ -828,7 +828,7 @@ both!(
     the_window_is_kept_in_the_customers_own_zone_across_a_clock_change,
     |app: TestApp| async move {
         let campaign = standing_campaign(&app).await;
-        let store = &app.state.steps.store;
+        let store = &app.state.store;
         // Sunday 2027-03-14, 08:30 in Los Angeles (clocks went forward at 02:00): before
         // the 09:00 window. 08:30 PDT is 15:30 UTC.
         let now = 1_805_038_200_000;
@@ -861,11 +861,11 @@ both!(
 both!(
     an_agreed_visit_is_confirmed_the_day_before_and_a_change_goes_to_people,
     |app: TestApp| async move {
-        let store = &app.state.steps.store;
+        let store = &app.state.store;
         let c = running(&app, campaign("visits", Purpose::Appointment)).await;
         let t = resolved_fault(&app).await;
         // The ticket is reopened and a technician's visit agreed for Thursday 14:30 Shanghai.
-        let desk = &app.state.steps.desk;
+        let desk = &app.state.desk;
         desk.change(
             &t.number,
             &TicketAction::Reopen {
@@ -910,7 +910,7 @@ both!(
     |app: TestApp| async move {
         let campaign = standing_campaign(&app).await;
         let t = resolved_fault(&app).await;
-        let desk = &app.state.steps.desk;
+        let desk = &app.state.desk;
         desk.change(
             &t.number,
             &TicketAction::Reopen {
@@ -930,7 +930,7 @@ both!(
             .await
             .expect("resolve again");
         app.state.feed.catch_up().await.expect("feed");
-        let store = &app.state.steps.store;
+        let store = &app.state.store;
         let owed = |all: Vec<Callback>| -> Vec<(String, CallbackState)> {
             all.into_iter().map(|c| (c.source, c.state)).collect()
         };

@@ -451,7 +451,7 @@ async fn load_accounts(app: &TestApp, first: u32, n: u32, phone: bool, others: &
 
 /// The accounts a campaign's callbacks are for, with their stratum.
 async fn drawn(app: &TestApp, campaign: i64) -> Vec<(i64, Services)> {
-    let store = &app.state.steps.store;
+    let store = &app.state.store;
     let mut out = Vec::new();
     for cb in store
         .list_callbacks(campaign, None, 0, 1000)
@@ -744,7 +744,7 @@ both!(
             stdout.contains("queued 0 callback(s)") && stdout.contains("3 already owed"),
             "{stdout}"
         );
-        let store = &app.state.steps.store;
+        let store = &app.state.store;
         let imported = store
             .list_callbacks(id, None, cb, 10)
             .await
@@ -772,7 +772,7 @@ both!(
 /// Writes a survey answered through the store as the survey flow does: an attempt recorded,
 /// placed and answered, its answers committed as effects of a call step.
 async fn answered_directly(app: &TestApp, callback_id: i64, n: usize, answers: &[(&str, &str)]) {
-    let store = &app.state.steps.store;
+    let store = &app.state.store;
     let now = app.clock.now_ms();
     let attempt = store
         .begin_attempt(callback_id, "dialing (test)", now)
@@ -879,7 +879,7 @@ both!(
         let rest: Vec<Value> = (3..221).map(|i| json!({ "number": number(i) })).collect();
         let (status, r) = post(&app, &path, json!({ "callbacks": rest })).await;
         assert_eq!((status, r["queued"].as_i64()), (200, Some(218)), "{r}");
-        let store = &app.state.steps.store;
+        let store = &app.state.store;
         let cbs = store
             .list_callbacks(id, None, 0, 1000)
             .await

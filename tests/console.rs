@@ -91,7 +91,7 @@ both!(sign_in_and_out, |app: TestApp| async move {
 
 both!(sessions_slide_and_expire, |app: TestApp| async move {
     add_agent(&app, "amy", Role::Agent).await;
-    let idle = app.state.steps.cfg.console.idle_minutes * MINUTE;
+    let idle = app.state.cfg.console.idle_minutes * MINUTE;
     let c = sign_in(&app, "amy").await;
     // Used within the idle time, the session is renewed.
     app.clock.advance_ms(idle - 5 * MINUTE);
@@ -114,7 +114,7 @@ both!(sessions_slide_and_expire, |app: TestApp| async move {
 both!(sessions_end_after_max_hours, |app: TestApp| async move {
     add_agent(&app, "amy", Role::Agent).await;
     let c = sign_in(&app, "amy").await;
-    let max = app.state.steps.cfg.console.max_hours * 60 * MINUTE;
+    let max = app.state.cfg.console.max_hours * 60 * MINUTE;
     let mut used = 0;
     while used + 20 * MINUTE < max {
         app.clock.advance_ms(20 * MINUTE);
@@ -185,7 +185,7 @@ both!(
             })
             .collect();
         // The right password arrives while those are checked, once five are counted.
-        let store = app.state.steps.store.clone();
+        let store = app.state.store.clone();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while std::time::Instant::now() < deadline {
             // A poll that finds the pool busy with the sign-ins simply polls again.
@@ -401,10 +401,7 @@ both!(supervisors_manage_agents, |app: TestApp| async move {
         let r = s.post("/console/agents", &fields).await;
         assert_eq!(r.status, status, "{fields:?}: {}", r.body);
     }
-    assert_eq!(
-        app.state.steps.store.agents().await.expect("agents").len(),
-        2
-    );
+    assert_eq!(app.state.store.agents().await.expect("agents").len(), 2);
     // A new password ends the agent's sessions.
     let r = s
         .post(
@@ -643,7 +640,7 @@ both!(tampered_and_oversized_input, |app: TestApp| async move {
 
 both!(queue_and_escalation_pages, |app: TestApp| async move {
     add_agent(&app, "amy", Role::Agent).await;
-    let store = &app.state.steps.store;
+    let store = &app.state.store;
     // A customer whose name is markup: shown as text, never as elements.
     let (status, body) = app
         .api_put(
@@ -778,7 +775,7 @@ both!(
         add_agent(&app, "amy", Role::Agent).await;
         add_agent(&app, "bob", Role::Agent).await;
         let id = raise(&app, "test:call", "a complaint").await;
-        let store = &app.state.steps.store;
+        let store = &app.state.store;
         let e = escalation(&app, id).await;
         // The demo customer's number, to call back.
         let mut with_number = hotline::escalations::NewEscalation::new(
@@ -833,7 +830,7 @@ both!(
             .await;
         assert_eq!(r.status, 400, "{}", r.body);
         assert!(r.body.contains("name"), "{}", r.body);
-        let added = app.state.steps.store.agent_by_login("li.ming").await;
+        let added = app.state.store.agent_by_login("li.ming").await;
         assert!(added.expect("read").is_none());
     }
 );

@@ -345,7 +345,7 @@ impl Fleet {
         let store = hotline::store::connect(&self.app.database_url)
             .await
             .expect("a dialer's own store");
-        let cfg = &self.app.state.steps.cfg;
+        let cfg = &self.app.state.cfg;
         let carrier = OnOurClock {
             inner: TwilioDialer::from_config(&cfg.twilio, &cfg.public_url, CARRIER_TIMEOUT),
             app: self.app.clone(),
@@ -524,7 +524,7 @@ fn plans(n: usize, rng: &mut StdRng) -> Vec<Plan> {
 /// A running campaign calling all day, every day, with a no-answer retry (two attempts) and
 /// none for busy lines; and a callback per plan, due now.
 async fn campaign(app: &TestApp, pace_ms: i64, plans: &[Plan]) -> Campaign {
-    let store = &app.state.steps.store;
+    let store = &app.state.store;
     let hm = |h, m| NaiveTime::from_hms_opt(h, m, 0).expect("time");
     let window = CallingWindow {
         start: hm(0, 0),
@@ -1057,7 +1057,7 @@ async fn crash_safety(backend: Backend) {
     let owed: usize = plans.iter().map(|p| p.owed).sum();
     // The pace lets a call through every millisecond: dialers go as fast as they can.
     let campaign = campaign(&app, 1, &plans).await;
-    let store = app.state.steps.store.clone();
+    let store = app.state.store.clone();
 
     let mut run_time = Duration::ZERO;
     let mut kills = Vec::new();
@@ -1163,7 +1163,7 @@ async fn three_instances_one_killed() {
     let pace_ms = 50;
     let limit = usize::try_from(1000 / pace_ms).expect("limit");
     let campaign = campaign(&app, pace_ms, &plans).await;
-    let store = app.state.steps.store.clone();
+    let store = app.state.store.clone();
 
     fleet.timeline.run_at(sizes.fleet_rate);
     let mut fleet_procs: Vec<Option<Process>> = Vec::new();
@@ -1321,7 +1321,7 @@ async fn an_earlier_call_to_the_number_is_not_an_unclear_attempts(backend: Backe
     ];
     let fleet = Fleet::new(app.clone(), 32, &plans);
     let campaign = campaign(&app, 1, &plans[..1]).await;
-    let store = app.state.steps.store.clone();
+    let store = app.state.store.clone();
     let now = app.clock.now_ms();
     // A second callback to the same number, from another ticket; and another customer's,
     // due a minute later.
@@ -1433,7 +1433,7 @@ async fn a_dead_dialers_claims_wait_for_a_paused_campaign(backend: Backend) {
         .collect();
     let fleet = Fleet::new(app.clone(), 32, &plans);
     let campaign = campaign(&app, 1, &plans).await;
-    let store = app.state.steps.store.clone();
+    let store = app.state.store.clone();
     // The dead dialer: it claimed two callbacks, then nothing more.
     let now = fleet.timeline.now();
     let claimed = store

@@ -226,7 +226,7 @@ both!(
             })
             .collect();
         // The right PIN arrives while those are checked, once the budget is spent.
-        let store = app.state.steps.store.clone();
+        let store = app.state.store.clone();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while std::time::Instant::now() < deadline {
             // A poll that finds the pool busy with the calls simply polls again.
@@ -907,7 +907,7 @@ both!(
         50000006,Eve,en-US,business,12,phone:+8613800000006,,,,,,\n\
         50000007,Frank,,,,phone:+8613800000007;leased:LL-7,12.3.4,2026-06-25,,,,\n\
         50000008,Grace,en-US,,2468,broadband:BB8,0,2026-07-01,15.00,,,\n";
-        let store = app.state.steps.store.clone();
+        let store = app.state.store.clone();
         let mut positions = Vec::new();
         let report = hotline::customers::import::import_csv(
             store.as_ref(),
@@ -1007,7 +1007,7 @@ async fn start_up_refuses_a_catalog_missing_a_key() {
         prompts_dir: Some(dir.path().to_path_buf()),
         ..Default::default()
     };
-    let err = hotline::app::AppState::with_store(
+    let err = hotline::http::AppState::with_store(
         cfg,
         store,
         std::sync::Arc::new(hotline::clock::SystemClock),

@@ -64,7 +64,7 @@ both!(
         let mut call = app.sim.start_call(ALICE, HOTLINE).await.expect("call");
         call.press("5").await.expect("complaints");
         call.record(45).await.expect("message");
-        let store = &app.state.steps.store;
+        let store = &app.state.store;
         let list = store
             .escalations(&EscFilter {
                 limit: 10,
@@ -100,7 +100,7 @@ both!(
 both!(
     a_breached_ticket_escalates_once_and_urgently,
     |app: TestApp| async move {
-        let desk = &app.state.steps.desk;
+        let desk = &app.state.desk;
         let t = desk
             .open(
                 NewTicket {
@@ -123,7 +123,7 @@ both!(
             .await
             .expect("open");
         let deadline = t.deadline_at.expect("a deadline");
-        let store = &app.state.steps.store;
+        let store = &app.state.store;
         let none = store
             .escalation_by_source(&format!("ticket:{}:breached", t.id))
             .await
@@ -242,7 +242,7 @@ both!(
 both!(
     the_queue_lists_in_order_and_counts_flags,
     |app: TestApp| async move {
-        let store = &app.state.steps.store;
+        let store = &app.state.store;
         let li = agent(&app, "li", Role::Agent).await;
         let first = raise(&app, "test:first").await;
         app.clock.advance_ms(60_000);
@@ -324,7 +324,7 @@ both!(
 both!(
     agent_logins_lock_and_sessions_end,
     |app: TestApp| async move {
-        let store = &app.state.steps.store;
+        let store = &app.state.store;
         let li = agent(&app, "li", Role::Agent).await;
         let dup = store
             .create_agent(
@@ -489,7 +489,7 @@ async fn an_agent_calls_the_customer_back_from_the_console() {
     })
     .await
     .expect("app");
-    let store = &app.state.steps.store;
+    let store = &app.state.store;
     let li = support::console::add_agent(&app, "li", Role::Agent).await;
     store
         .update_agent(

@@ -17,7 +17,7 @@ const ALICE: &str = "+8613800000002";
 
 /// Some data for every report: a complaint, and a fault repaired in 12.8 hours.
 async fn some_outcomes(app: &TestApp) {
-    let desk = &app.state.steps.desk;
+    let desk = &app.state.desk;
     let now = app.clock.now_ms();
     for (kind, description) in [
         (TicketKind::Complaint, "overcharged"),

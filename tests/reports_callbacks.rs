@@ -46,7 +46,7 @@ fn new_campaign(name: &str, purpose: Purpose, from: &str) -> NewCampaign {
 }
 
 async fn running(app: &TestApp, c: NewCampaign) -> Campaign {
-    let store = &app.state.steps.store;
+    let store = &app.state.store;
     let c = store.create_campaign(&c, START_MS).await.expect("campaign");
     store
         .set_campaign_state(c.id, CampaignState::Running, START_MS)
@@ -64,7 +64,7 @@ async fn resolved(app: &TestApp, kind: TicketKind, line_kind: LineKind) -> Ticke
         .await
         .expect("store")
         .expect("Alice");
-    let desk = &app.state.steps.desk;
+    let desk = &app.state.desk;
     let t = desk
         .open(
             NewTicket {
@@ -160,7 +160,7 @@ impl<'a> Call<'a> {
 /// Records attempts as the dialer and the survey flow do, all at `at`: recorded, placed by
 /// the carrier, the answers committed as effects of a call step, ended.
 async fn calls(app: &TestApp, calls: &[Call<'_>], at: i64) {
-    let store = &app.state.steps.store;
+    let store = &app.state.store;
     let mut steps = Vec::new();
     let mut ends = Vec::new();
     for c in calls {
@@ -234,12 +234,12 @@ async fn calls(app: &TestApp, calls: &[Call<'_>], at: i64) {
 
 async fn report(app: &TestApp, kind: ReportKind, period: Period, filter: &ReportFilter) -> Report {
     let ctx = ReportCtx {
-        store: app.state.steps.store.as_ref(),
+        store: app.state.store.as_ref(),
         period,
         filter,
         now: app.clock.now_ms(),
         tz: chrono_tz::Asia::Shanghai,
-        calendar: app.state.steps.desk.calendar.as_ref(),
+        calendar: app.state.desk.calendar.as_ref(),
     };
     reports::build(kind, &ctx).await.expect("report")
 }

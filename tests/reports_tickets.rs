@@ -33,12 +33,12 @@ async fn report(
     let date = |s: &str| s.parse::<chrono::NaiveDate>().expect("date");
     let period = Period::days(date(from), date(to), TZ).expect("period");
     let ctx = ReportCtx {
-        store: app.state.steps.store.as_ref(),
+        store: app.state.store.as_ref(),
         period,
         filter,
         now,
         tz: TZ,
-        calendar: app.state.steps.desk.calendar.as_ref(),
+        calendar: app.state.desk.calendar.as_ref(),
     };
     reports::build(kind, &ctx).await.expect("report")
 }

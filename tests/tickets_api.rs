@@ -421,7 +421,7 @@ both!(
             assert_eq!(t["state"], "open");
         }
 
-        app.state.steps.desk.sweep().await.expect("sweep");
+        app.state.desk.sweep().await.expect("sweep");
         let t = get_ticket(&app, &late_no).await;
         assert_eq!(t["breached"], true);
         assert_eq!(t["breached_at"], at(deadline));

@@ -22,9 +22,9 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use hotline::app::AppState;
 use hotline::clock::{Clock, FakeClock};
 use hotline::config::{Config, Secret};
+use hotline::http::AppState;
 use hotline::tickets::{Action, Channel, NewTicket, Ticket, TicketKind};
 use hotline::webhooks::sign::{self, DEFAULT_TOLERANCE_SECS};
 use hotline::webhooks::worker::Worker;
@@ -381,7 +381,7 @@ both!(
         change(&app.state, &t.number, assign(), "dispatcher").await;
         change(&app.state, &t.number, resolve(), "tech-7").await;
 
-        let w = Worker::from_app(&app.state);
+        let w = app.state.webhook_worker();
         let ds = settle(&app.state, &w, endpoint, "two deliveries", all_delivered(2)).await;
         assert!(
             ds.iter()
@@ -486,7 +486,7 @@ both!(
         let (endpoint, secret) = subscribe(&app, &rx.url(), &["ticket.opened"]).await;
         let t0 = app.clock.now_ms();
         open_fault(&app.state, t0).await;
-        let w = Worker::from_app(&app.state);
+        let w = app.state.webhook_worker();
 
         // First attempt: 500, retried 5 s (plus jitter) later.
         let ds = settle(&app.state, &w, endpoint, "a first attempt", |ds| {
@@ -610,7 +610,7 @@ both!(
             .expect("deliveries");
         assert_eq!(owed.len(), 6);
         assert!(owed.iter().all(|d| d.state == DeliveryState::Pending));
-        let worker = Worker::from_app(&first);
+        let worker = first.webhook_worker();
         assert_eq!(worker.run_once().await, 6);
         let ds = first
             .steps
@@ -639,7 +639,7 @@ both!(
         // A new instance on the same database, a minute later, with the receiver back.
         rx.up().await;
         let second = state_on(&url, Arc::new(FakeClock::new(START_MS + 60 * SECOND))).await;
-        let worker = Worker::from_app(&second);
+        let worker = second.webhook_worker();
         settle(
             &second,
             &worker,
@@ -683,7 +683,7 @@ both!(
 
         // And a third instance, hours later, owes nothing.
         let third = state_on(&url, Arc::new(FakeClock::new(START_MS + 5 * HOUR))).await;
-        let worker = Worker::from_app(&third);
+        let worker = third.webhook_worker();
         for _ in 0..3 {
             assert_eq!(worker.run_once().await, 0);
         }
@@ -706,7 +706,7 @@ both!(
             change(&app.state, &t.number, assign(), "dispatcher").await;
             change(&app.state, &t.number, resolve(), "tech-7").await;
         }
-        let w = Worker::from_app(&app.state);
+        let w = app.state.webhook_worker();
         settle(&app.state, &w, endpoint, "six deliveries", all_delivered(6)).await;
         let sent = rx.count_by_id();
         assert_eq!(sent.len(), 6);
@@ -727,7 +727,7 @@ both!(
             Arc::new(FakeClock::new(app.clock.now_ms() + HOUR)),
         )
         .await;
-        let again = Worker::from_app(&restarted);
+        let again = restarted.webhook_worker();
         for _ in 0..3 {
             assert_eq!(again.run_once().await, 0);
         }
@@ -759,7 +759,7 @@ both_with!(
         let (endpoint, secret) = subscribe(&app, &rx.url(), &["ticket.opened"]).await;
         let t0 = app.clock.now_ms();
         open_fault(&app.state, t0).await;
-        let w = Worker::from_app(&app.state);
+        let w = app.state.webhook_worker();
         let ds = settle(&app.state, &w, endpoint, "a first attempt", |ds| {
             ds.len() == 1 && ds[0].attempts == 1
         })

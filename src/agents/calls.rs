@@ -6,10 +6,10 @@
 //! and the call is recorded in its history, with the number masked.
 
 use super::Agent;
-use crate::app::AppState;
-use crate::escalations::service::ActError;
+use crate::config::Config;
+use crate::escalations::service::{ActError, Escalations};
 use crate::escalations::{EscAction, Escalation, apply};
-use crate::telephony::{DialError, NextStep, OutboundCall, mask_number};
+use crate::telephony::{DialError, Dialer, NextStep, OutboundCall, mask_number};
 
 /// The webhook that answers the agent's leg: `?e=<escalation id>`.
 pub const CONNECT_PATH: &str = "/twilio/connect";
@@ -31,9 +31,14 @@ pub enum CallError {
 }
 
 /// Rings `agent`'s phone and, once answered, the customer of escalation `id`; records the call.
-pub async fn call_customer(st: &AppState, id: i64, agent: &Agent) -> Result<Escalation, CallError> {
-    let cfg = &st.steps.cfg;
-    let store = &st.steps.store;
+pub async fn call_customer(
+    escalations: &Escalations,
+    dialer: &dyn Dialer,
+    cfg: &Config,
+    id: i64,
+    agent: &Agent,
+) -> Result<Escalation, CallError> {
+    let store = &escalations.store;
     let e = store
         .escalation(id)
         .await
@@ -59,7 +64,7 @@ pub async fn call_customer(st: &AppState, id: i64, agent: &Agent) -> Result<Esca
         mask_number(&customer)
     );
     let action = EscAction::Call { detail };
-    apply(&e, agent, &action, st.steps.clock.now_ms()).map_err(ActError::from)?;
+    apply(&e, agent, &action, escalations.clock.now_ms()).map_err(ActError::from)?;
     let call = OutboundCall {
         to: agent_phone,
         from,
@@ -68,7 +73,7 @@ pub async fn call_customer(st: &AppState, id: i64, agent: &Agent) -> Result<Esca
         ring_secs: cfg.callbacks.ring_secs,
         detect_machine: false,
     };
-    let placed = st.callbacks.dialer.place(&call).await?;
+    let placed = dialer.place(&call).await?;
     tracing::info!(escalation = id, by = %agent.login, call = %placed.id, "click-to-call placed");
-    Ok(st.escalations.act(id, agent, &action).await?)
+    Ok(escalations.act(id, agent, &action).await?)
 }

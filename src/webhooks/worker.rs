@@ -242,12 +242,6 @@ impl Worker {
         }
     }
 
-    /// The worker of a running app: its store, clock and settings.
-    pub fn from_app(state: &crate::app::AppState) -> Self {
-        let s = &state.steps;
-        Self::new(s.store.clone(), s.clock.clone(), &s.cfg.webhooks)
-    }
-
     /// Claims one batch of due deliveries and attempts them all (up to `CONCURRENCY` at a
     /// time); returns how many were attempted.
     pub async fn run_once(&self) -> usize {

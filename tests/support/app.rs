@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use hotline::app::{self, AppState};
 use hotline::clock::{Clock, FakeClock};
 use hotline::config::{Config, Secret};
+use hotline::http::{self, AppState};
 use hotline::telephony::twilio::fake_api::FakeTwilio;
 use hotline::telephony::twilio::simulator::Simulator;
 
@@ -33,7 +33,7 @@ pub struct TestApp {
     pub database_url: String,
     /// `notify_one` starts the server's shutdown.
     pub stop: Arc<tokio::sync::Notify>,
-    /// The server's task: ends when `app::serve` returns.
+    /// The server's task: ends when `http::serve` returns.
     pub server: tokio::task::JoinHandle<std::io::Result<()>>,
     _tmp: Option<tempfile::TempDir>,
 }
@@ -95,14 +95,14 @@ impl TestApp {
         let store = hotline::store::connect(&url).await.expect("store");
         let clock = Arc::new(FakeClock::new(START_MS));
         let state = AppState::with_store(cfg, store, clock.clone()).expect("state");
-        hotline::demo::load(state.steps.store.as_ref(), START_MS)
+        hotline::demo::load(state.store.as_ref(), START_MS)
             .await
             .expect("demo data");
         let server_state = state.clone();
         let stop = Arc::new(tokio::sync::Notify::new());
         let stopped = stop.clone();
         let server = tokio::spawn(async move {
-            app::serve(server_state, listener, async move {
+            http::serve(server_state, listener, async move {
                 stopped.notified().await;
             })
             .await

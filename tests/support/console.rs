@@ -32,7 +32,7 @@ pub async fn add_agent(app: &TestApp, login: &str, role: Role) -> Agent {
 
 /// Raises an escalation for the first demo customer; returns its id.
 pub async fn raise(app: &TestApp, source: &str, summary: &str) -> i64 {
-    let store = &app.state.steps.store;
+    let store = &app.state.store;
     let account = store
         .account_by_no("10000001")
         .await

@@ -14,7 +14,7 @@ use super::agents::supervisors_only;
 use super::report_text;
 use super::text::T;
 use super::{Me, fail, internal, layout, respond};
-use crate::app::AppState;
+use crate::http::AppState;
 use crate::prompts::Locale;
 use crate::reports::params::ReportParams;
 use crate::reports::{self, Cell, Column, Report, ReportError, ReportKind, Table};

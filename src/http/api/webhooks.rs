@@ -16,9 +16,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{ApiError, ApiJson, rfc3339};
-use crate::app::AppState;
 use crate::config::Secret;
 use crate::customers::input::FieldError;
+use crate::http::AppState;
 use crate::tickets::EVENT_KINDS;
 use crate::webhooks::worker::message_id;
 use crate::webhooks::{Delivery, DeliveryState, Endpoint, NewEndpoint, sign};
@@ -192,11 +192,7 @@ async fn create_endpoint(
         events,
         description,
     };
-    let endpoint = st
-        .steps
-        .store
-        .add_endpoint(&new, st.steps.clock.now_ms())
-        .await?;
+    let endpoint = st.store.add_endpoint(&new, st.clock.now_ms()).await?;
     Ok((StatusCode::CREATED, Json(EndpointView::new(endpoint, true))).into_response())
 }
 
@@ -235,7 +231,7 @@ async fn delete_endpoint(
     path: Result<Path<i64>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
     let id = id_from(path)?;
-    if st.steps.store.delete_endpoint(id).await? {
+    if st.store.delete_endpoint(id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("webhook"))
@@ -321,7 +317,7 @@ async fn retry_delivery(
     if !st
         .steps
         .store
-        .retry_delivery(delivery_id, st.steps.clock.now_ms())
+        .retry_delivery(delivery_id, st.clock.now_ms())
         .await?
     {
         // Re-sent by someone else meanwhile.

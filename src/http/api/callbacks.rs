@@ -30,7 +30,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiJson, rfc3339};
-use crate::app::AppState;
 use crate::callbacks::lists::{self, Defaults, ListEntry, Rejected};
 use crate::callbacks::policy::RetryPolicy;
 use crate::callbacks::report::{self, CampaignReport};
@@ -40,6 +39,7 @@ use crate::callbacks::{
     StoredAnswer, pace_ms,
 };
 use crate::customers::input::FieldError;
+use crate::http::AppState;
 use crate::surveys::script::{Purpose, Script};
 
 const MAX_NAME_CHARS: usize = 100;
@@ -310,8 +310,8 @@ async fn campaign_by_id(st: &AppState, id: i64) -> Result<Campaign, ApiError> {
 
 fn defaults(st: &AppState) -> Defaults {
     Defaults {
-        tz: st.steps.cfg.timezone,
-        locale: st.steps.cfg.default_locale,
+        tz: st.cfg.timezone,
+        locale: st.cfg.default_locale,
     }
 }
 
@@ -514,9 +514,9 @@ async fn create_campaign(
     body: Result<ApiJson<CampaignBody>, ApiError>,
 ) -> Result<Response, ApiError> {
     let ApiJson(body) = body?;
-    let now = st.steps.clock.now_ms();
+    let now = st.clock.now_ms();
     let new = body.into_new(now)?;
-    let c = st.steps.store.create_campaign(&new, now).await?;
+    let c = st.store.create_campaign(&new, now).await?;
     tracing::info!(campaign = c.id, name = %c.name, purpose = %c.purpose, "campaign created through the API");
     let location = format!("/api/v1/campaigns/{}", c.id);
     Ok((
@@ -546,7 +546,7 @@ async fn get_campaign(
     path: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<CampaignView>, ApiError> {
     let c = campaign_by_id(&st, id_from(path, "campaign")?).await?;
-    let report = report::campaign_report(st.steps.store.as_ref(), &c).await?;
+    let report = report::campaign_report(st.store.as_ref(), &c).await?;
     let mut view = CampaignView::new(c);
     view.report = Some(report);
     Ok(Json(view))
@@ -557,9 +557,7 @@ async fn get_report(
     path: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<CampaignReport>, ApiError> {
     let c = campaign_by_id(&st, id_from(path, "campaign")?).await?;
-    Ok(Json(
-        report::campaign_report(st.steps.store.as_ref(), &c).await?,
-    ))
+    Ok(Json(report::campaign_report(st.store.as_ref(), &c).await?))
 }
 
 // ---- life cycle ----------------------------------------------------------------------------
@@ -598,7 +596,7 @@ async fn transition(
     let c = st
         .steps
         .store
-        .set_campaign_state(id, to, st.steps.clock.now_ms())
+        .set_campaign_state(id, to, st.clock.now_ms())
         .await?;
     tracing::info!(
         campaign = id,
@@ -647,7 +645,7 @@ async fn stop(
                 "not called: campaign {:?} was stopped before the call",
                 c.name
             ),
-            st.steps.clock.now_ms(),
+            st.clock.now_ms(),
         )
         .await?;
     let mut view = serde_json::to_value(CampaignView::new(c)).map_err(|_| ApiError::internal())?;
@@ -697,9 +695,9 @@ async fn queue_list(
             Err(e) => malformed.push(Rejected::new(index, "callbacks", e.to_string())),
         }
     }
-    let now = st.steps.clock.now_ms();
+    let now = st.clock.now_ms();
     let mut report = lists::queue_list(
-        st.steps.store.as_ref(),
+        st.store.as_ref(),
         &c,
         entries,
         &defaults(&st),
@@ -758,12 +756,12 @@ async fn sample(
         return Err(ApiError::new(StatusCode::CONFLICT, why));
     }
     let report = lists::draw_sample(
-        st.steps.store.as_ref(),
+        st.store.as_ref(),
         &c,
         size,
         stratified,
         &defaults(&st),
-        st.steps.clock.now_ms(),
+        st.clock.now_ms(),
     )
     .await?;
     tracing::info!(
@@ -846,11 +844,11 @@ async fn get_callback(
 ) -> Result<Json<Value>, ApiError> {
     let id = id_from(path, "callback")?;
     let explained = report::explain(
-        st.steps.store.as_ref(),
+        st.store.as_ref(),
         id,
-        st.steps.cfg.timezone,
-        &st.steps.desk.calendar,
-        st.steps.clock.now_ms(),
+        st.cfg.timezone,
+        &st.desk.calendar,
+        st.clock.now_ms(),
     )
     .await?
     .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("callback {id} not found")))?;

@@ -21,9 +21,7 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
-use super::{signature, twiml};
 use crate::agents::calls::CONNECT_PATH;
-use crate::app::AppState;
 use crate::callbacks::dialer::{CALLBACK_STATUS_PATH, StatusReport};
 use crate::calls::service::QueueWait;
 use crate::calls::service::{StepError, StepRequest, StepState};
@@ -31,8 +29,10 @@ use crate::calls::step::{NewCall, StatusEvent};
 use crate::flows::FlowState;
 use crate::flows::agents as agent_flows;
 use crate::flows::survey::{SURVEY_PATH, SurveyState};
+use crate::http::AppState;
 use crate::prompts::Locale;
 use crate::telephony::AnsweredBy;
+use crate::telephony::twilio::{signature, twiml};
 use crate::telephony::{CallInput, CallStatus, Verb, mask_number};
 use crate::tickets::{Action, Origin};
 
@@ -105,11 +105,11 @@ fn verify(
 ) -> Result<Verified, Refused> {
     let params = parse_form(body);
     let path_and_query = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
-    let url = format!("{}{}", st.steps.cfg.public_url, path_and_query);
+    let url = format!("{}{}", st.cfg.public_url, path_and_query);
     let sig = headers
         .get("x-twilio-signature")
         .and_then(|v| v.to_str().ok());
-    let token = st.steps.cfg.twilio.auth_token.expose();
+    let token = st.cfg.twilio.auth_token.expose();
     match sig {
         Some(sig) if !token.is_empty() && signature::verify(token, &url, &params, sig) => {
             // The signature covers the text as sent; from here on every handler sees it
@@ -190,7 +190,7 @@ impl axum::extract::FromRequest<AppState> for Verified {
         st: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
-        let body = axum::body::to_bytes(body, st.steps.cfg.max_body_bytes)
+        let body = axum::body::to_bytes(body, st.cfg.max_body_bytes)
             .await
             .map_err(|_| {
                 Refused(StatusCode::PAYLOAD_TOO_LARGE, "body too large").into_response()
@@ -284,7 +284,7 @@ async fn step(State(st): State<AppState>, v: Verified) -> Response {
             // Only our own URLs reach here signed, so this is a bug or a URL from an older
             // release: apologise rather than guess where the caller was.
             tracing::error!(error = %e, "step URL with an invalid state");
-            return apology(&st, st.steps.cfg.default_locale);
+            return apology(&st, st.cfg.default_locale);
         }
     };
     match step_request(&v, StepState::Inbound(Some(state))) {
@@ -295,8 +295,8 @@ async fn step(State(st): State<AppState>, v: Verified) -> Response {
 
 async fn run(st: &AppState, req: StepRequest) -> Response {
     let locale = st.steps.locale_of(&req);
-    let voices = &st.steps.cfg.voices;
-    let base = st.steps.cfg.public_url.as_str();
+    let voices = &st.cfg.voices;
+    let base = st.cfg.public_url.as_str();
     let render = |verbs: &[Verb]| twiml::render(verbs, base, voices);
     match tokio::time::timeout(DEADLINE, st.steps.handle(&req, render)).await {
         Ok(Ok(body)) => xml(body),
@@ -304,7 +304,7 @@ async fn run(st: &AppState, req: StepRequest) -> Response {
             tracing::warn!(call_sid = %req.call_sid, "step for a call never started here; restarting it");
             let restart = vec![
                 Verb::Say {
-                    text: st.steps.catalog.text(locale, "error.restart", &[]),
+                    text: st.catalog.text(locale, "error.restart", &[]),
                     locale,
                 },
                 Verb::Redirect {
@@ -326,7 +326,7 @@ async fn run(st: &AppState, req: StepRequest) -> Response {
 
 /// The answer to any failure: an apology, then a person if there is one, then goodbye.
 pub fn apology(st: &AppState, locale: Locale) -> Response {
-    xml(apology_body(&st.steps.catalog, &st.steps.cfg, locale))
+    xml(apology_body(&st.catalog, &st.cfg, locale))
 }
 
 pub fn apology_body(
@@ -364,11 +364,11 @@ async fn status(State(st): State<AppState>, v: Verified) -> Response {
         is_final: status.is_final(),
         sequence: parse_i64("SequenceNumber"),
         duration_secs: parse_i64("CallDuration"),
-        at: st.steps.clock.now_ms(),
+        at: st.clock.now_ms(),
         new_call: v.new_call(),
     };
     let from = mask_number(&event.new_call.from_number);
-    let Some(stored) = st.steps.writer.record_status_in_background(event) else {
+    let Some(stored) = st.writer.record_status_in_background(event) else {
         tracing::error!(
             call_sid,
             status = status.as_str(),
@@ -412,7 +412,7 @@ fn unavailable(st: &AppState) -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
         [(header::CONTENT_TYPE, twiml::CONTENT_TYPE)],
-        twiml::render(&[], &st.steps.cfg.public_url, &st.steps.cfg.voices),
+        twiml::render(&[], &st.cfg.public_url, &st.cfg.voices),
     )
         .into_response()
 }
@@ -476,7 +476,7 @@ async fn transcription(State(st): State<AppState>, v: Verified) -> Response {
         };
         async move {
             let result = async {
-                let Some(t) = st.steps.store.ticket_by_recording(&recording).await? else {
+                let Some(t) = st.store.ticket_by_recording(&recording).await? else {
                     return Ok(None);
                 };
                 st.steps
@@ -523,11 +523,11 @@ fn answered_by(v: &Verified) -> Option<AnsweredBy> {
 
 /// Every step of a callback's survey; the dialer's URL starts it.
 async fn survey(State(st): State<AppState>, v: Verified) -> Response {
-    let state = match SurveyState::from_query(&v.query, st.steps.cfg.default_locale) {
+    let state = match SurveyState::from_query(&v.query, st.cfg.default_locale) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "survey URL with an invalid state");
-            return apology(&st, st.steps.cfg.default_locale);
+            return apology(&st, st.cfg.default_locale);
         }
     };
     let machine = answered_by(&v) == Some(AnsweredBy::Machine);
@@ -558,7 +558,7 @@ async fn callback_status(State(st): State<AppState>, v: Verified) -> Response {
         provider_call_id: call_sid.to_string(),
         status,
         answered_by: answered_by(&v),
-        at: st.steps.clock.now_ms(),
+        at: st.clock.now_ms(),
     };
     let event = StatusEvent {
         call_sid: call_sid.to_string(),
@@ -573,7 +573,7 @@ async fn callback_status(State(st): State<AppState>, v: Verified) -> Response {
         let st = st.clone();
         async move {
             let stored = async {
-                st.steps.writer.record_status(event).await?;
+                st.writer.record_status(event).await?;
                 st.callbacks.status(&report).await?;
                 Ok::<(), crate::calls::service::StepError>(())
             };
@@ -609,7 +609,7 @@ impl Verified {
         match self.query_param("l").as_deref() {
             Some("en") => Locale::EnUs,
             Some("zh") => Locale::ZhCn,
-            _ => st.steps.cfg.default_locale,
+            _ => st.cfg.default_locale,
         }
     }
 
@@ -622,11 +622,7 @@ impl Verified {
 }
 
 fn render(st: &AppState, verbs: &[Verb]) -> Response {
-    xml(twiml::render(
-        verbs,
-        &st.steps.cfg.public_url,
-        &st.steps.cfg.voices,
-    ))
+    xml(twiml::render(verbs, &st.cfg.public_url, &st.cfg.voices))
 }
 
 /// The wait URL of a caller in the agent queue: records their place and answers what they
@@ -654,7 +650,7 @@ async fn queue_wait(State(st): State<AppState>, v: Verified) -> Response {
         Ok(verbs) => verbs,
         Err(_) => {
             tracing::error!(call_sid, "queue wait timed out");
-            let a = &st.steps.cfg.agents;
+            let a = &st.cfg.agents;
             let expected = crate::agents::queue::expected_wait_secs(
                 w.position.unwrap_or(1),
                 w.avg_queue_secs,
@@ -663,7 +659,7 @@ async fn queue_wait(State(st): State<AppState>, v: Verified) -> Response {
                 a.on_duty,
             );
             agent_flows::wait(
-                &st.steps.catalog,
+                &st.catalog,
                 locale,
                 w.position.unwrap_or(1),
                 expected,
@@ -685,7 +681,7 @@ async fn agent_answer(
     what: &'static str,
     answer: impl std::future::Future<Output = Result<Vec<Verb>, StepError>>,
 ) -> Response {
-    let locale = st.steps.cfg.default_locale;
+    let locale = st.cfg.default_locale;
     match tokio::time::timeout(DEADLINE, answer).await {
         Ok(Ok(verbs)) => render(st, &verbs),
         Ok(Err(e)) => {
@@ -704,7 +700,7 @@ async fn agent_answer(
 fn agent_apology(st: &AppState, locale: Locale) -> Response {
     let verbs = [
         Verb::Say {
-            text: st.steps.catalog.text(locale, "error.apology", &[]),
+            text: st.catalog.text(locale, "error.apology", &[]),
             locale,
         },
         Verb::Hangup,

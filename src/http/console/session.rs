@@ -11,7 +11,7 @@ use super::text::T;
 use super::{Fields, cookie, fail, internal, layout, refuse_csrf, request_locale};
 use crate::agents::auth::{self, Session, SignIn};
 use crate::agents::{Agent, AgentUpdate, MAX_FAILED_LOGINS};
-use crate::app::AppState;
+use crate::http::AppState;
 use crate::prompts::Locale;
 
 pub const SESSION_COOKIE: &str = "hotline_session";
@@ -59,14 +59,14 @@ async fn lookup(parts: &Parts, st: &AppState, slide: bool) -> Lookup {
         return Lookup::None;
     };
     let hash = auth::token_hash(token);
-    let store = &st.steps.store;
-    let now = st.steps.clock.now_ms();
+    let store = &st.store;
+    let now = st.clock.now_ms();
     let (mut session, agent) = match store.session(&hash, now).await {
         Ok(Some(found)) => found,
         Ok(None) => return Lookup::Ended,
-        Err(e) => return Lookup::Failed(internal(st.steps.cfg.default_locale, e)),
+        Err(e) => return Lookup::Failed(internal(st.cfg.default_locale, e)),
     };
-    let cfg = &st.steps.cfg.console;
+    let cfg = &st.cfg.console;
     let idle = cfg.idle_minutes * MINUTE;
     let cap = session
         .created_at
@@ -119,7 +119,7 @@ impl FromRequestParts<AppState> for Peek {
 }
 
 fn secure(st: &AppState) -> &'static str {
-    if st.steps.cfg.public_url.starts_with("https://") {
+    if st.cfg.public_url.starts_with("https://") {
         "; Secure"
     } else {
         ""
@@ -236,7 +236,7 @@ pub async fn login(State(st): State<AppState>, headers: HeaderMap, f: Fields) ->
     if login.is_empty() || password.is_empty() || password.chars().count() > 1024 {
         return wrong(StatusCode::UNAUTHORIZED);
     }
-    let store = &st.steps.store;
+    let store = &st.store;
     let agent = if crate::agents::validate_login(&login).is_ok() {
         match store.agent_by_login(&login).await {
             Ok(a) => a,
@@ -245,7 +245,7 @@ pub async fn login(State(st): State<AppState>, headers: HeaderMap, f: Fields) ->
     } else {
         None
     };
-    let now = st.steps.clock.now_ms();
+    let now = st.clock.now_ms();
     let id = agent.as_ref().map_or(0, |a| a.id);
     let checked = auth::sign_in(
         agent.as_ref(),
@@ -278,7 +278,7 @@ pub async fn login(State(st): State<AppState>, headers: HeaderMap, f: Fields) ->
     let Some(agent) = agent else {
         return wrong(StatusCode::UNAUTHORIZED);
     };
-    let cfg = &st.steps.cfg.console;
+    let cfg = &st.cfg.console;
     let ttl = (cfg.idle_minutes * MINUTE).min(cfg.max_hours * 60 * MINUTE);
     let (session_token, session) = auth::new_session(agent.id, now, ttl);
     if let Err(e) = store.create_session(&session).await {
@@ -304,7 +304,7 @@ pub async fn logout(State(st): State<AppState>, me: Me, f: Fields) -> Response {
     if let Err(r) = me.check_csrf(&f) {
         return *r;
     }
-    if let Err(e) = st.steps.store.end_session(&me.session.token_hash).await {
+    if let Err(e) = st.store.end_session(&me.session.token_hash).await {
         return internal(me.l(), e);
     }
     tracing::info!(agent = %me.agent.login, "console: signed out");
@@ -349,8 +349,8 @@ pub async fn set_locale(State(st): State<AppState>, me: Me, f: Fields) -> Respon
         locale: Some(locale),
         ..AgentUpdate::default()
     };
-    let now = st.steps.clock.now_ms();
-    if let Err(e) = st.steps.store.update_agent(me.agent.id, &update, now).await {
+    let now = st.clock.now_ms();
+    if let Err(e) = st.store.update_agent(me.agent.id, &update, now).await {
         return internal(me.l(), e);
     }
     Redirect::to(safe_back(f.get("back"))).into_response()

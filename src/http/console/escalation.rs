@@ -11,9 +11,9 @@ use super::{
     Fields, MAX_SHORT, MAX_TEXT, Me, csrf_field, fail, internal, layout, not_found, origin_of,
     parse_id, respond, see, when,
 };
-use crate::app::AppState;
 use crate::escalations::service::ActError;
 use crate::escalations::{EscAction, EscError, EscalationState, ReplyVia};
+use crate::http::AppState;
 use crate::prompts::Locale;
 
 /// What the caller did at a step, in words: `digits:1` → "pressed 1".
@@ -50,8 +50,8 @@ async fn render(
     refusal: Option<(StatusCode, String)>,
 ) -> Response {
     let l = me.l();
-    let store = &st.steps.store;
-    let now = st.steps.clock.now_ms();
+    let store = &st.store;
+    let now = st.clock.now_ms();
     let e = match store.escalation(id).await {
         Ok(Some(e)) => e,
         Ok(None) => return not_found(l, &format!("{} {id}", T::Escalation.get(l))),
@@ -248,7 +248,7 @@ async fn render(
 fn when_secs(st: &AppState, ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| {
-            t.with_timezone(&st.steps.cfg.timezone)
+            t.with_timezone(&st.cfg.timezone)
                 .format("%H:%M:%S")
                 .to_string()
         })
@@ -348,7 +348,15 @@ pub async fn act(
 /// Click-to-call: rings the agent's phone, then the customer's.
 async fn call(st: &AppState, me: &Me, id: i64) -> Response {
     use crate::agents::calls::{CallError, call_customer};
-    match call_customer(st, id, &me.agent).await {
+    match call_customer(
+        &st.escalations,
+        st.callbacks.dialer.as_ref(),
+        &st.cfg,
+        id,
+        &me.agent,
+    )
+    .await
+    {
         Ok(_) => see(&format!("/console/escalations/{id}")),
         Err(CallError::Refused(ActError::NotFound(_))) => {
             not_found(me.l(), &format!("{} {id}", T::Escalation.get(me.l())))

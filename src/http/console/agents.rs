@@ -8,8 +8,8 @@ use maud::html;
 use super::text::{self, T};
 use super::{Fields, MAX_SHORT, Me, csrf_field, fail, internal, layout, parse_id, respond, see};
 use crate::agents::{self, AgentUpdate, NewAgent, Role};
-use crate::app::AppState;
 use crate::customers::pin;
+use crate::http::AppState;
 use crate::prompts::Locale;
 use crate::repo::StoreError;
 
@@ -36,8 +36,8 @@ pub async fn list(State(st): State<AppState>, me: Me) -> Response {
 
 async fn render(st: &AppState, me: &Me, refusal: Option<(StatusCode, String)>) -> Response {
     let l = me.l();
-    let now = st.steps.clock.now_ms();
-    let all = match st.steps.store.agents().await {
+    let now = st.clock.now_ms();
+    let all = match st.store.agents().await {
         Ok(a) => a,
         Err(e) => return internal(l, e),
     };
@@ -155,8 +155,8 @@ pub async fn add(State(st): State<AppState>, me: Me, f: Fields) -> Response {
         Ok(h) => h,
         Err(e) => return internal(l, e),
     };
-    let now = st.steps.clock.now_ms();
-    match st.steps.store.create_agent(&agent, now).await {
+    let now = st.clock.now_ms();
+    match st.store.create_agent(&agent, now).await {
         Ok(a) => {
             tracing::info!(by = %me.agent.login, agent = %a.login, "console: agent added");
             see("/console/agents")
@@ -190,7 +190,7 @@ pub async fn act(
     if let Err(r) = me.check_csrf(&f) {
         return *r;
     }
-    let store = &st.steps.store;
+    let store = &st.store;
     match store.agent(id).await {
         Ok(Some(_)) => {}
         Ok(None) => return super::not_found(l, &format!("{} {id}", T::Agents.get(l))),
@@ -232,7 +232,7 @@ pub async fn act(
         }
         _ => return super::not_found(l, &name),
     };
-    let now = st.steps.clock.now_ms();
+    let now = st.clock.now_ms();
     match store.update_agent(id, &update, now).await {
         Ok(a) => {
             tracing::info!(by = %me.agent.login, agent = %a.login, change = %name, "console: agent changed");

@@ -1,19 +1,11 @@
-//! The application: shared state, the router with its layers, and the server.
+//! The state every handler shares: the store, the clock, the settings, the catalogs and the
+//! services built on them, built once at start.
 //!
-//! Rules: bodies are limited on every route (`max_body_bytes`); a panic in a webhook becomes
-//! an apology in TwiML and a panic in the API a JSON 500, never a dropped connection; health
-//! endpoints need no authentication and reveal nothing.
+//! Rules: built only through `build` (which opens and migrates the store) or `with_store`;
+//! the catalogs and the built-in survey scripts are checked before anything is served.
 
 use std::sync::Arc;
 use std::time::Duration;
-
-use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::billing::source::{BillingSource, HttpBilling, StoreBilling};
 use crate::callbacks::dialer::{CallbackDialer, DialerConfig};
@@ -26,7 +18,6 @@ use crate::escalations::service::Escalations;
 use crate::prompts::Catalog;
 use crate::repo::Store;
 use crate::store;
-use crate::telephony::twilio;
 use crate::telephony::twilio::rest::TwilioDialer;
 use crate::tickets::desk::Desk;
 
@@ -43,6 +34,18 @@ impl std::ops::Deref for AppState {
 }
 
 pub struct Shared {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub cfg: Arc<Config>,
+    /// What callers hear, per locale.
+    pub catalog: Arc<Catalog>,
+    /// Where bills come from.
+    pub billing: Arc<dyn BillingSource>,
+    /// Records call steps and status reports in batches.
+    pub writer: StepWriter,
+    /// Opens and changes tickets for every channel.
+    pub desk: Desk,
+    /// Runs one step of a call.
     pub steps: StepService,
     /// Places callbacks and settles their attempts.
     pub callbacks: CallbackDialer,
@@ -129,6 +132,16 @@ impl AppState {
             tz: cfg.timezone,
             default_locale: cfg.default_locale,
         };
+        let (catalog, cfg) = (Arc::new(catalog), Arc::new(cfg));
+        let steps = StepService {
+            store: store.clone(),
+            writer: writer.clone(),
+            billing: billing.clone(),
+            catalog: catalog.clone(),
+            cfg: cfg.clone(),
+            clock: clock.clone(),
+            desk: desk.clone(),
+        };
         Ok(AppState(Arc::new(Shared {
             escalations: Escalations {
                 store: store.clone(),
@@ -136,34 +149,41 @@ impl AppState {
             },
             callbacks,
             feed,
-            steps: StepService {
-                store,
-                writer,
-                billing,
-                catalog: Arc::new(catalog),
-                cfg: Arc::new(cfg),
-                clock,
-                desk,
-            },
+            steps,
+            store,
+            clock,
+            cfg,
+            catalog,
+            billing,
+            writer,
+            desk,
         })))
     }
 }
 
 impl AppState {
+    /// The worker that sends ticket events to subscribers, on this state's store and clock.
+    pub fn webhook_worker(&self) -> crate::webhooks::worker::Worker {
+        crate::webhooks::worker::Worker::new(
+            self.store.clone(),
+            self.clock.clone(),
+            &self.cfg.webhooks,
+        )
+    }
+
     /// The report a user asked for, computed now in the operator's zone and calendar.
     pub async fn report(
         &self,
         kind: &str,
         params: &crate::reports::params::ReportParams,
     ) -> Result<crate::reports::Report, crate::reports::ReportError> {
-        let s = &self.steps;
         crate::reports::requested(
             kind,
             params,
-            s.store.as_ref(),
-            s.clock.now_ms(),
-            s.cfg.timezone,
-            &s.desk.calendar,
+            self.store.as_ref(),
+            self.clock.now_ms(),
+            self.cfg.timezone,
+            &self.desk.calendar,
         )
         .await
     }
@@ -175,12 +195,11 @@ impl AppState {
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
-            let s = &self.steps;
             let src = crate::reports::rollup::Source {
-                store: s.store.as_ref(),
-                tz: s.cfg.timezone,
-                calendar: &s.desk.calendar,
-                now: s.clock.now_ms(),
+                store: self.store.as_ref(),
+                tz: self.cfg.timezone,
+                calendar: &self.desk.calendar,
+                now: self.clock.now_ms(),
             };
             let started = std::time::Instant::now();
             match crate::reports::rollup::roll_up(&src, false).await {
@@ -201,81 +220,3 @@ const ROLLUP_EVERY: Duration = Duration::from_secs(3600);
 
 /// How long a request to the carrier's REST API may take before its answer counts as lost.
 const CARRIER_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Every route, with body limits and deadlines and panic catching.
-pub fn router(state: AppState) -> Router {
-    let limit = state.steps.cfg.max_body_bytes;
-    let apology = {
-        let st = state.clone();
-        move |_: Box<dyn std::any::Any + Send + 'static>| {
-            tracing::error!("a webhook handler panicked");
-            twilio::webhook::apology(&st, st.steps.cfg.default_locale)
-        }
-    };
-    let webhooks = twilio::webhook::routes().layer(CatchPanicLayer::custom(apology));
-    let api = crate::api::routes(state.clone()).layer(CatchPanicLayer::custom(
-        |_: Box<dyn std::any::Any + Send + 'static>| {
-            tracing::error!("an API handler panicked");
-            crate::api::ApiError::internal().into_response()
-        },
-    ));
-    Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz))
-        .merge(webhooks)
-        .merge(api)
-        .merge(crate::console::routes(state.clone()))
-        .layer(DefaultBodyLimit::max(limit))
-        .layer(RequestBodyLimitLayer::new(limit))
-        .layer(axum::middleware::from_fn_with_state(
-            Duration::from_millis(state.steps.cfg.http.body_timeout_ms),
-            crate::server::body_deadline,
-        ))
-        .with_state(state)
-}
-
-/// Load balancers give up on a health check after a second or so: a store that has not
-/// answered by then counts as unreachable.
-const READY_DEADLINE: Duration = Duration::from_millis(800);
-
-async fn readyz(State(st): State<AppState>) -> Response {
-    let error = match tokio::time::timeout(READY_DEADLINE, st.steps.store.ping()).await {
-        Ok(Ok(())) => return (StatusCode::OK, "ready\n").into_response(),
-        Ok(Err(e)) => e,
-        Err(_) => crate::repo::StoreError::TimedOut,
-    };
-    tracing::warn!(error = %error, "store unreachable");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        [(header::RETRY_AFTER, "5")],
-        "store unreachable\n",
-    )
-        .into_response()
-}
-
-/// Serves until `shutdown` resolves, then lets requests in flight finish within
-/// `http.shutdown_timeout_ms` (see `server`).
-pub async fn serve(
-    state: AppState,
-    listener: tokio::net::TcpListener,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    // Background work lives as long as the server.
-    let mut background = tokio::task::JoinSet::new();
-    background.spawn(state.steps.desk.clone().run_sweeper());
-    background.spawn(state.feed.clone().run());
-    background.spawn(state.clone().run_rollups());
-    let cfg = &state.steps.cfg;
-    if !cfg.callbacks.dial {
-        tracing::info!("this instance does not dial callbacks (callbacks.dial = false)");
-    } else if cfg.twilio.account_sid.is_empty() {
-        tracing::warn!("callbacks are not dialed: no Twilio account is configured");
-    } else {
-        background.spawn(state.callbacks.clone().run());
-    }
-    background.spawn(crate::webhooks::worker::Worker::from_app(&state).run());
-    let limits = crate::server::Limits::from(&cfg.http);
-    let served = crate::server::serve(listener, router(state.clone()), limits, shutdown).await;
-    background.abort_all();
-    served
-}

@@ -18,11 +18,11 @@ use serde_json::{Value, json};
 use super::callbacks::{bad_query, given, id_from};
 use super::tickets::ObjectJson;
 use super::{ApiError, rfc3339};
-use crate::app::AppState;
 use crate::escalations::{
     EscFilter, Escalation, EscalationEvent, EscalationKind, EscalationState, MAX_TEXT,
     NewEscalation,
 };
+use crate::http::AppState;
 
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
@@ -129,7 +129,7 @@ async fn list_escalations(
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(q) = q?;
-    let now = st.steps.clock.now_ms();
+    let now = st.clock.now_ms();
     let state =
         match given(q.state) {
             None => None,
@@ -182,7 +182,7 @@ async fn list_escalations(
         now,
         limit,
     };
-    let store = &st.steps.store;
+    let store = &st.store;
     let list: Vec<EscalationView> = store
         .escalations(&filter)
         .await?
@@ -202,7 +202,7 @@ async fn get_escalation(
     path: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let id = id_from(path, "escalation")?;
-    let store = &st.steps.store;
+    let store = &st.store;
     let e = store.escalation(id).await?.ok_or_else(|| {
         ApiError::new(StatusCode::NOT_FOUND, format!("escalation {id} not found"))
     })?;
@@ -212,7 +212,7 @@ async fn get_escalation(
         .into_iter()
         .map(Into::into)
         .collect();
-    let mut body = json!(EscalationView::new(e, st.steps.clock.now_ms()));
+    let mut body = json!(EscalationView::new(e, st.clock.now_ms()));
     body["history"] = json!(history);
     Ok(Json(body))
 }
@@ -272,8 +272,8 @@ async fn raise_escalation(
                 .to_string(),
         ),
     };
-    let store = &st.steps.store;
-    let now = st.steps.clock.now_ms();
+    let store = &st.store;
+    let now = st.clock.now_ms();
     let source = match &key {
         Some(k) => format!("api:{k}"),
         None => format!("api:{}", crate::agents::auth::new_token()),

@@ -18,10 +18,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::billing::Bill;
 use crate::customers::input::{AccountInput, FieldError, validate_account_no, validate_bill};
 use crate::customers::{Account, AccountWrite, Line};
+use crate::http::AppState;
 use crate::repo::StoreError;
 
 mod callbacks;
@@ -259,7 +259,7 @@ fn control_in_uri(req: &Request) -> Option<ApiError> {
 }
 
 async fn require_token(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    let expected = st.steps.cfg.api_token.expose();
+    let expected = st.cfg.api_token.expose();
     if expected.is_empty() {
         return ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -345,8 +345,8 @@ async fn list_accounts(
     if !(1..=500).contains(&limit) {
         return Err(FieldError::new("limit", "must be between 1 and 500").into());
     }
-    let page = st.steps.store.list_accounts(q.after, limit).await?;
-    let now = st.steps.clock.now_ms();
+    let page = st.store.list_accounts(q.after, limit).await?;
+    let now = st.clock.now_ms();
     let accounts: Vec<_> = page
         .accounts
         .into_iter()
@@ -371,7 +371,7 @@ async fn get_account(
     Path(no): Path<String>,
 ) -> Result<Json<AccountView>, ApiError> {
     let acc = account_by_no(&st, &no).await?;
-    Ok(Json(AccountView::new(acc, st.steps.clock.now_ms())))
+    Ok(Json(AccountView::new(acc, st.clock.now_ms())))
 }
 
 /// Creates or replaces an account (lines replaced; PIN and bill kept when absent).
@@ -382,9 +382,9 @@ async fn put_account(
 ) -> Result<Response, ApiError> {
     let ApiJson(input) = body?;
     let write = input.into_write(&no).await?;
-    let existed = st.steps.store.account_by_no(&no).await?.is_some();
-    let now = st.steps.clock.now_ms();
-    let acc = st.steps.store.put_account(&write, now).await?;
+    let existed = st.store.account_by_no(&no).await?.is_some();
+    let now = st.clock.now_ms();
+    let acc = st.store.put_account(&write, now).await?;
     let status = if existed {
         StatusCode::OK
     } else {
@@ -426,7 +426,7 @@ async fn put_bill(
     };
     st.steps
         .store
-        .put_account(&write, st.steps.clock.now_ms())
+        .put_account(&write, st.clock.now_ms())
         .await?;
     Ok(Json(bill))
 }

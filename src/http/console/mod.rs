@@ -37,7 +37,7 @@ use axum::routing::{get, post};
 use maud::{DOCTYPE, Markup, html};
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::app::AppState;
+use crate::http::AppState;
 use crate::prompts::Locale;
 pub use session::Me;
 use text::T;
@@ -142,7 +142,7 @@ fn origin_of(url: &str) -> Option<String> {
 /// send neither header (scripts, tests) still need the CSRF token.
 fn same_origin(st: &AppState, headers: &HeaderMap) -> bool {
     if let Some(origin) = headers.get(header::ORIGIN) {
-        let ours = origin_of(&st.steps.cfg.public_url);
+        let ours = origin_of(&st.cfg.public_url);
         let theirs = origin.to_str().ok().map(|o| o.trim().to_ascii_lowercase());
         return ours.is_some() && ours == theirs;
     }
@@ -167,7 +167,7 @@ fn request_locale(st: &AppState, headers: &HeaderMap, lang: Option<&str>) -> Loc
         .split(',')
         .filter_map(|part| Locale::parse(part.split(';').next().unwrap_or("")))
         .next()
-        .unwrap_or(st.steps.cfg.default_locale)
+        .unwrap_or(st.cfg.default_locale)
 }
 
 /// A cookie's value from the request.
@@ -359,7 +359,7 @@ pub fn see(path: &str) -> Response {
 pub fn when(st: &AppState, ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| {
-            t.with_timezone(&st.steps.cfg.timezone)
+            t.with_timezone(&st.cfg.timezone)
                 .format("%Y-%m-%d %H:%M")
                 .to_string()
         })

@@ -11,7 +11,7 @@ use super::{
     Fields, MAX_SHORT, MAX_TEXT, Me, csrf_field, fail, internal, layout, not_found, respond, see,
     when,
 };
-use crate::app::AppState;
+use crate::http::AppState;
 use crate::prompts::Locale;
 use crate::repo::StoreError;
 use crate::tickets::{Action, TicketFilter, TicketKind, TicketState, is_valid_number};
@@ -44,8 +44,8 @@ fn nonempty(v: &Option<String>) -> Option<String> {
 
 pub async fn list(State(st): State<AppState>, me: Me, Query(q): Query<TicketQuery>) -> Response {
     let l = me.l();
-    let now = st.steps.clock.now_ms();
-    let store = &st.steps.store;
+    let now = st.clock.now_ms();
+    let store = &st.store;
     let number = nonempty(&q.number);
     let account_no = nonempty(&q.account_no);
     if account_no
@@ -148,8 +148,8 @@ async fn render(
     if !is_valid_number(number) {
         return bad(l, "number");
     }
-    let store = &st.steps.store;
-    let now = st.steps.clock.now_ms();
+    let store = &st.store;
+    let now = st.clock.now_ms();
     let t = match store.ticket(number).await {
         Ok(Some(t)) => t,
         Ok(None) => return not_found(l, &format!("{} {number}", T::Ticket.get(l))),
@@ -245,7 +245,7 @@ pub async fn act(
                 Err(r) => return *r,
             };
             // Tickets are assigned to people who can sign in.
-            match st.steps.store.agent_by_login(&assignee).await {
+            match st.store.agent_by_login(&assignee).await {
                 Ok(Some(a)) if a.active => {}
                 Ok(_) => {
                     return fail(

@@ -328,16 +328,16 @@ mod tests {
     const BUILDERS: [(&str, &str); 6] = [
         (
             "satisfaction.rs",
-            include_str!("../reports/satisfaction.rs"),
+            include_str!("../../reports/satisfaction.rs"),
         ),
-        ("surveys.rs", include_str!("../reports/surveys.rs")),
+        ("surveys.rs", include_str!("../../reports/surveys.rs")),
         (
             "service_levels.rs",
-            include_str!("../reports/service_levels.rs"),
+            include_str!("../../reports/service_levels.rs"),
         ),
-        ("hotline.rs", include_str!("../reports/hotline.rs")),
-        ("callbacks.rs", include_str!("../reports/callbacks.rs")),
-        ("complaints.rs", include_str!("../reports/complaints.rs")),
+        ("hotline.rs", include_str!("../../reports/hotline.rs")),
+        ("callbacks.rs", include_str!("../../reports/callbacks.rs")),
+        ("complaints.rs", include_str!("../../reports/complaints.rs")),
     ];
 
     /// The string literal starting at byte `i` (a `"`), unescaped enough for keys, and the

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::text::T;
 use super::{Me, internal, layout, not_found, parse_id, respond, when};
-use crate::app::AppState;
+use crate::http::AppState;
 
 const LIMIT: i64 = 200;
 
@@ -19,7 +19,7 @@ pub struct CallbacksQuery {
 
 pub async fn list(State(st): State<AppState>, me: Me, Query(q): Query<CallbacksQuery>) -> Response {
     let l = me.l();
-    let store = &st.steps.store;
+    let store = &st.store;
     let campaigns = match store.campaigns().await {
         Ok(c) => c,
         Err(e) => return internal(l, e),
@@ -89,7 +89,7 @@ pub async fn page(State(st): State<AppState>, me: Me, Path(id): Path<String>) ->
         Ok(id) => id,
         Err(r) => return *r,
     };
-    let store = &st.steps.store;
+    let store = &st.store;
     let cb = match store.callback(id).await {
         Ok(Some(c)) => c,
         Ok(None) => return not_found(l, &format!("{} {id}", T::Callback.get(l))),

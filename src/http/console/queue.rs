@@ -12,8 +12,8 @@ use serde::Deserialize;
 use super::session::Peek;
 use super::text::{self, T};
 use super::{Me, fail, internal, layout, respond, when};
-use crate::app::AppState;
 use crate::escalations::{EscFilter, EscalationKind, EscalationState};
+use crate::http::AppState;
 use crate::prompts::Locale;
 
 /// Rows shown at most.
@@ -38,7 +38,7 @@ fn bad_value(l: Locale, field: &str) -> Response {
 
 pub async fn page(State(st): State<AppState>, me: Me, Query(q): Query<QueueQuery>) -> Response {
     let l = me.l();
-    let now = st.steps.clock.now_ms();
+    let now = st.clock.now_ms();
     let empty = |v: &Option<String>| v.as_deref().filter(|s| !s.is_empty()).map(str::to_string);
     let state = match empty(&q.state) {
         None => None,
@@ -71,7 +71,7 @@ pub async fn page(State(st): State<AppState>, me: Me, Query(q): Query<QueueQuery
         limit: LIMIT,
         ..EscFilter::default()
     };
-    let store = &st.steps.store;
+    let store = &st.store;
     let rows = match store.escalations(&filter).await {
         Ok(r) => r,
         Err(e) => return internal(l, e),
@@ -169,8 +169,8 @@ pub async fn page(State(st): State<AppState>, me: Me, Query(q): Query<QueueQuery
 
 /// The queue's counts as JSON, for the page's poll; does not renew the session.
 pub async fn counts(State(st): State<AppState>, Peek(me): Peek) -> Response {
-    let now = st.steps.clock.now_ms();
-    match st.steps.store.escalation_counts(now, &me.agent.login).await {
+    let now = st.clock.now_ms();
+    match st.store.escalation_counts(now, &me.agent.login).await {
         Ok(c) => Json(c).into_response(),
         Err(e) => internal(me.l(), e),
     }

@@ -40,9 +40,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, rfc3339};
-use crate::app::AppState;
 use crate::customers::input::{FieldError, validate_account_no};
 use crate::customers::{Account, Line, LineKind};
+use crate::http::AppState;
 use crate::repo::StoreError;
 use crate::tickets::{
     Action, Channel, NewTicket, Origin, Ticket, TicketEvent, TicketFilter, TicketKind, TicketState,
@@ -212,7 +212,7 @@ impl AccountNumbers {
         if let Some(no) = self.0.get(&id) {
             return Ok(no.clone());
         }
-        let no = st.steps.store.account(id).await?.map(|a| a.account_no);
+        let no = st.store.account(id).await?.map(|a| a.account_no);
         self.0.insert(id, no.clone());
         Ok(no)
     }
@@ -220,7 +220,7 @@ impl AccountNumbers {
 
 async fn view(st: &AppState, t: Ticket) -> Result<TicketView, ApiError> {
     let no = AccountNumbers::default().of(st, &t).await?;
-    Ok(TicketView::new(t, no, st.steps.clock.now_ms()))
+    Ok(TicketView::new(t, no, st.clock.now_ms()))
 }
 
 // ---- errors --------------------------------------------------------------------------------
@@ -457,7 +457,7 @@ async fn account_of(
         return Err(FieldError::new("account_no", why).into());
     };
     validate_account_no(&no)?;
-    let account = st.steps.store.account_by_no(&no).await?;
+    let account = st.store.account_by_no(&no).await?;
     Ok(Some(account.ok_or_else(|| {
         FieldError::new("account_no", format!("no account {no}"))
     })?))
@@ -558,7 +558,7 @@ async fn open_ticket(
             ),
         ));
     }
-    let ticket = st.steps.desk.open(new, st.steps.clock.now_ms()).await?;
+    let ticket = st.desk.open(new, st.clock.now_ms()).await?;
     tracing::info!(ticket = %ticket.number, kind = ticket.kind.as_str(), "ticket opened through the API");
     let location = format!("/api/v1/tickets/{}", ticket.number);
     Ok((
@@ -582,7 +582,7 @@ async fn get_ticket(
         .ticket(&number)
         .await?
         .ok_or_else(|| ticket_not_found(&number))?;
-    let history = st.steps.store.ticket_history(ticket.id).await?;
+    let history = st.store.ticket_history(ticket.id).await?;
     let mut v = view(&st, ticket).await?;
     v.history = Some(history.into_iter().map(EventView::new).collect());
     Ok(Json(v))
@@ -676,8 +676,8 @@ async fn list_tickets(
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(q) = q?;
-    let now = st.steps.clock.now_ms();
-    let page = st.steps.store.list_tickets(&q.into_filter(now)?).await?;
+    let now = st.clock.now_ms();
+    let page = st.store.list_tickets(&q.into_filter(now)?).await?;
     let mut numbers = AccountNumbers::default();
     let mut tickets = Vec::with_capacity(page.tickets.len());
     for t in page.tickets {

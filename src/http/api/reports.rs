@@ -9,7 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use super::ApiError;
-use crate::app::AppState;
+use crate::http::AppState;
 use crate::reports::ReportError;
 use crate::reports::params::{ParamError, ReportParams};
 

@@ -1,0 +1,103 @@
+//! The web layer: the router with its layers, the Twilio webhooks, the JSON API, the agent
+//! console, health checks, and the server (`server`) that runs them with the background work.
+//!
+//! Rules: bodies are limited on every route (`max_body_bytes`); a panic in a webhook becomes
+//! an apology in TwiML and a panic in the API a JSON 500, never a dropped connection; health
+//! endpoints need no authentication and reveal nothing.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+
+pub mod api;
+pub mod console;
+pub mod server;
+mod state;
+pub mod twilio;
+
+pub use state::{AppState, Shared, StartError};
+
+/// Every route, with body limits and deadlines and panic catching.
+pub fn router(state: AppState) -> Router {
+    let limit = state.cfg.max_body_bytes;
+    let apology = {
+        let st = state.clone();
+        move |_: Box<dyn std::any::Any + Send + 'static>| {
+            tracing::error!("a webhook handler panicked");
+            twilio::apology(&st, st.cfg.default_locale)
+        }
+    };
+    let webhooks = twilio::routes().layer(CatchPanicLayer::custom(apology));
+    let api = crate::http::api::routes(state.clone()).layer(CatchPanicLayer::custom(
+        |_: Box<dyn std::any::Any + Send + 'static>| {
+            tracing::error!("an API handler panicked");
+            crate::http::api::ApiError::internal().into_response()
+        },
+    ));
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .merge(webhooks)
+        .merge(api)
+        .merge(crate::http::console::routes(state.clone()))
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            Duration::from_millis(state.cfg.http.body_timeout_ms),
+            crate::http::server::body_deadline,
+        ))
+        .with_state(state)
+}
+
+/// Load balancers give up on a health check after a second or so: a store that has not
+/// answered by then counts as unreachable.
+const READY_DEADLINE: Duration = Duration::from_millis(800);
+
+async fn readyz(State(st): State<AppState>) -> Response {
+    let error = match tokio::time::timeout(READY_DEADLINE, st.store.ping()).await {
+        Ok(Ok(())) => return (StatusCode::OK, "ready\n").into_response(),
+        Ok(Err(e)) => e,
+        Err(_) => crate::repo::StoreError::TimedOut,
+    };
+    tracing::warn!(error = %error, "store unreachable");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "5")],
+        "store unreachable\n",
+    )
+        .into_response()
+}
+
+/// Serves until `shutdown` resolves, then lets requests in flight finish within
+/// `http.shutdown_timeout_ms` (see `server`).
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    // Background work lives as long as the server.
+    let mut background = tokio::task::JoinSet::new();
+    background.spawn(state.desk.clone().run_sweeper());
+    background.spawn(state.feed.clone().run());
+    background.spawn(state.clone().run_rollups());
+    let cfg = &state.cfg;
+    if !cfg.callbacks.dial {
+        tracing::info!("this instance does not dial callbacks (callbacks.dial = false)");
+    } else if cfg.twilio.account_sid.is_empty() {
+        tracing::warn!("callbacks are not dialed: no Twilio account is configured");
+    } else {
+        background.spawn(state.callbacks.clone().run());
+    }
+    background.spawn(state.webhook_worker().run());
+    let limits = crate::http::server::Limits::from(&cfg.http);
+    let served =
+        crate::http::server::serve(listener, router(state.clone()), limits, shutdown).await;
+    background.abort_all();
+    served
+}
