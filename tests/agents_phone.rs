@@ -485,7 +485,10 @@ both_with!(
         let agent = app
             .sim
             .start_call_at(
-                &format!("{}?e={}", hotline::agents::calls::CONNECT_PATH, e.id),
+                &hotline::telephony::twilio::paths::relative(&hotline::telephony::NextStep::new(
+                    hotline::telephony::Hook::Connect,
+                    format!("e={}", e.id),
+                )),
                 HOTLINE,
                 AGENT_PHONE,
             )

@@ -43,7 +43,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::RwLock;
 
-use hotline::callbacks::dialer::{CALLBACK_STATUS_PATH, CallbackDialer, DialerConfig, Round};
+use hotline::callbacks::dialer::{CallbackDialer, DialerConfig, Round};
 use hotline::callbacks::policy::{Retry, RetryPolicy};
 use hotline::callbacks::window::{CallingWindow, Days};
 use hotline::callbacks::{
@@ -56,7 +56,7 @@ use hotline::repo::Store;
 use hotline::surveys::script::{Purpose, Script};
 use hotline::telephony::twilio::fake_api::{Action, Behaviour, FakeCall};
 use hotline::telephony::twilio::rest::TwilioDialer;
-use hotline::telephony::{DialError, Dialer, NextStep, OutboundCall, RemoteCall};
+use hotline::telephony::{DialError, Dialer, OutboundCall, RemoteCall};
 use support::app::{Backend, START_MS, TestApp};
 
 /// How long the dialers' REST client waits for Twilio: short, so a hanging request turns
@@ -64,8 +64,6 @@ use support::app::{Backend, START_MS, TestApp};
 const CARRIER_TIMEOUT: Duration = Duration::from_millis(200);
 /// A jump past the lease and the reconciliation grace (both 60 s by default).
 const PAST_GRACE_MS: i64 = 61_000;
-/// Where the status reports of some numbers go: nothing answers there.
-const LOST_REPORTS: &str = "/twilio/lost-reports";
 
 // ---------------------------------------------------------------------------------------------
 // Sizes and randomness
@@ -249,9 +247,6 @@ struct OnOurClock {
     timeline: Arc<Timeline>,
     instance: usize,
     sent: Arc<Mutex<Vec<Sent>>>,
-    /// Numbers whose status reports never reach us (sent where nothing answers), as when
-    /// they come while the service is down: only asking the carrier settles their calls.
-    lost_reports: Arc<HashSet<String>>,
 }
 
 impl OnOurClock {
@@ -273,11 +268,6 @@ impl Dialer for OnOurClock {
                 to: call.to.clone(),
                 at: self.timeline.now(),
             });
-        if self.lost_reports.contains(&call.to) {
-            let mut lost = call.clone();
-            lost.status = NextStep(call.status.0.replace(CALLBACK_STATUS_PATH, LOST_REPORTS));
-            return self.inner.place(&lost).await;
-        }
         self.inner.place(call).await
     }
 
@@ -318,20 +308,17 @@ struct Fleet {
     gate: Arc<RwLock<()>>,
     /// Rounds in a row, over the fleet, that found nothing to do.
     idle_rounds: Arc<AtomicU64>,
-    lost_reports: Arc<HashSet<String>>,
 }
 
 impl Fleet {
     fn new(app: Arc<TestApp>, batch: i64, plans: &[Plan]) -> Fleet {
+        // Their status reports never reach us, as when they come while the service is down:
+        // only asking the carrier settles their calls.
+        for p in plans.iter().filter(|p| p.lost_reports) {
+            app.twilio.lose_status_callbacks(&p.number);
+        }
         Fleet {
             batch,
-            lost_reports: Arc::new(
-                plans
-                    .iter()
-                    .filter(|p| p.lost_reports)
-                    .map(|p| p.number.clone())
-                    .collect(),
-            ),
             timeline: Timeline::new(app.clock.clone()),
             app,
             sent: Arc::default(),
@@ -352,7 +339,6 @@ impl Fleet {
             timeline: self.timeline.clone(),
             instance,
             sent: self.sent.clone(),
-            lost_reports: self.lost_reports.clone(),
         };
         let dialer = CallbackDialer {
             store: store.clone(),
@@ -990,28 +976,6 @@ fn check_callback(
     }
 }
 
-/// What went wrong at the carrier, but for the status reports lost on purpose.
-fn unexpected_errors(fleet: &Fleet) -> Vec<String> {
-    let lost: HashSet<String> = fleet
-        .app
-        .twilio
-        .calls()
-        .into_iter()
-        .filter(|c| fleet.lost_reports.contains(&c.to))
-        .map(|c| c.sid)
-        .collect();
-    fleet
-        .app
-        .twilio
-        .errors()
-        .into_iter()
-        .filter(|e| {
-            let sid = e.split(':').next().unwrap_or_default();
-            !(lost.contains(sid) && e.contains(": status callback "))
-        })
-        .collect()
-}
-
 fn attempt_nos(attempts: &[Attempt]) -> Vec<i32> {
     attempts.iter().map(|a| a.attempt_no).collect()
 }
@@ -1108,7 +1072,7 @@ async fn crash_safety(backend: Backend) {
     let before_finish = app.twilio.calls().len();
     finish(&fleet, &campaign, owed).await;
     let audit = audit(&fleet, &store, campaign.id, &plans).await;
-    let errors = unexpected_errors(&fleet);
+    let errors = fleet.app.twilio.errors();
     eprintln!(
         "{name}: {} callbacks {:?}, {} calls ({} before the clean finish), {} attempts, {} never \
          placed, {} found by asking the carrier; {} kills; {:.1} s; carrier errors: {}",
@@ -1258,7 +1222,7 @@ async fn three_instances_one_killed() {
                 *m.entry(s.instance).or_default() += 1;
                 m
             });
-    let errors = unexpected_errors(&fleet);
+    let errors = fleet.app.twilio.errors();
     eprintln!(
         "{name}: {} callbacks {:?}, {} calls, {} attempts ({} never placed, {} found by \
          asking the carrier); requests per dialer {per_instance:?}, after the kill {after_kill:?}; \

@@ -17,7 +17,7 @@ use hotline::telephony::twilio::rest::TwilioDialer;
 use hotline::telephony::twilio::signature;
 use hotline::telephony::twilio::simulator::Simulator;
 use hotline::telephony::{
-    AnsweredBy, CallStatus, DialError, Dialer, NextStep, OutboundCall, RemoteCall,
+    AnsweredBy, CallStatus, DialError, Dialer, Hook, NextStep, OutboundCall, RemoteCall,
 };
 
 const TOKEN: &str = "fake-auth-token";
@@ -98,7 +98,7 @@ impl Service {
 
     /// `CallStatus` and `SequenceNumber` of the status callbacks, in order of arrival.
     fn statuses(&self) -> Vec<(String, String)> {
-        self.hits_on("/outbound/status")
+        self.hits_on("/twilio/callback-status")
             .iter()
             .map(|h| {
                 (
@@ -120,17 +120,17 @@ fn twiml(body: &str) -> Response {
 
 fn answer(hit: &Hit, base: &str) -> Response {
     match hit.path.as_str() {
-        "/outbound/answer" if hit.param("AnsweredBy") == Some("machine_start") => {
+        "/twilio/survey" if hit.param("AnsweredBy") == Some("machine_start") => {
             twiml("<Say>sorry we missed you</Say><Hangup/>")
         }
-        "/outbound/answer" => twiml(&format!(
+        "/twilio/survey" => twiml(&format!(
             r#"<Gather input="dtmf" numDigits="1" action="{base}/outbound/step?callback=7" method="POST" timeout="5"><Say>press 1 if we helped</Say></Gather><Say>no answer</Say><Hangup/>"#
         )),
         "/outbound/step" => twiml(&format!(
             "<Say>you pressed {}</Say><Hangup/>",
             hit.param("Digits").unwrap_or("?")
         )),
-        "/outbound/status" => StatusCode::NO_CONTENT.into_response(),
+        "/twilio/callback-status" => StatusCode::NO_CONTENT.into_response(),
         _ => StatusCode::NOT_FOUND.into_response(),
     }
 }
@@ -173,8 +173,8 @@ fn call_to(to: &str, detect_machine: bool) -> OutboundCall {
     OutboundCall {
         to: to.to_string(),
         from: FROM.to_string(),
-        answer: NextStep("/outbound/answer?callback=7".into()),
-        status: NextStep("/outbound/status?callback=7".into()),
+        answer: NextStep::new(Hook::Survey, "callback=7"),
+        status: NextStep::new(Hook::CallbackStatus, "callback=7"),
         ring_secs: 30,
         detect_machine,
     }
@@ -222,11 +222,11 @@ async fn the_create_request_is_twilios_form_with_basic_auth() {
     let expected: Vec<(String, String)> = [
         ("To", "+8613812345678"),
         ("From", FROM),
-        ("Url", &format!("{base}/outbound/answer?callback=7")),
+        ("Url", &format!("{base}/twilio/survey?callback=7")),
         ("Method", "POST"),
         (
             "StatusCallback",
-            &format!("{base}/outbound/status?callback=7"),
+            &format!("{base}/twilio/callback-status?callback=7"),
         ),
         ("StatusCallbackMethod", "POST"),
         ("StatusCallbackEvent", "initiated"),
@@ -487,7 +487,7 @@ async fn an_answered_call_acts_out_its_script_against_our_twiml() {
     s.fake.wait_idle().await;
     assert_eq!(s.fake.errors(), Vec::<String>::new());
 
-    let answer = &s.service.hits_on("/outbound/answer")[0];
+    let answer = &s.service.hits_on("/twilio/survey")[0];
     assert!(answer.signature_ok);
     assert_eq!(answer.query, "callback=7");
     for (k, v) in [
@@ -517,7 +517,7 @@ async fn an_answered_call_acts_out_its_script_against_our_twiml() {
             ("completed".into(), "3".into()),
         ]
     );
-    let statuses = s.service.hits_on("/outbound/status");
+    let statuses = s.service.hits_on("/twilio/callback-status");
     assert!(
         statuses
             .iter()
@@ -543,12 +543,12 @@ async fn an_answered_call_acts_out_its_script_against_our_twiml() {
     assert_eq!(
         paths,
         [
-            "/outbound/status:initiated",
-            "/outbound/status:ringing",
-            "/outbound/status:in-progress",
-            "/outbound/answer:in-progress",
+            "/twilio/callback-status:initiated",
+            "/twilio/callback-status:ringing",
+            "/twilio/callback-status:in-progress",
+            "/twilio/survey:in-progress",
             "/outbound/step:in-progress",
-            "/outbound/status:completed",
+            "/twilio/callback-status:completed",
         ]
     );
 
@@ -590,7 +590,7 @@ async fn machines_are_told_so_and_without_detection_nothing_is_said() {
         s.fake.call(&machine.id).unwrap().heard,
         ["sorry we missed you"]
     );
-    let answers = s.service.hits_on("/outbound/answer");
+    let answers = s.service.hits_on("/twilio/survey");
     let of = |sid: &str| {
         answers
             .iter()
@@ -644,7 +644,7 @@ async fn callbacks_can_come_twice_or_in_reverse() {
         ]
     );
     // A duplicate is the same request, byte for byte.
-    let hooks = s.service.hits_on("/outbound/status");
+    let hooks = s.service.hits_on("/twilio/callback-status");
     assert_eq!(hooks[0].params, hooks[1].params);
     assert_eq!(hooks[0].signature, hooks[1].signature);
     assert_eq!(hooks[0].token, hooks[1].token);
@@ -661,7 +661,7 @@ async fn callbacks_can_come_twice_or_in_reverse() {
     s.fake.wait_idle().await;
     let seen: Vec<String> = s
         .service
-        .hits_on("/outbound/status")
+        .hits_on("/twilio/callback-status")
         .iter()
         .filter(|h| h.param("CallSid") == Some(reversed.id.as_str()))
         .map(|h| {
@@ -690,10 +690,10 @@ async fn busy_no_answer_and_failed_never_reach_our_twiml() {
         ids.push(s.dialer.place(&call_to(to, true)).await.unwrap().id);
         s.fake.wait_idle().await;
     }
-    assert!(s.service.hits_on("/outbound/answer").is_empty());
+    assert!(s.service.hits_on("/twilio/survey").is_empty());
     let finals: Vec<(String, String)> = s
         .service
-        .hits_on("/outbound/status")
+        .hits_on("/twilio/callback-status")
         .iter()
         .filter(|h| {
             h.param("CallStatus") != Some("initiated") && h.param("CallStatus") != Some("ringing")

@@ -9,10 +9,7 @@ use super::Agent;
 use crate::config::Config;
 use crate::escalations::service::{ActError, Escalations};
 use crate::escalations::{EscAction, Escalation, apply};
-use crate::telephony::{DialError, Dialer, NextStep, OutboundCall, mask_number};
-
-/// The webhook that answers the agent's leg: `?e=<escalation id>`.
-pub const CONNECT_PATH: &str = "/twilio/connect";
+use crate::telephony::{DialError, Dialer, Hook, NextStep, OutboundCall, mask_number};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
@@ -68,8 +65,8 @@ pub async fn call_customer(
     let call = OutboundCall {
         to: agent_phone,
         from,
-        answer: NextStep(format!("{CONNECT_PATH}?e={id}")),
-        status: NextStep("/twilio/status".into()),
+        answer: NextStep::new(Hook::Connect, format!("e={id}")),
+        status: NextStep::new(Hook::Status, ""),
         ring_secs: cfg.callbacks.ring_secs,
         detect_machine: false,
     };

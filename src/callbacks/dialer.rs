@@ -30,11 +30,9 @@ use crate::clock::Clock;
 use crate::flows::survey::SurveyState;
 use crate::repo::{Store, StoreError};
 use crate::telephony::{
-    AnsweredBy, CallStatus, DialError, Dialer, NextStep, OutboundCall, RemoteCall, mask_number,
+    AnsweredBy, CallStatus, DialError, Dialer, Hook, NextStep, OutboundCall, RemoteCall,
+    mask_number,
 };
-
-/// Where the carrier reports an outbound call's progress.
-pub const CALLBACK_STATUS_PATH: &str = "/twilio/callback-status";
 
 /// Settings of the dialer.
 #[derive(Debug, Clone)]
@@ -293,7 +291,7 @@ impl CallbackDialer {
                 tries: 0,
             }
             .next_step(),
-            status: NextStep(format!("{CALLBACK_STATUS_PATH}?at={}", attempt.id)),
+            status: NextStep::new(Hook::CallbackStatus, format!("at={}", attempt.id)),
             ring_secs: self.cfg.ring_secs,
             detect_machine: true,
         };

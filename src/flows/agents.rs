@@ -28,17 +28,9 @@ use crate::config::TransferMode;
 use crate::customers::Account;
 use crate::escalations::{Escalation, EscalationKind, NewEscalation};
 use crate::prompts::{Catalog, Locale, speak};
-use crate::telephony::{CallInput, Gather, NextStep, Verb};
+use crate::telephony::{CallInput, Gather, Hook, NextStep, Verb};
 use crate::tickets::Ticket;
 
-/// What the carrier requests, again and again, while a caller waits in the agent queue.
-pub const QUEUE_WAIT_PATH: &str = "/twilio/queue/wait";
-/// What the carrier runs on a waiting caller's leg just before an agent takes them.
-pub const QUEUE_BRIDGE_PATH: &str = "/twilio/queue/bridge";
-/// The agent line: agents call it to take the next waiting caller.
-pub const AGENT_LINE_PATH: &str = "/twilio/agent";
-/// The whisper of a transfer in dial mode: `?call=<CallSid>` of the caller.
-pub const WHISPER_PATH: &str = "/twilio/whisper";
 const HOUR_MS: i64 = 3_600_000;
 /// Open tickets an agent hears about, at most.
 const MAX_WHISPERED_TICKETS: usize = 3;
@@ -71,7 +63,7 @@ pub struct CallerInfo<'a> {
 
 /// The wait URL for a caller speaking `locale`.
 fn wait_url(locale: Locale) -> NextStep {
-    NextStep(format!("{QUEUE_WAIT_PATH}?l={}", locale.code()))
+    NextStep::new(Hook::QueueWait, format!("l={}", locale.code()))
 }
 
 /// Hands the caller to a person: the agent queue (or a callback offered instead), or in dial
@@ -93,7 +85,7 @@ pub(super) fn person(
                 out.verbs.push(Verb::Transfer {
                     to: to.to_string(),
                     next: Some(state.goto(Node::AfterTransfer).next_step()),
-                    whisper: Some(NextStep(format!("{WHISPER_PATH}?{}", q.finish()))),
+                    whisper: Some(NextStep::new(Hook::Whisper, q.finish())),
                 });
             }
             None => {
@@ -384,7 +376,7 @@ pub fn wait(
         timeout_secs: 5,
         locale,
         hints: Vec::new(),
-        next: NextStep(format!("{QUEUE_WAIT_PATH}?l={}&g=1", locale.code())),
+        next: NextStep::new(Hook::QueueWait, format!("l={}&g=1", locale.code())),
     })]
 }
 
@@ -429,7 +421,7 @@ pub fn agent_take(
         },
         Verb::DialQueue {
             queue: queue.to_string(),
-            bridge: NextStep(format!("{QUEUE_BRIDGE_PATH}?l={}", caller_locale.code())),
+            bridge: NextStep::new(Hook::QueueBridge, format!("l={}", caller_locale.code())),
         },
     ]
 }
@@ -447,7 +439,7 @@ pub fn agent_idle(catalog: &Catalog, locale: Locale) -> Vec<Verb> {
         timeout_secs: 8,
         locale,
         hints: Vec::new(),
-        next: NextStep(AGENT_LINE_PATH.to_string()),
+        next: NextStep::new(Hook::AgentLine, ""),
     })]
 }
 

@@ -26,13 +26,11 @@ use crate::calls::step::Effect;
 use crate::customers::Account;
 use crate::customers::{CustomerClass, LineKind};
 use crate::prompts::{Catalog, Locale};
-use crate::telephony::{CallInput, Gather, NextStep, Verb};
+use crate::telephony::{CallInput, Gather, Hook, NextStep, Verb};
 use crate::tickets::{Recording, Ticket, TicketKind};
 
 /// Failed tries at one prompt before the caller is offered a way out.
 pub const MAX_TRIES: u8 = 3;
-/// Path of every step after the first.
-pub const STEP_PATH: &str = "/twilio/step";
 /// Longest account number or PIN accepted from the keypad.
 const MAX_ENTRY_DIGITS: usize = 20;
 
@@ -262,7 +260,7 @@ impl FlowState {
                 q.append_pair(k, v);
             }
         }
-        NextStep(format!("{STEP_PATH}?{}", q.finish()))
+        NextStep::new(Hook::Step, q.finish())
     }
 
     /// Parses the state from a step URL's query; unknown keys are ignored (the adapter may

@@ -20,10 +20,7 @@ use crate::calls::step::Effect;
 use crate::prompts::{Locale, speak};
 use crate::surveys::score::{Answer, score};
 use crate::surveys::script::{AnswerKind, OPT_OUT_KEY, Question, REPEAT_KEY, Script};
-use crate::telephony::{CallInput, Gather, NextStep, Verb};
-
-/// Where the carrier requests every survey step.
-pub const SURVEY_PATH: &str = "/twilio/survey";
+use crate::telephony::{CallInput, Gather, Hook, NextStep, Verb};
 
 /// What a survey step needs to know about its callback.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,7 +65,7 @@ impl SurveyState {
         q.append_pair("q", &self.question.to_string());
         q.append_pair("t", &self.tries.to_string());
         q.append_pair("l", self.locale.code());
-        NextStep(format!("{SURVEY_PATH}?{}", q.finish()))
+        NextStep::new(Hook::Survey, q.finish())
     }
 
     /// The state in a survey URL: the dialer's first URL carries only `cb` and `at`.

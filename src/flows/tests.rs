@@ -98,21 +98,21 @@ fn run(cx: &Ctx<'_>, state: &FlowState, input: CallInput, facts: &Facts) -> Outc
 
 /// The state carried by the outcome's pending gather (or redirect/transfer).
 fn next_state(o: &Outcome) -> FlowState {
-    let url = o
+    let next = o
         .verbs
         .iter()
         .find_map(|v| match v {
-            Verb::Gather(g) => Some(g.next.0.clone()),
+            Verb::Gather(g) => Some(g.next.clone()),
             Verb::Redirect { next }
             | Verb::Transfer {
                 next: Some(next), ..
             }
-            | Verb::Enqueue { next, .. } => Some(next.0.clone()),
+            | Verb::Enqueue { next, .. } => Some(next.clone()),
             _ => None,
         })
         .expect("a next step");
-    let query = url.split_once('?').map(|(_, q)| q).expect("query");
-    FlowState::from_query(query).expect("valid state")
+    assert_eq!(next.hook, Hook::Step);
+    FlowState::from_query(&next.query).expect("valid state")
 }
 
 fn said(o: &Outcome) -> String {
@@ -326,7 +326,7 @@ fn dial_mode_transfers_with_a_whisper_of_this_call() {
     });
     assert_eq!(
         whisper,
-        Some(NextStep(format!("/twilio/whisper?call={CALL_SID}")))
+        Some(NextStep::new(Hook::Whisper, format!("call={CALL_SID}")))
     );
     let after = next_state(&o);
     let failed = run(
@@ -421,7 +421,7 @@ fn a_person_during_hours_with_a_short_wait_is_queued_with_place_and_wait() {
         })
         .expect("enqueued");
     assert_eq!(queue, "agents");
-    assert_eq!(wait, NextStep("/twilio/queue/wait?l=zh".into()));
+    assert_eq!(wait, NextStep::new(Hook::QueueWait, "l=zh"));
     let next = next_state(&o);
     assert_eq!((next.node, next.seq), (Node::AfterQueue, 3));
     assert_eq!(
@@ -647,7 +647,7 @@ fn the_wait_document_says_place_and_wait_and_offers_to_leave() {
     let [Verb::Gather(g)] = verbs.as_slice() else {
         panic!("one gather: {verbs:?}");
     };
-    assert_eq!(g.next, NextStep("/twilio/queue/wait?l=en&g=1".into()));
+    assert_eq!(g.next, NextStep::new(Hook::QueueWait, "l=en&g=1"));
     assert_eq!(g.num_digits, Some(1));
     let Verb::Say { text, .. } = &g.prompts[0] else {
         panic!("{:?}", g.prompts);
@@ -1010,10 +1010,9 @@ fn state_round_trips_and_rejects_tampering() {
         callback: Some("13912345678".into()),
         ticket: Some("12345674".into()),
     };
-    let url = st.next_step().0;
-    assert!(url.starts_with("/twilio/step?"));
-    let q = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
-    assert_eq!(FlowState::from_query(q), Ok(st));
+    let next = st.next_step();
+    assert_eq!(next.hook, Hook::Step);
+    assert_eq!(FlowState::from_query(&next.query), Ok(st));
     for bad in [
         "s=0&n=menu&t=0&l=zh",
         "s=x&n=menu&t=0&l=zh",
@@ -1235,8 +1234,8 @@ mod step_url_properties {
     proptest! {
         #[test]
         fn written_states_round_trip(st in state()) {
-            let url = st.next_step().0;
-            let q = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
+            let q = st.next_step().query;
+            let q = q.as_str();
             prop_assert_eq!(FlowState::from_query(q), Ok(st));
         }
 
@@ -1250,8 +1249,8 @@ mod step_url_properties {
 
         #[test]
         fn tampered_urls_parse_or_are_refused(st in state(), cut in any::<prop::sample::Index>(), junk in "[%&=+#a-z0-9\u{0}-\u{1f}\u{80}-\u{ff}]{0,8}") {
-            let url = st.next_step().0;
-            let q = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
+            let q = st.next_step().query;
+            let q = q.as_str();
             let at = cut.index(q.len() + 1);
             let at = (0..=at).rev().find(|i| q.is_char_boundary(*i)).unwrap_or(0);
             let tampered = format!("{}{junk}{}", &q[..at], &q[at..]);

@@ -21,18 +21,18 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
-use crate::agents::calls::CONNECT_PATH;
-use crate::callbacks::dialer::{CALLBACK_STATUS_PATH, StatusReport};
+use crate::callbacks::dialer::StatusReport;
 use crate::calls::service::QueueWait;
 use crate::calls::service::{StepError, StepRequest, StepState};
 use crate::calls::step::{NewCall, StatusEvent};
 use crate::flows::FlowState;
 use crate::flows::agents as agent_flows;
-use crate::flows::survey::{SURVEY_PATH, SurveyState};
+use crate::flows::survey::SurveyState;
 use crate::http::AppState;
 use crate::prompts::Locale;
-use crate::telephony::AnsweredBy;
+use crate::telephony::twilio::paths::path;
 use crate::telephony::twilio::{signature, twiml};
+use crate::telephony::{AnsweredBy, Hook};
 use crate::telephony::{CallInput, CallStatus, Verb, mask_number};
 use crate::tickets::{Action, Origin};
 
@@ -46,17 +46,17 @@ const MAX_DIGITS: usize = 32;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/twilio/voice", post(voice))
-        .route("/twilio/step", post(step))
-        .route("/twilio/status", post(status))
-        .route(twiml::TRANSCRIPTION_PATH, post(transcription))
-        .route(SURVEY_PATH, post(survey))
-        .route(CALLBACK_STATUS_PATH, post(callback_status))
-        .route(agent_flows::QUEUE_WAIT_PATH, post(queue_wait))
-        .route(agent_flows::QUEUE_BRIDGE_PATH, post(queue_bridge))
-        .route(agent_flows::AGENT_LINE_PATH, post(agent_line))
-        .route(agent_flows::WHISPER_PATH, post(whisper))
-        .route(CONNECT_PATH, post(connect))
+        .route(path(Hook::Voice), post(voice))
+        .route(path(Hook::Step), post(step))
+        .route(path(Hook::Status), post(status))
+        .route(path(Hook::Transcription), post(transcription))
+        .route(path(Hook::Survey), post(survey))
+        .route(path(Hook::CallbackStatus), post(callback_status))
+        .route(path(Hook::QueueWait), post(queue_wait))
+        .route(path(Hook::QueueBridge), post(queue_bridge))
+        .route(path(Hook::AgentLine), post(agent_line))
+        .route(path(Hook::Whisper), post(whisper))
+        .route(path(Hook::Connect), post(connect))
 }
 
 /// A webhook whose signature has been verified.
@@ -308,7 +308,7 @@ async fn run(st: &AppState, req: StepRequest) -> Response {
                     locale,
                 },
                 Verb::Redirect {
-                    next: crate::telephony::NextStep("/twilio/voice".into()),
+                    next: crate::telephony::NextStep::new(crate::telephony::Hook::Voice, ""),
                 },
             ];
             xml(twiml::render(&restart, base, voices))

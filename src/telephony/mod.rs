@@ -85,10 +85,51 @@ pub struct Gather {
     pub next: NextStep,
 }
 
-/// Where the carrier goes next: the path and query of one of our webhook URLs, relative to
-/// the public base URL. Built by the flows, signed over by the carrier.
+/// Where the carrier goes next: one of our webhooks and the query that carries the call's
+/// state to it. Built by the flows; each provider's adapter turns the hook into its URL path
+/// (for Twilio, `twilio::paths`), so no path is spelled outside the adapter.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NextStep(pub String);
+pub struct NextStep {
+    pub hook: Hook,
+    /// URL-encoded, without the `?`; empty for none.
+    pub query: String,
+}
+
+impl NextStep {
+    pub fn new(hook: Hook, query: impl Into<String>) -> Self {
+        NextStep {
+            hook,
+            query: query.into(),
+        }
+    }
+}
+
+/// Our webhooks, named by what they answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Hook {
+    /// A call arrives (the menu starts over from here too).
+    Voice,
+    /// Every later step of the inbound menu.
+    Step,
+    /// Status reports of inbound calls and agents' calls.
+    Status,
+    /// A recorded complaint's transcript.
+    Transcription,
+    /// Every step of a callback's survey.
+    Survey,
+    /// Status reports of callback attempts.
+    CallbackStatus,
+    /// What a caller waiting for an agent hears, again and again.
+    QueueWait,
+    /// What a waiting caller hears as an agent takes them.
+    QueueBridge,
+    /// The agents' own line.
+    AgentLine,
+    /// An agent answering a transfer hears who it is.
+    Whisper,
+    /// An agent answering a click-to-call before the customer is dialed.
+    Connect,
+}
 
 /// What the caller did, as the flows see it.
 #[derive(Debug, Clone, PartialEq)]
@@ -196,10 +237,9 @@ pub enum AnsweredBy {
 pub struct OutboundCall {
     pub to: String,
     pub from: String,
-    /// Path and query of our webhook that answers the call (like `NextStep`), relative to the
-    /// public base URL.
+    /// Our webhook that answers the call.
     pub answer: NextStep,
-    /// Path and query of our status webhook for this call.
+    /// Our webhook for the call's status reports.
     pub status: NextStep,
     /// Seconds to let it ring.
     pub ring_secs: u32,

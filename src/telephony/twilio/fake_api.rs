@@ -294,6 +294,8 @@ struct State {
     default: Behaviour,
     twice: bool,
     reversed: bool,
+    /// Numbers whose calls' status callbacks are lost on the way (never sent).
+    lose_callbacks: std::collections::HashSet<String>,
     max_page_size: usize,
     calls: Vec<FakeCall>,
     requests: Vec<ApiRequest>,
@@ -348,6 +350,7 @@ impl FakeTwilio {
                 default: Behaviour::answer(Vec::new()),
                 twice: false,
                 reversed: false,
+                lose_callbacks: Default::default(),
                 max_page_size: MAX_PAGE_SIZE,
                 calls: Vec::new(),
                 requests: Vec::new(),
@@ -395,6 +398,12 @@ impl FakeTwilio {
     /// Sends a call's status callbacks in reverse order, once it is over.
     pub fn callbacks_reversed(&self, yes: bool) {
         self.shared.state().reversed = yes;
+    }
+
+    /// Loses the status callbacks of calls to `to` on the way, as when they arrive while the
+    /// service is down: only asking the API settles those calls.
+    pub fn lose_status_callbacks(&self, to: &str) {
+        self.shared.state().lose_callbacks.insert(to.to_string());
     }
 
     /// Caps `PageSize` of the Calls list below Twilio's 1000, to exercise paging.
@@ -760,10 +769,11 @@ fn create(shared: &Arc<Shared>, req: &ApiRequest) -> Outcome {
         ));
     }
 
-    let (behaviour, twice, reversed) = {
+    let (behaviour, twice, reversed, lose_callbacks) = {
         let state = shared.state();
         let behaviour = state.behaviours.get(to).unwrap_or(&state.default).clone();
-        (behaviour, state.twice, state.reversed)
+        let lose = state.lose_callbacks.contains(to);
+        (behaviour, state.twice, state.reversed, lose)
     };
     let (behaviour, drop_answer) = match behaviour {
         Behaviour::RestError {
@@ -811,7 +821,7 @@ fn create(shared: &Arc<Shared>, req: &ApiRequest) -> Outcome {
             method: req.param("Method").unwrap_or("POST").to_string(),
             answered_by: None,
         },
-        status_callback: get("StatusCallback").map(|u| {
+        status_callback: get("StatusCallback").filter(|_| !lose_callbacks).map(|u| {
             (
                 u.to_string(),
                 req.param("StatusCallbackMethod")

@@ -9,6 +9,7 @@
 
 #[cfg(feature = "testing")]
 pub mod fake_api;
+pub mod paths;
 pub mod rest;
 pub mod signature;
 pub mod simulator;

@@ -118,11 +118,7 @@ impl TwilioDialer {
 
     /// The public URL of one of our webhooks.
     fn public(&self, step: &NextStep) -> String {
-        if step.0.starts_with('/') {
-            format!("{}{}", self.public_url, step.0)
-        } else {
-            format!("{}/{}", self.public_url, step.0)
-        }
+        super::paths::absolute(&self.public_url, step)
     }
 
     /// The CreateCall form, in the order it is sent.
@@ -629,6 +625,7 @@ mod tests {
     use reqwest::header::HeaderValue;
 
     use super::*;
+    use crate::telephony::Hook;
 
     fn dialer() -> TwilioDialer {
         TwilioDialer::new(
@@ -644,8 +641,8 @@ mod tests {
         OutboundCall {
             to: "+8613812345678".into(),
             from: "+8610086".into(),
-            answer: NextStep("/twilio/outbound?callback=7".into()),
-            status: NextStep("twilio/outbound-status?callback=7".into()),
+            answer: NextStep::new(Hook::Survey, "callback=7"),
+            status: NextStep::new(Hook::CallbackStatus, "callback=7"),
             ring_secs: 25,
             detect_machine,
         }

@@ -12,9 +12,10 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use super::paths;
 use crate::config::VoiceConfig;
 use crate::prompts::Locale;
-use crate::telephony::{Gather, NextStep, Verb};
+use crate::telephony::{Gather, Hook, NextStep, Verb};
 
 /// The `Content-Type` of every TwiML answer.
 pub const CONTENT_TYPE: &str = "text/xml; charset=utf-8";
@@ -56,7 +57,7 @@ fn render_verb(
         Verb::Say { text, locale } => push_say(out, text, &voice_for(voices, *locale)),
         Verb::Pause { seconds } => push_pause(out, *seconds),
         Verb::Gather(g) => push_gather(out, g, base_url, voices),
-        Verb::Redirect { next } => push_redirect(out, &step_url(base_url, next)),
+        Verb::Redirect { next } => push_redirect(out, &paths::absolute(base_url, next)),
         Verb::Transfer { to, next, whisper } => {
             let to = to.trim();
             let noun = if to.to_ascii_lowercase().starts_with("sip:") {
@@ -64,13 +65,17 @@ fn render_verb(
             } else {
                 "Number"
             };
-            push_dial_open(out, next.as_ref().map(|n| step_url(base_url, n)), None);
+            push_dial_open(
+                out,
+                next.as_ref().map(|n| paths::absolute(base_url, n)),
+                None,
+            );
             let _ = write!(out, "<{noun}");
             if let Some(w) = whisper {
                 let _ = write!(
                     out,
                     r#" url="{}" method="POST""#,
-                    escape(&step_url(base_url, w))
+                    escape(&paths::absolute(base_url, w))
                 );
             }
             let _ = write!(out, ">{}</{noun}></Dial>", escape(to));
@@ -79,8 +84,8 @@ fn render_verb(
             let _ = write!(
                 out,
                 r#"<Enqueue action="{}" method="POST" waitUrl="{}" waitUrlMethod="POST">{}</Enqueue>"#,
-                escape(&step_url(base_url, next)),
-                escape(&step_url(base_url, wait)),
+                escape(&paths::absolute(base_url, next)),
+                escape(&paths::absolute(base_url, wait)),
                 escape(&queue_name(queue))
             );
         }
@@ -90,7 +95,7 @@ fn render_verb(
             let _ = write!(
                 out,
                 r#"<Dial><Queue url="{}" method="POST">{}</Queue></Dial>"#,
-                escape(&step_url(base_url, bridge)),
+                escape(&paths::absolute(base_url, bridge)),
                 escape(&queue_name(queue))
             );
         }
@@ -103,7 +108,7 @@ fn render_verb(
             transcribe,
             next,
         } => {
-            let action = step_url(base_url, next);
+            let action = paths::absolute(base_url, next);
             let _ = write!(
                 out,
                 r##"<Record action="{}" method="POST" maxLength="{}" timeout="5" finishOnKey="#" playBeep="true" trim="trim-silence""##,
@@ -114,9 +119,9 @@ fn render_verb(
                 let _ = write!(
                     out,
                     r#" transcribe="true" transcribeCallback="{}""#,
-                    escape(&format!(
-                        "{}{TRANSCRIPTION_PATH}",
-                        base_url.trim_end_matches('/')
+                    escape(&paths::absolute(
+                        base_url,
+                        &NextStep::new(Hook::Transcription, "")
                     ))
                 );
             }
@@ -161,16 +166,13 @@ fn push_play(out: &mut String, url: &str) {
     }
 }
 
-/// Where Twilio posts the transcript of a recorded complaint.
-pub const TRANSCRIPTION_PATH: &str = "/twilio/transcription";
-
 fn push_gather(
     out: &mut String,
     g: &Gather,
     base_url: &str,
     voices: &BTreeMap<Locale, VoiceConfig>,
 ) {
-    let action = step_url(base_url, &g.next);
+    let action = paths::absolute(base_url, &g.next);
     let mut attrs: Vec<(&str, String)> = vec![
         (
             "input",
@@ -270,16 +272,6 @@ fn voice_for(voices: &BTreeMap<Locale, VoiceConfig>, locale: Locale) -> Cow<'_, 
 }
 
 /// `base_url` joined with a step's path and query, with exactly one slash between them.
-fn step_url(base_url: &str, next: &NextStep) -> String {
-    let base = base_url.trim_end_matches('/');
-    let path = next.0.trim();
-    if path.starts_with('/') {
-        format!("{base}{path}")
-    } else {
-        format!("{base}/{path}")
-    }
-}
-
 /// Splits `text` into trimmed pieces of at most `max` characters, preferring the end of a
 /// sentence, then whitespace, and cutting at a character boundary only when there is neither.
 fn split_text(text: &str, max: usize) -> Vec<&str> {
@@ -376,7 +368,7 @@ mod tests {
         }
     }
 
-    fn gather(next: &str, speech: bool) -> Gather {
+    fn gather(next: NextStep, speech: bool) -> Gather {
         Gather {
             prompts: vec![
                 say("请按1查询账单", Locale::ZhCn),
@@ -388,7 +380,7 @@ mod tests {
             timeout_secs: 5,
             locale: Locale::ZhCn,
             hints: vec!["账单".into(), "故障".into()],
-            next: NextStep(next.into()),
+            next,
         }
     }
 
@@ -437,7 +429,7 @@ mod tests {
     fn gather_is_followed_by_a_timeout_redirect() {
         let xml = render(
             &[Verb::Gather(gather(
-                "/twilio/step?node=menu&lang=zh",
+                NextStep::new(Hook::Step, "node=menu&lang=zh"),
                 false,
             ))],
             BASE,
@@ -473,7 +465,7 @@ mod tests {
     #[test]
     fn timeout_redirect_starts_a_query_when_there_is_none() {
         let xml = render(
-            &[Verb::Gather(gather("twilio/step", false))],
+            &[Verb::Gather(gather(NextStep::new(Hook::Step, ""), false))],
             "https://ivr.example.com/base/",
             &voices(),
         );
@@ -490,7 +482,7 @@ mod tests {
 
     #[test]
     fn speech_gather_has_language_hints_and_auto_timeout() {
-        let mut g = gather("/twilio/step?node=menu", true);
+        let mut g = gather(NextStep::new(Hook::Step, "node=menu"), true);
         g.finish_on_key = Some('#');
         g.num_digits = None;
         g.hints.push("a,b".into());
@@ -507,7 +499,7 @@ mod tests {
 
     #[test]
     fn gather_drops_verbs_twilio_would_not_nest() {
-        let mut g = gather("/s", false);
+        let mut g = gather(NextStep::new(Hook::Step, ""), false);
         g.prompts.push(Verb::Hangup);
         g.prompts.push(Verb::Pause { seconds: 0 });
         let xml = render(&[Verb::Gather(g)], BASE, &voices());
@@ -517,7 +509,7 @@ mod tests {
 
     #[test]
     fn urls_are_escaped_everywhere() {
-        let next = NextStep(r#"/twilio/step?a=1&b=<x>&c="q"&d='s'"#.into());
+        let next = NextStep::new(Hook::Step, r#"a=1&b=<x>&c="q"&d='s'"#);
         let xml = render(
             &[
                 Verb::Redirect { next: next.clone() },
@@ -540,7 +532,7 @@ mod tests {
 
     #[test]
     fn transfer_dials_a_number_or_a_sip_address() {
-        let next = NextStep("/twilio/dial?call=1".into());
+        let next = NextStep::new(Hook::Step, "call=1");
         let xml = render(
             &[
                 Verb::Transfer {
@@ -579,13 +571,13 @@ mod tests {
             &[
                 Verb::Transfer {
                     to: "+8610010000".into(),
-                    next: Some(NextStep("/twilio/step?s=3&n=transfer.done".into())),
-                    whisper: Some(NextStep("/twilio/whisper?call=CA1&x=<y>".into())),
+                    next: Some(NextStep::new(Hook::Step, "s=3&n=transfer.done")),
+                    whisper: Some(NextStep::new(Hook::Whisper, "call=CA1&x=<y>")),
                 },
                 Verb::Transfer {
                     to: "sip:agents@pbx.example.com".into(),
                     next: None,
-                    whisper: Some(NextStep("/twilio/whisper?call=CA1".into())),
+                    whisper: Some(NextStep::new(Hook::Whisper, "call=CA1")),
                 },
             ],
             BASE,
@@ -608,8 +600,8 @@ mod tests {
         let xml = render(
             &[Verb::Enqueue {
                 queue: "agents & <co>".into(),
-                wait: NextStep("/twilio/queue/wait?l=zh".into()),
-                next: NextStep("/twilio/step?s=4&n=queue.done&t=0&l=zh".into()),
+                wait: NextStep::new(Hook::QueueWait, "l=zh"),
+                next: NextStep::new(Hook::Step, "s=4&n=queue.done&t=0&l=zh"),
             }],
             BASE,
             &voices(),
@@ -623,7 +615,7 @@ mod tests {
 
     #[test]
     fn wait_documents_play_music_inside_a_gather_and_leave() {
-        let mut g = gather("/twilio/queue/wait?l=zh&g=1", false);
+        let mut g = gather(NextStep::new(Hook::QueueWait, "l=zh&g=1"), false);
         g.prompts.push(Verb::Play {
             url: "http://music.example.com/hold.mp3".into(),
         });
@@ -647,7 +639,7 @@ mod tests {
             &[
                 Verb::DialQueue {
                     queue: "agents".into(),
-                    bridge: NextStep("/twilio/queue/bridge?l=en".into()),
+                    bridge: NextStep::new(Hook::QueueBridge, "l=en"),
                 },
                 Verb::Connect {
                     to: "+8613800000001".into(),
@@ -676,7 +668,7 @@ mod tests {
             &[
                 Verb::Pause { seconds: 2 },
                 Verb::Redirect {
-                    next: NextStep("/twilio/voice".into()),
+                    next: NextStep::new(Hook::Voice, ""),
                 },
                 Verb::Hangup,
             ],
