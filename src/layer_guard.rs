@@ -17,7 +17,7 @@ fn layer(module: &str) -> Option<u8> {
         | "surveys" | "telephony" | "text" | "tickets" | "webhooks" => 0,
         "store" | "twilio" => 1,
         "http" | "demo" => 2,
-        "main" => 3,
+        "main" | "cli" => 3,
         _ => return None,
     })
 }
