@@ -11,37 +11,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::agents::TransferMode;
 use crate::calendar::{Calendar, CalendarError};
 use crate::prompts::Locale;
+use crate::secret::Secret;
 use crate::tickets::sla;
-
-/// A secret string: redacted in `Debug` and never serialised.
-#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
-    }
-    /// The secret itself; call only where it is used.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() {
-            "Secret(<empty>)"
-        } else {
-            "Secret(****)"
-        })
-    }
-}
 
 /// How one locale is spoken and heard by the carrier.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -158,16 +132,6 @@ impl Default for CallbackConfig {
             calls_per_sec: 1.0,
         }
     }
-}
-
-/// How callers reach a person.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TransferMode {
-    /// Into the carrier's agent queue, which agents dial into from the agent line.
-    Queue,
-    /// Straight to `agent_number` (a number or SIP address).
-    Dial,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -14,7 +14,7 @@ fn layer(module: &str) -> Option<u8> {
     Some(match module {
         "agents" | "billing" | "calendar" | "callbacks" | "calls" | "clock" | "config"
         | "customers" | "escalations" | "flows" | "lockout" | "prompts" | "reports" | "repo"
-        | "surveys" | "telephony" | "text" | "tickets" | "webhooks" => 0,
+        | "secret" | "surveys" | "telephony" | "text" | "tickets" | "webhooks" => 0,
         "store" | "twilio" => 1,
         "http" | "demo" => 2,
         "main" | "cli" => 3,

@@ -20,6 +20,7 @@ pub mod lockout; // locks against guessing PINs and passwords, checked atomicall
 pub mod prompts; // what callers hear: catalogs per locale, spoken formatting
 pub mod repo; // what the domain needs stored: the sum of each module's repository trait
 pub mod reports; // figures for managers, each with its definition and denominator
+pub mod secret; // tokens and keys: used, never shown
 pub mod store; // all SQL: SQLite and PostgreSQL
 pub mod surveys; // survey scripts, scoring and satisfaction figures
 pub mod telephony; // provider-neutral call model; the Twilio adapter

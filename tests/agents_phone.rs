@@ -395,7 +395,7 @@ both!(
 both_with!(
     dial_mode_whispers_the_caller_to_the_answering_agent,
     |c: &mut hotline::config::Config| {
-        c.agents.transfer = hotline::config::TransferMode::Dial;
+        c.agents.transfer = hotline::agents::TransferMode::Dial;
         c.agent_number = Some("+8610010000".into());
     },
     |app: TestApp| async move {

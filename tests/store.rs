@@ -1233,7 +1233,7 @@ mod cases {
             .add_endpoint(
                 &NewEndpoint {
                     url: "http://127.0.0.1:9/all".into(),
-                    secret: hotline::config::Secret::new("whsec_a"),
+                    secret: hotline::secret::Secret::new("whsec_a"),
                     events: vec!["*".into()],
                     description: String::new(),
                 },
@@ -1245,7 +1245,7 @@ mod cases {
             .add_endpoint(
                 &NewEndpoint {
                     url: "http://127.0.0.1:9/resolved".into(),
-                    secret: hotline::config::Secret::new("whsec_b"),
+                    secret: hotline::secret::Secret::new("whsec_b"),
                     events: vec!["ticket.resolved".into()],
                     description: "callbacks".into(),
                 },

@@ -11,7 +11,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use hotline::config::Secret;
+use hotline::secret::Secret;
 use hotline::telephony::twilio::fake_api::{Action, Behaviour, FakeTwilio};
 use hotline::telephony::twilio::rest::TwilioDialer;
 use hotline::telephony::twilio::signature;

@@ -23,8 +23,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use hotline::clock::{Clock, FakeClock};
-use hotline::config::{Config, Secret};
+use hotline::config::Config;
 use hotline::http::AppState;
+use hotline::secret::Secret;
 use hotline::tickets::{Action, Channel, NewTicket, Ticket, TicketKind};
 use hotline::webhooks::sign::{self, DEFAULT_TOLERANCE_SECS};
 use hotline::webhooks::worker::Worker;
@@ -587,7 +588,7 @@ both!(
             .add_endpoint(
                 &NewEndpoint {
                     url: rx.url(),
-                    secret: hotline::config::Secret::new(secret.clone()),
+                    secret: hotline::secret::Secret::new(secret.clone()),
                     events: vec!["*".into()],
                     description: String::new(),
                 },

@@ -16,7 +16,7 @@ pub mod calls;
 pub mod queue;
 pub mod repo;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::prompts::Locale;
 
@@ -24,6 +24,16 @@ use crate::prompts::Locale;
 pub const MAX_FAILED_LOGINS: i64 = 5;
 /// How long a locked login stays locked.
 pub const LOGIN_LOCK_MINUTES: i64 = 15;
+
+/// How callers reach a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferMode {
+    /// Into the carrier's agent queue, which agents dial into from the agent line.
+    Queue,
+    /// Straight to `agent_number` (a number or SIP address).
+    Dial,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -246,3 +246,136 @@ async fn one_by_one(
         let _ = reply.send(result.map_err(Arc::new));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The writer against a fake repository: what reaches the store is what the test needs to
+    //! see (which writes went together), and a store fault is whatever the test says.
+
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use tokio::sync::Semaphore;
+
+    use super::*;
+    use crate::calls::CallRecord;
+
+    /// Refuses any batch holding a step whose input is `poison`, or fails everything as an
+    /// outage; holds its first commit until `gate` opens, so the writes sent meanwhile queue
+    /// up and go in one batch.
+    struct Fake {
+        outage: bool,
+        gate: Semaphore,
+        /// The steps of every commit, by input.
+        commits: Mutex<Vec<Vec<String>>>,
+    }
+
+    #[async_trait]
+    impl CallStore for Fake {
+        async fn commit(
+            &self,
+            steps: Vec<StepWrite>,
+            _statuses: Vec<StatusEvent>,
+        ) -> Result<Vec<StepOutcome>> {
+            let first = self.commits.lock().map(|c| c.is_empty()).unwrap_or(false);
+            let inputs: Vec<String> = steps.iter().map(|s| s.input.clone()).collect();
+            self.commits.lock().expect("lock").push(inputs.clone());
+            if first {
+                drop(self.gate.acquire().await.expect("gate"));
+            }
+            if self.outage {
+                Err(StoreError::TimedOut)
+            } else if inputs.iter().any(|i| i == "poison") {
+                Err(StoreError::Conflict("the database refused a row".into()))
+            } else {
+                Ok(vec![StepOutcome::Recorded; steps.len()])
+            }
+        }
+
+        async fn call(&self, _call_sid: &str) -> Result<Option<CallRecord>> {
+            Ok(None)
+        }
+
+        async fn step_response(&self, _call_sid: &str, _seq: i32) -> Result<Option<String>> {
+            Ok(None)
+        }
+    }
+
+    fn step(n: i32, input: &str) -> StepWrite {
+        StepWrite {
+            call_sid: format!("CA{n}"),
+            seq: 1,
+            new_call: None,
+            node: "menu".into(),
+            input: input.into(),
+            said: String::new(),
+            response: "<Response/>".into(),
+            at: 0,
+            effects: Vec::new(),
+        }
+    }
+
+    /// Sends `inputs` as concurrent steps (the first alone, the rest queued behind it) and
+    /// returns each caller's result, in order, with the store's commits.
+    async fn write(
+        outage: bool,
+        inputs: &[&str],
+    ) -> (Vec<Result<StepOutcome, Arc<StoreError>>>, Vec<Vec<String>>) {
+        let fake = Arc::new(Fake {
+            outage,
+            gate: Semaphore::new(0),
+            commits: Mutex::default(),
+        });
+        let writer = StepWriter::spawn(fake.clone());
+        let mut calls = Vec::new();
+        for (n, input) in inputs.iter().enumerate() {
+            let (w, s) = (writer.clone(), step(n as i32, input));
+            calls.push(tokio::spawn(async move { w.commit(s).await }));
+            if n == 0 {
+                // In the store, held at the gate, before the others are sent.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        fake.gate.add_permits(1);
+        let mut results = Vec::new();
+        for c in calls {
+            results.push(c.await.expect("joined"));
+        }
+        let commits = fake.commits.lock().expect("lock").clone();
+        (results, commits)
+    }
+
+    #[tokio::test]
+    async fn a_write_the_database_refuses_fails_only_its_own_caller() {
+        let (results, commits) = write(false, &["1", "2", "poison", "4", "5"]).await;
+        assert_eq!(
+            commits[1],
+            ["2", "poison", "4", "5"],
+            "the writes that waited went in one batch"
+        );
+        assert!(commits[2..].iter().all(|c| c.len() == 1), "{commits:?}");
+        assert_eq!(commits.len(), 6, "then one at a time: {commits:?}");
+        for (n, r) in results.iter().enumerate() {
+            match n {
+                2 => assert!(
+                    matches!(r.as_ref().map_err(|e| &**e), Err(StoreError::Conflict(_))),
+                    "{r:?}"
+                ),
+                _ => assert_eq!(r.as_ref().ok(), Some(&StepOutcome::Recorded), "{n}: {r:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn an_outage_fails_the_batch_without_writing_it_again_one_at_a_time() {
+        let (results, commits) = write(true, &["1", "2", "3", "4"]).await;
+        assert_eq!(commits, [vec!["1"], vec!["2", "3", "4"]]);
+        assert!(
+            results
+                .iter()
+                .all(|r| matches!(r.as_ref().map_err(|e| &**e), Err(StoreError::TimedOut))),
+            "{results:?}"
+        );
+    }
+}

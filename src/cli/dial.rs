@@ -10,8 +10,9 @@ use std::io::BufRead;
 use anyhow::Context;
 use clap::Args;
 
-use hotline::config::{Config, Secret};
+use hotline::config::Config;
 use hotline::demo;
+use hotline::secret::Secret;
 use hotline::telephony::twilio::simulator::Simulator;
 
 // No `///` on the struct: clap would take it for the command's help.

@@ -9,7 +9,8 @@
 
 use anyhow::{Context, bail};
 
-use hotline::config::{Config, Secret};
+use hotline::config::Config;
+use hotline::secret::Secret;
 use hotline::{demo, http, store};
 
 /// The service's own log lines keep the target they had when all of the command line was in

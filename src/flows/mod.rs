@@ -434,7 +434,7 @@ pub struct Ctx<'a> {
     /// The carrier's id of this call: what a callback request is raised once for.
     pub call_sid: &'a str,
     /// How a caller reaches a person: the agent queue, or a transfer to `agent`.
-    pub transfer: crate::config::TransferMode,
+    pub transfer: crate::agents::TransferMode,
     /// Where "a person" is for `TransferMode::Dial`: a number or SIP address.
     pub agent: Option<&'a str>,
     /// The carrier's agent queue.

@@ -3,9 +3,9 @@
 use chrono::NaiveDate;
 
 use super::*;
+use crate::agents::TransferMode;
 use crate::billing::{Charge, Payment};
 use crate::calls::CallStep;
-use crate::config::TransferMode;
 use crate::customers::{CustomerClass, Line, LineKind};
 use crate::escalations::{EscalationKind, NewEscalation};
 use crate::flows::agents::QueueFacts;

@@ -146,7 +146,7 @@ pub(super) fn endpoint(r: EndpointRow) -> Endpoint {
     Endpoint {
         id,
         url,
-        secret: crate::config::Secret::new(secret),
+        secret: crate::secret::Secret::new(secret),
         events: events
             .split(',')
             .filter(|e| !e.is_empty())
@@ -769,7 +769,7 @@ macro_rules! ticket_store {
                             .await?;
                         jobs.push(DeliveryJob {
                             url: row.try_get(10)?,
-                            secret: crate::config::Secret::new(
+                            secret: crate::secret::Secret::new(
                                 row.try_get::<String, _>(11)?,
                             ),
                             event: t::event(event)?,

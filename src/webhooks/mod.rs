@@ -18,7 +18,7 @@ pub mod worker;
 
 use serde::Serialize;
 
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::tickets::TicketEvent;
 
 /// A subscriber.

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use hotline::clock::{Clock, FakeClock};
-use hotline::config::{Config, Secret};
+use hotline::config::Config;
 use hotline::http::{self, AppState};
+use hotline::secret::Secret;
 use hotline::telephony::twilio::fake_api::FakeTwilio;
 use hotline::telephony::twilio::simulator::Simulator;
 

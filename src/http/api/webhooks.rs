@@ -16,9 +16,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{ApiError, ApiJson, rfc3339};
-use crate::config::Secret;
 use crate::customers::input::FieldError;
 use crate::http::AppState;
+use crate::secret::Secret;
 use crate::tickets::EVENT_KINDS;
 use crate::webhooks::worker::message_id;
 use crate::webhooks::{Delivery, DeliveryState, Endpoint, NewEndpoint, sign};

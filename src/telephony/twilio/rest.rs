@@ -42,7 +42,8 @@ use chrono::{DateTime, TimeZone as _, Utc};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use serde::Deserialize;
 
-use crate::config::{Secret, TwilioConfig};
+use crate::config::TwilioConfig;
+use crate::secret::Secret;
 use crate::telephony::{
     AnsweredBy, CallStatus, DialError, Dialer, NextStep, OutboundCall, RemoteCall, mask_number,
 };
@@ -658,11 +659,11 @@ mod tests {
             [
                 ("To", "+8613812345678"),
                 ("From", "+8610086"),
-                ("Url", "https://ivr.example.com/twilio/outbound?callback=7"),
+                ("Url", "https://ivr.example.com/twilio/survey?callback=7"),
                 ("Method", "POST"),
                 (
                     "StatusCallback",
-                    "https://ivr.example.com/twilio/outbound-status?callback=7"
+                    "https://ivr.example.com/twilio/callback-status?callback=7"
                 ),
                 ("StatusCallbackMethod", "POST"),
                 ("StatusCallbackEvent", "initiated"),

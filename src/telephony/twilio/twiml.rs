@@ -550,7 +550,7 @@ mod tests {
             &voices(),
         );
         assert!(xml.contains(
-            r#"<Dial action="https://ivr.example.com/twilio/dial?call=1" method="POST"><Number>+8613800000000</Number></Dial>"#
+            r#"<Dial action="https://ivr.example.com/twilio/step?call=1" method="POST"><Number>+8613800000000</Number></Dial>"#
         ));
         let verbs = verbs_of(&xml);
         assert_eq!(
