@@ -549,7 +549,7 @@ impl Config {
             ));
         }
         // A bill is read inside a webhook, which answers within 2 s whatever happens
-        // (`telephony::twilio::webhook::DEADLINE`): a slower billing source would have the
+        // (`http::twilio::DEADLINE`): a slower billing source would have the
         // caller hear a general apology instead of being told the bill is unavailable.
         if !(100..=1000).contains(&self.billing.timeout_ms) {
             return Err(ConfigError::Invalid(

@@ -123,7 +123,7 @@ impl Direct {
         self.restart.clone()
     }
 
-    /// Records a batch on the writer thread (see `Store::commit`).
+    /// Records a batch on the writer thread (see `CallStore::commit`).
     pub async fn commit(
         &self,
         steps: Vec<StepWrite>,
@@ -237,7 +237,7 @@ const STORED_RESPONSE: &str = "SELECT response FROM call_steps WHERE call_id = $
 const UPDATE_CALL: &str = "UPDATE calls SET account_id = COALESCE($2, account_id), \
      locale = COALESCE($3, locale), updated_at = MAX(updated_at, $4) WHERE call_sid = $1";
 
-/// The batch write of `Store::commit`, with the sqlx path's plan and effects.
+/// The batch write of `CallStore::commit`, with the sqlx path's plan and effects.
 fn commit(
     conn: &mut Connection,
     steps: &[StepWrite],
@@ -311,7 +311,7 @@ fn commit(
     let (outcomes, recorded) = plan.finish(steps, &inserted, &stored)?;
     let effects = rows::effects(steps, &recorded);
     if !effects.surveys.is_empty() {
-        // `Store::commit` sends such batches down the sqlx path; reaching here is a bug, and
+        // `CallStore::commit` sends such batches down the sqlx path; reaching here is a bug, and
         // dropping `tx` rolls the batch back rather than lose the effects.
         return Err(StoreError::Corrupt(
             "survey effects reached the direct SQLite writer".into(),
