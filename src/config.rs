@@ -610,6 +610,7 @@ impl Config {
     pub fn store_options(&self) -> StoreOptions {
         StoreOptions {
             sqlite_synchronous: self.sqlite_synchronous,
+            ..StoreOptions::default()
         }
     }
 
@@ -655,10 +656,23 @@ impl SqliteSynchronous {
     }
 }
 
+/// Which writer records SQLite's batches of call steps and status reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SqliteWriter {
+    /// Plain steps and status reports through the direct writer thread (the hot path);
+    /// batches with survey effects through sqlx.
+    #[default]
+    Direct,
+    /// Everything through sqlx, as PostgreSQL does: for the test that compares what each
+    /// writer stores.
+    Sqlx,
+}
+
 /// How a store is opened, beyond its URL.
 #[derive(Debug, Clone, Default)]
 pub struct StoreOptions {
     pub sqlite_synchronous: SqliteSynchronous,
+    pub sqlite_writer: SqliteWriter,
 }
 
 /// Redacts the password of a database URL for logs.

@@ -1416,3 +1416,127 @@ async fn history_survives_the_call_key_migration_pg() {
     };
     history_survives_the_call_key_migration(&url).await;
 }
+
+/// What a store holds about calls after a run, read back the same way from any backend.
+#[derive(Debug, PartialEq)]
+struct Stored {
+    outcomes: Vec<Vec<StepOutcome>>,
+    calls: Vec<serde_json::Value>,
+    /// call sid, self served, person, callback offered: the milestones.
+    milestones: Vec<(String, Option<i64>, Option<i64>, Option<i64>)>,
+    /// call sid, status, sequence, at.
+    events: Vec<(String, String, Option<i64>, i64)>,
+}
+
+/// The step batch has three writers: SQLite's direct writer (the hot path), SQLite through
+/// sqlx (batches with survey effects) and PostgreSQL. The same batches, through each, store
+/// the same: outcomes, calls with their steps, milestones and status events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_step_writer_stores_the_same() {
+    use hotline::config::{SqliteWriter, StoreOptions};
+    let (direct, _d1) = db::sqlite_url().await;
+    let (sqlx_path, _d2) = db::sqlite_url().await;
+    let sqlx_only = StoreOptions {
+        sqlite_writer: SqliteWriter::Sqlx,
+        ..StoreOptions::default()
+    };
+    let mut writers = vec![
+        ("SQLite, direct writer", direct, StoreOptions::default()),
+        ("SQLite, sqlx", sqlx_path, sqlx_only),
+    ];
+    if let Some(url) = db::pg_url().await {
+        writers.push(("PostgreSQL", url, StoreOptions::default()));
+    }
+    let mut stored = Vec::new();
+    for (name, url, options) in writers {
+        let store = hotline::store::connect_with(&url, &options)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        stored.push((name, run_batches(Db { store, url }).await));
+    }
+    let (first, expected) = &stored[0];
+    assert_eq!(expected.outcomes.len(), 3);
+    assert!(expected.milestones.iter().any(|m| m.1.is_some()));
+    assert!(!expected.events.is_empty());
+    for (name, got) in &stored[1..] {
+        assert_eq!(got, expected, "{name} stores otherwise than {first}");
+    }
+}
+
+/// New calls with effects, a replay and a retry in one batch, status reports in order, twice
+/// and out of order, and a report for a call never seen.
+async fn run_batches(db: Db) -> Stored {
+    let a = db
+        .store
+        .put_account(&account("W-1", &["1"]), 1)
+        .await
+        .expect("account");
+    let identified = vec![
+        Effect::IdentifyAccount { account_id: a.id },
+        Effect::SetLocale {
+            locale: Locale::EnUs,
+        },
+        Effect::Milestone(Milestone::SelfServed),
+    ];
+    let first = vec![
+        step("CA-W1", 1, identified),
+        step("CA-W2", 1, vec![Effect::Milestone(Milestone::Person)]),
+        step(
+            "CA-W2",
+            2,
+            vec![Effect::Milestone(Milestone::CallbackOffered)],
+        ),
+    ];
+    let mut retried = step("CA-W1", 1, vec![]);
+    retried.response = "<Response>another answer</Response>".into();
+    let second = vec![
+        retried,
+        step("CA-W1", 2, vec![]),
+        step("CA-NONE", 2, vec![]),
+    ];
+    let mut outcomes = vec![commit(&db, &first).await, commit(&db, &second).await];
+    let statuses = vec![
+        status("CA-W1", "ringing", false, Some(1), 900),
+        status("CA-W1", "completed", true, Some(3), 9000),
+        status("CA-W1", "completed", true, Some(3), 9000),
+        status("CA-W1", "in-progress", false, Some(2), 1000),
+        status("CA-W3", "completed", true, None, 5000),
+    ];
+    outcomes.push(
+        db.store
+            .commit(vec![step("CA-W2", 3, vec![])], statuses)
+            .await
+            .expect("steps and statuses"),
+    );
+    let mut calls = Vec::new();
+    for sid in ["CA-W1", "CA-W2", "CA-W3", "CA-NONE"] {
+        let call = db.store.call(sid).await.expect("call");
+        calls.push(serde_json::to_value(call).expect("json"));
+    }
+    const MILESTONES: &str = "SELECT call_sid, self_served_at, person_at, callback_offered_at \
+         FROM calls ORDER BY call_sid";
+    const EVENTS: &str = "SELECT c.call_sid, e.status, CAST(e.sequence AS BIGINT), e.at \
+         FROM call_events e JOIN calls c ON c.id = e.call_id \
+         ORDER BY c.call_sid, e.at, e.status";
+    let (milestones, events) = if db.url.starts_with("sqlite:") {
+        let pool = sqlx::sqlite::SqlitePool::connect(&db.url)
+            .await
+            .expect("sqlite");
+        (
+            sqlx::query_as(MILESTONES).fetch_all(&pool).await,
+            sqlx::query_as(EVENTS).fetch_all(&pool).await,
+        )
+    } else {
+        let pool = sqlx::postgres::PgPool::connect(&db.url).await.expect("pg");
+        (
+            sqlx::query_as(MILESTONES).fetch_all(&pool).await,
+            sqlx::query_as(EVENTS).fetch_all(&pool).await,
+        )
+    };
+    Stored {
+        outcomes,
+        calls,
+        milestones: milestones.expect("milestones"),
+        events: events.expect("events"),
+    }
+}

@@ -30,7 +30,7 @@ use crate::billing::repo::BillStore;
 use crate::callbacks::repo::{AttemptEnd, CallbackNext, CallbackStore};
 use crate::calls::repo::CallStore;
 use crate::calls::step::{Effect, Milestone, NewCall, StatusEvent, StepOutcome, StepWrite};
-use crate::config::{SqliteSynchronous, StoreOptions};
+use crate::config::{SqliteSynchronous, SqliteWriter, StoreOptions};
 use crate::customers::repo::{AccountPage, CustomerStore};
 use crate::escalations::repo::EscalationStore;
 use crate::lockout::GuessStore;
@@ -136,7 +136,7 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
 /// it. A SQLite file is created when missing.
 pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>> {
     let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
-        Arc::new(sqlite::SqliteStore::open(url, options.sqlite_synchronous).await?)
+        Arc::new(sqlite::SqliteStore::open(url, options).await?)
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Arc::new(postgres::PgStore::open(url).await?)
     } else {

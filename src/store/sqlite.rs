@@ -38,6 +38,8 @@ pub struct SqliteStore {
     write: SqlitePool,
     /// The hot path: account and bill lookups, and step batches.
     direct: Direct,
+    /// Whether plain batches go to `direct`.
+    writer: super::SqliteWriter,
     checkpointer: tokio::task::AbortHandle,
 }
 
@@ -89,7 +91,8 @@ fn migrator() -> Migrator {
 impl SqliteStore {
     /// Opens (creating when missing) the database at `sqlite://path` or `sqlite:path`; every
     /// connection runs with `synchronous` (see `store::SqliteSynchronous`).
-    pub async fn open(url: &str, synchronous: super::SqliteSynchronous) -> Result<Self> {
+    pub async fn open(url: &str, opts: &super::StoreOptions) -> Result<Self> {
+        let synchronous = opts.sqlite_synchronous;
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -118,6 +121,7 @@ impl SqliteStore {
             read,
             write,
             direct,
+            writer: opts.sqlite_writer,
             checkpointer,
         })
     }
@@ -380,7 +384,7 @@ impl CallStore for SqliteStore {
         // stay on sqlx, whose statements for those are shared with PostgreSQL; the rest, the
         // calls' own records, go to the direct writer.
         let survey = (steps.iter()).any(|s| s.effects.iter().any(rows::is_survey_effect));
-        if !survey {
+        if !survey && self.writer == super::SqliteWriter::Direct {
             return self.direct.commit(steps, statuses).await;
         }
         let (steps, statuses) = (steps.as_slice(), statuses.as_slice());
@@ -573,7 +577,11 @@ mod tests {
         for (setting, expected) in [(Sync::default(), 2), (Sync::Full, 2), (Sync::Normal, 1)] {
             let dir = tempfile::tempdir().expect("tmp");
             let url = format!("sqlite://{}/hotline.db", dir.path().display());
-            let store = SqliteStore::open(&url, setting).await.expect("open");
+            let options = crate::config::StoreOptions {
+                sqlite_synchronous: setting,
+                ..Default::default()
+            };
+            let store = SqliteStore::open(&url, &options).await.expect("open");
             let pragma = "PRAGMA synchronous";
             let write: i64 = sqlx::query_scalar(pragma)
                 .fetch_one(&store.write)
