@@ -52,6 +52,7 @@ macro_rules! conformance {
 
 conformance!(
     migrates_twice_and_pings,
+    query_layer_binds_round_trip,
     account_create_update_keeps_pin_and_bill,
     pin_hash_set_and_cleared,
     line_conflict_changes_nothing,
@@ -209,6 +210,33 @@ mod cases {
     pub async fn migrates_twice_and_pings(db: Db) {
         db.store.migrate().await.expect("migrate again");
         db.store.ping().await.expect("ping");
+    }
+
+    /// Every kind of value the query layer binds (nulls included, which keep their type)
+    /// reads back by column name, on a reader and in a write transaction; a scalar statement
+    /// with two columns is refused.
+    pub async fn query_layer_binds_round_trip(db: Db) {
+        use hotline::store::probe::{Echo, echo};
+        let e = Echo {
+            int: i64::MIN,
+            int4: -7,
+            float: 2.5,
+            yes: true,
+            text: "naïve 'quoted'".into(),
+            owned: String::new(),
+            no_int: None,
+            no_int4: None,
+            no_float: None,
+            no_bool: None,
+            no_text: None,
+        };
+        let (read, written, refused) = echo(&db.url, &e).await.expect("echo");
+        assert_eq!(read, e);
+        assert_eq!(written, e);
+        assert!(
+            refused,
+            "a scalar statement with two columns must be refused"
+        );
     }
 
     pub async fn account_create_update_keeps_pin_and_bill(db: Db) {

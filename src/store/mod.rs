@@ -10,6 +10,7 @@
 
 mod agents;
 mod callbacks;
+mod db;
 mod guesses;
 mod postgres;
 mod reports_tickets;
@@ -17,6 +18,8 @@ mod rollups;
 mod rows;
 mod sqlite;
 mod sqlite_direct;
+#[cfg(feature = "testing")]
+pub use db::probe;
 #[cfg(feature = "testing")]
 pub mod synthetic;
 mod tickets;

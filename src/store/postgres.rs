@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
 
+use super::db::{self, Backend, Dialect, Pooled, Tx};
 use super::rows::{self, AccountRow, By, CallRow, LineRow, StepRow, sql};
 use super::{
     AccountPage, BillStore, CallStore, CustomerStore, NewCall, Result, StatusEvent, StepOutcome,
@@ -113,6 +114,18 @@ impl PgStore {
     }
 }
 
+impl Backend for PgStore {
+    const DIALECT: &'static Dialect = &db::POSTGRES;
+
+    async fn read(&self) -> Result<Pooled> {
+        Ok(Pooled::Pg(self.pool.acquire().await?))
+    }
+
+    async fn write(&self) -> Result<Tx> {
+        Ok(Tx::Pg(self.begin_write().await?))
+    }
+}
+
 super::callbacks::callback_store!(
     PgStore,
     sqlx::Postgres,
@@ -125,8 +138,6 @@ super::reports_tickets::ticket_report_store!(PgStore, sqlx::Postgres, pool);
 super::rollups::rollup_store!(PgStore, sqlx::Postgres, pool);
 
 super::agents::agent_store!(PgStore, sqlx::Postgres, pool, " FOR UPDATE SKIP LOCKED");
-
-super::guesses::guess_store!(PgStore, sqlx::Postgres);
 
 super::tickets::ticket_store!(
     PgStore,
