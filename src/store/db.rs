@@ -182,7 +182,6 @@ impl<'a> Query<'a> {
 
     /// Appends a clause of the dialect (say `B::DIALECT.lock_rows`). Static text only, so
     /// the statement stays free of data.
-    #[allow(dead_code, reason = "agents.rs uses it next")]
     pub fn append(mut self, clause: &'static str) -> Self {
         if !clause.is_empty() {
             self.sql = Cow::Owned(format!("{}{clause}", self.sql));
@@ -214,7 +213,6 @@ impl<'a> Query<'a> {
         q
     }
 
-    #[allow(dead_code, reason = "agents.rs uses it next")]
     pub async fn fetch_all(self, on: &mut impl AsConn) -> Result<Vec<Row>> {
         Ok(match on.conn() {
             Conn::Sqlite(c) => (self.sqlx().fetch_all(c).await?.into_iter())
@@ -233,7 +231,6 @@ impl<'a> Query<'a> {
         })
     }
 
-    #[allow(dead_code, reason = "agents.rs uses it next")]
     pub async fn fetch_one(self, on: &mut impl AsConn) -> Result<Row> {
         Ok(match on.conn() {
             Conn::Sqlite(c) => Row::Sqlite(self.sqlx().fetch_one(c).await?),
@@ -250,7 +247,7 @@ impl<'a> Query<'a> {
     }
 
     /// The only column of the only row.
-    #[allow(dead_code, reason = "agents.rs uses it next")]
+    #[allow(dead_code, reason = "reports_tickets.rs uses it next")]
     pub async fn scalar<T: Column>(self, on: &mut impl AsConn) -> Result<T> {
         self.fetch_one(on).await?.only()
     }
@@ -279,7 +276,6 @@ pub enum Row {
 }
 
 impl Row {
-    #[allow(dead_code, reason = "agents.rs uses it next")]
     pub fn get<T: Column>(&self, column: &str) -> Result<T> {
         Ok(match self {
             Row::Sqlite(r) => r.try_get(column)?,

@@ -137,8 +137,6 @@ super::reports_tickets::ticket_report_store!(PgStore, sqlx::Postgres, pool);
 
 super::rollups::rollup_store!(PgStore, sqlx::Postgres, pool);
 
-super::agents::agent_store!(PgStore, sqlx::Postgres, pool, " FOR UPDATE SKIP LOCKED");
-
 super::tickets::ticket_store!(
     PgStore,
     sqlx::Postgres,

@@ -146,8 +146,6 @@ super::reports_tickets::ticket_report_store!(SqliteStore, sqlx::Sqlite, read);
 
 super::rollups::rollup_store!(SqliteStore, sqlx::Sqlite, read);
 
-super::agents::agent_store!(SqliteStore, sqlx::Sqlite, read, "");
-
 super::tickets::ticket_store!(SqliteStore, sqlx::Sqlite, read, "", "");
 
 impl Drop for SqliteStore {
