@@ -247,7 +247,6 @@ impl<'a> Query<'a> {
     }
 
     /// The only column of the only row.
-    #[allow(dead_code, reason = "reports_tickets.rs uses it next")]
     pub async fn scalar<T: Column>(self, on: &mut impl AsConn) -> Result<T> {
         self.fetch_one(on).await?.only()
     }

@@ -133,8 +133,6 @@ super::callbacks::callback_store!(
     " FOR UPDATE OF d SKIP LOCKED"
 );
 
-super::reports_tickets::ticket_report_store!(PgStore, sqlx::Postgres, pool);
-
 super::rollups::rollup_store!(PgStore, sqlx::Postgres, pool);
 
 super::tickets::ticket_store!(
@@ -503,7 +501,7 @@ impl CallStore for PgStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        ticket_report_impl::apply_milestones(&mut tx, &effects.milestones).await?;
+        super::reports_tickets::apply_milestones(&mut tx, &effects.milestones).await?;
         for (e, at) in &effects.surveys {
             callback_impl::apply_survey_effect(&mut tx, e, *at).await?;
         }

@@ -142,8 +142,6 @@ impl Backend for SqliteStore {
 
 super::callbacks::callback_store!(SqliteStore, sqlx::Sqlite, read, "");
 
-super::reports_tickets::ticket_report_store!(SqliteStore, sqlx::Sqlite, read);
-
 super::rollups::rollup_store!(SqliteStore, sqlx::Sqlite, read);
 
 super::tickets::ticket_store!(SqliteStore, sqlx::Sqlite, read, "", "");
@@ -473,7 +471,7 @@ impl CallStore for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        ticket_report_impl::apply_milestones(&mut tx, &effects.milestones).await?;
+        super::reports_tickets::apply_milestones(&mut tx, &effects.milestones).await?;
         for (e, at) in &effects.surveys {
             callback_impl::apply_survey_effect(&mut tx, e, *at).await?;
         }
