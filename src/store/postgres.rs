@@ -133,8 +133,6 @@ super::callbacks::callback_store!(
     " FOR UPDATE OF d SKIP LOCKED"
 );
 
-super::rollups::rollup_store!(PgStore, sqlx::Postgres, pool);
-
 super::tickets::ticket_store!(
     PgStore,
     sqlx::Postgres,

@@ -142,8 +142,6 @@ impl Backend for SqliteStore {
 
 super::callbacks::callback_store!(SqliteStore, sqlx::Sqlite, read, "");
 
-super::rollups::rollup_store!(SqliteStore, sqlx::Sqlite, read);
-
 super::tickets::ticket_store!(SqliteStore, sqlx::Sqlite, read, "", "");
 
 impl Drop for SqliteStore {
