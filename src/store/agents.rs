@@ -235,15 +235,10 @@ fn queue_call(r: &Row) -> Result<QueueCall> {
     })
 }
 
-/// Each row of `rows` read with `read`.
-fn each<T>(rows: Vec<Row>, read: fn(&Row) -> Result<T>) -> Result<Vec<T>> {
-    rows.iter().map(read).collect()
-}
-
 async fn esc_by_id(on: &mut impl AsConn, id: i64) -> Result<Option<Escalation>> {
-    (query(sql::ESC_BY_ID).bind(id).fetch_optional(on).await?)
-        .map(|r| escalation(&r))
-        .transpose()
+    (query(sql::ESC_BY_ID).bind(id))
+        .fetch_optional_as(on, escalation)
+        .await
 }
 
 /// The agent that `statement` finds by `value`.
@@ -252,9 +247,9 @@ async fn agent_where(
     statement: &'static str,
     value: impl Into<super::db::Value<'_>>,
 ) -> Result<Option<Agent>> {
-    (query(statement).bind(value).fetch_optional(on).await?)
-        .map(|r| agent(&r))
-        .transpose()
+    (query(statement).bind(value))
+        .fetch_optional_as(on, agent)
+        .await
 }
 
 /// Runs a statement that writes, alone in its transaction.
@@ -358,22 +353,17 @@ impl<B: Backend> AgentStore for B {
     }
 
     async fn agents(&self) -> Result<Vec<Agent>> {
-        each(
-            query(sql::AGENTS)
-                .fetch_all(&mut self.read().await?)
-                .await?,
-            agent,
-        )
+        (query(sql::AGENTS))
+            .fetch_all_as(&mut self.read().await?, agent)
+            .await
     }
 
     async fn update_agent(&self, id: i64, u: &AgentUpdate, now: i64) -> Result<Agent> {
         let mut tx = self.write().await?;
         let cur = (query(sql::AGENT_BY_ID).append(B::DIALECT.skip_locked))
             .bind(id)
-            .fetch_optional(&mut tx)
+            .fetch_optional_as(&mut tx, agent)
             .await?
-            .map(|r| agent(&r))
-            .transpose()?
             .ok_or(StoreError::NotFound)?;
         let active = u.active.unwrap_or(cur.active);
         let new_password = u.password_hash.is_some();
@@ -475,27 +465,22 @@ impl<B: Backend> AgentStore for B {
 
     async fn queue_call(&self, call_sid: &str) -> Result<Option<QueueCall>> {
         (query(sql::QUEUE_CALL).bind(call_sid))
-            .fetch_optional(&mut self.read().await?)
-            .await?
-            .map(|r| queue_call(&r))
-            .transpose()
+            .fetch_optional_as(&mut self.read().await?, queue_call)
+            .await
     }
 
     async fn queue_waiting(&self, seen_since: i64) -> Result<Vec<QueueCall>> {
-        let rows = (query(sql::QUEUE_WAITING).bind(seen_since))
-            .fetch_all(&mut self.read().await?)
-            .await?;
-        each(rows, queue_call)
+        (query(sql::QUEUE_WAITING).bind(seen_since))
+            .fetch_all_as(&mut self.read().await?, queue_call)
+            .await
     }
 
     async fn queue_offer(&self, agent_call: &str, seen_since: i64) -> Result<Option<QueueCall>> {
         let mut tx = self.write().await?;
         let next = (query(sql::QUEUE_NEXT).append(B::DIALECT.skip_locked))
             .bind(seen_since)
-            .fetch_optional(&mut tx)
-            .await?
-            .map(|r| queue_call(&r))
-            .transpose()?;
+            .fetch_optional_as(&mut tx, queue_call)
+            .await?;
         if let Some(c) = &next {
             query(sql::QUEUE_OFFER)
                 .bind(agent_call)
@@ -526,14 +511,12 @@ impl<B: Backend> EscalationStore for B {
 
     async fn escalation_by_source(&self, source: &str) -> Result<Option<Escalation>> {
         (query(sql::ESC_BY_SOURCE).bind(source))
-            .fetch_optional(&mut self.read().await?)
-            .await?
-            .map(|r| escalation(&r))
-            .transpose()
+            .fetch_optional_as(&mut self.read().await?, escalation)
+            .await
     }
 
     async fn escalations(&self, f: &EscFilter) -> Result<Vec<Escalation>> {
-        let rows = query(sql::LIST_ESC)
+        query(sql::LIST_ESC)
             .bind(f.state.map(|s| s.as_str()))
             .bind(f.kind.map(|k| k.as_str()))
             .bind(&f.owner)
@@ -542,9 +525,8 @@ impl<B: Backend> EscalationStore for B {
             .bind(f.ticket_id)
             .bind(f.account_id)
             .bind(f.limit.clamp(1, 1000))
-            .fetch_all(&mut self.read().await?)
-            .await?;
-        each(rows, escalation)
+            .fetch_all_as(&mut self.read().await?, escalation)
+            .await
     }
 
     async fn escalation_counts(&self, now: i64, me: &str) -> Result<EscCounts> {
@@ -601,9 +583,8 @@ impl<B: Backend> EscalationStore for B {
     }
 
     async fn escalation_history(&self, id: i64) -> Result<Vec<EscalationEvent>> {
-        let rows = (query(sql::ESC_EVENTS).bind(id))
-            .fetch_all(&mut self.read().await?)
-            .await?;
-        each(rows, event)
+        (query(sql::ESC_EVENTS).bind(id))
+            .fetch_all_as(&mut self.read().await?, event)
+            .await
     }
 }

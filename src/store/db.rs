@@ -238,6 +238,28 @@ impl<'a> Query<'a> {
         })
     }
 
+    /// Every row, each read with `read`.
+    pub async fn fetch_all_as<T>(
+        self,
+        on: &mut impl AsConn,
+        read: impl Fn(&Row) -> Result<T> + Send,
+    ) -> Result<Vec<T>> {
+        self.fetch_all(on).await?.iter().map(read).collect()
+    }
+
+    /// The row, if any, read with `read`.
+    pub async fn fetch_optional_as<T>(
+        self,
+        on: &mut impl AsConn,
+        read: impl FnOnce(&Row) -> Result<T> + Send,
+    ) -> Result<Option<T>> {
+        self.fetch_optional(on)
+            .await?
+            .as_ref()
+            .map(read)
+            .transpose()
+    }
+
     /// Runs the statement; the number of rows it changed.
     pub async fn execute(self, on: &mut impl AsConn) -> Result<u64> {
         Ok(match on.conn() {

@@ -9,7 +9,7 @@
 //! - Call figures read the outcome columns the step writer keeps on `calls` (see
 //!   `Milestone`), never `call_steps`; a call counts in the interval its start falls in.
 
-use super::db::{AsConn, Backend, query};
+use super::db::{AsConn, Backend, Row, query};
 use super::rows::MilestoneWrite;
 use super::{AtRisk, Milestone, Result, TicketReportStore, TicketScope};
 
@@ -120,23 +120,21 @@ impl<B: Backend> TicketReportStore for B {
         until: i64,
         s: &TicketScope<'_>,
     ) -> Result<Vec<AtRisk>> {
-        let rows = query(sql::AT_RISK)
+        let read = |r: &Row| {
+            Ok(AtRisk {
+                kind: r.get("kind")?,
+                late: r.get("late")?,
+                due_soon: r.get("due_soon")?,
+            })
+        };
+        query(sql::AT_RISK)
             .bind(now)
             .bind(until)
             .bind(s.kind)
             .bind(s.line_kind)
             .bind(s.customer_class)
-            .fetch_all(&mut self.read().await?)
-            .await?;
-        (rows.iter())
-            .map(|r| {
-                Ok(AtRisk {
-                    kind: r.get("kind")?,
-                    late: r.get("late")?,
-                    due_soon: r.get("due_soon")?,
-                })
-            })
-            .collect()
+            .fetch_all_as(&mut self.read().await?, read)
+            .await
     }
 
     async fn tickets_opened(

@@ -366,13 +366,12 @@ impl<B: Backend> RollupStore for B {
     }
 
     async fn roll_due(&self, from: i64, to: i64, now: i64) -> Result<Vec<DueRoll>> {
-        let rows = query(sql::DUE)
+        query(sql::DUE)
             .bind(from)
             .bind(to)
             .bind(now)
-            .fetch_all(&mut self.read().await?)
-            .await?;
-        rows.iter().map(due_roll).collect()
+            .fetch_all_as(&mut self.read().await?, due_roll)
+            .await
     }
 
     async fn roll_resolved(&self, from: i64, to: i64) -> Result<Vec<ResolvedRoll>> {
@@ -383,59 +382,53 @@ impl<B: Backend> RollupStore for B {
     }
 
     async fn roll_answers(&self, from: i64, to: i64) -> Result<Vec<AnswerRoll>> {
-        let rows = (query(sql::ANSWERS).bind(from).bind(to))
-            .fetch_all(&mut self.read().await?)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AnswerRoll {
-                    dims: dims_of(r)?,
-                    question: r.get("question")?,
-                    answer: r.get("answer")?,
-                    callbacks: r.get("callbacks")?,
-                    scored: r.get("scored")?,
-                    score_sum: r.get("score_sum")?,
-                })
+        let read = |r: &Row| {
+            Ok(AnswerRoll {
+                dims: dims_of(r)?,
+                question: r.get("question")?,
+                answer: r.get("answer")?,
+                callbacks: r.get("callbacks")?,
+                scored: r.get("scored")?,
+                score_sum: r.get("score_sum")?,
             })
-            .collect()
+        };
+        (query(sql::ANSWERS).bind(from).bind(to))
+            .fetch_all_as(&mut self.read().await?, read)
+            .await
     }
 
     async fn roll_sample(&self, from: i64, to: i64) -> Result<Vec<SampleRoll>> {
-        let rows = (query(sql::SAMPLE).bind(from).bind(to))
-            .fetch_all(&mut self.read().await?)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SampleRoll {
-                    dims: dims_of(r)?,
-                    sampled: r.get("sampled")?,
-                    reached: r.get("reached")?,
-                    answered: r.get("answered")?,
-                })
+        let read = |r: &Row| {
+            Ok(SampleRoll {
+                dims: dims_of(r)?,
+                sampled: r.get("sampled")?,
+                reached: r.get("reached")?,
+                answered: r.get("answered")?,
             })
-            .collect()
+        };
+        (query(sql::SAMPLE).bind(from).bind(to))
+            .fetch_all_as(&mut self.read().await?, read)
+            .await
     }
 
     async fn roll_attempts(&self, from: i64, to: i64) -> Result<Vec<AttemptFact>> {
-        let rows = (query(sql::ATTEMPTS).bind(from).bind(to))
-            .fetch_all(&mut self.read().await?)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AttemptFact {
-                    dims: dims_of(r)?,
-                    attempt_no: r.get("attempt_no")?,
-                    at: r.get("requested_at")?,
-                    timezone: r.get("timezone")?,
-                    person: flag(r, "person")?,
-                    machine: flag(r, "machine")?,
-                    responded: flag(r, "responded")?,
-                    first: flag(r, "first_attempt")?,
-                    reached: flag(r, "reached")?,
-                    since_resolved_ms: r.get("since_resolved_ms")?,
-                })
+        let read = |r: &Row| {
+            Ok(AttemptFact {
+                dims: dims_of(r)?,
+                attempt_no: r.get("attempt_no")?,
+                at: r.get("requested_at")?,
+                timezone: r.get("timezone")?,
+                person: flag(r, "person")?,
+                machine: flag(r, "machine")?,
+                responded: flag(r, "responded")?,
+                first: flag(r, "first_attempt")?,
+                reached: flag(r, "reached")?,
+                since_resolved_ms: r.get("since_resolved_ms")?,
             })
-            .collect()
+        };
+        (query(sql::ATTEMPTS).bind(from).bind(to))
+            .fetch_all_as(&mut self.read().await?, read)
+            .await
     }
 
     async fn earliest_outcome(&self) -> Result<Option<i64>> {
@@ -449,29 +442,27 @@ impl<B: Backend> RollupStore for B {
     }
 
     async fn rollup_mark(&self, family: &str) -> Result<Option<RollupMark>> {
-        (query(sql::MARK).bind(family))
-            .fetch_optional(&mut self.read().await?)
-            .await?
-            .map(|r| {
-                Ok(RollupMark {
-                    tz: r.get("tz")?,
-                    start: r.get("start_at")?,
-                    through: r.get("through")?,
-                })
+        let read = |r: &Row| {
+            Ok(RollupMark {
+                tz: r.get("tz")?,
+                start: r.get("start_at")?,
+                through: r.get("through")?,
             })
-            .transpose()
+        };
+        (query(sql::MARK).bind(family))
+            .fetch_optional_as(&mut self.read().await?, read)
+            .await
     }
 
     async fn rolled_days(&self, family: &str, from: i64, to: i64) -> Result<Vec<(i64, String)>> {
-        let rows = query(sql::ROLLED)
+        query(sql::ROLLED)
             .bind(family)
             .bind(from)
             .bind(to)
-            .fetch_all(&mut self.read().await?)
-            .await?;
-        (rows.iter())
-            .map(|r| Ok((r.get("day_start")?, r.get("body")?)))
-            .collect()
+            .fetch_all_as(&mut self.read().await?, |r| {
+                Ok((r.get("day_start")?, r.get("body")?))
+            })
+            .await
     }
 
     async fn save_rollup(
