@@ -133,6 +133,8 @@ pub enum Value<'a> {
     Text(Option<Cow<'a, str>>),
 }
 
+/// The types `Query::bind` takes, one line a type: a table of conversions, which as plain
+/// impls would be fourteen copies of the same five lines.
 macro_rules! value_from {
     ($($t:ty => |$v:ident| $e:expr),* $(,)?) => {
         $(impl<'a> From<$t> for Value<'a> {
