@@ -52,6 +52,7 @@ macro_rules! conformance {
 
 conformance!(
     migrates_twice_and_pings,
+    query_layer_binds_round_trip,
     account_create_update_keeps_pin_and_bill,
     pin_hash_set_and_cleared,
     line_conflict_changes_nothing,
@@ -209,6 +210,33 @@ mod cases {
     pub async fn migrates_twice_and_pings(db: Db) {
         db.store.migrate().await.expect("migrate again");
         db.store.ping().await.expect("ping");
+    }
+
+    /// Every kind of value the query layer binds (nulls included, which keep their type)
+    /// reads back by column name, on a reader and in a write transaction; a scalar statement
+    /// with two columns is refused.
+    pub async fn query_layer_binds_round_trip(db: Db) {
+        use hotline::store::probe::{Echo, echo};
+        let e = Echo {
+            int: i64::MIN,
+            int4: -7,
+            float: 2.5,
+            yes: true,
+            text: "naïve 'quoted'".into(),
+            owned: String::new(),
+            no_int: None,
+            no_int4: None,
+            no_float: None,
+            no_bool: None,
+            no_text: None,
+        };
+        let (read, written, refused) = echo(&db.url, &e).await.expect("echo");
+        assert_eq!(read, e);
+        assert_eq!(written, e);
+        assert!(
+            refused,
+            "a scalar statement with two columns must be refused"
+        );
     }
 
     pub async fn account_create_update_keeps_pin_and_bill(db: Db) {
@@ -1417,15 +1445,18 @@ async fn history_survives_the_call_key_migration_pg() {
     history_survives_the_call_key_migration(&url).await;
 }
 
+/// A call's milestones: call sid, self served, person, callback offered.
+type MilestoneRow = (String, Option<i64>, Option<i64>, Option<i64>);
+/// A status event: call sid, status, sequence, at.
+type EventRow = (String, String, Option<i64>, i64);
+
 /// What a store holds about calls after a run, read back the same way from any backend.
 #[derive(Debug, PartialEq)]
 struct Stored {
     outcomes: Vec<Vec<StepOutcome>>,
     calls: Vec<serde_json::Value>,
-    /// call sid, self served, person, callback offered: the milestones.
-    milestones: Vec<(String, Option<i64>, Option<i64>, Option<i64>)>,
-    /// call sid, status, sequence, at.
-    events: Vec<(String, String, Option<i64>, i64)>,
+    milestones: Vec<MilestoneRow>,
+    events: Vec<EventRow>,
 }
 
 /// The step batch has three writers: SQLite's direct writer (the hot path), SQLite through

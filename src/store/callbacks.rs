@@ -640,11 +640,17 @@ macro_rules! callback_store {
                             .bind(at)
                             .execute(&mut *conn)
                             .await?;
-                        super::agent_impl::raise_followup(conn, *callback_id, kind, detail, at)
-                            .await?;
+                        super::super::agents::raise_followup(
+                            conn,
+                            *callback_id,
+                            kind,
+                            detail,
+                            at,
+                        )
+                        .await?;
                     }
                     Effect::Escalate(e) => {
-                        super::agent_impl::raise(conn, e).await?;
+                        super::super::agents::raise(conn, e).await?;
                     }
                     _ => {}
                 }
@@ -1093,8 +1099,14 @@ macro_rules! callback_store {
                             .bind(e.at)
                             .execute(&mut *tx)
                             .await?;
-                        super::agent_impl::raise_followup(&mut tx, e.callback_id, kind, detail, e.at)
-                            .await?;
+                        super::super::agents::raise_followup(
+                            &mut tx,
+                            e.callback_id,
+                            kind,
+                            detail,
+                            e.at,
+                        )
+                        .await?;
                     }
                     tx.commit().await?;
                     Ok(true)

@@ -3,9 +3,12 @@
 //! Rules: a guess is counted by one conditional `UPDATE` that also refuses it while the lock
 //! is on, so the count and the lock are decided atomically in the database however many
 //! guesses arrive at once (see `crate::lockout`). The statements are one text for SQLite and
-//! PostgreSQL and the functions are written once (`guess_store!`).
+//! PostgreSQL and the functions are written once, over `db::Backend`.
 
-pub(super) mod sql {
+use super::db::{Backend, query};
+use super::{GuessStore, Result};
+
+mod sql {
     /// One PIN guess: `$1` account, `$2` now, `$3` max failures, `$4` lock until. Refused (no
     /// row) while a lock is on; a lock that has passed starts the count afresh; the guess that
     /// reaches `$3` sets the lock. (Every expression of a SET sees the row as it was, hence
@@ -34,89 +37,70 @@ pub(super) mod sql {
          WHERE id = $1 AND failed_logins = $2";
 }
 
-/// Implements `GuessStore` for a store with a `begin_write` transaction.
-macro_rules! guess_store {
-    ($store:ident, $db:ty) => {
-        pub(super) mod guess_impl {
-            use super::super::guesses::sql;
-            use super::super::{GuessStore, Result};
-            use super::$store;
-
-            async fn guess(
-                store: &$store,
-                statement: &'static str,
-                id: i64,
-                max_failures: i64,
-                lock_until: i64,
-                now: i64,
-            ) -> Result<Option<i64>> {
-                let mut tx = store.begin_write().await?;
-                let n = sqlx::query_scalar::<_, i64>(statement)
-                    .bind(id)
-                    .bind(now)
-                    .bind(max_failures)
-                    .bind(lock_until)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Ok(n)
-            }
-
-            async fn right(
-                store: &$store,
-                statement: &'static str,
-                id: i64,
-                n: i64,
-            ) -> Result<bool> {
-                let mut tx = store.begin_write().await?;
-                let done = sqlx::query(statement)
-                    .bind(id)
-                    .bind(n)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Ok(done.rows_affected() == 1)
-            }
-
-            #[async_trait::async_trait]
-            impl GuessStore for $store {
-                async fn pin_guess(
-                    &self,
-                    account_id: i64,
-                    max_failures: i64,
-                    lock_until: i64,
-                    now: i64,
-                ) -> Result<Option<i64>> {
-                    guess(
-                        self,
-                        sql::PIN_GUESS,
-                        account_id,
-                        max_failures,
-                        lock_until,
-                        now,
-                    )
-                    .await
-                }
-
-                async fn pin_right(&self, account_id: i64, n: i64) -> Result<bool> {
-                    right(self, sql::PIN_RIGHT, account_id, n).await
-                }
-
-                async fn login_guess(
-                    &self,
-                    id: i64,
-                    max_failures: i64,
-                    lock_until: i64,
-                    now: i64,
-                ) -> Result<Option<i64>> {
-                    guess(self, sql::LOGIN_GUESS, id, max_failures, lock_until, now).await
-                }
-
-                async fn login_right(&self, id: i64, n: i64) -> Result<bool> {
-                    right(self, sql::LOGIN_RIGHT, id, n).await
-                }
-            }
-        }
-    };
+/// Counts one guess with `statement` (`PIN_GUESS` or `LOGIN_GUESS`).
+async fn guess(
+    store: &impl Backend,
+    statement: &'static str,
+    id: i64,
+    max_failures: i64,
+    lock_until: i64,
+    now: i64,
+) -> Result<Option<i64>> {
+    let mut tx = store.write().await?;
+    let n = query(statement)
+        .bind(id)
+        .bind(now)
+        .bind(max_failures)
+        .bind(lock_until)
+        .scalar_optional(&mut tx)
+        .await?;
+    tx.commit().await?;
+    Ok(n)
 }
-pub(super) use guess_store;
+
+/// Clears a count with `statement` (`PIN_RIGHT` or `LOGIN_RIGHT`).
+async fn right(store: &impl Backend, statement: &'static str, id: i64, n: i64) -> Result<bool> {
+    let mut tx = store.write().await?;
+    let done = query(statement).bind(id).bind(n).execute(&mut tx).await?;
+    tx.commit().await?;
+    Ok(done == 1)
+}
+
+#[async_trait::async_trait]
+impl<B: Backend> GuessStore for B {
+    async fn pin_guess(
+        &self,
+        account_id: i64,
+        max_failures: i64,
+        lock_until: i64,
+        now: i64,
+    ) -> Result<Option<i64>> {
+        guess(
+            self,
+            sql::PIN_GUESS,
+            account_id,
+            max_failures,
+            lock_until,
+            now,
+        )
+        .await
+    }
+
+    async fn pin_right(&self, account_id: i64, n: i64) -> Result<bool> {
+        right(self, sql::PIN_RIGHT, account_id, n).await
+    }
+
+    async fn login_guess(
+        &self,
+        id: i64,
+        max_failures: i64,
+        lock_until: i64,
+        now: i64,
+    ) -> Result<Option<i64>> {
+        guess(self, sql::LOGIN_GUESS, id, max_failures, lock_until, now).await
+    }
+
+    async fn login_right(&self, id: i64, n: i64) -> Result<bool> {
+        right(self, sql::LOGIN_RIGHT, id, n).await
+    }
+}

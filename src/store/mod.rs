@@ -3,13 +3,18 @@
 //! Rules: SQL lives only under this folder. SQLite (the embedded default, created and
 //! migrated on first start) and PostgreSQL (several instances) implement the domain's
 //! repository traits (`crate::repo::Store` and the traits it sums) and pass the same
-//! conformance tests. Times are epoch milliseconds in `BIGINT`
-//! columns on both backends, so comparisons sort correctly and tests can fake the clock.
+//! conformance tests. A trait's functions are written once, over `db::Backend` (one SQL text,
+//! binds of typed values, rows read by column name, the dialects' differences in
+//! `db::Dialect`); `tickets` and `callbacks` still generate theirs per backend with macros,
+//! and the step batch and the direct SQLite path are written per backend for speed. Times are
+//! epoch milliseconds in `BIGINT` columns on both backends, so comparisons sort correctly and
+//! tests can fake the clock.
 //! A batch of call steps and status reports (from `crate::calls::writer`) is one
 //! transaction.
 
 mod agents;
 mod callbacks;
+mod db;
 mod guesses;
 mod postgres;
 mod reports_tickets;
@@ -17,6 +22,8 @@ mod rollups;
 mod rows;
 mod sqlite;
 mod sqlite_direct;
+#[cfg(feature = "testing")]
+pub use db::probe;
 #[cfg(feature = "testing")]
 pub mod synthetic;
 mod tickets;

@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
 
+use super::db::{self, Backend, Dialect, Pooled, Tx};
 use super::rows::{self, AccountRow, By, CallRow, LineRow, StepRow, sql};
 use super::{
     AccountPage, BillStore, CallStore, CustomerStore, NewCall, Result, StatusEvent, StepOutcome,
@@ -113,20 +114,24 @@ impl PgStore {
     }
 }
 
+impl Backend for PgStore {
+    const DIALECT: &'static Dialect = &db::POSTGRES;
+
+    async fn read(&self) -> Result<Pooled> {
+        Ok(Pooled::Pg(self.pool.acquire().await?))
+    }
+
+    async fn write(&self) -> Result<Tx> {
+        Ok(Tx::Pg(self.begin_write().await?))
+    }
+}
+
 super::callbacks::callback_store!(
     PgStore,
     sqlx::Postgres,
     pool,
     " FOR UPDATE OF d SKIP LOCKED"
 );
-
-super::reports_tickets::ticket_report_store!(PgStore, sqlx::Postgres, pool);
-
-super::rollups::rollup_store!(PgStore, sqlx::Postgres, pool);
-
-super::agents::agent_store!(PgStore, sqlx::Postgres, pool, " FOR UPDATE SKIP LOCKED");
-
-super::guesses::guess_store!(PgStore, sqlx::Postgres);
 
 super::tickets::ticket_store!(
     PgStore,
@@ -494,7 +499,7 @@ impl CallStore for PgStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        ticket_report_impl::apply_milestones(&mut tx, &effects.milestones).await?;
+        super::reports_tickets::apply_milestones(&mut tx, &effects.milestones).await?;
         for (e, at) in &effects.surveys {
             callback_impl::apply_survey_effect(&mut tx, e, *at).await?;
         }

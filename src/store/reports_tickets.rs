@@ -1,13 +1,17 @@
 //! Aggregates for the tickets reports, for both backends (see `crate::reports`).
 //!
-//! Rules: as for tickets, one SQL text for SQLite and PostgreSQL, functions written once in
-//! `ticket_report_store!`; every query is an aggregate or one sorted column over indexed rows.
+//! Rules: one SQL text for SQLite and PostgreSQL, functions written once over `db::Backend`;
+//! every query is an aggregate or one sorted column over indexed rows.
 //! - A ticket's customer class is the one it was opened with, or, when it has none (a
 //!   complaint recorded by phone), its account's class now.
 //! - "Running" is `TicketState::is_active`; a ticket is late once `now` is past its deadline,
 //!   as `Ticket::breach_time` says.
 //! - Call figures read the outcome columns the step writer keeps on `calls` (see
 //!   `Milestone`), never `call_steps`; a call counts in the interval its start falls in.
+
+use super::db::{AsConn, Backend, Row, query};
+use super::rows::MilestoneWrite;
+use super::{AtRisk, Milestone, Result, TicketReportStore, TicketScope};
 
 /// The statements, the same text on both backends.
 pub(super) mod sql {
@@ -50,9 +54,11 @@ pub(super) mod sql {
     /// `$1` now, `$2` the end of the horizon, `$3..$5` the scope. Running tickets are few:
     /// the state index finds them.
     pub const AT_RISK: &str = concat!(
-        "SELECT t.kind, \
-         SUM(CASE WHEN t.breached_at IS NOT NULL OR t.deadline_at < $1 THEN 1 ELSE 0 END), \
+        "SELECT t.kind AS kind, \
+         SUM(CASE WHEN t.breached_at IS NOT NULL OR t.deadline_at < $1 THEN 1 ELSE 0 END) \
+         AS late, \
          SUM(CASE WHEN t.breached_at IS NULL AND t.deadline_at >= $1 THEN 1 ELSE 0 END) \
+         AS due_soon \
          FROM tickets t \
          WHERE t.state IN ",
         super::super::tickets::sql::active!(),
@@ -82,90 +88,74 @@ pub(super) mod sql {
 }
 
 /// The statement that records `m`.
-pub(super) fn milestone_sql(m: super::Milestone) -> &'static str {
+pub(super) fn milestone_sql(m: Milestone) -> &'static str {
     match m {
-        super::Milestone::SelfServed => sql::SELF_SERVED,
-        super::Milestone::Person => sql::PERSON,
-        super::Milestone::CallbackOffered => sql::CALLBACK_OFFERED,
+        Milestone::SelfServed => sql::SELF_SERVED,
+        Milestone::Person => sql::PERSON,
+        Milestone::CallbackOffered => sql::CALLBACK_OFFERED,
     }
 }
 
-/// Implements `TicketReportStore` for a backend: `$store` has a pool `$read`. Also defines
-/// `ticket_report_impl::apply_milestones`, which the backend's step batch calls inside its
+/// Records the milestones of a step batch (few: at most three per call) inside the batch's
 /// transaction.
-macro_rules! ticket_report_store {
-    ($store:ident, $db:ty, $read:ident) => {
-        mod ticket_report_impl {
-            use super::super::reports_tickets::{self as r, sql};
-            use super::super::rows::MilestoneWrite;
-            use super::super::{AtRisk, Result, TicketReportStore, TicketScope};
-
-            type Conn = <$db as sqlx::Database>::Connection;
-
-            /// Records the milestones of a step batch (few: at most three per call).
-            pub(in super::super) async fn apply_milestones(
-                conn: &mut Conn,
-                milestones: &[MilestoneWrite<'_>],
-            ) -> Result<()> {
-                for m in milestones {
-                    sqlx::query(r::milestone_sql(m.milestone))
-                        .bind(m.call_sid)
-                        .bind(m.at)
-                        .execute(&mut *conn)
-                        .await?;
-                }
-                Ok(())
-            }
-
-            #[async_trait::async_trait]
-            impl TicketReportStore for super::$store {
-                async fn tickets_at_risk(
-                    &self,
-                    now: i64,
-                    until: i64,
-                    s: &TicketScope<'_>,
-                ) -> Result<Vec<AtRisk>> {
-                    let rows: Vec<(String, i64, i64)> = sqlx::query_as(sql::AT_RISK)
-                        .bind(now)
-                        .bind(until)
-                        .bind(s.kind)
-                        .bind(s.line_kind)
-                        .bind(s.customer_class)
-                        .fetch_all(&self.$read)
-                        .await?;
-                    Ok(rows
-                        .into_iter()
-                        .map(|(kind, late, due_soon)| AtRisk {
-                            kind,
-                            late,
-                            due_soon,
-                        })
-                        .collect())
-                }
-
-                async fn tickets_opened(
-                    &self,
-                    kind: &str,
-                    bounds: &[i64],
-                    s: &TicketScope<'_>,
-                ) -> Result<Vec<i64>> {
-                    let mut conn = self.$read.acquire().await?;
-                    let mut counts = Vec::with_capacity(bounds.len().saturating_sub(1));
-                    for w in bounds.windows(2) {
-                        let n: i64 = sqlx::query_scalar(sql::TICKETS_OPENED)
-                            .bind(w[0])
-                            .bind(w[1])
-                            .bind(kind)
-                            .bind(s.line_kind)
-                            .bind(s.customer_class)
-                            .fetch_one(&mut *conn)
-                            .await?;
-                        counts.push(n);
-                    }
-                    Ok(counts)
-                }
-            }
-        }
-    };
+pub(super) async fn apply_milestones(
+    on: &mut impl AsConn,
+    milestones: &[MilestoneWrite<'_>],
+) -> Result<()> {
+    for m in milestones {
+        query(milestone_sql(m.milestone))
+            .bind(m.call_sid)
+            .bind(m.at)
+            .execute(on)
+            .await?;
+    }
+    Ok(())
 }
-pub(super) use ticket_report_store;
+
+#[async_trait::async_trait]
+impl<B: Backend> TicketReportStore for B {
+    async fn tickets_at_risk(
+        &self,
+        now: i64,
+        until: i64,
+        s: &TicketScope<'_>,
+    ) -> Result<Vec<AtRisk>> {
+        let read = |r: &Row| {
+            Ok(AtRisk {
+                kind: r.get("kind")?,
+                late: r.get("late")?,
+                due_soon: r.get("due_soon")?,
+            })
+        };
+        query(sql::AT_RISK)
+            .bind(now)
+            .bind(until)
+            .bind(s.kind)
+            .bind(s.line_kind)
+            .bind(s.customer_class)
+            .fetch_all_as(&mut self.read().await?, read)
+            .await
+    }
+
+    async fn tickets_opened(
+        &self,
+        kind: &str,
+        bounds: &[i64],
+        s: &TicketScope<'_>,
+    ) -> Result<Vec<i64>> {
+        let mut conn = self.read().await?;
+        let mut counts = Vec::with_capacity(bounds.len().saturating_sub(1));
+        for w in bounds.windows(2) {
+            let n: i64 = query(sql::TICKETS_OPENED)
+                .bind(w[0])
+                .bind(w[1])
+                .bind(kind)
+                .bind(s.line_kind)
+                .bind(s.customer_class)
+                .scalar(&mut conn)
+                .await?;
+            counts.push(n);
+        }
+        Ok(counts)
+    }
+}

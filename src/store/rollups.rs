@@ -1,6 +1,7 @@
 //! Daily roll-ups of the report figures, for both backends (see `crate::reports::rollup`).
 //!
-//! Rules: one SQL text for SQLite and PostgreSQL, functions written once in `rollup_store!`.
+//! Rules: one SQL text for SQLite and PostgreSQL, functions written once over `db::Backend`,
+//! every column named so that rows are read by name.
 //! - A `roll_*` statement computes one period's figures from the stored outcomes, grouped by
 //!   every dimension a report can filter on and never filtered: a report filters the rows.
 //!   `crate::reports::rollup` calls them one local day at a time, for days not rolled up yet
@@ -12,10 +13,15 @@
 //!   step never counts twice, on any day); a callback is counted with its first attempt the
 //!   carrier took.
 
-use crate::reports::repo::{CallRoll, CallTally, DueRoll, DueTally, ResolvedRoll};
+use super::db::{Backend, Row, query};
+use super::{
+    AnswerRoll, AttemptFact, CallRoll, CallbackDims, DueRoll, ResolvedRoll, Result, RollupMark,
+    RollupStore, SampleRoll,
+};
+use crate::reports::repo::{CallTally, DueTally};
 
 /// The statements, the same text on both backends.
-pub(super) mod sql {
+mod sql {
     /// Inbound calls started in `[$1, $2)`.
     macro_rules! period_calls {
         () => {
@@ -41,23 +47,25 @@ pub(super) mod sql {
 
     /// `$1, $2` the period of starts, `$3` the repeat window in ms.
     pub const CALLS: &str = concat!(
-        "SELECT c.to_number, COUNT(*), \
-         COALESCE(SUM(CASE WHEN c.self_served_at IS NOT NULL THEN 1 ELSE 0 END), 0), \
+        "SELECT c.to_number AS hotline, COUNT(*) AS calls, \
+         COALESCE(SUM(CASE WHEN c.self_served_at IS NOT NULL THEN 1 ELSE 0 END), 0) \
+         AS self_served, \
          COALESCE(SUM(CASE WHEN ",
         self_only!(),
         " AND NOT ",
         called_again!(),
-        " THEN 1 ELSE 0 END), 0), \
+        " THEN 1 ELSE 0 END), 0) AS contained, \
          COALESCE(SUM(CASE WHEN ",
         self_only!(),
         " AND ",
         called_again!(),
-        " THEN 1 ELSE 0 END), 0), \
-         COALESCE(SUM(CASE WHEN c.person_at IS NOT NULL THEN 1 ELSE 0 END), 0), \
-         COALESCE(SUM(CASE WHEN c.callback_offered_at IS NOT NULL THEN 1 ELSE 0 END), 0), \
+        " THEN 1 ELSE 0 END), 0) AS called_again, \
+         COALESCE(SUM(CASE WHEN c.person_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS person, \
+         COALESCE(SUM(CASE WHEN c.callback_offered_at IS NOT NULL THEN 1 ELSE 0 END), 0) \
+         AS offered, \
          COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM escalations e \
              WHERE e.source = 'call:' || c.call_sid AND e.kind = 'transfer_callback') \
-             THEN 1 ELSE 0 END), 0) \
+             THEN 1 ELSE 0 END), 0) AS taken \
          FROM calls c WHERE ",
         period_calls!(),
         " GROUP BY c.to_number"
@@ -65,8 +73,9 @@ pub(super) mod sql {
 
     /// `$1, $2` the period of starts: each queued call, abandoned or not, and its wait.
     pub const QUEUE: &str = concat!(
-        "SELECT c.to_number, CASE WHEN q.result = 'hangup' THEN 1 ELSE 0 END, \
-         q.left_at - q.entered_at \
+        "SELECT c.to_number AS hotline, \
+         CASE WHEN q.result = 'hangup' THEN 1 ELSE 0 END AS abandoned, \
+         q.left_at - q.entered_at AS wait \
          FROM calls c JOIN queue_calls q ON q.call_sid = c.call_sid WHERE ",
         period_calls!(),
         " ORDER BY 3"
@@ -90,23 +99,23 @@ pub(super) mod sql {
 
     /// `$1, $2` the period of deadlines, `$3` now.
     pub const DUE: &str = concat!(
-        "SELECT t.kind, ",
+        "SELECT t.kind AS kind, ",
         class!(),
-        ", t.line_kind, COUNT(*), \
+        " AS customer_class, t.line_kind AS line_kind, COUNT(*) AS due, \
          SUM(CASE WHEN NOT ",
         breached!(),
-        " AND t.resolved_at IS NOT NULL THEN 1 ELSE 0 END), \
+        " AND t.resolved_at IS NOT NULL THEN 1 ELSE 0 END) AS met, \
          SUM(CASE WHEN ",
         breached!(),
-        " THEN 1 ELSE 0 END), \
+        " THEN 1 ELSE 0 END) AS breached, \
          SUM(CASE WHEN NOT ",
         breached!(),
         " AND t.state IN ",
         super::super::tickets::sql::active!(),
-        " THEN 1 ELSE 0 END), \
+        " THEN 1 ELSE 0 END) AS pending, \
          SUM(CASE WHEN NOT ",
         breached!(),
-        " AND t.state = 'cancelled' THEN 1 ELSE 0 END) \
+        " AND t.state = 'cancelled' THEN 1 ELSE 0 END) AS cancelled \
          FROM tickets t \
          WHERE t.deadline_at >= $1 AND t.deadline_at < $2 \
          GROUP BY t.kind, ",
@@ -116,20 +125,39 @@ pub(super) mod sql {
 
     /// `$1, $2` the period of resolution.
     pub const RESOLVED: &str = concat!(
-        "SELECT t.kind, ",
+        "SELECT t.kind AS kind, ",
         class!(),
-        ", t.line_kind, t.resolved_at - t.opened_at AS took \
+        " AS customer_class, t.line_kind AS line_kind, t.resolved_at - t.opened_at AS took \
          FROM tickets t \
          WHERE t.resolved_at >= $1 AND t.resolved_at < $2 ORDER BY took"
     );
 
-    /// A callback with its campaign and ticket; its dimensions (`CallbackDims`) in order.
-    /// The account is read only for a callback whose ticket has no class.
+    /// The class a callback counts under: its ticket's, or its account's for a ticket
+    /// without one (the account is read only then).
+    macro_rules! callback_class {
+        () => {
+            "COALESCE(t.customer_class, \
+             (SELECT ac.customer_class FROM accounts ac WHERE ac.id = b.account_id))"
+        };
+    }
+    /// A callback with its campaign and ticket: its dimensions (`CallbackDims`), to group by.
     macro_rules! dims {
         () => {
-            "b.campaign_id, c.purpose, c.from_number, t.kind, t.line_kind, \
-             COALESCE(t.customer_class, \
-                 (SELECT ac.customer_class FROM accounts ac WHERE ac.id = b.account_id))"
+            concat!(
+                "b.campaign_id, c.purpose, c.from_number, t.kind, t.line_kind, ",
+                callback_class!()
+            )
+        };
+    }
+    /// `dims!()` to select, named as `dims_of` reads them.
+    macro_rules! named_dims {
+        () => {
+            concat!(
+                "b.campaign_id AS campaign_id, c.purpose AS purpose, c.from_number AS hotline, \
+                 t.kind AS ticket_kind, t.line_kind AS line_kind, ",
+                callback_class!(),
+                " AS customer_class"
+            )
         };
     }
     macro_rules! joined {
@@ -143,11 +171,11 @@ pub(super) mod sql {
     /// "fixed" ones are not grouped: a comment is a recording URL, one per answer.
     pub const ANSWERS: &str = concat!(
         "SELECT ",
-        dims!(),
-        ", s.question, \
+        named_dims!(),
+        ", s.question AS question, \
          CASE WHEN s.answer IN ('very', 'basic', 'dissatisfied', 'yes', 'no') \
-             THEN s.answer END, \
-         COUNT(*), COUNT(s.score), SUM(s.score) \
+             THEN s.answer END AS answer, \
+         COUNT(*) AS callbacks, COUNT(s.score) AS scored, SUM(s.score) AS score_sum \
          FROM survey_answers s JOIN callbacks b ON b.id = s.callback_id",
         joined!(),
         " WHERE s.at >= $1 AND s.at < $2 \
@@ -163,12 +191,13 @@ pub(super) mod sql {
     /// `$1, $2` the period satisfaction callbacks were queued in.
     pub const SAMPLE: &str = concat!(
         "SELECT ",
-        dims!(),
-        ", COUNT(*), \
+        named_dims!(),
+        ", COUNT(*) AS sampled, \
          COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM callback_attempts a \
-             WHERE a.callback_id = b.id AND a.outcome = 'answered') THEN 1 ELSE 0 END), 0), \
+             WHERE a.callback_id = b.id AND a.outcome = 'answered') THEN 1 ELSE 0 END), 0) \
+         AS reached, \
          COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM survey_answers s \
-             WHERE s.callback_id = b.id) THEN 1 ELSE 0 END), 0) \
+             WHERE s.callback_id = b.id) THEN 1 ELSE 0 END), 0) AS answered \
          FROM callbacks b",
         joined!(),
         " WHERE c.purpose = 'satisfaction' AND b.created_at >= $1 AND b.created_at < $2 \
@@ -180,19 +209,19 @@ pub(super) mod sql {
     /// dialer recorded them.
     pub const ATTEMPTS: &str = concat!(
         "SELECT ",
-        dims!(),
-        ", a.attempt_no, a.requested_at, b.timezone, \
-         CASE WHEN a.outcome = 'answered' THEN 1 ELSE 0 END, \
-         CASE WHEN a.answered_by = 'machine' THEN 1 ELSE 0 END, \
+        named_dims!(),
+        ", a.attempt_no AS attempt_no, a.requested_at AS requested_at, b.timezone AS timezone, \
+         CASE WHEN a.outcome = 'answered' THEN 1 ELSE 0 END AS person, \
+         CASE WHEN a.answered_by = 'machine' THEN 1 ELSE 0 END AS machine, \
          CASE WHEN EXISTS (SELECT 1 FROM survey_answers s WHERE s.attempt_id = a.id) \
-             THEN 1 ELSE 0 END, \
+             THEN 1 ELSE 0 END AS responded, \
          CASE WHEN EXISTS (SELECT 1 FROM callback_attempts e \
              WHERE e.callback_id = a.callback_id AND e.attempt_no < a.attempt_no \
-             AND e.placed_at IS NOT NULL) THEN 0 ELSE 1 END, \
+             AND e.placed_at IS NOT NULL) THEN 0 ELSE 1 END AS first_attempt, \
          CASE WHEN EXISTS (SELECT 1 FROM callback_attempts e \
              WHERE e.callback_id = a.callback_id AND e.outcome = 'answered') \
-             THEN 1 ELSE 0 END, \
-         a.requested_at - t.resolved_at \
+             THEN 1 ELSE 0 END AS reached, \
+         a.requested_at - t.resolved_at AS since_resolved_ms \
          FROM callback_attempts a JOIN callbacks b ON b.id = a.callback_id",
         joined!(),
         " WHERE a.placed_at IS NOT NULL AND a.requested_at >= $1 AND a.requested_at < $2"
@@ -222,42 +251,34 @@ pub(super) mod sql {
     pub const CLEAR_MARK: &str = "DELETE FROM report_rollup_marks WHERE family = $1";
 }
 
-/// `to_number, calls, self_served, contained, called_again, person, offered, taken`
-pub(super) type CallRow = (String, i64, i64, i64, i64, i64, i64, i64);
-
-/// Joins a day's call counts and queue rows (`to_number, abandoned, wait`) per number.
-pub(super) fn call_rolls(
-    calls: Vec<CallRow>,
-    queue: Vec<(String, i32, Option<i64>)>,
-) -> Vec<CallRoll> {
-    let mut rolls: std::collections::BTreeMap<String, CallRoll> = calls
-        .into_iter()
-        .map(
-            |(hotline, calls, self_served, contained, called_again, person, offered, taken)| {
-                let tally = CallTally {
-                    calls,
-                    self_served,
-                    contained,
-                    called_again,
-                    person,
-                    callback_offered: offered,
-                    callback_taken: taken,
-                };
-                (
-                    hotline.clone(),
-                    CallRoll {
-                        hotline,
-                        tally,
-                        queued: 0,
-                        abandoned: 0,
-                        waits_ms: Vec::new(),
-                    },
-                )
-            },
-        )
-        .collect();
+/// Joins a day's call counts (`CALLS`) and queue rows (`QUEUE`) per number.
+fn call_rolls(calls: &[Row], queue: &[Row]) -> Result<Vec<CallRoll>> {
+    let mut rolls = std::collections::BTreeMap::new();
+    for r in calls {
+        let hotline: String = r.get("hotline")?;
+        let tally = CallTally {
+            calls: r.get("calls")?,
+            self_served: r.get("self_served")?,
+            contained: r.get("contained")?,
+            called_again: r.get("called_again")?,
+            person: r.get("person")?,
+            callback_offered: r.get("offered")?,
+            callback_taken: r.get("taken")?,
+        };
+        let roll = CallRoll {
+            hotline: hotline.clone(),
+            tally,
+            queued: 0,
+            abandoned: 0,
+            waits_ms: Vec::new(),
+        };
+        rolls.insert(hotline, roll);
+    }
     // Rows come in order of wait, so each number's waits stay ascending.
-    for (hotline, abandoned, wait) in queue {
+    for r in queue {
+        let hotline: String = r.get("hotline")?;
+        let abandoned: i32 = r.get("abandoned")?;
+        let wait: Option<i64> = r.get("wait")?;
         let roll = rolls.entry(hotline.clone()).or_insert_with(|| CallRoll {
             hotline,
             tally: CallTally::default(),
@@ -269,46 +290,36 @@ pub(super) fn call_rolls(
         roll.abandoned += i64::from(abandoned != 0);
         roll.waits_ms.extend(wait);
     }
-    rolls.into_values().collect()
+    Ok(rolls.into_values().collect())
 }
 
-/// `kind, class, line kind, due, met, breached, pending, cancelled`
-pub(super) type DueRow = (
-    String,
-    Option<String>,
-    Option<String>,
-    i64,
-    i64,
-    i64,
-    i64,
-    i64,
-);
-
-pub(super) fn due_roll(r: DueRow) -> DueRoll {
-    let (kind, customer_class, line_kind, due, met, breached, pending, cancelled) = r;
-    DueRoll {
-        line_kind,
+fn due_roll(r: &Row) -> Result<DueRoll> {
+    Ok(DueRoll {
+        line_kind: r.get("line_kind")?,
         tally: DueTally {
-            kind,
-            customer_class,
-            due,
-            met,
-            breached,
-            pending,
-            cancelled,
+            kind: r.get("kind")?,
+            customer_class: r.get("customer_class")?,
+            due: r.get("due")?,
+            met: r.get("met")?,
+            breached: r.get("breached")?,
+            pending: r.get("pending")?,
+            cancelled: r.get("cancelled")?,
         },
-    }
+    })
 }
 
-/// Groups `kind, class, line kind, took` rows (ascending by `took`) per ticket group.
-pub(super) fn resolved_rolls(
-    rows: Vec<(String, Option<String>, Option<String>, i64)>,
-) -> Vec<ResolvedRoll> {
+/// Groups `RESOLVED` rows (ascending by `took`) per ticket group.
+fn resolved_rolls(rows: &[Row]) -> Result<Vec<ResolvedRoll>> {
     let mut groups: std::collections::BTreeMap<_, Vec<i64>> = std::collections::BTreeMap::new();
-    for (kind, class, line, took) in rows {
-        groups.entry((kind, class, line)).or_default().push(took);
+    for r in rows {
+        let group: (String, Option<String>, Option<String>) = (
+            r.get("kind")?,
+            r.get("customer_class")?,
+            r.get("line_kind")?,
+        );
+        groups.entry(group).or_default().push(r.get("took")?);
     }
-    groups
+    Ok(groups
         .into_iter()
         .map(
             |((kind, customer_class, line_kind), times_ms)| ResolvedRoll {
@@ -318,213 +329,174 @@ pub(super) fn resolved_rolls(
                 times_ms,
             },
         )
-        .collect()
+        .collect())
 }
 
-/// Implements `RollupStore` for a backend: `$store` has a pool `$read` and `begin_write()`.
-macro_rules! rollup_store {
-    ($store:ident, $db:ty, $read:ident) => {
-        mod rollup_impl {
-            use sqlx::Row;
+/// The dimensions a callback statement selects first (`named_dims!()`).
+fn dims_of(r: &Row) -> Result<CallbackDims> {
+    Ok(CallbackDims {
+        campaign_id: r.get("campaign_id")?,
+        purpose: r.get("purpose")?,
+        hotline: r.get("hotline")?,
+        ticket_kind: r.get("ticket_kind")?,
+        line_kind: r.get("line_kind")?,
+        customer_class: r.get("customer_class")?,
+    })
+}
 
-            use super::super::rollups::{self as r, sql};
-            use super::super::{
-                AnswerRoll, AttemptFact, CallRoll, DueRoll, ResolvedRoll, Result, RollupMark,
-                RollupStore, SampleRoll,
-            };
+/// A 0-or-1 column (a `CASE` over a condition).
+fn flag(r: &Row, column: &str) -> Result<bool> {
+    Ok(r.get::<i32>(column)? != 0)
+}
 
-            use super::super::CallbackDims;
+#[async_trait::async_trait]
+impl<B: Backend> RollupStore for B {
+    async fn roll_calls(&self, from: i64, to: i64, repeat_ms: i64) -> Result<Vec<CallRoll>> {
+        let mut conn = self.read().await?;
+        let calls = query(sql::CALLS)
+            .bind(from)
+            .bind(to)
+            .bind(repeat_ms)
+            .fetch_all(&mut conn)
+            .await?;
+        let queue = (query(sql::QUEUE).bind(from).bind(to))
+            .fetch_all(&mut conn)
+            .await?;
+        call_rolls(&calls, &queue)
+    }
 
-            /// The first columns of a callback statement: `dims!()`.
-            const D: usize = 6;
+    async fn roll_due(&self, from: i64, to: i64, now: i64) -> Result<Vec<DueRoll>> {
+        query(sql::DUE)
+            .bind(from)
+            .bind(to)
+            .bind(now)
+            .fetch_all_as(&mut self.read().await?, due_roll)
+            .await
+    }
 
-            fn dims_of(row: &<$db as sqlx::Database>::Row) -> Result<CallbackDims> {
-                Ok(CallbackDims {
-                    campaign_id: row.try_get(0)?,
-                    purpose: row.try_get(1)?,
-                    hotline: row.try_get(2)?,
-                    ticket_kind: row.try_get(3)?,
-                    line_kind: row.try_get(4)?,
-                    customer_class: row.try_get(5)?,
-                })
-            }
+    async fn roll_resolved(&self, from: i64, to: i64) -> Result<Vec<ResolvedRoll>> {
+        let rows = (query(sql::RESOLVED).bind(from).bind(to))
+            .fetch_all(&mut self.read().await?)
+            .await?;
+        resolved_rolls(&rows)
+    }
 
-            #[async_trait::async_trait]
-            impl RollupStore for super::$store {
-                async fn roll_calls(
-                    &self,
-                    from: i64,
-                    to: i64,
-                    repeat_ms: i64,
-                ) -> Result<Vec<CallRoll>> {
-                    let mut conn = self.$read.acquire().await?;
-                    let calls: Vec<r::CallRow> = sqlx::query_as(sql::CALLS)
-                        .bind(from)
-                        .bind(to)
-                        .bind(repeat_ms)
-                        .fetch_all(&mut *conn)
-                        .await?;
-                    let queue: Vec<(String, i32, Option<i64>)> = sqlx::query_as(sql::QUEUE)
-                        .bind(from)
-                        .bind(to)
-                        .fetch_all(&mut *conn)
-                        .await?;
-                    Ok(r::call_rolls(calls, queue))
-                }
+    async fn roll_answers(&self, from: i64, to: i64) -> Result<Vec<AnswerRoll>> {
+        let read = |r: &Row| {
+            Ok(AnswerRoll {
+                dims: dims_of(r)?,
+                question: r.get("question")?,
+                answer: r.get("answer")?,
+                callbacks: r.get("callbacks")?,
+                scored: r.get("scored")?,
+                score_sum: r.get("score_sum")?,
+            })
+        };
+        (query(sql::ANSWERS).bind(from).bind(to))
+            .fetch_all_as(&mut self.read().await?, read)
+            .await
+    }
 
-                async fn roll_due(&self, from: i64, to: i64, now: i64) -> Result<Vec<DueRoll>> {
-                    let rows: Vec<r::DueRow> = sqlx::query_as(sql::DUE)
-                        .bind(from)
-                        .bind(to)
-                        .bind(now)
-                        .fetch_all(&self.$read)
-                        .await?;
-                    Ok(rows.into_iter().map(r::due_roll).collect())
-                }
+    async fn roll_sample(&self, from: i64, to: i64) -> Result<Vec<SampleRoll>> {
+        let read = |r: &Row| {
+            Ok(SampleRoll {
+                dims: dims_of(r)?,
+                sampled: r.get("sampled")?,
+                reached: r.get("reached")?,
+                answered: r.get("answered")?,
+            })
+        };
+        (query(sql::SAMPLE).bind(from).bind(to))
+            .fetch_all_as(&mut self.read().await?, read)
+            .await
+    }
 
-                async fn roll_resolved(&self, from: i64, to: i64) -> Result<Vec<ResolvedRoll>> {
-                    let rows = sqlx::query_as(sql::RESOLVED)
-                        .bind(from)
-                        .bind(to)
-                        .fetch_all(&self.$read)
-                        .await?;
-                    Ok(r::resolved_rolls(rows))
-                }
+    async fn roll_attempts(&self, from: i64, to: i64) -> Result<Vec<AttemptFact>> {
+        let read = |r: &Row| {
+            Ok(AttemptFact {
+                dims: dims_of(r)?,
+                attempt_no: r.get("attempt_no")?,
+                at: r.get("requested_at")?,
+                timezone: r.get("timezone")?,
+                person: flag(r, "person")?,
+                machine: flag(r, "machine")?,
+                responded: flag(r, "responded")?,
+                first: flag(r, "first_attempt")?,
+                reached: flag(r, "reached")?,
+                since_resolved_ms: r.get("since_resolved_ms")?,
+            })
+        };
+        (query(sql::ATTEMPTS).bind(from).bind(to))
+            .fetch_all_as(&mut self.read().await?, read)
+            .await
+    }
 
-                async fn roll_answers(&self, from: i64, to: i64) -> Result<Vec<AnswerRoll>> {
-                    let rows = sqlx::query(sql::ANSWERS)
-                        .bind(from)
-                        .bind(to)
-                        .fetch_all(&self.$read)
-                        .await?;
-                    rows.iter()
-                        .map(|row| {
-                            Ok(AnswerRoll {
-                                dims: dims_of(row)?,
-                                question: row.try_get(D)?,
-                                answer: row.try_get(D + 1)?,
-                                callbacks: row.try_get(D + 2)?,
-                                scored: row.try_get(D + 3)?,
-                                score_sum: row.try_get(D + 4)?,
-                            })
-                        })
-                        .collect()
-                }
+    async fn earliest_outcome(&self) -> Result<Option<i64>> {
+        query(sql::EARLIEST).scalar(&mut self.read().await?).await
+    }
 
-                async fn roll_sample(&self, from: i64, to: i64) -> Result<Vec<SampleRoll>> {
-                    let rows = sqlx::query(sql::SAMPLE)
-                        .bind(from)
-                        .bind(to)
-                        .fetch_all(&self.$read)
-                        .await?;
-                    rows.iter()
-                        .map(|row| {
-                            Ok(SampleRoll {
-                                dims: dims_of(row)?,
-                                sampled: row.try_get(D)?,
-                                reached: row.try_get(D + 1)?,
-                                answered: row.try_get(D + 2)?,
-                            })
-                        })
-                        .collect()
-                }
+    async fn oldest_unfinished_callback(&self) -> Result<Option<i64>> {
+        (query(sql::OLDEST_UNFINISHED))
+            .scalar(&mut self.read().await?)
+            .await
+    }
 
-                async fn roll_attempts(&self, from: i64, to: i64) -> Result<Vec<AttemptFact>> {
-                    let rows = sqlx::query(sql::ATTEMPTS)
-                        .bind(from)
-                        .bind(to)
-                        .fetch_all(&self.$read)
-                        .await?;
-                    rows.iter()
-                        .map(|row| {
-                            let flag =
-                                |j: usize| -> Result<bool> { Ok(row.try_get::<i32, _>(j)? != 0) };
-                            Ok(AttemptFact {
-                                dims: dims_of(row)?,
-                                attempt_no: row.try_get(D)?,
-                                at: row.try_get(D + 1)?,
-                                timezone: row.try_get(D + 2)?,
-                                person: flag(D + 3)?,
-                                machine: flag(D + 4)?,
-                                responded: flag(D + 5)?,
-                                first: flag(D + 6)?,
-                                reached: flag(D + 7)?,
-                                since_resolved_ms: row.try_get(D + 8)?,
-                            })
-                        })
-                        .collect()
-                }
+    async fn rollup_mark(&self, family: &str) -> Result<Option<RollupMark>> {
+        let read = |r: &Row| {
+            Ok(RollupMark {
+                tz: r.get("tz")?,
+                start: r.get("start_at")?,
+                through: r.get("through")?,
+            })
+        };
+        (query(sql::MARK).bind(family))
+            .fetch_optional_as(&mut self.read().await?, read)
+            .await
+    }
 
-                async fn earliest_outcome(&self) -> Result<Option<i64>> {
-                    Ok(sqlx::query_scalar(sql::EARLIEST)
-                        .fetch_one(&self.$read)
-                        .await?)
-                }
+    async fn rolled_days(&self, family: &str, from: i64, to: i64) -> Result<Vec<(i64, String)>> {
+        query(sql::ROLLED)
+            .bind(family)
+            .bind(from)
+            .bind(to)
+            .fetch_all_as(&mut self.read().await?, |r| {
+                Ok((r.get("day_start")?, r.get("body")?))
+            })
+            .await
+    }
 
-                async fn oldest_unfinished_callback(&self) -> Result<Option<i64>> {
-                    Ok(sqlx::query_scalar(sql::OLDEST_UNFINISHED)
-                        .fetch_one(&self.$read)
-                        .await?)
-                }
-
-                async fn rollup_mark(&self, family: &str) -> Result<Option<RollupMark>> {
-                    let row: Option<(String, i64, i64)> = sqlx::query_as(sql::MARK)
-                        .bind(family)
-                        .fetch_optional(&self.$read)
-                        .await?;
-                    Ok(row.map(|(tz, start, through)| RollupMark { tz, start, through }))
-                }
-
-                async fn rolled_days(
-                    &self,
-                    family: &str,
-                    from: i64,
-                    to: i64,
-                ) -> Result<Vec<(i64, String)>> {
-                    Ok(sqlx::query_as(sql::ROLLED)
-                        .bind(family)
-                        .bind(from)
-                        .bind(to)
-                        .fetch_all(&self.$read)
-                        .await?)
-                }
-
-                async fn save_rollup(
-                    &self,
-                    family: &str,
-                    mark: &RollupMark,
-                    days: &[(i64, String)],
-                ) -> Result<()> {
-                    let mut tx = self.begin_write().await?;
-                    for (day, rows) in days {
-                        sqlx::query(sql::INSERT_DAY)
-                            .bind(family)
-                            .bind(day)
-                            .bind(rows)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    sqlx::query(sql::SET_MARK)
-                        .bind(family)
-                        .bind(&mark.tz)
-                        .bind(mark.start)
-                        .bind(mark.through)
-                        .execute(&mut *tx)
-                        .await?;
-                    tx.commit().await?;
-                    Ok(())
-                }
-
-                async fn clear_rollup(&self, family: &str) -> Result<()> {
-                    let mut tx = self.begin_write().await?;
-                    for q in [sql::CLEAR_FAMILY, sql::CLEAR_MARK] {
-                        sqlx::query(q).bind(family).execute(&mut *tx).await?;
-                    }
-                    tx.commit().await?;
-                    Ok(())
-                }
-            }
+    async fn save_rollup(
+        &self,
+        family: &str,
+        mark: &RollupMark,
+        days: &[(i64, String)],
+    ) -> Result<()> {
+        let mut tx = self.write().await?;
+        for (day, rows) in days {
+            query(sql::INSERT_DAY)
+                .bind(family)
+                .bind(*day)
+                .bind(rows)
+                .execute(&mut tx)
+                .await?;
         }
-    };
+        query(sql::SET_MARK)
+            .bind(family)
+            .bind(&mark.tz)
+            .bind(mark.start)
+            .bind(mark.through)
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn clear_rollup(&self, family: &str) -> Result<()> {
+        let mut tx = self.write().await?;
+        for q in [sql::CLEAR_FAMILY, sql::CLEAR_MARK] {
+            query(q).bind(family).execute(&mut tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
 }
-pub(super) use rollup_store;

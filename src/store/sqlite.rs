@@ -20,6 +20,7 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 
+use super::db::{self, Backend, Dialect, Pooled, Tx};
 use super::rows::{self, AccountRow, By, CallRow, LineRow, StepRow, sql};
 use super::sqlite_direct::Direct;
 use super::{
@@ -131,15 +132,19 @@ impl SqliteStore {
     }
 }
 
+impl Backend for SqliteStore {
+    const DIALECT: &'static Dialect = &db::SQLITE;
+
+    async fn read(&self) -> Result<Pooled> {
+        Ok(Pooled::Sqlite(self.read.acquire().await?))
+    }
+
+    async fn write(&self) -> Result<Tx> {
+        Ok(Tx::Sqlite(self.begin_write().await?))
+    }
+}
+
 super::callbacks::callback_store!(SqliteStore, sqlx::Sqlite, read, "");
-
-super::reports_tickets::ticket_report_store!(SqliteStore, sqlx::Sqlite, read);
-
-super::rollups::rollup_store!(SqliteStore, sqlx::Sqlite, read);
-
-super::agents::agent_store!(SqliteStore, sqlx::Sqlite, read, "");
-
-super::guesses::guess_store!(SqliteStore, sqlx::Sqlite);
 
 super::tickets::ticket_store!(SqliteStore, sqlx::Sqlite, read, "", "");
 
@@ -468,7 +473,7 @@ impl CallStore for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        ticket_report_impl::apply_milestones(&mut tx, &effects.milestones).await?;
+        super::reports_tickets::apply_milestones(&mut tx, &effects.milestones).await?;
         for (e, at) in &effects.surveys {
             callback_impl::apply_survey_effect(&mut tx, e, *at).await?;
         }

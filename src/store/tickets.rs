@@ -420,7 +420,7 @@ macro_rules! ticket_store {
             /// Raises the escalation a ticket event owes, if any (a complaint, a breach).
             async fn escalate(conn: &mut Conn, t: &Ticket, event: &str, at: i64) -> Result<()> {
                 if let Some(e) = crate::escalations::NewEscalation::for_ticket_event(t, event, at) {
-                    super::agent_impl::raise(conn, &e).await?;
+                    super::super::agents::raise(conn, &e).await?;
                 }
                 Ok(())
             }
