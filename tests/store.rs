@@ -1571,3 +1571,46 @@ async fn run_batches(db: Db) -> Stored {
         events: events.expect("events"),
     }
 }
+
+/// An agent changed while another transaction holds its row (PostgreSQL locks rows; SQLite
+/// has one writer) waits for it and is changed, not reported missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_changed_while_its_row_is_held_waits_for_it() {
+    use hotline::agents::{AgentUpdate, NewAgent, Role};
+    use sqlx::Connection;
+    let Some(url) = db::pg_url().await else {
+        return;
+    };
+    let store = hotline::store::connect(&url).await.expect("connect");
+    let new = NewAgent {
+        login: "wang.fang".into(),
+        name: "Wang Fang".into(),
+        role: Role::Agent,
+        phone: None,
+        locale: Locale::ZhCn,
+        password_hash: "x".into(),
+    };
+    let agent = store.create_agent(&new, 1).await.expect("agent");
+    let mut holder = sqlx::postgres::PgConnection::connect(&url)
+        .await
+        .expect("pg");
+    let mut held = holder.begin().await.expect("begin");
+    sqlx::query("SELECT id FROM agents WHERE id = $1 FOR UPDATE")
+        .bind(agent.id)
+        .execute(&mut *held)
+        .await
+        .expect("hold the row");
+    let rename = AgentUpdate {
+        name: Some("Wang Fang (team lead)".into()),
+        ..AgentUpdate::default()
+    };
+    let change = {
+        let store = store.clone();
+        tokio::spawn(async move { store.update_agent(agent.id, &rename, 2).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!change.is_finished(), "the change waits for the row");
+    held.commit().await.expect("release");
+    let changed = change.await.expect("joined").expect("changed, not missing");
+    assert_eq!(changed.name, "Wang Fang (team lead)");
+}

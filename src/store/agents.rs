@@ -360,7 +360,7 @@ impl<B: Backend> AgentStore for B {
 
     async fn update_agent(&self, id: i64, u: &AgentUpdate, now: i64) -> Result<Agent> {
         let mut tx = self.write().await?;
-        let cur = (query(sql::AGENT_BY_ID).append(B::DIALECT.skip_locked))
+        let cur = (query(sql::AGENT_BY_ID).append(B::DIALECT.lock_rows))
             .bind(id)
             .fetch_optional_as(&mut tx, agent)
             .await?
