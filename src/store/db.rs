@@ -3,7 +3,8 @@
 //!
 //! Rules: a statement is one text for both backends (`$n` placeholders work on both); what
 //! differs between them is named once, in `Dialect`, and appended to a statement only from
-//! there, so every statement is made of static text. Values are bound as `Value`, which keeps
+//! there, so every statement is made of static text (and, for a list of values, `$n`
+//! placeholders: `Query::placeholders`). Values are bound as `Value`, which keeps
 //! a null's type (PostgreSQL types every parameter, and `CAST($1 AS TEXT) IS NULL` filters
 //! rely on it). Rows are read by column name: a statement names (or aliases) every column it
 //! returns; `scalar` reads a statement's only column and refuses a row with more.
@@ -25,16 +26,22 @@ pub struct Dialect {
     pub lock_rows: &'static str,
     /// As `lock_rows`, passing over rows another transaction holds (the next of a queue).
     pub skip_locked: &'static str,
+    /// Appended to the select of the callbacks a claim takes (aliased `d`, joined to their
+    /// campaigns): PostgreSQL locks the callbacks only, passing over those another claim
+    /// holds, so several instances never claim the same one.
+    pub claim_due: &'static str,
 }
 
 pub const SQLITE: Dialect = Dialect {
     lock_rows: "",
     skip_locked: "",
+    claim_due: "",
 };
 
 pub const POSTGRES: Dialect = Dialect {
     lock_rows: " FOR UPDATE",
     skip_locked: " FOR UPDATE SKIP LOCKED",
+    claim_due: " FOR UPDATE OF d SKIP LOCKED",
 };
 
 /// A backend the shared functions run on: a connection for reads, a transaction for writes.
@@ -191,6 +198,18 @@ impl<'a> Query<'a> {
         self
     }
 
+    /// Appends `$first, $first+1, …`, `n` of them, for a list whose length is known only
+    /// when the statement runs: placeholders are the only text formatted into a statement, so
+    /// the values themselves are always bound.
+    pub fn placeholders(mut self, first: usize, n: usize) -> Self {
+        let list = (first..first + n)
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.sql = Cow::Owned(format!("{}{list}", self.sql));
+        self
+    }
+
     /// The sqlx query with every value bound.
     fn sqlx<DB>(self) -> sqlx::query::Query<'static, DB, DB::Arguments>
     where
@@ -201,7 +220,7 @@ impl<'a> Query<'a> {
         for<'e> Option<bool>: Encode<'e, DB> + Type<DB>,
         for<'e> Option<&'e str>: Encode<'e, DB> + Type<DB>,
     {
-        // Only `query` and `append` make `sql`, both from static text.
+        // Only `query`, `append` and `placeholders` make `sql`, from static text and `$n`.
         let mut q = sqlx::query(AssertSqlSafe(self.sql));
         for v in &self.binds {
             q = match v {

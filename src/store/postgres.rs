@@ -126,13 +126,6 @@ impl Backend for PgStore {
     }
 }
 
-super::callbacks::callback_store!(
-    PgStore,
-    sqlx::Postgres,
-    pool,
-    " FOR UPDATE OF d SKIP LOCKED"
-);
-
 super::tickets::ticket_store!(
     PgStore,
     sqlx::Postgres,
@@ -501,7 +494,7 @@ impl CallStore for PgStore {
         }
         super::reports_tickets::apply_milestones(&mut tx, &effects.milestones).await?;
         for (e, at) in &effects.surveys {
-            callback_impl::apply_survey_effect(&mut tx, e, *at).await?;
+            super::callbacks::apply_survey_effect(&mut tx, e, *at).await?;
         }
         for ev in statuses {
             apply_status(&mut tx, ev).await?;

@@ -144,8 +144,6 @@ impl Backend for SqliteStore {
     }
 }
 
-super::callbacks::callback_store!(SqliteStore, sqlx::Sqlite, read, "");
-
 super::tickets::ticket_store!(SqliteStore, sqlx::Sqlite, read, "", "");
 
 impl Drop for SqliteStore {
@@ -475,7 +473,7 @@ impl CallStore for SqliteStore {
         }
         super::reports_tickets::apply_milestones(&mut tx, &effects.milestones).await?;
         for (e, at) in &effects.surveys {
-            callback_impl::apply_survey_effect(&mut tx, e, *at).await?;
+            super::callbacks::apply_survey_effect(&mut tx, e, *at).await?;
         }
         for ev in statuses {
             apply_status(&mut tx, ev).await?;
