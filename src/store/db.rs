@@ -420,3 +420,14 @@ pub mod probe {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_number_a_list_from_first() {
+        let q = super::query("IN (").placeholders(2, 3).append(") AND n = ");
+        let q = q.placeholders(5, 1);
+        assert_eq!(q.sql, "IN ($2, $3, $4) AND n = $5");
+        assert_eq!(super::query("IN (").placeholders(2, 0).sql, "IN (");
+    }
+}
