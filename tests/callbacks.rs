@@ -961,3 +961,31 @@ both!(
         assert_eq!(pending.len(), 1, "{after:?}");
     }
 );
+
+both!(
+    campaign_state_changes_at_once_each_get_what_they_asked_or_a_conflict,
+    |app: TestApp| async move {
+        let c = running(&app, campaign("at once", Purpose::Satisfaction)).await;
+        let targets = [CampaignState::Paused, CampaignState::Finished];
+        let mut changes = Vec::new();
+        for i in 0..20 {
+            let (store, to) = (app.state.store.clone(), targets[i % 2]);
+            changes.push((
+                to,
+                tokio::spawn(async move { store.set_campaign_state(c.id, to, START_MS).await }),
+            ));
+        }
+        let mut done = 0;
+        for (to, change) in changes {
+            match change.await.expect("joined") {
+                Ok(after) => {
+                    assert_eq!(after.state, to, "answered as changed, but it is not");
+                    done += 1;
+                }
+                Err(hotline::repo::StoreError::Conflict(_)) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(done >= 1, "at least one change is made");
+    }
+);

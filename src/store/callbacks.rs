@@ -583,16 +583,25 @@ impl<B: Backend> CallbackStore for B {
                 to.as_str()
             )));
         }
-        query(sql::SET_CAMPAIGN_STATE)
+        let changed = query(sql::SET_CAMPAIGN_STATE)
             .bind(id)
             .bind(to.as_str())
             .bind(now)
             .bind(current.state.as_str())
             .execute(&mut tx)
             .await?;
-        let campaign = campaign_by_id(&mut tx, id).await?;
+        let campaign = (campaign_by_id(&mut tx, id).await?).ok_or(StoreError::NotFound)?;
         tx.commit().await?;
-        campaign.ok_or(StoreError::NotFound)
+        // Read without a lock: another change may have come first (PostgreSQL), and then
+        // this one changed nothing.
+        if changed == 0 {
+            return Err(StoreError::Conflict(format!(
+                "campaign {id} became {} meanwhile; it did not become {}",
+                campaign.state.as_str(),
+                to.as_str()
+            )));
+        }
+        Ok(campaign)
     }
 
     async fn queue_callbacks(&self, items: &[NewCallback], now: i64) -> Result<Vec<Option<i64>>> {
