@@ -146,8 +146,6 @@ impl Backend for SqliteStore {
 
 super::callbacks::callback_store!(SqliteStore, sqlx::Sqlite, read, "");
 
-super::tickets::ticket_store!(SqliteStore, sqlx::Sqlite, read, "", "");
-
 impl Drop for SqliteStore {
     fn drop(&mut self) {
         self.checkpointer.abort();
