@@ -253,7 +253,7 @@ async fn agent_where(
 }
 
 /// Runs a statement that writes, alone in its transaction.
-async fn write_one(store: &impl Backend, q: super::db::Query<'_>) -> Result<u64> {
+pub(super) async fn write_one(store: &impl Backend, q: super::db::Query<'_>) -> Result<u64> {
     let mut tx = store.write().await?;
     let n = q.execute(&mut tx).await?;
     tx.commit().await?;

@@ -5,10 +5,9 @@
 //! repository traits (`crate::repo::Store` and the traits it sums) and pass the same
 //! conformance tests. A trait's functions are written once, over `db::Backend` (one SQL text,
 //! binds of typed values, rows read by column name, the dialects' differences in
-//! `db::Dialect`); `tickets` still generates its functions per backend with a macro, and
-//! the step batch and the direct SQLite path are written per backend for speed. Times are
-//! epoch milliseconds in `BIGINT` columns on both backends, so comparisons sort correctly and
-//! tests can fake the clock.
+//! `db::Dialect`); the step batch and the direct SQLite path are written per backend for
+//! speed. Times are epoch milliseconds in `BIGINT` columns on both backends, so comparisons
+//! sort correctly and tests can fake the clock.
 //! A batch of call steps and status reports (from `crate::calls::writer`) is one
 //! transaction.
 

@@ -126,14 +126,6 @@ impl Backend for PgStore {
     }
 }
 
-super::tickets::ticket_store!(
-    PgStore,
-    sqlx::Postgres,
-    pool,
-    " FOR UPDATE",
-    " FOR UPDATE SKIP LOCKED"
-);
-
 /// Account lookups with the lines aggregated as JSON, so an account is one round trip.
 const ACCOUNT_SQL: rows::AccountSql = rows::account_sql!(
     "coalesce(json_agg(json_build_array(l2.number, l2.kind, l2.label)), '[]')::text"

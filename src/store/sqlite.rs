@@ -144,8 +144,6 @@ impl Backend for SqliteStore {
     }
 }
 
-super::tickets::ticket_store!(SqliteStore, sqlx::Sqlite, read, "", "");
-
 impl Drop for SqliteStore {
     fn drop(&mut self) {
         self.checkpointer.abort();
