@@ -189,7 +189,6 @@ pub fn shanghai(y: i32, m: u32, d: u32, h: u32, min: u32) -> i64 {
 }
 
 /// Runs an async test body against both backends: `both!(name, |app| async move { … })`.
-#[macro_export]
 macro_rules! both {
     ($name:ident, $body:expr) => {
         mod $name {
@@ -209,6 +208,7 @@ macro_rules! both {
         }
     };
 }
+pub(crate) use both;
 
 /// Test bodies are `async move` blocks, which capture only the fields they use; a `Drop`
 /// impl makes them capture the whole app, so the temporary SQLite directory outlives the test.

@@ -6,8 +6,6 @@
 //! deliveries to settle rather than for a particular worker to send them: either may, never
 //! both, because claims are leased.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -22,6 +20,7 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::support::app::{API_TOKEN, Backend, START_MS, TestApp, both};
 use hotline::clock::{Clock, FakeClock};
 use hotline::config::{Config, Secret};
 use hotline::http::AppState;
@@ -29,7 +28,6 @@ use hotline::tickets::{Action, Channel, NewTicket, Ticket, TicketKind};
 use hotline::webhooks::sign::{self, DEFAULT_TOLERANCE_SECS};
 use hotline::webhooks::worker::Worker;
 use hotline::webhooks::{Delivery, DeliveryState, NewEndpoint};
-use support::app::{API_TOKEN, Backend, START_MS, TestApp};
 
 // ---------------------------------------------------------------------------------------
 // The receiver.
@@ -330,10 +328,10 @@ fn rfc3339(ms: i64) -> String {
 async fn fresh_database(backend: Backend) -> Option<(String, Option<tempfile::TempDir>)> {
     match backend {
         Backend::Sqlite => {
-            let (url, dir) = support::db::sqlite_url().await;
+            let (url, dir) = crate::support::db::sqlite_url().await;
             Some((url, Some(dir)))
         }
-        Backend::Postgres => support::db::pg_url().await.map(|u| (u, None)),
+        Backend::Postgres => crate::support::db::pg_url().await.map(|u| (u, None)),
     }
 }
 

@@ -1,10 +1,8 @@
 //! The ticket API end to end: real HTTP against a running `hotline` on SQLite and on
 //! PostgreSQL, with the demo customers and a clock the test moves.
 
-mod support;
-
+use crate::support::app::{API_TOKEN, Backend, START_MS, TestApp, both};
 use serde_json::{Value, json};
-use support::app::{API_TOKEN, Backend, START_MS, TestApp};
 
 const HOUR_MS: i64 = 3_600_000;
 

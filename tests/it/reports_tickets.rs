@@ -3,13 +3,11 @@
 //! times; calls go through the carrier simulator, so the outcomes the reports count are the
 //! ones the call flow records.
 
-mod support;
-
+use crate::support::app::{Backend, TestApp, both, shanghai};
 use hotline::clock::Clock;
 use hotline::customers::{CustomerClass, LineKind};
 use hotline::reports::{self, Period, Report, ReportCtx, ReportFilter, ReportKind};
 use hotline::tickets::{Action, Channel, NewTicket, Ticket, TicketKind};
-use support::app::{Backend, TestApp, shanghai};
 
 const TZ: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
 const HOUR: i64 = 3_600_000;

@@ -3,8 +3,7 @@
 //! places, on SQLite and PostgreSQL. The dialer runs when the test says, at the fake clock's
 //! time; nothing sleeps.
 
-mod support;
-
+use crate::support::app::{Backend, START_MS, TestApp, both};
 use hotline::callbacks::policy::RetryPolicy;
 use hotline::callbacks::window::CallingWindow;
 use hotline::callbacks::{
@@ -16,7 +15,6 @@ use hotline::surveys::script::{Purpose, Script};
 use hotline::telephony::AnsweredBy;
 use hotline::telephony::twilio::fake_api::{Action, Behaviour};
 use hotline::tickets::{Action as TicketAction, Channel, NewTicket, Ticket, TicketKind};
-use support::app::{Backend, START_MS, TestApp};
 
 /// Alice: residential, English, one phone line.
 const ALICE: &str = "+8613800000002";

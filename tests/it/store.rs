@@ -4,11 +4,10 @@
 //! Rules: each case gets a fresh database; cases check behaviour through the trait, and read
 //! tables directly only for what the trait does not expose (stored status events).
 
-mod support;
-
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use crate::support::db;
 use chrono::NaiveDate;
 use hotline::billing::{Bill, Charge, Payment};
 use hotline::calls::step::{Effect, Milestone, NewCall, StatusEvent, StepOutcome, StepWrite};
@@ -18,7 +17,6 @@ use hotline::prompts::Locale;
 use hotline::repo::{Store, StoreError};
 use hotline::tickets::{Action, Channel, NewTicket, Origin, TicketFilter, TicketKind, TicketState};
 use hotline::webhooks::NewEndpoint;
-use support::db;
 
 /// A store under test and the URL it was opened with (for direct reads).
 struct Db {

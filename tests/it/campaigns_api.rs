@@ -4,12 +4,11 @@
 //! with calls placed through the fake Twilio and the `hotline` binary run against the same
 //! database.
 
-mod support;
-
 use std::collections::{BTreeMap, HashSet};
 
 use serde_json::{Value, json};
 
+use crate::support::app::{API_TOKEN, Backend, START_MS, TestApp, both};
 use hotline::callbacks::repo::{AttemptEnd, CallbackNext};
 use hotline::callbacks::{Services, StoredAnswer};
 use hotline::calls::step::{Effect, NewCall, StepWrite};
@@ -17,7 +16,6 @@ use hotline::clock::Clock;
 use hotline::customers::{AccountWrite, CustomerClass, Line, LineKind};
 use hotline::prompts::Locale;
 use hotline::telephony::twilio::fake_api::{Action, Behaviour};
-use support::app::{API_TOKEN, Backend, START_MS, TestApp};
 
 /// Alice: residential, English, one phone line, account 20000002.
 const ALICE: &str = "+8613800000002";

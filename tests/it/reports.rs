@@ -2,16 +2,14 @@
 //! console's page and CSV export, and `hotline report` on the command line, for the same
 //! period and filter; and each surface refuses a bad filter with the field at fault.
 
-mod support;
-
 use std::process::Command;
 
+use crate::support::app::{API_TOKEN, Backend, TestApp, both};
+use crate::support::console::{add_agent, sign_in};
 use hotline::agents::Role;
 use hotline::clock::Clock;
 use hotline::reports::{Cell, ReportKind};
 use hotline::tickets::{Channel, NewTicket, TicketKind};
-use support::app::{API_TOKEN, Backend, TestApp};
-use support::console::{add_agent, sign_in};
 
 const ALICE: &str = "+8613800000002";
 

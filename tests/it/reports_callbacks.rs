@@ -2,8 +2,7 @@
 //! through the store (or real calls through the fake carrier), figures out as a manager reads
 //! them ("97.3% (215 of 221)", "—").
 
-mod support;
-
+use crate::support::app::{Backend, START_MS, TestApp, both, shanghai};
 use hotline::callbacks::policy::RetryPolicy;
 use hotline::callbacks::repo::{AttemptEnd, CallbackNext};
 use hotline::callbacks::window::CallingWindow;
@@ -17,7 +16,6 @@ use hotline::surveys::script::{Purpose, Script};
 use hotline::telephony::AnsweredBy;
 use hotline::telephony::twilio::fake_api::{Action, Behaviour};
 use hotline::tickets::{Action as TicketAction, Channel, NewTicket, Ticket, TicketKind};
-use support::app::{Backend, START_MS, TestApp, shanghai};
 
 const ALICE: &str = "+8613800000002";
 const HOUR: i64 = 3_600_000;

@@ -2,8 +2,7 @@
 //! ticket), ownership under concurrent claims, the rules of reply and close, and the agent
 //! accounts and sessions the console signs in with.
 
-mod support;
-
+use crate::support::app::{Backend, START_MS, TestApp, both};
 use hotline::agents::auth::{self, SignIn};
 use hotline::agents::{Agent, AgentUpdate, MAX_FAILED_LOGINS, NewAgent, Role};
 use hotline::clock::Clock;
@@ -15,7 +14,6 @@ use hotline::lockout::Verdict;
 use hotline::prompts::Locale;
 use hotline::repo::StoreError;
 use hotline::tickets::{Channel, NewTicket, TicketKind};
-use support::app::{Backend, START_MS, TestApp};
 
 const HOUR: i64 = 3_600_000;
 const HOTLINE: &str = "+8610000";
@@ -426,7 +424,10 @@ both!(
     |app: TestApp| async move {
         let url = format!("{}/api/v1/escalations", app.base);
         let post = |key: Option<&'static str>, body: serde_json::Value| {
-            let mut req = app.http.post(&url).bearer_auth(support::app::API_TOKEN);
+            let mut req = app
+                .http
+                .post(&url)
+                .bearer_auth(crate::support::app::API_TOKEN);
             if let Some(k) = key {
                 req = req.header("Idempotency-Key", k);
             }
@@ -490,7 +491,7 @@ async fn an_agent_calls_the_customer_back_from_the_console() {
     .await
     .expect("app");
     let store = &app.state.store;
-    let li = support::console::add_agent(&app, "li", Role::Agent).await;
+    let li = crate::support::console::add_agent(&app, "li", Role::Agent).await;
     store
         .update_agent(
             li.id,
@@ -519,7 +520,7 @@ async fn an_agent_calls_the_customer_back_from_the_console() {
         AGENT_PHONE,
         hotline::telephony::twilio::fake_api::Behaviour::answer(vec![]),
     );
-    let console = support::console::sign_in(&app, "li").await;
+    let console = crate::support::console::sign_in(&app, "li").await;
     // Not before claiming it: the case is nobody's yet.
     let refused = console
         .post(&format!("/console/escalations/{id}/call"), &[])

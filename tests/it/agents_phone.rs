@@ -4,13 +4,11 @@
 //! they take them. START_MS is 08:00 on Monday 2026-06-01 in Shanghai: agents (08:00–20:00)
 //! have just opened.
 
-mod support;
-
+use crate::support::app::{Backend, START_MS, TestApp, both, shanghai};
 use hotline::clock::Clock;
 use hotline::escalations::{EscFilter, Escalation, EscalationKind, NewEscalation};
 use hotline::prompts::Locale;
 use hotline::telephony::twilio::simulator::Call;
-use support::app::{Backend, START_MS, TestApp, shanghai};
 
 const HOTLINE: &str = "+8610000";
 /// The number agents call to take callers (its voice URL is `/twilio/agent`).

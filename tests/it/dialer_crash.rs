@@ -31,8 +31,6 @@
 //!   tests are skipped, loudly, when the server is unreachable, unless `HOTLINE_REQUIRE_PG` is
 //!   set.
 
-mod support;
-
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -43,6 +41,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::RwLock;
 
+use crate::support::app::{Backend, START_MS, TestApp};
 use hotline::callbacks::dialer::{CallbackDialer, DialerConfig, Round};
 use hotline::callbacks::policy::{Retry, RetryPolicy};
 use hotline::callbacks::window::{CallingWindow, Days};
@@ -57,7 +56,6 @@ use hotline::surveys::script::{Purpose, Script};
 use hotline::telephony::twilio::fake_api::{Action, Behaviour, FakeCall};
 use hotline::telephony::twilio::rest::TwilioDialer;
 use hotline::telephony::{DialError, Dialer, OutboundCall, RemoteCall};
-use support::app::{Backend, START_MS, TestApp};
 
 /// How long the dialers' REST client waits for Twilio: short, so a hanging request turns
 /// into an unclear attempt within a run (the service waits 10 s).

@@ -2,12 +2,10 @@
 //! the carrier simulator, on SQLite and PostgreSQL, with deadlines checked against the
 //! service-level policy at chosen local times (the test moves the clock).
 
-mod support;
-
+use crate::support::app::{Backend, TestApp, both};
 use chrono::{NaiveDate, TimeZone};
 use hotline::telephony::twilio::simulator::Call;
 use hotline::tickets::{Ticket, TicketKind, TicketState};
-use support::app::{Backend, TestApp};
 
 const HOTLINE: &str = "+8610000";
 const UNKNOWN: &str = "+8613999999999";
@@ -89,7 +87,10 @@ both!(
         );
         call.press("1").await.expect("confirm");
         let t = running_fault(&app, ALICE).await.expect("a ticket is open");
-        assert_eq!(t.deadline_at, Some(support::app::START_MS + 72 * 3_600_000));
+        assert_eq!(
+            t.deadline_at,
+            Some(crate::support::app::START_MS + 72 * 3_600_000)
+        );
         assert_eq!(t.category.as_deref(), Some("broadband"));
         assert_eq!(t.callback_number.as_deref(), Some(ALICE));
         assert_eq!(
@@ -637,7 +638,7 @@ both!(
                     ],
                     bill: None,
                 },
-                support::app::START_MS,
+                crate::support::app::START_MS,
             )
             .await
             .expect("account");

@@ -1,11 +1,9 @@
 //! End-to-end: real HTTP against a running `hotline`, driven by the carrier simulator (which
 //! validates every TwiML body it receives), on SQLite and on PostgreSQL.
 
-mod support;
-
+use crate::support::app::{Backend, TestApp, both};
 use hotline::clock::Clock;
 use hotline::telephony::twilio::simulator::Call;
-use support::app::{Backend, TestApp};
 
 fn heard(call: &Call) -> String {
     call.heard().join(" ")
@@ -366,7 +364,7 @@ both!(
         let other = hotline::telephony::twilio::simulator::Simulator::new(
             &app.base,
             "wrong-token",
-            support::app::ACCOUNT_SID,
+            crate::support::app::ACCOUNT_SID,
         );
         let (status, _, _) = other
             .signed_post("/twilio/voice", &params)
@@ -757,9 +755,9 @@ async fn store_down_answers_an_apology() {
 async fn store_black_hole_answers_in_time_and_recovers() {
     use std::time::{Duration, Instant};
 
-    use support::blackhole::BlackHole;
+    use crate::support::blackhole::BlackHole;
 
-    let Some(db) = support::db::pg_url().await else {
+    let Some(db) = crate::support::db::pg_url().await else {
         return;
     };
     let (hole, url) = BlackHole::in_front_of(&db).await;
@@ -912,7 +910,7 @@ both!(
         let report = hotline::customers::import::import_csv(
             store.as_ref(),
             csv.as_bytes(),
-            support::app::START_MS,
+            crate::support::app::START_MS,
             |p| positions.push(p),
         )
         .await
@@ -971,7 +969,7 @@ both!(
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
         let sig = hotline::telephony::twilio::signature::sign(
-            support::app::AUTH_TOKEN,
+            crate::support::app::AUTH_TOKEN,
             &format!("{}{path}", app.base),
             &pairs,
         );
@@ -996,12 +994,12 @@ async fn start_up_refuses_a_catalog_missing_a_key() {
     let dir = tempfile::tempdir().expect("tmp");
     std::fs::write(
         dir.path().join("zh-CN.toml"),
-        include_str!("../prompts/zh-CN.toml"),
+        include_str!("../../prompts/zh-CN.toml"),
     )
     .expect("write");
-    let en = include_str!("../prompts/en-US.toml").replace("goodbye = ", "farewell = ");
+    let en = include_str!("../../prompts/en-US.toml").replace("goodbye = ", "farewell = ");
     std::fs::write(dir.path().join("en-US.toml"), en).expect("write");
-    let (url, _tmp) = support::db::sqlite_url().await;
+    let (url, _tmp) = crate::support::db::sqlite_url().await;
     let store = hotline::store::connect(&url).await.expect("store");
     let cfg = hotline::config::Config {
         prompts_dir: Some(dir.path().to_path_buf()),
