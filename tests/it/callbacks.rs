@@ -3,22 +3,19 @@
 //! places, on SQLite and PostgreSQL. The dialer runs when the test says, at the fake clock's
 //! time; nothing sleeps.
 
-use crate::support::app::{Backend, START_MS, TestApp, both};
+use crate::support::app::{Backend, HOUR, START_MS, TestApp, both};
+use crate::support::callbacks::{dial, resolved, running};
+use crate::support::demo::ALICE;
 use hotline::callbacks::policy::RetryPolicy;
 use hotline::callbacks::window::CallingWindow;
-use hotline::callbacks::{
-    Callback, CallbackState, Campaign, CampaignState, NewCallback, NewCampaign,
-};
+use hotline::callbacks::{Callback, CallbackState, Campaign, NewCallback, NewCampaign};
 use hotline::clock::Clock;
+use hotline::customers::LineKind;
 use hotline::prompts::Locale;
 use hotline::surveys::script::{Purpose, Script};
 use hotline::telephony::AnsweredBy;
 use hotline::telephony::twilio::fake_api::{Action, Behaviour};
-use hotline::tickets::{Action as TicketAction, Channel, NewTicket, Ticket, TicketKind};
-
-/// Alice: residential, English, one phone line.
-const ALICE: &str = "+8613800000002";
-const HOUR: i64 = 3_600_000;
+use hotline::tickets::{Action as TicketAction, Ticket, TicketKind};
 
 /// A campaign for `purpose` with the defaults, one call a second, from the test's start.
 fn campaign(name: &str, purpose: Purpose) -> NewCampaign {
@@ -38,16 +35,6 @@ fn campaign(name: &str, purpose: Purpose) -> NewCampaign {
     }
 }
 
-/// Creates and starts a campaign.
-async fn running(app: &TestApp, c: NewCampaign) -> Campaign {
-    let store = &app.state.store;
-    let c = store.create_campaign(&c, START_MS).await.expect("campaign");
-    store
-        .set_campaign_state(c.id, CampaignState::Running, START_MS)
-        .await
-        .expect("start")
-}
-
 /// The standing satisfaction campaign: two hours after a resolution.
 async fn standing_campaign(app: &TestApp) -> Campaign {
     let c = NewCampaign {
@@ -58,46 +45,9 @@ async fn standing_campaign(app: &TestApp) -> Campaign {
     running(app, c).await
 }
 
-/// Opens a fault on Alice's line and resolves it an hour later.
+/// A fault on Alice's phone line, resolved an hour after it was reported.
 async fn resolved_fault(app: &TestApp) -> Ticket {
-    let acc = app
-        .state
-        .steps
-        .store
-        .account_by_line(ALICE)
-        .await
-        .expect("store")
-        .expect("Alice");
-    let desk = &app.state.desk;
-    let t = desk
-        .open(
-            NewTicket {
-                kind: TicketKind::Fault,
-                account_id: Some(acc.id),
-                line_number: Some(ALICE.into()),
-                line_kind: Some(hotline::customers::LineKind::Phone),
-                customer_class: Some(acc.customer_class),
-                channel: Channel::Phone,
-                category: Some("noise".into()),
-                description: String::new(),
-                callback_number: Some(ALICE.into()),
-                deadline_at: None,
-                recording: None,
-                actor: "caller".into(),
-                origin: None,
-            },
-            app.clock.now_ms(),
-        )
-        .await
-        .expect("open");
-    app.clock.advance_ms(HOUR);
-    let resolve = TicketAction::Resolve {
-        code: "fixed".into(),
-        note: "cable replaced".into(),
-    };
-    desk.change(&t.number, &resolve, "tech-7", None)
-        .await
-        .expect("resolve")
+    resolved(app, TicketKind::Fault, LineKind::Phone).await
 }
 
 /// A callback from a list, to `number` in zone `tz`, due at `due_at`.
@@ -143,13 +93,6 @@ async fn ledger_kinds(app: &TestApp, id: i64) -> Vec<String> {
         .into_iter()
         .map(|e| e.kind)
         .collect()
-}
-
-/// Runs the dialer once and lets the fake carrier finish every call it placed.
-async fn dial(app: &TestApp) -> hotline::callbacks::dialer::Round {
-    let round = app.state.callbacks.round().await.expect("round");
-    app.twilio.wait_idle().await;
-    round
 }
 
 both!(

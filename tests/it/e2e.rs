@@ -2,22 +2,10 @@
 //! validates every TwiML body it receives), on SQLite and on PostgreSQL.
 
 use crate::support::app::{Backend, TestApp, both};
+use crate::support::demo::{HOTLINE, UNKNOWN};
+use crate::support::phone::{form, heard};
 use hotline::clock::Clock;
 use hotline::telephony::twilio::simulator::Call;
-
-fn heard(call: &Call) -> String {
-    call.heard().join(" ")
-}
-
-fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-const UNKNOWN: &str = "+8613999999999";
-const HOTLINE: &str = "+8610000";
 
 /// Calls from an unknown number, picks `lang_key`, presses 1 for the bill and types the
 /// account number and `pin`.
@@ -331,7 +319,7 @@ both!(
 both!(
     forged_and_missing_signatures_are_refused_and_change_nothing,
     |app: TestApp| async move {
-        let params = p(&[
+        let params = form(&[
             ("CallSid", "CA00000000000000000000000000000001"),
             ("From", "+8613800000001"),
             ("To", HOTLINE),
@@ -352,7 +340,7 @@ both!(
         // Signed for other parameters than those sent.
         let sig = app.sim.signature(
             "/twilio/voice",
-            &p(&[("CallSid", "CA00000000000000000000000000000001")]),
+            &form(&[("CallSid", "CA00000000000000000000000000000001")]),
         );
         let (status, _, _) = app
             .sim
@@ -390,7 +378,7 @@ both!(
         // Missing CallSid: a clear 4xx.
         let (status, _, body) = app
             .sim
-            .signed_post("/twilio/voice", &p(&[("From", "+8613800000001")]))
+            .signed_post("/twilio/voice", &form(&[("From", "+8613800000001")]))
             .await
             .expect("post");
         assert_eq!(status, 400, "{body}");
@@ -401,7 +389,7 @@ both!(
             .sim
             .signed_post(
                 "/twilio/voice",
-                &p(&[
+                &form(&[
                     ("CallSid", "CA00000000000000000000000000000002"),
                     ("Junk", &big),
                 ]),
@@ -425,7 +413,7 @@ both!(
             .sim
             .signed_post(
                 "/twilio/step?s=3&n=menu&t=0&l=zh",
-                &p(&[
+                &form(&[
                     ("CallSid", "CA00000000000000000000000000000003"),
                     ("Digits", "1"),
                 ]),
@@ -441,7 +429,7 @@ both!(
             .sim
             .signed_post(
                 "/twilio/step?s=abc&n=menu",
-                &p(&[("CallSid", "CA00000000000000000000000000000004")]),
+                &form(&[("CallSid", "CA00000000000000000000000000000004")]),
             )
             .await
             .expect("post");
@@ -451,7 +439,7 @@ both!(
         // Keys that are not digits are an invalid choice.
         let mut call = app.sim.start_call(UNKNOWN, HOTLINE).await.expect("call");
         call.press("1").await.expect("mandarin");
-        let params = p(&[("CallSid", call.sid()), ("Digits", "A<&>")]);
+        let params = form(&[("CallSid", call.sid()), ("Digits", "A<&>")]);
         let (status, _, body) = app
             .sim
             .signed_post("/twilio/step?s=2&n=menu&t=0&l=zh", &params)
@@ -472,7 +460,7 @@ both!(
             .await
             .expect("call");
         call.hang_up().await.expect("hang up");
-        let late = p(&[
+        let late = form(&[
             ("CallSid", call.sid()),
             ("CallStatus", "ringing"),
             ("SequenceNumber", "0"),
@@ -489,7 +477,7 @@ both!(
         call.hang_up().await.expect("duplicate completed");
         let (_, rec) = app.api_get(&format!("/api/v1/calls/{}", call.sid())).await;
         assert_eq!(rec["status"], "completed", "{rec}");
-        let bad = p(&[("CallSid", call.sid()), ("CallStatus", "exploded")]);
+        let bad = form(&[("CallSid", call.sid()), ("CallStatus", "exploded")]);
         let (status, _, _) = app
             .sim
             .signed_post("/twilio/status", &bad)
@@ -702,8 +690,7 @@ async fn store_down_answers_an_apology() {
         .next()
         .unwrap_or_default()
         .to_string();
-    let server = std::env::var("HOTLINE_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let server = crate::support::db::server_url();
     let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&server)
         .await
         .expect("admin");
@@ -714,7 +701,7 @@ async fn store_down_answers_an_apology() {
     .await
     .expect("drop");
     let started = std::time::Instant::now();
-    let params = p(&[
+    let params = form(&[
         ("CallSid", "CA00000000000000000000000000000009"),
         ("From", "+8613800000001"),
         ("To", HOTLINE),
@@ -776,7 +763,7 @@ async fn store_black_hole_answers_in_time_and_recovers() {
     for i in 0..12 {
         let sim = app.sim.clone();
         calls.spawn(async move {
-            let params = p(&[
+            let params = form(&[
                 ("CallSid", &format!("CA{i:032x}")),
                 ("From", "+8613800000001"),
                 ("To", HOTLINE),
@@ -793,7 +780,7 @@ async fn store_black_hole_answers_in_time_and_recovers() {
         .sim
         .signed_post(
             "/twilio/step?s=2&n=menu&t=0&l=zh",
-            &p(&[("CallSid", call.sid()), ("Digits", "1")]),
+            &form(&[("CallSid", call.sid()), ("Digits", "1")]),
         )
         .await
         .expect("step");
@@ -804,7 +791,7 @@ async fn store_black_hole_answers_in_time_and_recovers() {
         .sim
         .signed_post(
             "/twilio/status",
-            &p(&[
+            &form(&[
                 ("CallSid", call.sid()),
                 ("CallStatus", "completed"),
                 ("SequenceNumber", "3"),
@@ -1078,13 +1065,13 @@ both!(
                     "QueuePosition",
                     "Confidence",
                 ];
-                let mut params = p(&[("CallSid", sid), ("From", UNKNOWN), ("To", HOTLINE)]);
+                let mut params = form(&[("CallSid", sid), ("From", UNKNOWN), ("To", HOTLINE)]);
                 params.extend(fields.iter().map(|f| (f.to_string(), value.clone())));
                 let (status, _, body) = app.sim.signed_post(path, &params).await.expect("post");
                 assert_acceptable(&format!("{path} with {value:?}"), status, &body);
                 // The same, one field at a time, so each field's own check is reached.
                 for f in fields {
-                    let mut params = p(&[
+                    let mut params = form(&[
                         ("CallSid", sid),
                         ("From", UNKNOWN),
                         ("To", HOTLINE),
@@ -1101,7 +1088,7 @@ both!(
                 }
             }
             // Unknown calls, forged and missing signatures.
-            let params = p(&[
+            let params = form(&[
                 ("CallSid", "CAffffffffffffffffffffffffffffffff"),
                 ("From", UNKNOWN),
                 ("To", HOTLINE),

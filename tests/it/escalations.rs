@@ -2,7 +2,8 @@
 //! ticket), ownership under concurrent claims, the rules of reply and close, and the agent
 //! accounts and sessions the console signs in with.
 
-use crate::support::app::{Backend, START_MS, TestApp, both};
+use crate::support::app::{Backend, HOUR, START_MS, TestApp, both};
+use crate::support::demo::{ALICE, HOTLINE};
 use hotline::agents::auth::{self, SignIn};
 use hotline::agents::{Agent, AgentUpdate, MAX_FAILED_LOGINS, NewAgent, Role};
 use hotline::clock::Clock;
@@ -14,11 +15,6 @@ use hotline::lockout::Verdict;
 use hotline::prompts::Locale;
 use hotline::repo::StoreError;
 use hotline::tickets::{Channel, NewTicket, TicketKind};
-
-const HOUR: i64 = 3_600_000;
-const HOTLINE: &str = "+8610000";
-/// Residential, English, one phone line.
-const ALICE: &str = "+8613800000002";
 
 async fn agent(app: &TestApp, login: &str, role: Role) -> Agent {
     app.state

@@ -2,16 +2,14 @@
 //! console's page and CSV export, and `hotline report` on the command line, for the same
 //! period and filter; and each surface refuses a bad filter with the field at fault.
 
-use std::process::Command;
-
 use crate::support::app::{API_TOKEN, Backend, TestApp, both};
+use crate::support::cli::run;
 use crate::support::console::{add_agent, sign_in};
+use crate::support::demo::ALICE;
 use hotline::agents::Role;
 use hotline::clock::Clock;
 use hotline::reports::{Cell, ReportKind};
 use hotline::tickets::{Channel, NewTicket, TicketKind};
-
-const ALICE: &str = "+8613800000002";
 
 /// Some data for every report: a complaint, and a fault repaired in 12.8 hours.
 async fn some_outcomes(app: &TestApp) {
@@ -56,14 +54,9 @@ async fn some_outcomes(app: &TestApp) {
     }
 }
 
+/// `hotline report args…`: whether it succeeded, its standard output and its standard error.
 fn cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hotline"))
-        .arg("report")
-        .args(args)
-        .env("HOTLINE_DATABASE_URL", &app.database_url)
-        .env_remove("HOTLINE_CONFIG")
-        .output()
-        .expect("run hotline report");
+    let out = run(&app.database_url, &[&["report"], args].concat());
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -2,24 +2,24 @@
 //! through the store (or real calls through the fake carrier), figures out as a manager reads
 //! them ("97.3% (215 of 221)", "—").
 
-use crate::support::app::{Backend, START_MS, TestApp, both, shanghai};
+use crate::support::app::{Backend, DAY, HOUR, START_MS, TestApp, both, shanghai};
+use crate::support::callbacks::{resolved, running};
+use crate::support::demo::ALICE;
+use crate::support::reports::rows;
 use hotline::callbacks::policy::RetryPolicy;
 use hotline::callbacks::repo::{AttemptEnd, CallbackNext};
 use hotline::callbacks::window::CallingWindow;
-use hotline::callbacks::{Campaign, CampaignState, NewCallback, NewCampaign};
+use hotline::callbacks::{Campaign, NewCallback, NewCampaign};
 use hotline::calls::step::{Effect, NewCall, StepWrite};
 use hotline::clock::Clock;
 use hotline::customers::LineKind;
 use hotline::prompts::Locale;
-use hotline::reports::{self, Period, Report, ReportCtx, ReportFilter, ReportKind};
+use hotline::reports::{Period, Report, ReportFilter, ReportKind};
 use hotline::surveys::script::{Purpose, Script};
 use hotline::telephony::AnsweredBy;
 use hotline::telephony::twilio::fake_api::{Action, Behaviour};
-use hotline::tickets::{Action as TicketAction, Channel, NewTicket, Ticket, TicketKind};
+use hotline::tickets::{Ticket, TicketKind};
 
-const ALICE: &str = "+8613800000002";
-const HOUR: i64 = 3_600_000;
-const DAY: i64 = 24 * HOUR;
 /// The day the tests' figures cover: 2026-06-01 from midnight UTC.
 const FIRST_DAY: Period = Period {
     from: START_MS,
@@ -41,57 +41,6 @@ fn new_campaign(name: &str, purpose: Purpose, from: &str) -> NewCampaign {
         delay_minutes: 0,
         quiet_days: 0,
     }
-}
-
-async fn running(app: &TestApp, c: NewCampaign) -> Campaign {
-    let store = &app.state.store;
-    let c = store.create_campaign(&c, START_MS).await.expect("campaign");
-    store
-        .set_campaign_state(c.id, CampaignState::Running, START_MS)
-        .await
-        .expect("start")
-}
-
-/// A ticket on Alice's account, resolved an hour after it was opened.
-async fn resolved(app: &TestApp, kind: TicketKind, line_kind: LineKind) -> Ticket {
-    let acc = app
-        .state
-        .steps
-        .store
-        .account_by_line(ALICE)
-        .await
-        .expect("store")
-        .expect("Alice");
-    let desk = &app.state.desk;
-    let t = desk
-        .open(
-            NewTicket {
-                kind,
-                account_id: Some(acc.id),
-                line_number: Some(ALICE.into()),
-                line_kind: Some(line_kind),
-                customer_class: Some(acc.customer_class),
-                channel: Channel::Phone,
-                category: None,
-                description: String::new(),
-                callback_number: Some(ALICE.into()),
-                deadline_at: None,
-                recording: None,
-                actor: "caller".into(),
-                origin: None,
-            },
-            app.clock.now_ms(),
-        )
-        .await
-        .expect("open");
-    app.clock.advance_ms(HOUR);
-    let resolve = TicketAction::Resolve {
-        code: "fixed".into(),
-        note: "done".into(),
-    };
-    desk.change(&t.number, &resolve, "tech-7", None)
-        .await
-        .expect("resolve")
 }
 
 /// Queues `n` callbacks in `campaign` (about `ticket`, if any) at `at`; their ids.
@@ -231,15 +180,7 @@ async fn calls(app: &TestApp, calls: &[Call<'_>], at: i64) {
 }
 
 async fn report(app: &TestApp, kind: ReportKind, period: Period, filter: &ReportFilter) -> Report {
-    let ctx = ReportCtx {
-        store: app.state.store.as_ref(),
-        period,
-        filter,
-        now: app.clock.now_ms(),
-        tz: chrono_tz::Asia::Shanghai,
-        calendar: app.state.desk.calendar.as_ref(),
-    };
-    reports::build(kind, &ctx).await.expect("report")
+    crate::support::reports::build(app, kind, period, filter, app.clock.now_ms()).await
 }
 
 /// The value of column `col` in the row of table `table` whose first cells read `row`, as
@@ -265,13 +206,6 @@ fn cell(r: &Report, table: &str, row: &[&str], col: &str) -> String {
         })
         .unwrap_or_else(|| panic!("no row {row:?} in {table}:\n{}", r.to_text()));
     found[i].display()
-}
-
-fn rows(r: &Report, table: &str) -> usize {
-    r.tables
-        .iter()
-        .find(|t| t.key == table)
-        .map_or(0, |t| t.rows.len())
 }
 
 both!(

@@ -2,36 +2,11 @@
 //! the carrier simulator, on SQLite and PostgreSQL, with deadlines checked against the
 //! service-level policy at chosen local times (the test moves the clock).
 
-use crate::support::app::{Backend, TestApp, both};
-use chrono::{NaiveDate, TimeZone};
+use crate::support::app::{Backend, START_MS, TestApp, both, shanghai};
+use crate::support::demo::{ALICE, HOTLINE, LINA, LINA_LEASED, UNKNOWN, ZHANG};
+use crate::support::phone::heard;
 use hotline::telephony::twilio::simulator::Call;
 use hotline::tickets::{Ticket, TicketKind, TicketState};
-
-const HOTLINE: &str = "+8610000";
-const UNKNOWN: &str = "+8613999999999";
-/// Residential, Mandarin unset (language is asked), one phone line.
-const ZHANG: &str = "+8613800000001";
-/// Residential, English, one phone line.
-const ALICE: &str = "+8613800000002";
-/// Business, Mandarin, three lines, offered in number order: phone, broadband, leased.
-const LINA: &str = "+862166660003";
-const LINA_LEASED: &str = "SH-LL-30000003";
-
-fn heard(call: &Call) -> String {
-    call.heard().join(" ")
-}
-
-/// Epoch ms of a wall-clock time in Shanghai.
-fn shanghai(y: i32, m: u32, d: u32, h: u32, min: u32) -> i64 {
-    let naive = NaiveDate::from_ymd_opt(y, m, d)
-        .and_then(|d| d.and_hms_opt(h, min, 0))
-        .expect("valid time");
-    chrono_tz::Asia::Shanghai
-        .from_local_datetime(&naive)
-        .single()
-        .expect("unambiguous")
-        .timestamp_millis()
-}
 
 fn spoken(number: &str) -> String {
     number
@@ -87,10 +62,7 @@ both!(
         );
         call.press("1").await.expect("confirm");
         let t = running_fault(&app, ALICE).await.expect("a ticket is open");
-        assert_eq!(
-            t.deadline_at,
-            Some(crate::support::app::START_MS + 72 * 3_600_000)
-        );
+        assert_eq!(t.deadline_at, Some(START_MS + 72 * 3_600_000));
         assert_eq!(t.category.as_deref(), Some("broadband"));
         assert_eq!(t.callback_number.as_deref(), Some(ALICE));
         assert_eq!(
@@ -638,7 +610,7 @@ both!(
                     ],
                     bill: None,
                 },
-                crate::support::app::START_MS,
+                START_MS,
             )
             .await
             .expect("account");
