@@ -6,34 +6,15 @@
 use crate::support::app::{Backend, HOUR, START_MS, TestApp, both};
 use crate::support::callbacks::{dial, resolved, running};
 use crate::support::demo::ALICE;
-use hotline::callbacks::policy::RetryPolicy;
-use hotline::callbacks::window::CallingWindow;
+use crate::support::fixtures::{callback, campaign};
 use hotline::callbacks::{Callback, CallbackState, Campaign, NewCallback, NewCampaign};
 use hotline::clock::Clock;
 use hotline::customers::LineKind;
 use hotline::prompts::Locale;
-use hotline::surveys::script::{Purpose, Script};
+use hotline::surveys::script::Purpose;
 use hotline::telephony::AnsweredBy;
 use hotline::telephony::twilio::fake_api::{Action, Behaviour};
 use hotline::tickets::{Action as TicketAction, Ticket, TicketKind};
-
-/// A campaign for `purpose` with the defaults, one call a second, from the test's start.
-fn campaign(name: &str, purpose: Purpose) -> NewCampaign {
-    NewCampaign {
-        name: name.into(),
-        purpose,
-        script: Script::builtin(purpose),
-        window: CallingWindow::default(),
-        retry: RetryPolicy::default(),
-        pace_ms: 1000,
-        from_number: "+8610000".into(),
-        starts_at: START_MS,
-        ends_at: None,
-        standing: false,
-        delay_minutes: 0,
-        quiet_days: 0,
-    }
-}
 
 /// The standing satisfaction campaign: two hours after a resolution.
 async fn standing_campaign(app: &TestApp) -> Campaign {
@@ -48,27 +29,6 @@ async fn standing_campaign(app: &TestApp) -> Campaign {
 /// A fault on Alice's phone line, resolved an hour after it was reported.
 async fn resolved_fault(app: &TestApp) -> Ticket {
     resolved(app, TicketKind::Fault, LineKind::Phone).await
-}
-
-/// A callback from a list, to `number` in zone `tz`, due at `due_at`.
-fn listed(
-    campaign_id: i64,
-    source: impl Into<String>,
-    number: impl Into<String>,
-    tz: &str,
-    due_at: i64,
-) -> NewCallback {
-    NewCallback {
-        campaign_id,
-        account_id: None,
-        ticket_id: None,
-        source: source.into(),
-        to_number: number.into(),
-        timezone: tz.into(),
-        locale: Locale::EnUs,
-        due_at,
-        why: "on a test list".into(),
-    }
 }
 
 async fn only_callback(app: &TestApp, campaign: &Campaign) -> Callback {
@@ -382,13 +342,7 @@ both!(nine_means_do_not_call_again, |app: TestApp| async move {
     );
 
     // A later callback to the same number is not dialed, and says why.
-    let later = listed(
-        campaign.id,
-        "list:1",
-        ALICE,
-        "Asia/Shanghai",
-        app.clock.now_ms(),
-    );
+    let later = callback(campaign.id, "list:1", ALICE, app.clock.now_ms());
     let ids = app
         .state
         .steps
@@ -603,16 +557,7 @@ both!(
         let now = START_MS + 2 * 24 * HOUR + 13 * HOUR + 30 * 60_000;
         app.clock.set_ms(now);
         let ids = store
-            .queue_callbacks(
-                &[listed(
-                    campaign.id,
-                    "list:late",
-                    ALICE,
-                    "Asia/Shanghai",
-                    now,
-                )],
-                now,
-            )
+            .queue_callbacks(&[callback(campaign.id, "list:late", ALICE, now)], now)
             .await
             .expect("queue");
         let id = ids[0].expect("queued");
@@ -640,11 +585,10 @@ both!(the_pace_holds_in_every_second, |app: TestApp| async move {
     let list: Vec<NewCallback> = (0..6)
         .map(|i| NewCallback {
             locale: Locale::ZhCn,
-            ..listed(
+            ..callback(
                 campaign.id,
                 format!("list:{i}"),
                 format!("+86139000000{i:02}"),
-                "Asia/Shanghai",
                 now,
             )
         })
@@ -738,13 +682,7 @@ both!(
         let c = running(&app, c).await;
         let ids = store
             .queue_callbacks(
-                &[listed(
-                    c.id,
-                    "list:1",
-                    ALICE,
-                    "Asia/Shanghai",
-                    START_MS + 2 * HOUR,
-                )],
+                &[callback(c.id, "list:1", ALICE, START_MS + 2 * HOUR)],
                 START_MS,
             )
             .await
@@ -776,13 +714,10 @@ both!(
         app.clock.set_ms(now);
         let ids = store
             .queue_callbacks(
-                &[listed(
-                    campaign.id,
-                    "list:la",
-                    "+13105550100",
-                    "America/Los_Angeles",
-                    now,
-                )],
+                &[NewCallback {
+                    timezone: "America/Los_Angeles".into(),
+                    ..callback(campaign.id, "list:la", "+13105550100", now)
+                }],
                 now,
             )
             .await

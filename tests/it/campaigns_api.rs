@@ -12,11 +12,12 @@ use crate::support::app::{Backend, HOUR, START_MS, TestApp, both};
 use crate::support::callbacks::dial;
 use crate::support::cli::run;
 use crate::support::demo::ALICE;
+use crate::support::fixtures;
 use hotline::callbacks::repo::{AttemptEnd, CallbackNext};
 use hotline::callbacks::{Services, StoredAnswer};
-use hotline::calls::step::{Effect, NewCall, StepWrite};
+use hotline::calls::step::{Effect, StepWrite};
 use hotline::clock::Clock;
-use hotline::customers::{AccountWrite, CustomerClass, Line, LineKind};
+use hotline::customers::{AccountWrite, LineKind};
 use hotline::prompts::Locale;
 use hotline::telephony::twilio::fake_api::{Action, Behaviour};
 
@@ -400,27 +401,16 @@ async fn load_accounts(app: &TestApp, first: u32, n: u32, phone: bool, others: &
     for i in first..first + n {
         let mut lines = Vec::new();
         if phone {
-            lines.push(Line {
-                number: format!("+86137{i:08}"),
-                kind: LineKind::Phone,
-                label: None,
-            });
+            lines.push(fixtures::line(&format!("+86137{i:08}"), LineKind::Phone));
         }
         for (k, kind) in others.iter().enumerate() {
-            lines.push(Line {
-                number: format!("{}-{i}-{k}", kind.as_str()),
-                kind: *kind,
-                label: None,
-            });
+            lines.push(fixtures::line(&format!("{}-{i}-{k}", kind.as_str()), *kind));
         }
         let write = AccountWrite {
-            account_no: format!("5{i:07}"),
             name: format!("Customer {i}"),
             language: (i % 2 == 0).then_some(Locale::EnUs),
-            customer_class: CustomerClass::Residential,
-            pin_hash: None,
             lines,
-            bill: None,
+            ..fixtures::account(&format!("5{i:07}"), &[])
         };
         app.state
             .steps
@@ -761,19 +751,9 @@ async fn answered_directly(app: &TestApp, callback_id: i64, n: usize, answers: &
         .collect();
     store
         .commit_steps(&[StepWrite {
-            call_sid: sid.clone(),
-            seq: 0,
-            new_call: Some(NewCall {
-                direction: "outbound-api".into(),
-                from_number: "+8610000".into(),
-                to_number: "+8613900000000".into(),
-            }),
             node: "survey.q2".into(),
             input: "1".into(),
-            said: String::new(),
-            response: "<Response/>".into(),
-            at: now,
-            effects,
+            ..fixtures::survey_step(&sid, now, effects)
         }])
         .await
         .expect("commit");

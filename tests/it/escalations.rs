@@ -4,6 +4,7 @@
 
 use crate::support::app::{Backend, HOUR, START_MS, TestApp, both};
 use crate::support::demo::{ALICE, HOTLINE};
+use crate::support::fixtures;
 use hotline::agents::auth::{self, SignIn};
 use hotline::agents::{Agent, AgentUpdate, MAX_FAILED_LOGINS, NewAgent, Role};
 use hotline::clock::Clock;
@@ -14,7 +15,7 @@ use hotline::escalations::{
 use hotline::lockout::Verdict;
 use hotline::prompts::Locale;
 use hotline::repo::StoreError;
-use hotline::tickets::{Channel, NewTicket, TicketKind};
+use hotline::tickets::{NewTicket, TicketKind};
 
 async fn agent(app: &TestApp, login: &str, role: Role) -> Agent {
     app.state
@@ -22,13 +23,12 @@ async fn agent(app: &TestApp, login: &str, role: Role) -> Agent {
         .store
         .create_agent(
             &NewAgent {
-                login: login.into(),
                 name: login.to_uppercase(),
-                role,
-                phone: None,
-                locale: Locale::EnUs,
-                password_hash: hotline::customers::pin::hash_secret("correct horse battery")
-                    .expect("hash"),
+                password_hash: hotline::customers::pin::hash_secret(
+                    crate::support::console::PASSWORD,
+                )
+                .expect("hash"),
+                ..fixtures::agent(login, role)
             },
             START_MS,
         )
@@ -98,19 +98,10 @@ both!(
         let t = desk
             .open(
                 NewTicket {
-                    kind: TicketKind::Fault,
-                    account_id: None,
                     line_number: Some(ALICE.into()),
-                    line_kind: None,
-                    customer_class: None,
-                    channel: Channel::Api,
-                    category: None,
                     description: "no dial tone".into(),
                     callback_number: Some(ALICE.into()),
-                    deadline_at: None,
-                    recording: None,
-                    actor: "crm".into(),
-                    origin: None,
+                    ..fixtures::ticket(TicketKind::Fault)
                 },
                 START_MS,
             )
@@ -323,12 +314,9 @@ both!(
         let dup = store
             .create_agent(
                 &NewAgent {
-                    login: "li".into(),
                     name: "Other".into(),
-                    role: Role::Agent,
-                    phone: None,
                     locale: Locale::ZhCn,
-                    password_hash: "x".into(),
+                    ..fixtures::agent("li", Role::Agent)
                 },
                 START_MS,
             )

@@ -6,10 +6,11 @@ use crate::support::app::{API_TOKEN, Backend, TestApp, both};
 use crate::support::cli::run;
 use crate::support::console::{add_agent, sign_in};
 use crate::support::demo::ALICE;
+use crate::support::fixtures;
 use hotline::agents::Role;
 use hotline::clock::Clock;
 use hotline::reports::{Cell, ReportKind};
-use hotline::tickets::{Channel, NewTicket, TicketKind};
+use hotline::tickets::{NewTicket, TicketKind};
 
 /// Some data for every report: a complaint, and a fault repaired in 12.8 hours.
 async fn some_outcomes(app: &TestApp) {
@@ -22,19 +23,10 @@ async fn some_outcomes(app: &TestApp) {
         let t = desk
             .open(
                 NewTicket {
-                    kind,
-                    account_id: None,
                     line_number: Some(ALICE.into()),
-                    line_kind: None,
-                    customer_class: None,
-                    channel: Channel::Api,
-                    category: None,
                     description: description.into(),
                     callback_number: Some(ALICE.into()),
-                    deadline_at: None,
-                    recording: None,
-                    actor: "crm".into(),
-                    origin: None,
+                    ..fixtures::ticket(kind)
                 },
                 now - 13 * 3_600_000,
             )

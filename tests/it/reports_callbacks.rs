@@ -5,17 +5,15 @@
 use crate::support::app::{Backend, DAY, HOUR, START_MS, TestApp, both, shanghai};
 use crate::support::callbacks::{resolved, running};
 use crate::support::demo::ALICE;
+use crate::support::fixtures;
 use crate::support::reports::rows;
-use hotline::callbacks::policy::RetryPolicy;
 use hotline::callbacks::repo::{AttemptEnd, CallbackNext};
-use hotline::callbacks::window::CallingWindow;
 use hotline::callbacks::{Campaign, NewCallback, NewCampaign};
-use hotline::calls::step::{Effect, NewCall, StepWrite};
+use hotline::calls::step::Effect;
 use hotline::clock::Clock;
 use hotline::customers::LineKind;
-use hotline::prompts::Locale;
 use hotline::reports::{Period, Report, ReportFilter, ReportKind};
-use hotline::surveys::script::{Purpose, Script};
+use hotline::surveys::script::Purpose;
 use hotline::telephony::AnsweredBy;
 use hotline::telephony::twilio::fake_api::{Action, Behaviour};
 use hotline::tickets::{Ticket, TicketKind};
@@ -26,20 +24,12 @@ const FIRST_DAY: Period = Period {
     to: START_MS + DAY,
 };
 
+/// A campaign from `from` that calls as fast as the dialer can.
 fn new_campaign(name: &str, purpose: Purpose, from: &str) -> NewCampaign {
     NewCampaign {
-        name: name.into(),
-        purpose,
-        script: Script::builtin(purpose),
-        window: CallingWindow::default(),
-        retry: RetryPolicy::default(),
         pace_ms: 1,
         from_number: from.into(),
-        starts_at: START_MS,
-        ends_at: None,
-        standing: false,
-        delay_minutes: 0,
-        quiet_days: 0,
+        ..fixtures::campaign(name, purpose)
     }
 }
 
@@ -54,15 +44,14 @@ async fn queue(
 ) -> Vec<i64> {
     let callbacks: Vec<NewCallback> = (0..n)
         .map(|i| NewCallback {
-            campaign_id: campaign.id,
             account_id: ticket.and_then(|t| t.account_id),
             ticket_id: ticket.map(|t| t.id),
-            source: format!("test:{tag}:{i}"),
-            to_number: format!("+86139{:08}", i),
-            timezone: "Asia/Shanghai".into(),
-            locale: Locale::EnUs,
-            due_at: at,
-            why: "a test".into(),
+            ..fixtures::callback(
+                campaign.id,
+                format!("test:{tag}:{i}"),
+                format!("+86139{:08}", i),
+                at,
+            )
         })
         .collect();
     app.state
@@ -123,31 +112,18 @@ async fn calls(app: &TestApp, calls: &[Call<'_>], at: i64) {
                 .expect("placed")
         );
         if !c.answers.is_empty() {
-            steps.push(StepWrite {
-                call_sid: sid.clone(),
-                seq: 0,
-                new_call: Some(NewCall {
-                    direction: "outbound-api".into(),
-                    from_number: "+8610000".into(),
-                    to_number: "+8613900000000".into(),
-                }),
-                node: "survey".into(),
-                input: String::new(),
-                said: String::new(),
-                response: "<Response/>".into(),
-                at,
-                effects: c
-                    .answers
-                    .iter()
-                    .map(|(question, answer, score)| Effect::SurveyAnswer {
-                        callback_id: c.callback_id,
-                        attempt_id: attempt.id,
-                        question: question.to_string(),
-                        answer: answer.to_string(),
-                        score: *score,
-                    })
-                    .collect(),
-            });
+            let answers = c
+                .answers
+                .iter()
+                .map(|(question, answer, score)| Effect::SurveyAnswer {
+                    callback_id: c.callback_id,
+                    attempt_id: attempt.id,
+                    question: question.to_string(),
+                    answer: answer.to_string(),
+                    score: *score,
+                })
+                .collect();
+            steps.push(fixtures::survey_step(&sid, at, answers));
         }
         let next = if c.outcome == "answered" {
             CallbackNext::Done {
@@ -622,15 +598,8 @@ both!(
             .iter()
             .enumerate()
             .map(|(i, n)| NewCallback {
-                campaign_id: campaign.id,
-                account_id: None,
-                ticket_id: None,
-                source: format!("list:{i}"),
-                to_number: n.to_string(),
                 timezone: "Europe/London".into(),
-                locale: Locale::EnUs,
-                due_at: START_MS,
-                why: "on a list".into(),
+                ..fixtures::callback(campaign.id, format!("list:{i}"), *n, START_MS)
             })
             .collect();
         app.state

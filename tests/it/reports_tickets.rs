@@ -5,11 +5,12 @@
 
 use crate::support::app::{Backend, HOUR, TestApp, both, shanghai};
 use crate::support::demo::{ALICE, HOTLINE, LINA, UNKNOWN, ZHANG};
+use crate::support::fixtures;
 use crate::support::reports::rows;
 use hotline::clock::Clock;
 use hotline::customers::{CustomerClass, LineKind};
 use hotline::reports::{Period, Report, ReportFilter, ReportKind};
-use hotline::tickets::{Action, Channel, NewTicket, Ticket, TicketKind};
+use hotline::tickets::{Action, NewTicket, Ticket, TicketKind};
 
 const TZ: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
 
@@ -53,19 +54,12 @@ async fn business_account(app: &TestApp) -> i64 {
 
 fn ticket(kind: TicketKind, class: Option<CustomerClass>, deadline_at: Option<i64>) -> NewTicket {
     NewTicket {
-        kind,
-        account_id: None,
-        line_number: None,
         line_kind: (kind != TicketKind::Complaint).then_some(LineKind::Phone),
         customer_class: class,
-        channel: Channel::Api,
-        category: None,
         description: "report test".into(),
-        callback_number: None,
         deadline_at,
-        recording: None,
         actor: "test".into(),
-        origin: None,
+        ..fixtures::ticket(kind)
     }
 }
 

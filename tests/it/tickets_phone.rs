@@ -587,28 +587,21 @@ both!(
 both!(
     a_residential_customer_gets_72_hours_on_broadband_and_4_on_a_leased_line,
     |app: TestApp| async move {
-        use hotline::customers::{AccountWrite, CustomerClass, Line, LineKind};
-        let line = |number: &str, kind| Line {
-            number: number.into(),
-            kind,
-            label: None,
-        };
+        use crate::support::fixtures::{account, line};
+        use hotline::customers::{AccountWrite, LineKind};
         app.state
             .steps
             .store
             .put_account(
                 &AccountWrite {
-                    account_no: "40000004".into(),
                     name: "Wang Fang".into(),
                     language: Some(hotline::prompts::Locale::EnUs),
-                    customer_class: CustomerClass::Residential,
-                    pin_hash: None,
                     lines: vec![
                         line("+8613800000044", LineKind::Phone),
                         line("BB40000004", LineKind::Broadband),
                         line("LL40000004", LineKind::Leased),
                     ],
-                    bill: None,
+                    ..account("40000004", &[])
                 },
                 START_MS,
             )

@@ -21,6 +21,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::support::app::{API_TOKEN, Backend, HOUR, START_MS, TestApp, both, both_with};
+use crate::support::fixtures;
 use hotline::clock::{Clock, FakeClock};
 use hotline::config::{Config, Secret};
 use hotline::http::AppState;
@@ -200,19 +201,12 @@ async fn open_fault(st: &AppState, now: i64) -> Ticket {
         .desk
         .open(
             NewTicket {
-                kind: TicketKind::Fault,
-                account_id: Some(acc.id),
-                line_number: Some(line.number),
-                line_kind: Some(line.kind),
-                customer_class: Some(acc.customer_class),
                 channel: Channel::Api,
                 category: Some("no_dial_tone".into()),
                 description: "no dial tone since this morning".into(),
                 callback_number: None,
-                deadline_at: None,
-                recording: None,
                 actor: "api".into(),
-                origin: None,
+                ..fixtures::reported(TicketKind::Fault, &acc, &line)
             },
             now,
         )

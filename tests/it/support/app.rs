@@ -161,12 +161,9 @@ impl TestApp {
         locale: hotline::prompts::Locale,
     ) -> hotline::agents::Agent {
         let agent = hotline::agents::NewAgent {
-            login: login.into(),
-            name: login.into(),
-            role: hotline::agents::Role::Agent,
             phone: Some(phone.into()),
             locale,
-            password_hash: "x".into(),
+            ..super::fixtures::agent(login, hotline::agents::Role::Agent)
         };
         self.state
             .store

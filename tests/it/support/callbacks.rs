@@ -4,10 +4,11 @@ use hotline::callbacks::dialer::Round;
 use hotline::callbacks::{Campaign, CampaignState, NewCampaign};
 use hotline::clock::Clock;
 use hotline::customers::LineKind;
-use hotline::tickets::{Action, Channel, NewTicket, Ticket, TicketKind};
+use hotline::tickets::{Action, Ticket, TicketKind};
 
 use super::app::{HOUR, START_MS, TestApp};
 use super::demo::ALICE;
+use super::fixtures;
 
 /// Creates and starts a campaign.
 pub async fn running(app: &TestApp, c: NewCampaign) -> Campaign {
@@ -39,21 +40,7 @@ pub async fn resolved(app: &TestApp, kind: TicketKind, line_kind: LineKind) -> T
     let desk = &app.state.desk;
     let t = desk
         .open(
-            NewTicket {
-                kind,
-                account_id: Some(acc.id),
-                line_number: Some(ALICE.into()),
-                line_kind: Some(line_kind),
-                customer_class: Some(acc.customer_class),
-                channel: Channel::Phone,
-                category: None,
-                description: String::new(),
-                callback_number: Some(ALICE.into()),
-                deadline_at: None,
-                recording: None,
-                actor: "caller".into(),
-                origin: None,
-            },
+            fixtures::reported(kind, &acc, &fixtures::line(ALICE, line_kind)),
             app.clock.now_ms(),
         )
         .await

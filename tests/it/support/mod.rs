@@ -11,5 +11,6 @@ pub mod cli;
 pub mod console;
 pub mod db;
 pub mod demo;
+pub mod fixtures;
 pub mod phone;
 pub mod reports;
