@@ -343,7 +343,7 @@ impl Row {
     }
 }
 
-/// The query layer seen from the conformance suite (`tests/store.rs`), which runs on both
+/// The query layer seen from the conformance suite (`tests/it/store.rs`), which runs on both
 /// backends but sees only the public API.
 #[cfg(feature = "testing")]
 pub mod probe {

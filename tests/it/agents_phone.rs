@@ -4,58 +4,17 @@
 //! they take them. START_MS is 08:00 on Monday 2026-06-01 in Shanghai: agents (08:00–20:00)
 //! have just opened.
 
-mod support;
-
+use crate::support::app::{Backend, HOUR, START_MS, TestApp, both, both_with, shanghai};
+use crate::support::demo::{ALICE, HOTLINE, UNKNOWN, ZHANG};
+use crate::support::phone::{form, heard};
 use hotline::clock::Clock;
 use hotline::escalations::{EscFilter, Escalation, EscalationKind, NewEscalation};
 use hotline::prompts::Locale;
 use hotline::telephony::twilio::simulator::Call;
-use support::app::{Backend, START_MS, TestApp, shanghai};
 
-const HOTLINE: &str = "+8610000";
 /// The number agents call to take callers (its voice URL is `/twilio/agent`).
 const AGENT_LINE: &str = "+8610010";
 const AGENT_PHONE: &str = "+8613700000009";
-/// Residential, language asked, one phone line, account 10000001.
-const ZHANG: &str = "+8613800000001";
-/// Residential, English, one phone line, account 20000002.
-const ALICE: &str = "+8613800000002";
-const UNKNOWN: &str = "+8613999999999";
-const HOUR: i64 = 3_600_000;
-
-fn heard(call: &Call) -> String {
-    call.heard().join(" ")
-}
-
-fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-/// `both!` with a tweaked configuration: `both_with!(name, |cfg| …, |app| async move { … })`.
-macro_rules! both_with {
-    ($name:ident, $tweak:expr, $body:expr) => {
-        mod $name {
-            use super::*;
-            #[tokio::test]
-            async fn sqlite() {
-                let app = TestApp::spawn_with(Backend::Sqlite, $tweak)
-                    .await
-                    .expect("sqlite app");
-                ($body)(app).await;
-            }
-            #[tokio::test]
-            async fn postgres() {
-                let Some(app) = TestApp::spawn_with(Backend::Postgres, $tweak).await else {
-                    return;
-                };
-                ($body)(app).await;
-            }
-        }
-    };
-}
 
 async fn escalation_of(app: &TestApp, call: &Call) -> Escalation {
     app.state
@@ -300,7 +259,7 @@ both!(
             .sim
             .signed_post(
                 "/twilio/queue/wait?l=zh&g=1",
-                &p(&[("CallSid", call.sid()), ("From", ZHANG), ("Digits", "1")]),
+                &form(&[("CallSid", call.sid()), ("From", ZHANG), ("Digits", "1")]),
             )
             .await
             .expect("post");
@@ -362,7 +321,7 @@ both!(
     unsigned_requests_to_the_agent_webhooks_are_refused,
     |app: TestApp| async move {
         let sid = "CA00000000000000000000000000000077";
-        let params = p(&[
+        let params = form(&[
             ("CallSid", sid),
             ("From", AGENT_PHONE),
             ("To", AGENT_LINE),
@@ -417,7 +376,7 @@ both_with!(
             .sim
             .signed_post(
                 &format!("/twilio/whisper?call={}", call.sid()),
-                &p(&[
+                &form(&[
                     ("CallSid", "CA00000000000000000000000000000088"),
                     ("To", "+8610010000"),
                 ]),

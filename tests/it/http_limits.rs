@@ -2,12 +2,10 @@
 //! after the configured timeouts, cannot take more than `max_connections`, and cannot keep
 //! a shutdown from ending. The limits are short here (hundreds of ms) to keep tests fast.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::app::{Backend, TestApp};
 use hotline::config::Config;
-use support::app::{Backend, TestApp};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -240,7 +238,7 @@ async fn shutdown_answers_the_request_in_flight_and_ends_within_its_deadline() {
         ("From", "+8613800000001"),
         ("To", hotline::demo::DEMO_HOTLINE),
         ("CallStatus", "ringing"),
-        ("AccountSid", support::app::ACCOUNT_SID),
+        ("AccountSid", crate::support::app::ACCOUNT_SID),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

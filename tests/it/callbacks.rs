@@ -3,52 +3,20 @@
 //! places, on SQLite and PostgreSQL. The dialer runs when the test says, at the fake clock's
 //! time; nothing sleeps.
 
-mod support;
-
-use hotline::callbacks::policy::RetryPolicy;
-use hotline::callbacks::window::CallingWindow;
+use crate::support::app::{Backend, HOUR, START_MS, TestApp, both};
+use crate::support::callbacks::{dial, resolved, running};
+use crate::support::demo::ALICE;
+use crate::support::fixtures::{callback, campaign};
 use hotline::callbacks::{
     Callback, CallbackState, Campaign, CampaignState, NewCallback, NewCampaign,
 };
 use hotline::clock::Clock;
+use hotline::customers::LineKind;
 use hotline::prompts::Locale;
-use hotline::surveys::script::{Purpose, Script};
+use hotline::surveys::script::Purpose;
 use hotline::telephony::AnsweredBy;
 use hotline::telephony::twilio::fake_api::{Action, Behaviour};
-use hotline::tickets::{Action as TicketAction, Channel, NewTicket, Ticket, TicketKind};
-use support::app::{Backend, START_MS, TestApp};
-
-/// Alice: residential, English, one phone line.
-const ALICE: &str = "+8613800000002";
-const HOUR: i64 = 3_600_000;
-
-/// A campaign for `purpose` with the defaults, one call a second, from the test's start.
-fn campaign(name: &str, purpose: Purpose) -> NewCampaign {
-    NewCampaign {
-        name: name.into(),
-        purpose,
-        script: Script::builtin(purpose),
-        window: CallingWindow::default(),
-        retry: RetryPolicy::default(),
-        pace_ms: 1000,
-        from_number: "+8610000".into(),
-        starts_at: START_MS,
-        ends_at: None,
-        standing: false,
-        delay_minutes: 0,
-        quiet_days: 0,
-    }
-}
-
-/// Creates and starts a campaign.
-async fn running(app: &TestApp, c: NewCampaign) -> Campaign {
-    let store = &app.state.store;
-    let c = store.create_campaign(&c, START_MS).await.expect("campaign");
-    store
-        .set_campaign_state(c.id, CampaignState::Running, START_MS)
-        .await
-        .expect("start")
-}
+use hotline::tickets::{Action as TicketAction, Ticket, TicketKind};
 
 /// The standing satisfaction campaign: two hours after a resolution.
 async fn standing_campaign(app: &TestApp) -> Campaign {
@@ -60,67 +28,9 @@ async fn standing_campaign(app: &TestApp) -> Campaign {
     running(app, c).await
 }
 
-/// Opens a fault on Alice's line and resolves it an hour later.
+/// A fault on Alice's phone line, resolved an hour after it was reported.
 async fn resolved_fault(app: &TestApp) -> Ticket {
-    let acc = app
-        .state
-        .steps
-        .store
-        .account_by_line(ALICE)
-        .await
-        .expect("store")
-        .expect("Alice");
-    let desk = &app.state.desk;
-    let t = desk
-        .open(
-            NewTicket {
-                kind: TicketKind::Fault,
-                account_id: Some(acc.id),
-                line_number: Some(ALICE.into()),
-                line_kind: Some(hotline::customers::LineKind::Phone),
-                customer_class: Some(acc.customer_class),
-                channel: Channel::Phone,
-                category: Some("noise".into()),
-                description: String::new(),
-                callback_number: Some(ALICE.into()),
-                deadline_at: None,
-                recording: None,
-                actor: "caller".into(),
-                origin: None,
-            },
-            app.clock.now_ms(),
-        )
-        .await
-        .expect("open");
-    app.clock.advance_ms(HOUR);
-    let resolve = TicketAction::Resolve {
-        code: "fixed".into(),
-        note: "cable replaced".into(),
-    };
-    desk.change(&t.number, &resolve, "tech-7", None)
-        .await
-        .expect("resolve")
-}
-
-/// A callback from a list, to `number` in zone `tz`, due at `due_at`.
-fn listed(
-    campaign_id: i64,
-    source: impl Into<String>,
-    number: impl Into<String>,
-    tz: &str,
-    due_at: i64,
-) -> NewCallback {
-    NewCallback {
-        campaign_id,
-        account_id: None,
-        ticket_id: None,
-        source: source.into(),
-        to_number: number.into(),
-        timezone: tz.into(),
-        locale: Locale::EnUs,
-        due_at,
-        why: "on a test list".into(),
-    }
+    resolved(app, TicketKind::Fault, LineKind::Phone).await
 }
 
 async fn only_callback(app: &TestApp, campaign: &Campaign) -> Callback {
@@ -145,13 +55,6 @@ async fn ledger_kinds(app: &TestApp, id: i64) -> Vec<String> {
         .into_iter()
         .map(|e| e.kind)
         .collect()
-}
-
-/// Runs the dialer once and lets the fake carrier finish every call it placed.
-async fn dial(app: &TestApp) -> hotline::callbacks::dialer::Round {
-    let round = app.state.callbacks.round().await.expect("round");
-    app.twilio.wait_idle().await;
-    round
 }
 
 both!(
@@ -441,13 +344,7 @@ both!(nine_means_do_not_call_again, |app: TestApp| async move {
     );
 
     // A later callback to the same number is not dialed, and says why.
-    let later = listed(
-        campaign.id,
-        "list:1",
-        ALICE,
-        "Asia/Shanghai",
-        app.clock.now_ms(),
-    );
+    let later = callback(campaign.id, "list:1", ALICE, app.clock.now_ms());
     let ids = app
         .state
         .steps
@@ -662,16 +559,7 @@ both!(
         let now = START_MS + 2 * 24 * HOUR + 13 * HOUR + 30 * 60_000;
         app.clock.set_ms(now);
         let ids = store
-            .queue_callbacks(
-                &[listed(
-                    campaign.id,
-                    "list:late",
-                    ALICE,
-                    "Asia/Shanghai",
-                    now,
-                )],
-                now,
-            )
+            .queue_callbacks(&[callback(campaign.id, "list:late", ALICE, now)], now)
             .await
             .expect("queue");
         let id = ids[0].expect("queued");
@@ -699,11 +587,10 @@ both!(the_pace_holds_in_every_second, |app: TestApp| async move {
     let list: Vec<NewCallback> = (0..6)
         .map(|i| NewCallback {
             locale: Locale::ZhCn,
-            ..listed(
+            ..callback(
                 campaign.id,
                 format!("list:{i}"),
                 format!("+86139000000{i:02}"),
-                "Asia/Shanghai",
                 now,
             )
         })
@@ -797,13 +684,7 @@ both!(
         let c = running(&app, c).await;
         let ids = store
             .queue_callbacks(
-                &[listed(
-                    c.id,
-                    "list:1",
-                    ALICE,
-                    "Asia/Shanghai",
-                    START_MS + 2 * HOUR,
-                )],
+                &[callback(c.id, "list:1", ALICE, START_MS + 2 * HOUR)],
                 START_MS,
             )
             .await
@@ -835,13 +716,10 @@ both!(
         app.clock.set_ms(now);
         let ids = store
             .queue_callbacks(
-                &[listed(
-                    campaign.id,
-                    "list:la",
-                    "+13105550100",
-                    "America/Los_Angeles",
-                    now,
-                )],
+                &[NewCallback {
+                    timezone: "America/Los_Angeles".into(),
+                    ..callback(campaign.id, "list:la", "+13105550100", now)
+                }],
                 now,
             )
             .await

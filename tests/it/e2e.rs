@@ -1,25 +1,11 @@
 //! End-to-end: real HTTP against a running `hotline`, driven by the carrier simulator (which
 //! validates every TwiML body it receives), on SQLite and on PostgreSQL.
 
-mod support;
-
+use crate::support::app::{Backend, TestApp, both};
+use crate::support::demo::{HOTLINE, UNKNOWN};
+use crate::support::phone::{form, heard};
 use hotline::clock::Clock;
 use hotline::telephony::twilio::simulator::Call;
-use support::app::{Backend, TestApp};
-
-fn heard(call: &Call) -> String {
-    call.heard().join(" ")
-}
-
-fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-const UNKNOWN: &str = "+8613999999999";
-const HOTLINE: &str = "+8610000";
 
 /// Calls from an unknown number, picks `lang_key`, presses 1 for the bill and types the
 /// account number and `pin`.
@@ -333,7 +319,7 @@ both!(
 both!(
     forged_and_missing_signatures_are_refused_and_change_nothing,
     |app: TestApp| async move {
-        let params = p(&[
+        let params = form(&[
             ("CallSid", "CA00000000000000000000000000000001"),
             ("From", "+8613800000001"),
             ("To", HOTLINE),
@@ -354,7 +340,7 @@ both!(
         // Signed for other parameters than those sent.
         let sig = app.sim.signature(
             "/twilio/voice",
-            &p(&[("CallSid", "CA00000000000000000000000000000001")]),
+            &form(&[("CallSid", "CA00000000000000000000000000000001")]),
         );
         let (status, _, _) = app
             .sim
@@ -366,7 +352,7 @@ both!(
         let other = hotline::telephony::twilio::simulator::Simulator::new(
             &app.base,
             "wrong-token",
-            support::app::ACCOUNT_SID,
+            crate::support::app::ACCOUNT_SID,
         );
         let (status, _, _) = other
             .signed_post("/twilio/voice", &params)
@@ -392,7 +378,7 @@ both!(
         // Missing CallSid: a clear 4xx.
         let (status, _, body) = app
             .sim
-            .signed_post("/twilio/voice", &p(&[("From", "+8613800000001")]))
+            .signed_post("/twilio/voice", &form(&[("From", "+8613800000001")]))
             .await
             .expect("post");
         assert_eq!(status, 400, "{body}");
@@ -403,7 +389,7 @@ both!(
             .sim
             .signed_post(
                 "/twilio/voice",
-                &p(&[
+                &form(&[
                     ("CallSid", "CA00000000000000000000000000000002"),
                     ("Junk", &big),
                 ]),
@@ -427,7 +413,7 @@ both!(
             .sim
             .signed_post(
                 "/twilio/step?s=3&n=menu&t=0&l=zh",
-                &p(&[
+                &form(&[
                     ("CallSid", "CA00000000000000000000000000000003"),
                     ("Digits", "1"),
                 ]),
@@ -443,7 +429,7 @@ both!(
             .sim
             .signed_post(
                 "/twilio/step?s=abc&n=menu",
-                &p(&[("CallSid", "CA00000000000000000000000000000004")]),
+                &form(&[("CallSid", "CA00000000000000000000000000000004")]),
             )
             .await
             .expect("post");
@@ -453,7 +439,7 @@ both!(
         // Keys that are not digits are an invalid choice.
         let mut call = app.sim.start_call(UNKNOWN, HOTLINE).await.expect("call");
         call.press("1").await.expect("mandarin");
-        let params = p(&[("CallSid", call.sid()), ("Digits", "A<&>")]);
+        let params = form(&[("CallSid", call.sid()), ("Digits", "A<&>")]);
         let (status, _, body) = app
             .sim
             .signed_post("/twilio/step?s=2&n=menu&t=0&l=zh", &params)
@@ -474,7 +460,7 @@ both!(
             .await
             .expect("call");
         call.hang_up().await.expect("hang up");
-        let late = p(&[
+        let late = form(&[
             ("CallSid", call.sid()),
             ("CallStatus", "ringing"),
             ("SequenceNumber", "0"),
@@ -491,7 +477,7 @@ both!(
         call.hang_up().await.expect("duplicate completed");
         let (_, rec) = app.api_get(&format!("/api/v1/calls/{}", call.sid())).await;
         assert_eq!(rec["status"], "completed", "{rec}");
-        let bad = p(&[("CallSid", call.sid()), ("CallStatus", "exploded")]);
+        let bad = form(&[("CallSid", call.sid()), ("CallStatus", "exploded")]);
         let (status, _, _) = app
             .sim
             .signed_post("/twilio/status", &bad)
@@ -704,8 +690,7 @@ async fn store_down_answers_an_apology() {
         .next()
         .unwrap_or_default()
         .to_string();
-    let server = std::env::var("HOTLINE_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let server = crate::support::db::server_url();
     let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&server)
         .await
         .expect("admin");
@@ -716,7 +701,7 @@ async fn store_down_answers_an_apology() {
     .await
     .expect("drop");
     let started = std::time::Instant::now();
-    let params = p(&[
+    let params = form(&[
         ("CallSid", "CA00000000000000000000000000000009"),
         ("From", "+8613800000001"),
         ("To", HOTLINE),
@@ -757,9 +742,9 @@ async fn store_down_answers_an_apology() {
 async fn store_black_hole_answers_in_time_and_recovers() {
     use std::time::{Duration, Instant};
 
-    use support::blackhole::BlackHole;
+    use crate::support::blackhole::BlackHole;
 
-    let Some(db) = support::db::pg_url().await else {
+    let Some(db) = crate::support::db::pg_url().await else {
         return;
     };
     let (hole, url) = BlackHole::in_front_of(&db).await;
@@ -778,7 +763,7 @@ async fn store_black_hole_answers_in_time_and_recovers() {
     for i in 0..12 {
         let sim = app.sim.clone();
         calls.spawn(async move {
-            let params = p(&[
+            let params = form(&[
                 ("CallSid", &format!("CA{i:032x}")),
                 ("From", "+8613800000001"),
                 ("To", HOTLINE),
@@ -795,7 +780,7 @@ async fn store_black_hole_answers_in_time_and_recovers() {
         .sim
         .signed_post(
             "/twilio/step?s=2&n=menu&t=0&l=zh",
-            &p(&[("CallSid", call.sid()), ("Digits", "1")]),
+            &form(&[("CallSid", call.sid()), ("Digits", "1")]),
         )
         .await
         .expect("step");
@@ -806,7 +791,7 @@ async fn store_black_hole_answers_in_time_and_recovers() {
         .sim
         .signed_post(
             "/twilio/status",
-            &p(&[
+            &form(&[
                 ("CallSid", call.sid()),
                 ("CallStatus", "completed"),
                 ("SequenceNumber", "3"),
@@ -912,7 +897,7 @@ both!(
         let report = hotline::customers::import::import_csv(
             store.as_ref(),
             csv.as_bytes(),
-            support::app::START_MS,
+            crate::support::app::START_MS,
             |p| positions.push(p),
         )
         .await
@@ -971,7 +956,7 @@ both!(
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
         let sig = hotline::telephony::twilio::signature::sign(
-            support::app::AUTH_TOKEN,
+            crate::support::app::AUTH_TOKEN,
             &format!("{}{path}", app.base),
             &pairs,
         );
@@ -996,12 +981,12 @@ async fn start_up_refuses_a_catalog_missing_a_key() {
     let dir = tempfile::tempdir().expect("tmp");
     std::fs::write(
         dir.path().join("zh-CN.toml"),
-        include_str!("../prompts/zh-CN.toml"),
+        include_str!("../../prompts/zh-CN.toml"),
     )
     .expect("write");
-    let en = include_str!("../prompts/en-US.toml").replace("goodbye = ", "farewell = ");
+    let en = include_str!("../../prompts/en-US.toml").replace("goodbye = ", "farewell = ");
     std::fs::write(dir.path().join("en-US.toml"), en).expect("write");
-    let (url, _tmp) = support::db::sqlite_url().await;
+    let (url, _tmp) = crate::support::db::sqlite_url().await;
     let store = hotline::store::connect(&url).await.expect("store");
     let cfg = hotline::config::Config {
         prompts_dir: Some(dir.path().to_path_buf()),
@@ -1080,13 +1065,13 @@ both!(
                     "QueuePosition",
                     "Confidence",
                 ];
-                let mut params = p(&[("CallSid", sid), ("From", UNKNOWN), ("To", HOTLINE)]);
+                let mut params = form(&[("CallSid", sid), ("From", UNKNOWN), ("To", HOTLINE)]);
                 params.extend(fields.iter().map(|f| (f.to_string(), value.clone())));
                 let (status, _, body) = app.sim.signed_post(path, &params).await.expect("post");
                 assert_acceptable(&format!("{path} with {value:?}"), status, &body);
                 // The same, one field at a time, so each field's own check is reached.
                 for f in fields {
-                    let mut params = p(&[
+                    let mut params = form(&[
                         ("CallSid", sid),
                         ("From", UNKNOWN),
                         ("To", HOTLINE),
@@ -1103,7 +1088,7 @@ both!(
                 }
             }
             // Unknown calls, forged and missing signatures.
-            let params = p(&[
+            let params = form(&[
                 ("CallSid", "CAffffffffffffffffffffffffffffffff"),
                 ("From", UNKNOWN),
                 ("To", HOTLINE),

@@ -2,8 +2,6 @@
 //! kind of outcome, each report with each filter is the same before and after the settled
 //! days are rolled up, on both backends; and a rolled-up report really reads the roll-up.
 
-mod support;
-
 use chrono::NaiveDate;
 use hotline::calendar::Calendar;
 use hotline::customers::{CustomerClass, LineKind};
@@ -207,13 +205,13 @@ async fn rollups_change_nothing(url: String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollups_change_nothing_sqlite() {
-    let (url, _dir) = support::db::sqlite_url().await;
+    let (url, _dir) = crate::support::db::sqlite_url().await;
     rollups_change_nothing(url).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollups_change_nothing_postgres() {
-    let Some(url) = support::db::pg_url().await else {
+    let Some(url) = crate::support::db::pg_url().await else {
         return;
     };
     rollups_change_nothing(url).await;

@@ -2,38 +2,11 @@
 //! the carrier simulator, on SQLite and PostgreSQL, with deadlines checked against the
 //! service-level policy at chosen local times (the test moves the clock).
 
-mod support;
-
-use chrono::{NaiveDate, TimeZone};
+use crate::support::app::{Backend, START_MS, TestApp, both, shanghai};
+use crate::support::demo::{ALICE, HOTLINE, LINA, LINA_LEASED, UNKNOWN, ZHANG};
+use crate::support::phone::heard;
 use hotline::telephony::twilio::simulator::Call;
 use hotline::tickets::{Ticket, TicketKind, TicketState};
-use support::app::{Backend, TestApp};
-
-const HOTLINE: &str = "+8610000";
-const UNKNOWN: &str = "+8613999999999";
-/// Residential, Mandarin unset (language is asked), one phone line.
-const ZHANG: &str = "+8613800000001";
-/// Residential, English, one phone line.
-const ALICE: &str = "+8613800000002";
-/// Business, Mandarin, three lines, offered in number order: phone, broadband, leased.
-const LINA: &str = "+862166660003";
-const LINA_LEASED: &str = "SH-LL-30000003";
-
-fn heard(call: &Call) -> String {
-    call.heard().join(" ")
-}
-
-/// Epoch ms of a wall-clock time in Shanghai.
-fn shanghai(y: i32, m: u32, d: u32, h: u32, min: u32) -> i64 {
-    let naive = NaiveDate::from_ymd_opt(y, m, d)
-        .and_then(|d| d.and_hms_opt(h, min, 0))
-        .expect("valid time");
-    chrono_tz::Asia::Shanghai
-        .from_local_datetime(&naive)
-        .single()
-        .expect("unambiguous")
-        .timestamp_millis()
-}
 
 fn spoken(number: &str) -> String {
     number
@@ -89,7 +62,7 @@ both!(
         );
         call.press("1").await.expect("confirm");
         let t = running_fault(&app, ALICE).await.expect("a ticket is open");
-        assert_eq!(t.deadline_at, Some(support::app::START_MS + 72 * 3_600_000));
+        assert_eq!(t.deadline_at, Some(START_MS + 72 * 3_600_000));
         assert_eq!(t.category.as_deref(), Some("broadband"));
         assert_eq!(t.callback_number.as_deref(), Some(ALICE));
         assert_eq!(
@@ -614,30 +587,23 @@ both!(
 both!(
     a_residential_customer_gets_72_hours_on_broadband_and_4_on_a_leased_line,
     |app: TestApp| async move {
-        use hotline::customers::{AccountWrite, CustomerClass, Line, LineKind};
-        let line = |number: &str, kind| Line {
-            number: number.into(),
-            kind,
-            label: None,
-        };
+        use crate::support::fixtures::{account, line};
+        use hotline::customers::{AccountWrite, LineKind};
         app.state
             .steps
             .store
             .put_account(
                 &AccountWrite {
-                    account_no: "40000004".into(),
                     name: "Wang Fang".into(),
                     language: Some(hotline::prompts::Locale::EnUs),
-                    customer_class: CustomerClass::Residential,
-                    pin_hash: None,
                     lines: vec![
                         line("+8613800000044", LineKind::Phone),
                         line("BB40000004", LineKind::Broadband),
                         line("LL40000004", LineKind::Leased),
                     ],
-                    bill: None,
+                    ..account("40000004", &[])
                 },
-                support::app::START_MS,
+                START_MS,
             )
             .await
             .expect("account");

@@ -2,18 +2,15 @@
 //! console's page and CSV export, and `hotline report` on the command line, for the same
 //! period and filter; and each surface refuses a bad filter with the field at fault.
 
-mod support;
-
-use std::process::Command;
-
+use crate::support::app::{API_TOKEN, Backend, TestApp, both};
+use crate::support::cli::run;
+use crate::support::console::{add_agent, sign_in};
+use crate::support::demo::ALICE;
+use crate::support::fixtures;
 use hotline::agents::Role;
 use hotline::clock::Clock;
 use hotline::reports::{Cell, ReportKind};
-use hotline::tickets::{Channel, NewTicket, TicketKind};
-use support::app::{API_TOKEN, Backend, TestApp};
-use support::console::{add_agent, sign_in};
-
-const ALICE: &str = "+8613800000002";
+use hotline::tickets::{NewTicket, TicketKind};
 
 /// Some data for every report: a complaint, and a fault repaired in 12.8 hours.
 async fn some_outcomes(app: &TestApp) {
@@ -26,19 +23,10 @@ async fn some_outcomes(app: &TestApp) {
         let t = desk
             .open(
                 NewTicket {
-                    kind,
-                    account_id: None,
                     line_number: Some(ALICE.into()),
-                    line_kind: None,
-                    customer_class: None,
-                    channel: Channel::Api,
-                    category: None,
                     description: description.into(),
                     callback_number: Some(ALICE.into()),
-                    deadline_at: None,
-                    recording: None,
-                    actor: "crm".into(),
-                    origin: None,
+                    ..fixtures::ticket(kind)
                 },
                 now - 13 * 3_600_000,
             )
@@ -58,14 +46,9 @@ async fn some_outcomes(app: &TestApp) {
     }
 }
 
+/// `hotline report args…`: whether it succeeded, its standard output and its standard error.
 fn cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hotline"))
-        .arg("report")
-        .args(args)
-        .env("HOTLINE_DATABASE_URL", &app.database_url)
-        .env_remove("HOTLINE_CONFIG")
-        .output()
-        .expect("run hotline report");
+    let out = run(&app.database_url, &[&["report"], args].concat());
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),

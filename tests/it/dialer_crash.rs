@@ -31,8 +31,6 @@
 //!   tests are skipped, loudly, when the server is unreachable, unless `HOTLINE_REQUIRE_PG` is
 //!   set.
 
-mod support;
-
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -43,6 +41,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::RwLock;
 
+use crate::support::app::{Backend, START_MS, TestApp};
+use crate::support::fixtures;
 use hotline::callbacks::dialer::{CallbackDialer, DialerConfig, Round};
 use hotline::callbacks::policy::{Retry, RetryPolicy};
 use hotline::callbacks::window::{CallingWindow, Days};
@@ -53,11 +53,10 @@ use hotline::callbacks::{
 use hotline::clock::{Clock, FakeClock};
 use hotline::prompts::Locale;
 use hotline::repo::Store;
-use hotline::surveys::script::{Purpose, Script};
+use hotline::surveys::script::Purpose;
 use hotline::telephony::twilio::fake_api::{Action, Behaviour, FakeCall};
 use hotline::telephony::twilio::rest::TwilioDialer;
 use hotline::telephony::{DialError, Dialer, OutboundCall, RemoteCall};
-use support::app::{Backend, START_MS, TestApp};
 
 /// How long the dialers' REST client waits for Twilio: short, so a hanging request turns
 /// into an unclear attempt within a run (the service waits 10 s).
@@ -538,18 +537,10 @@ async fn campaign(app: &TestApp, pace_ms: i64, plans: &[Plan]) -> Campaign {
     let c = store
         .create_campaign(
             &NewCampaign {
-                name: "crash survey".into(),
-                purpose: Purpose::Satisfaction,
-                script: Script::satisfaction(),
                 window,
                 retry,
                 pace_ms,
-                from_number: "+8610000".into(),
-                starts_at: START_MS,
-                ends_at: None,
-                standing: false,
-                delay_minutes: 0,
-                quiet_days: 0,
+                ..fixtures::campaign("crash survey", Purpose::Satisfaction)
             },
             now,
         )
@@ -562,15 +553,8 @@ async fn campaign(app: &TestApp, pace_ms: i64, plans: &[Plan]) -> Campaign {
         let list: Vec<NewCallback> = chunk
             .iter()
             .map(|p| NewCallback {
-                campaign_id: c.id,
-                account_id: None,
-                ticket_id: None,
-                source: format!("list:{}", p.number),
-                to_number: p.number.clone(),
-                timezone: "Asia/Shanghai".into(),
                 locale: Locale::ZhCn,
-                due_at: now,
-                why: "on the crash test's list".into(),
+                ..fixtures::callback(c.id, format!("list:{}", p.number), &p.number, now)
             })
             .collect();
         let ids = store.queue_callbacks(&list, now).await.expect("queue");
@@ -1290,15 +1274,8 @@ async fn an_earlier_call_to_the_number_is_not_an_unclear_attempts(backend: Backe
     // A second callback to the same number, from another ticket; and another customer's,
     // due a minute later.
     let queue = |source: &str, to: &str, due_at: i64| NewCallback {
-        campaign_id: campaign.id,
-        account_id: None,
-        ticket_id: None,
-        source: source.into(),
-        to_number: to.into(),
-        timezone: "Asia/Shanghai".into(),
         locale: Locale::ZhCn,
-        due_at,
-        why: "test".into(),
+        ..fixtures::callback(campaign.id, source, to, due_at)
     };
     store
         .queue_callbacks(

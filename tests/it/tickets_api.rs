@@ -1,22 +1,9 @@
 //! The ticket API end to end: real HTTP against a running `hotline` on SQLite and on
 //! PostgreSQL, with the demo customers and a clock the test moves.
 
-mod support;
-
+use crate::support::app::{API_TOKEN, Backend, HOUR, START_MS, TestApp, both};
+use crate::support::demo::{ALICE, LINA, LINA_ACCOUNT, LINA_LEASED, ZHANG, ZHANG_ACCOUNT};
 use serde_json::{Value, json};
-use support::app::{API_TOKEN, Backend, START_MS, TestApp};
-
-const HOUR_MS: i64 = 3_600_000;
-
-/// 张伟: residential, one phone line.
-const ZHANG: &str = "10000001";
-const ZHANG_PHONE: &str = "+8613800000001";
-/// Alice: residential, one phone line.
-const ALICE_PHONE: &str = "+8613800000002";
-/// 李娜贸易: business, a phone line, a leased line and broadband.
-const LINA: &str = "30000003";
-const LINA_PHONE: &str = "+862166660003";
-const LINA_LEASED: &str = "SH-LL-30000003";
 
 fn at(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
@@ -24,22 +11,9 @@ fn at(ms: i64) -> String {
         .to_rfc3339()
 }
 
-async fn post(app: &TestApp, path: &str, body: &Value) -> (u16, Value) {
-    let res = app
-        .http
-        .post(format!("{}{path}", app.base))
-        .bearer_auth(API_TOKEN)
-        .json(body)
-        .send()
-        .await
-        .expect("request");
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
 /// Opens a ticket and checks it was created.
 async fn open(app: &TestApp, body: Value) -> Value {
-    let (status, t) = post(app, "/api/v1/tickets", &body).await;
+    let (status, t) = app.api_post("/api/v1/tickets", &body).await;
     assert_eq!(status, 201, "{body} → {t}");
     t
 }
@@ -59,7 +33,9 @@ fn number(t: &Value) -> String {
 
 /// POSTs an action and checks it was accepted.
 async fn act(app: &TestApp, no: &str, action: &str, body: Value) -> Value {
-    let (status, t) = post(app, &format!("/api/v1/tickets/{no}/{action}"), &body).await;
+    let (status, t) = app
+        .api_post(&format!("/api/v1/tickets/{no}/{action}"), &body)
+        .await;
     assert_eq!(status, 200, "{action} {body} → {t}");
     t
 }
@@ -105,18 +81,18 @@ fn refused(got: (u16, Value), status: u16, message: &str, field: Option<&str>) {
 both!(
     a_fault_goes_through_its_whole_life_cycle,
     |app: TestApp| async move {
-        let t = fault(&app, ZHANG, ZHANG_PHONE).await;
+        let t = fault(&app, ZHANG_ACCOUNT, ZHANG).await;
         assert_eq!(t["kind"], "fault");
         assert_eq!(t["state"], "open");
         assert_eq!(t["channel"], "api");
-        assert_eq!(t["account_no"], ZHANG);
-        assert_eq!(t["line_number"], ZHANG_PHONE);
+        assert_eq!(t["account_no"], ZHANG_ACCOUNT);
+        assert_eq!(t["line_number"], ZHANG);
         assert_eq!(t["line_kind"], "phone");
         assert_eq!(t["customer_class"], "residential");
         assert_eq!(t["category"], "no_dial_tone");
         assert_eq!(t["opened_at"], at(START_MS));
         // A residential phone-line fault: 72 hours.
-        assert_eq!(t["deadline_at"], at(START_MS + 72 * HOUR_MS));
+        assert_eq!(t["deadline_at"], at(START_MS + 72 * HOUR));
         assert_eq!(t["breached"], false);
         assert!(
             t["breached_at"].is_null() && t["resolution"].is_null(),
@@ -169,12 +145,9 @@ both!(
             json!({"at": visit, "actor": "tech-7"}),
         )
         .await;
-        assert_eq!(
-            t["appointment_at"],
-            at(START_MS + 25 * HOUR_MS + 30 * 60_000)
-        );
+        assert_eq!(t["appointment_at"], at(START_MS + 25 * HOUR + 30 * 60_000));
 
-        app.clock.advance_ms(HOUR_MS);
+        app.clock.advance_ms(HOUR);
         let t = act(
             &app,
             &no,
@@ -187,12 +160,12 @@ both!(
             t["resolution"],
             json!({"code": "cable_repaired", "note": "spliced"})
         );
-        assert_eq!(t["resolved_at"], at(START_MS + 3 * 60_000 + HOUR_MS));
+        assert_eq!(t["resolved_at"], at(START_MS + 3 * 60_000 + HOUR));
         assert_eq!(t["breached"], false);
 
         let t = act(&app, &no, "close", json!({})).await;
         assert_eq!(t["state"], "closed");
-        assert_eq!(t["closed_at"], at(START_MS + 3 * 60_000 + HOUR_MS));
+        assert_eq!(t["closed_at"], at(START_MS + 3 * 60_000 + HOUR));
 
         // The whole history, in order, with who did what.
         let t = get_ticket(&app, &no).await;
@@ -231,8 +204,7 @@ both!(
 
         // A closed ticket is final.
         refused(
-            post(
-                &app,
+            app.api_post(
                 &format!("/api/v1/tickets/{no}/reopen"),
                 &json!({"reason": "again"}),
             )
@@ -251,10 +223,11 @@ both!(
 both!(
     transitions_the_state_does_not_allow_are_refused,
     |app: TestApp| async move {
-        let open_one = fault(&app, ZHANG, ZHANG_PHONE).await;
+        let open_one = fault(&app, ZHANG_ACCOUNT, ZHANG).await;
         let no = number(&open_one);
         refused(
-            post(&app, &format!("/api/v1/tickets/{no}/close"), &json!({})).await,
+            app.api_post(&format!("/api/v1/tickets/{no}/close"), &json!({}))
+                .await,
             409,
             &format!(
                 "ticket {no} is open; it cannot be closed (it may go to: assigned, in_progress, resolved, cancelled)"
@@ -275,8 +248,7 @@ both!(
         .await;
         assert_eq!(t["state"], "cancelled");
         refused(
-            post(
-                &app,
+            app.api_post(
                 &format!("/api/v1/tickets/{no}/resolve"),
                 &json!({"code": "fixed"}),
             )
@@ -289,10 +261,11 @@ both!(
         );
 
         // Started once only.
-        let other = number(&fault(&app, LINA, LINA_PHONE).await);
+        let other = number(&fault(&app, LINA_ACCOUNT, LINA).await);
         act(&app, &other, "start", json!({})).await;
         refused(
-            post(&app, &format!("/api/v1/tickets/{other}/start"), &json!({})).await,
+            app.api_post(&format!("/api/v1/tickets/{other}/start"), &json!({}))
+                .await,
             409,
             "is in_progress; it cannot be started",
             None,
@@ -330,47 +303,47 @@ both!(
     |app: TestApp| async move {
         // The test clock starts on Monday 2026-06-01 at 08:00 in Shanghai (00:00 UTC).
         // A leased-line fault: 4 hours, sooner than the business same-day promise.
-        let t = fault(&app, LINA, LINA_LEASED).await;
+        let t = fault(&app, LINA_ACCOUNT, LINA_LEASED).await;
         assert_eq!(t["line_kind"], "leased");
         assert_eq!(t["customer_class"], "business");
-        assert_eq!(t["deadline_at"], at(START_MS + 4 * HOUR_MS));
+        assert_eq!(t["deadline_at"], at(START_MS + 4 * HOUR));
 
         // A business phone-line fault reported before 16:00: by the end of the day (Shanghai).
-        let t = fault(&app, LINA, "+86 21 6666 0003").await;
+        let t = fault(&app, LINA_ACCOUNT, "+86 21 6666 0003").await;
         assert_eq!(
-            t["line_number"], LINA_PHONE,
+            t["line_number"], LINA,
             "written with spaces, stored as E.164"
         );
-        assert_eq!(t["deadline_at"], at(START_MS + 16 * HOUR_MS));
+        assert_eq!(t["deadline_at"], at(START_MS + 16 * HOUR));
 
         // An installation of broadband for a residential customer: 15 working days, past the
         // Dragon Boat Festival (19 June), so by the end of 23 June.
         let t = open(
             &app,
-            json!({"kind": "installation", "account_no": ZHANG, "line_kind": "broadband",
+            json!({"kind": "installation", "account_no": ZHANG_ACCOUNT, "line_kind": "broadband",
                    "description": "fibre to the flat", "callback_number": "+86 138-0000-0001"}),
         )
         .await;
         assert_eq!(t["line_kind"], "broadband");
         assert!(t["line_number"].is_null(), "{t}");
-        assert_eq!(t["callback_number"], ZHANG_PHONE);
+        assert_eq!(t["callback_number"], ZHANG);
         assert_eq!(t["description"], "fibre to the flat");
         assert_eq!(t["deadline_at"], "2026-06-23T16:00:00+00:00");
 
         // An installation on a line defaults to the line's kind; a change: 24 hours.
         let t = open(
             &app,
-            json!({"kind": "installation", "account_no": LINA, "line_number": "BB30000003"}),
+            json!({"kind": "installation", "account_no": LINA_ACCOUNT, "line_number": "BB30000003"}),
         )
         .await;
         assert_eq!(t["line_kind"], "broadband");
         let t = open(
             &app,
-            json!({"kind": "change", "account_no": ZHANG, "line_number": ZHANG_PHONE,
+            json!({"kind": "change", "account_no": ZHANG_ACCOUNT, "line_number": ZHANG,
                    "category": "plan"}),
         )
         .await;
-        assert_eq!(t["deadline_at"], at(START_MS + 24 * HOUR_MS));
+        assert_eq!(t["deadline_at"], at(START_MS + 24 * HOUR));
 
         // A complaint may come without an account; the standard policy promises no deadline.
         let t = open(
@@ -393,11 +366,11 @@ both!(
 both!(
     a_missed_deadline_shows_as_breached,
     |app: TestApp| async move {
-        let late = fault(&app, ZHANG, ZHANG_PHONE).await;
+        let late = fault(&app, ZHANG_ACCOUNT, ZHANG).await;
         let late_no = number(&late);
-        let deadline = START_MS + 72 * HOUR_MS;
-        let on_time_no = number(&fault(&app, LINA, LINA_PHONE).await);
-        let cancelled_no = number(&fault(&app, "20000002", ALICE_PHONE).await);
+        let deadline = START_MS + 72 * HOUR;
+        let on_time_no = number(&fault(&app, LINA_ACCOUNT, LINA).await);
+        let cancelled_no = number(&fault(&app, "20000002", ALICE).await);
         act(
             &app,
             &cancelled_no,
@@ -405,7 +378,7 @@ both!(
             json!({"reason": "duplicate"}),
         )
         .await;
-        app.clock.advance_ms(HOUR_MS);
+        app.clock.advance_ms(HOUR);
         act(&app, &on_time_no, "resolve", json!({"code": "fixed"})).await;
         // Let the background sweeper settle into its sleep before the clock jumps.
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -457,9 +430,9 @@ both!(
 both!(
     breached_from_the_instant_the_deadline_passes,
     |app: TestApp| async move {
-        let no = number(&fault(&app, LINA, LINA_LEASED).await);
-        let deadline = START_MS + 4 * HOUR_MS;
-        app.clock.advance_ms(4 * HOUR_MS);
+        let no = number(&fault(&app, LINA_ACCOUNT, LINA_LEASED).await);
+        let deadline = START_MS + 4 * HOUR;
+        app.clock.advance_ms(4 * HOUR);
         let t = get_ticket(&app, &no).await;
         assert_eq!(t["breached"], false, "due, but not past due: {t}");
         app.clock.advance_ms(1);
@@ -474,7 +447,7 @@ both!(
 both!(
     bad_input_is_refused_with_a_clear_message,
     |app: TestApp| async move {
-        let no = number(&fault(&app, ZHANG, ZHANG_PHONE).await);
+        let no = number(&fault(&app, ZHANG_ACCOUNT, ZHANG).await);
         let tickets = "/api/v1/tickets";
 
         // Ticket numbers: well-formed but unknown, and malformed.
@@ -490,12 +463,8 @@ both!(
             None,
         );
         refused(
-            post(
-                &app,
-                &format!("{tickets}/{unknown}/note"),
-                &json!({"note": "x"}),
-            )
-            .await,
+            app.api_post(&format!("{tickets}/{unknown}/note"), &json!({"note": "x"}))
+                .await,
             404,
             &format!("ticket {unknown} not found"),
             None,
@@ -508,7 +477,8 @@ both!(
                 Some("number"),
             );
             refused(
-                post(&app, &format!("{tickets}/{bad}/start"), &json!({})).await,
+                app.api_post(&format!("{tickets}/{bad}/start"), &json!({}))
+                    .await,
                 400,
                 "not a ticket number",
                 Some("number"),
@@ -518,15 +488,15 @@ both!(
         // Opening: accounts, lines, kinds.
         let open_refused = |body: Value| {
             let app = &app;
-            async move { post(app, tickets, &body).await }
+            async move { app.api_post(tickets, &body).await }
         };
         refused(
-            open_refused(json!({"kind": "fault", "account_no": ZHANG, "line_number": ALICE_PHONE}))
-                .await,
+            open_refused(
+                json!({"kind": "fault", "account_no": ZHANG_ACCOUNT, "line_number": ALICE}),
+            )
+            .await,
             422,
-            &format!(
-                "{ALICE_PHONE} is not a line of account {ZHANG} (its lines are {ZHANG_PHONE})"
-            ),
+            &format!("{ALICE} is not a line of account {ZHANG_ACCOUNT} (its lines are {ZHANG})"),
             Some("line_number"),
         );
         refused(
@@ -542,13 +512,13 @@ both!(
             Some("account_no"),
         );
         refused(
-            open_refused(json!({"kind": "fax", "account_no": ZHANG})).await,
+            open_refused(json!({"kind": "fax", "account_no": ZHANG_ACCOUNT})).await,
             422,
             "unknown kind \"fax\"; use one of fault, installation, move, change, complaint",
             Some("kind"),
         );
         refused(
-            open_refused(json!({"account_no": ZHANG})).await,
+            open_refused(json!({"account_no": ZHANG_ACCOUNT})).await,
             422,
             "required: one of fault, installation",
             Some("kind"),
@@ -560,14 +530,14 @@ both!(
             Some("account_no"),
         );
         refused(
-            open_refused(json!({"kind": "complaint", "line_number": ZHANG_PHONE})).await,
+            open_refused(json!({"kind": "complaint", "line_number": ZHANG})).await,
             422,
             "give account_no too",
             Some("line_number"),
         );
         refused(
             open_refused(
-                json!({"kind": "fault", "account_no": LINA, "line_number": LINA_LEASED,
+                json!({"kind": "fault", "account_no": LINA_ACCOUNT, "line_number": LINA_LEASED,
                                 "line_kind": "phone"}),
             )
             .await,
@@ -576,28 +546,35 @@ both!(
             Some("line_kind"),
         );
         refused(
-            open_refused(json!({"kind": "installation", "account_no": ZHANG, "line_kind": "fax"}))
-                .await,
+            open_refused(
+                json!({"kind": "installation", "account_no": ZHANG_ACCOUNT, "line_kind": "fax"}),
+            )
+            .await,
             422,
             "unknown line kind \"fax\"; use phone, broadband or leased",
             Some("line_kind"),
         );
         refused(
-            open_refused(json!({"kind": "fault", "account_no": ZHANG, "callback_number": "12"}))
-                .await,
+            open_refused(
+                json!({"kind": "fault", "account_no": ZHANG_ACCOUNT, "callback_number": "12"}),
+            )
+            .await,
             422,
             "must be a phone number",
             Some("callback_number"),
         );
         refused(
-            open_refused(json!({"kind": "fault", "account_no": ZHANG, "actor": "system"})).await,
+            open_refused(json!({"kind": "fault", "account_no": ZHANG_ACCOUNT, "actor": "system"}))
+                .await,
             422,
             "the service's own actor",
             Some("actor"),
         );
         refused(
-            open_refused(json!({"kind": "fault", "account_no": ZHANG, "actor": "x".repeat(65)}))
-                .await,
+            open_refused(
+                json!({"kind": "fault", "account_no": ZHANG_ACCOUNT, "actor": "x".repeat(65)}),
+            )
+            .await,
             422,
             "at most 64 characters",
             Some("actor"),
@@ -605,13 +582,14 @@ both!(
 
         // Wrong JSON: types, unknown fields, not JSON at all.
         refused(
-            open_refused(json!({"kind": 5, "account_no": ZHANG})).await,
+            open_refused(json!({"kind": 5, "account_no": ZHANG_ACCOUNT})).await,
             400,
             "kind: invalid type: integer `5`, expected a string",
             None,
         );
         refused(
-            open_refused(json!({"kind": "fault", "account_no": ZHANG, "deadline_at": 1})).await,
+            open_refused(json!({"kind": "fault", "account_no": ZHANG_ACCOUNT, "deadline_at": 1}))
+                .await,
             400,
             "unknown field `deadline_at`",
             None,
@@ -672,7 +650,7 @@ both!(
         // Actions: missing and malformed fields.
         let action = |name: &str, body: Value| {
             let (app, path) = (&app, format!("{tickets}/{no}/{name}"));
-            async move { post(app, &path, &body).await }
+            async move { app.api_post(&path, &body).await }
         };
         refused(
             action("resolve", json!({"code": 7})).await,
@@ -832,9 +810,9 @@ both!(
             .enumerate()
         {
             let (account, line) = if i % 2 == 0 {
-                (ZHANG, ZHANG_PHONE)
+                (ZHANG_ACCOUNT, ZHANG)
             } else {
-                (LINA, LINA_LEASED)
+                (LINA_ACCOUNT, LINA_LEASED)
             };
             let body = json!({"kind": kind, "account_no": account, "line_number": line});
             opened.push(number(&open(&app, body).await));
@@ -868,7 +846,7 @@ both!(
         assert_eq!(pages, 3);
 
         // Filters.
-        let (zhang, _) = list(&app, &format!("account_no={ZHANG}")).await;
+        let (zhang, _) = list(&app, &format!("account_no={ZHANG_ACCOUNT}")).await;
         assert_eq!(
             zhang,
             [opened[4].clone(), opened[2].clone(), opened[0].clone()]
@@ -891,11 +869,13 @@ both!(
 
         // Listed tickets are the same view as one read alone, without the history.
         let (status, page) = app
-            .api_get(&format!("/api/v1/tickets?account_no={LINA}&limit=1"))
+            .api_get(&format!(
+                "/api/v1/tickets?account_no={LINA_ACCOUNT}&limit=1"
+            ))
             .await;
         assert_eq!(status, 200);
         let first = &page["tickets"][0];
-        assert_eq!(first["account_no"], LINA);
+        assert_eq!(first["account_no"], LINA_ACCOUNT);
         assert_eq!(first["number"], json!(opened[3]));
         assert!(first.get("history").is_none());
         assert!(page["next_before"].is_i64(), "{page}");
@@ -961,21 +941,21 @@ both!(
             assert!(e["error"].as_str().unwrap_or("").contains("U+0000"), "{e}");
         };
         // A ticket's description, and a note on an action.
-        let (status, e) = post(
-            &app,
-            "/api/v1/tickets",
-            &json!({"kind": "fault", "account_no": ZHANG, "line_number": ZHANG_PHONE,
+        let (status, e) = app
+            .api_post(
+                "/api/v1/tickets",
+                &json!({"kind": "fault", "account_no": ZHANG_ACCOUNT, "line_number": ZHANG,
                     "category": "no_dial_tone", "description": "no tone\u{0}", "actor": "crm"}),
-        )
-        .await;
+            )
+            .await;
         refused(status, &e, "description");
-        let no = number(&fault(&app, ZHANG, ZHANG_PHONE).await);
-        let (status, e) = post(
-            &app,
-            &format!("/api/v1/tickets/{no}/note"),
-            &json!({"note": "\u{0}", "actor": "crm"}),
-        )
-        .await;
+        let no = number(&fault(&app, ZHANG_ACCOUNT, ZHANG).await);
+        let (status, e) = app
+            .api_post(
+                &format!("/api/v1/tickets/{no}/note"),
+                &json!({"note": "\u{0}", "actor": "crm"}),
+            )
+            .await;
         refused(status, &e, "note");
         // An account's name and a line's label.
         let (status, e) = app
@@ -994,13 +974,13 @@ both!(
             .await;
         refused(status, &e, "lines[0].label");
         // A webhook endpoint's description.
-        let (status, e) = post(
-            &app,
-            "/api/v1/webhooks",
-            &json!({"url": "http://127.0.0.1:9/x", "events": ["ticket.opened"],
+        let (status, e) = app
+            .api_post(
+                "/api/v1/webhooks",
+                &json!({"url": "http://127.0.0.1:9/x", "events": ["ticket.opened"],
                     "description": "crm\u{0}"}),
-        )
-        .await;
+            )
+            .await;
         refused(status, &e, "description");
         // A ticket number in the path and a filter in the query.
         let (status, e) = app.api_get("/api/v1/tickets/T%00").await;

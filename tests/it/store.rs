@@ -4,21 +4,20 @@
 //! Rules: each case gets a fresh database; cases check behaviour through the trait, and read
 //! tables directly only for what the trait does not expose (stored status events).
 
-mod support;
-
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use crate::support::db;
+use crate::support::fixtures::{self, account};
 use chrono::NaiveDate;
 use hotline::billing::{Bill, Charge, Payment};
 use hotline::calls::step::{Effect, Milestone, NewCall, StatusEvent, StepOutcome, StepWrite};
 use hotline::calls::writer::StepWriter;
-use hotline::customers::{AccountWrite, CustomerClass, Line, LineKind};
+use hotline::customers::{CustomerClass, Line, LineKind};
 use hotline::prompts::Locale;
 use hotline::repo::{Store, StoreError};
 use hotline::tickets::{Action, Channel, NewTicket, Origin, TicketFilter, TicketKind, TicketState};
 use hotline::webhooks::NewEndpoint;
-use support::db;
 
 /// A store under test and the URL it was opened with (for direct reads).
 struct Db {
@@ -115,23 +114,7 @@ fn date(y: i32, m: u32, d: u32) -> NaiveDate {
 }
 
 fn line(number: &str) -> Line {
-    Line {
-        number: number.into(),
-        kind: LineKind::Phone,
-        label: None,
-    }
-}
-
-fn account(no: &str, lines: &[&str]) -> AccountWrite {
-    AccountWrite {
-        account_no: no.into(),
-        name: format!("Customer {no}"),
-        language: None,
-        customer_class: CustomerClass::Residential,
-        pin_hash: None,
-        lines: lines.iter().map(|n| line(n)).collect(),
-        bill: None,
-    }
+    fixtures::line(number, LineKind::Phone)
 }
 
 fn bill() -> Bill {

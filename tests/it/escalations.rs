@@ -2,8 +2,9 @@
 //! ticket), ownership under concurrent claims, the rules of reply and close, and the agent
 //! accounts and sessions the console signs in with.
 
-mod support;
-
+use crate::support::app::{Backend, HOUR, START_MS, TestApp, both};
+use crate::support::demo::{ALICE, HOTLINE};
+use crate::support::fixtures;
 use hotline::agents::auth::{self, SignIn};
 use hotline::agents::{Agent, AgentUpdate, MAX_FAILED_LOGINS, NewAgent, Role};
 use hotline::clock::Clock;
@@ -14,13 +15,7 @@ use hotline::escalations::{
 use hotline::lockout::Verdict;
 use hotline::prompts::Locale;
 use hotline::repo::StoreError;
-use hotline::tickets::{Channel, NewTicket, TicketKind};
-use support::app::{Backend, START_MS, TestApp};
-
-const HOUR: i64 = 3_600_000;
-const HOTLINE: &str = "+8610000";
-/// Residential, English, one phone line.
-const ALICE: &str = "+8613800000002";
+use hotline::tickets::{NewTicket, TicketKind};
 
 async fn agent(app: &TestApp, login: &str, role: Role) -> Agent {
     app.state
@@ -28,13 +23,12 @@ async fn agent(app: &TestApp, login: &str, role: Role) -> Agent {
         .store
         .create_agent(
             &NewAgent {
-                login: login.into(),
                 name: login.to_uppercase(),
-                role,
-                phone: None,
-                locale: Locale::EnUs,
-                password_hash: hotline::customers::pin::hash_secret("correct horse battery")
-                    .expect("hash"),
+                password_hash: hotline::customers::pin::hash_secret(
+                    crate::support::console::PASSWORD,
+                )
+                .expect("hash"),
+                ..fixtures::agent(login, role)
             },
             START_MS,
         )
@@ -104,19 +98,10 @@ both!(
         let t = desk
             .open(
                 NewTicket {
-                    kind: TicketKind::Fault,
-                    account_id: None,
                     line_number: Some(ALICE.into()),
-                    line_kind: None,
-                    customer_class: None,
-                    channel: Channel::Api,
-                    category: None,
                     description: "no dial tone".into(),
                     callback_number: Some(ALICE.into()),
-                    deadline_at: None,
-                    recording: None,
-                    actor: "crm".into(),
-                    origin: None,
+                    ..fixtures::ticket(TicketKind::Fault)
                 },
                 START_MS,
             )
@@ -329,12 +314,9 @@ both!(
         let dup = store
             .create_agent(
                 &NewAgent {
-                    login: "li".into(),
                     name: "Other".into(),
-                    role: Role::Agent,
-                    phone: None,
                     locale: Locale::ZhCn,
-                    password_hash: "x".into(),
+                    ..fixtures::agent("li", Role::Agent)
                 },
                 START_MS,
             )
@@ -426,7 +408,10 @@ both!(
     |app: TestApp| async move {
         let url = format!("{}/api/v1/escalations", app.base);
         let post = |key: Option<&'static str>, body: serde_json::Value| {
-            let mut req = app.http.post(&url).bearer_auth(support::app::API_TOKEN);
+            let mut req = app
+                .http
+                .post(&url)
+                .bearer_auth(crate::support::app::API_TOKEN);
             if let Some(k) = key {
                 req = req.header("Idempotency-Key", k);
             }
@@ -490,7 +475,7 @@ async fn an_agent_calls_the_customer_back_from_the_console() {
     .await
     .expect("app");
     let store = &app.state.store;
-    let li = support::console::add_agent(&app, "li", Role::Agent).await;
+    let li = crate::support::console::add_agent(&app, "li", Role::Agent).await;
     store
         .update_agent(
             li.id,
@@ -519,7 +504,7 @@ async fn an_agent_calls_the_customer_back_from_the_console() {
         AGENT_PHONE,
         hotline::telephony::twilio::fake_api::Behaviour::answer(vec![]),
     );
-    let console = support::console::sign_in(&app, "li").await;
+    let console = crate::support::console::sign_in(&app, "li").await;
     // Not before claiming it: the case is nobody's yet.
     let refused = console
         .post(&format!("/console/escalations/{id}/call"), &[])

@@ -13,7 +13,21 @@ use std::time::Duration;
 use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Connection};
 
+use super::app::Backend;
+
 const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A fresh database on `backend`: its URL and, on SQLite, the directory to keep alive while it
+/// is used; `None` when PostgreSQL is unavailable (and not required).
+pub async fn fresh(backend: Backend) -> Option<(String, Option<tempfile::TempDir>)> {
+    match backend {
+        Backend::Sqlite => {
+            let (url, dir) = sqlite_url().await;
+            Some((url, Some(dir)))
+        }
+        Backend::Postgres => Some((pg_url().await?, None)),
+    }
+}
 
 /// A fresh `sqlite://<tmp>/hotline.db` URL; the file does not exist yet. Keep the directory
 /// alive for as long as the database is used.
@@ -26,10 +40,7 @@ pub async fn sqlite_url() -> (String, tempfile::TempDir) {
 /// The URL of a new, empty database on the test server, or `None` (after a warning) when
 /// the server is unreachable and `HOTLINE_REQUIRE_PG` is not set.
 pub async fn pg_url() -> Option<String> {
-    let server = std::env::var("HOTLINE_TEST_PG_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| DEFAULT_PG_URL.to_string());
+    let server = server_url();
     let shown = hotline::config::redact_url(&server);
     let required = std::env::var("HOTLINE_REQUIRE_PG").is_ok_and(|v| !v.is_empty());
     let connected = tokio::time::timeout(Duration::from_secs(10), PgConnection::connect(&server))
@@ -63,6 +74,14 @@ pub async fn pg_url() -> Option<String> {
         .unwrap_or_else(|e| panic!("creating test database {name} on {shown}: {e}"));
     let _ = conn.close().await;
     Some(with_database(&server, &name))
+}
+
+/// The test server: `HOTLINE_TEST_PG_URL`, or the default.
+pub fn server_url() -> String {
+    std::env::var("HOTLINE_TEST_PG_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| DEFAULT_PG_URL.to_string())
 }
 
 /// `server` with its database path replaced by `name`, keeping any `?query`.

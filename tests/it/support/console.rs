@@ -2,7 +2,6 @@
 
 use hotline::agents::{Agent, NewAgent, Role};
 use hotline::escalations::{EscalationKind, NewEscalation};
-use hotline::prompts::Locale;
 
 use super::app::TestApp;
 
@@ -17,12 +16,9 @@ pub async fn add_agent(app: &TestApp, login: &str, role: Role) -> Agent {
         .store
         .create_agent(
             &NewAgent {
-                login: login.into(),
                 name: format!("Agent {login}"),
-                role,
-                phone: None,
-                locale: Locale::EnUs,
                 password_hash: hash,
+                ..super::fixtures::agent(login, role)
             },
             app.clock_now(),
         )

@@ -1,14 +1,10 @@
 //! The agent console over real HTTP, on SQLite and PostgreSQL: sign-in and sessions, CSRF,
 //! roles, the queue and escalation pages with their forms, tickets, and bad input.
 
-mod support;
-
+use crate::support::app::{Backend, MINUTE, TestApp, both};
+use crate::support::console::*;
 use hotline::agents::Role;
 use hotline::escalations::EscalationState;
-use support::app::{Backend, TestApp};
-use support::console::*;
-
-const MINUTE: i64 = 60_000;
 
 async fn history_len(app: &TestApp, id: i64) -> usize {
     app.state

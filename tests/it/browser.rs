@@ -6,16 +6,14 @@
 //! Without chromium and chromedriver the test prints a loud SKIPPED line and passes, unless
 //! `HOTLINE_REQUIRE_BROWSER=1` (CI sets it), which makes it fail.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::app::{Backend, TestApp};
+use crate::support::console::{PASSWORD, add_agent, raise};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hotline::agents::Role;
-use support::app::{Backend, TestApp};
-use support::console::{PASSWORD, add_agent, raise};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";

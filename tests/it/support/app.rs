@@ -15,6 +15,9 @@ pub const API_TOKEN: &str = "test-api-token";
 pub const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
 /// 2026-06-01T00:00:00Z.
 pub const START_MS: i64 = 1_780_272_000_000;
+pub const MINUTE: i64 = 60_000;
+pub const HOUR: i64 = 60 * MINUTE;
+pub const DAY: i64 = 24 * HOUR;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -47,13 +50,7 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
-        let (url, tmp) = match backend {
-            Backend::Sqlite => {
-                let (u, t) = super::db::sqlite_url().await;
-                (u, Some(t))
-            }
-            Backend::Postgres => (super::db::pg_url().await?, None),
-        };
+        let (url, tmp) = super::db::fresh(backend).await?;
         Some(Self::spawn_on(backend, url, tmp, tweak).await)
     }
 
@@ -123,31 +120,36 @@ impl TestApp {
         }
     }
 
-    /// GET an API path with the API token.
-    pub async fn api_get(&self, path: &str) -> (u16, serde_json::Value) {
-        let res = self
+    /// Sends an API request with the API token, and JSON `body` if any; the status and the
+    /// JSON answer (`Null` when there is none).
+    pub async fn api_send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = self
             .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(API_TOKEN)
-            .send()
-            .await
-            .expect("request");
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(API_TOKEN);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let res = req.send().await.expect("request");
         let status = res.status().as_u16();
         (status, res.json().await.unwrap_or(serde_json::Value::Null))
     }
 
-    /// PUT JSON to an API path with the API token.
+    pub async fn api_get(&self, path: &str) -> (u16, serde_json::Value) {
+        self.api_send(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn api_post(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        self.api_send(reqwest::Method::POST, path, Some(body)).await
+    }
+
     pub async fn api_put(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
-        let res = self
-            .http
-            .put(format!("{}{path}", self.base))
-            .bearer_auth(API_TOKEN)
-            .json(body)
-            .send()
-            .await
-            .expect("request");
-        let status = res.status().as_u16();
-        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+        self.api_send(reqwest::Method::PUT, path, Some(body)).await
     }
 }
 
@@ -160,15 +162,11 @@ impl TestApp {
         locale: hotline::prompts::Locale,
     ) -> hotline::agents::Agent {
         let agent = hotline::agents::NewAgent {
-            login: login.into(),
-            name: login.into(),
-            role: hotline::agents::Role::Agent,
             phone: Some(phone.into()),
             locale,
-            password_hash: "x".into(),
+            ..super::fixtures::agent(login, hotline::agents::Role::Agent)
         };
         self.state
-            .steps
             .store
             .create_agent(&agent, self.clock.now_ms())
             .await
@@ -190,7 +188,7 @@ pub fn shanghai(y: i32, m: u32, d: u32, h: u32, min: u32) -> i64 {
 }
 
 /// Runs an async test body against both backends: `both!(name, |app| async move { … })`.
-#[macro_export]
+/// The calling module has `TestApp` and `Backend` in scope.
 macro_rules! both {
     ($name:ident, $body:expr) => {
         mod $name {
@@ -210,6 +208,31 @@ macro_rules! both {
         }
     };
 }
+pub(crate) use both;
+
+/// `both!` with a tweaked configuration: `both_with!(name, |cfg| …, |app| async move { … })`.
+macro_rules! both_with {
+    ($name:ident, $tweak:expr, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test]
+            async fn sqlite() {
+                let app = TestApp::spawn_with(Backend::Sqlite, $tweak)
+                    .await
+                    .expect("sqlite app");
+                ($body)(app).await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                let Some(app) = TestApp::spawn_with(Backend::Postgres, $tweak).await else {
+                    return;
+                };
+                ($body)(app).await;
+            }
+        }
+    };
+}
+pub(crate) use both_with;
 
 /// Test bodies are `async move` blocks, which capture only the fields they use; a `Drop`
 /// impl makes them capture the whole app, so the temporary SQLite directory outlives the test.

@@ -2,17 +2,9 @@
 //! (`hotline report satisfaction | head -1`): it ends cleanly, without a panic.
 
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-fn hotline(db: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hotline"));
-    cmd.args(args)
-        .env("HOTLINE_DATABASE_URL", db)
-        .env_remove("HOTLINE_CONFIG")
-        .env("HOTLINE_LOG", "warn")
-        .env("RUST_BACKTRACE", "0");
-    cmd
-}
+use crate::support::cli::command;
 
 /// Commands that print without a server, each against the same fresh database.
 const COMMANDS: &[&[&str]] = &[
@@ -39,12 +31,12 @@ fn every_command_ends_cleanly_when_its_reader_has_gone() {
     let db = format!("sqlite://{}/hotline.db", dir.path().display());
     for args in COMMANDS {
         // Read to the end, each prints something: a closed pipe is something it would hit.
-        let read = hotline(&db, args).output().expect("run hotline");
+        let read = command(&db, args).output().expect("run hotline");
         assert!(read.status.success(), "{args:?}: {read:?}");
         assert!(!read.stdout.is_empty(), "{args:?} prints nothing");
 
         // Nobody reads: the pipe's only reader is closed before the command writes.
-        let mut child = hotline(&db, args)
+        let mut child = command(&db, args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

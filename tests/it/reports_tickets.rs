@@ -3,24 +3,16 @@
 //! times; calls go through the carrier simulator, so the outcomes the reports count are the
 //! ones the call flow records.
 
-mod support;
-
+use crate::support::app::{Backend, HOUR, TestApp, both, shanghai};
+use crate::support::demo::{ALICE, HOTLINE, LINA, UNKNOWN, ZHANG};
+use crate::support::fixtures;
+use crate::support::reports::rows;
 use hotline::clock::Clock;
 use hotline::customers::{CustomerClass, LineKind};
-use hotline::reports::{self, Period, Report, ReportCtx, ReportFilter, ReportKind};
-use hotline::tickets::{Action, Channel, NewTicket, Ticket, TicketKind};
-use support::app::{Backend, TestApp, shanghai};
+use hotline::reports::{Period, Report, ReportFilter, ReportKind};
+use hotline::tickets::{Action, NewTicket, Ticket, TicketKind};
 
 const TZ: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
-const HOUR: i64 = 3_600_000;
-const HOTLINE: &str = "+8610000";
-/// Residential, language asked, one phone line, account 10000001.
-const ZHANG: &str = "+8613800000001";
-/// Residential, English, one phone line.
-const ALICE: &str = "+8613800000002";
-const UNKNOWN: &str = "+8613999999999";
-/// A business line of the demo data (李娜贸易).
-const BUSINESS_LINE: &str = "+862166660003";
 
 /// The report of `kind` over the local days `from..=to`, as of `now`.
 async fn report(
@@ -32,15 +24,7 @@ async fn report(
 ) -> Report {
     let date = |s: &str| s.parse::<chrono::NaiveDate>().expect("date");
     let period = Period::days(date(from), date(to), TZ).expect("period");
-    let ctx = ReportCtx {
-        store: app.state.store.as_ref(),
-        period,
-        filter,
-        now,
-        tz: TZ,
-        calendar: app.state.desk.calendar.as_ref(),
-    };
-    reports::build(kind, &ctx).await.expect("report")
+    crate::support::reports::build(app, kind, period, filter, now).await
 }
 
 /// The row of table `table` whose first cells are `key`, as displayed.
@@ -57,18 +41,11 @@ fn row(r: &Report, table: &str, key: &[&str]) -> Vec<String> {
         .unwrap_or_else(|| panic!("no row {key:?} in {table}:\n{}", r.to_text()))
 }
 
-fn rows(r: &Report, table: &str) -> usize {
-    r.tables
-        .iter()
-        .find(|t| t.key == table)
-        .map_or(0, |t| t.rows.len())
-}
-
 async fn business_account(app: &TestApp) -> i64 {
     app.state
         .steps
         .store
-        .account_by_line(BUSINESS_LINE)
+        .account_by_line(LINA)
         .await
         .expect("store")
         .expect("demo business account")
@@ -77,19 +54,12 @@ async fn business_account(app: &TestApp) -> i64 {
 
 fn ticket(kind: TicketKind, class: Option<CustomerClass>, deadline_at: Option<i64>) -> NewTicket {
     NewTicket {
-        kind,
-        account_id: None,
-        line_number: None,
         line_kind: (kind != TicketKind::Complaint).then_some(LineKind::Phone),
         customer_class: class,
-        channel: Channel::Api,
-        category: None,
         description: "report test".into(),
-        callback_number: None,
         deadline_at,
-        recording: None,
         actor: "test".into(),
-        origin: None,
+        ..fixtures::ticket(kind)
     }
 }
 

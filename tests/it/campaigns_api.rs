@@ -4,51 +4,30 @@
 //! with calls placed through the fake Twilio and the `hotline` binary run against the same
 //! database.
 
-mod support;
-
 use std::collections::{BTreeMap, HashSet};
 
 use serde_json::{Value, json};
 
+use crate::support::app::{Backend, HOUR, START_MS, TestApp, both};
+use crate::support::callbacks::dial;
+use crate::support::cli::run;
+use crate::support::demo::ALICE;
+use crate::support::fixtures;
 use hotline::callbacks::repo::{AttemptEnd, CallbackNext};
 use hotline::callbacks::{Services, StoredAnswer};
-use hotline::calls::step::{Effect, NewCall, StepWrite};
+use hotline::calls::step::{Effect, StepWrite};
 use hotline::clock::Clock;
-use hotline::customers::{AccountWrite, CustomerClass, Line, LineKind};
+use hotline::customers::{AccountWrite, LineKind};
 use hotline::prompts::Locale;
 use hotline::telephony::twilio::fake_api::{Action, Behaviour};
-use support::app::{API_TOKEN, Backend, START_MS, TestApp};
 
-/// Alice: residential, English, one phone line, account 20000002.
-const ALICE: &str = "+8613800000002";
-const HOUR: i64 = 3_600_000;
 /// 10:00 in Shanghai on Monday 1 June 2026: inside the default calling window.
 const TEN_AM: i64 = START_MS + 2 * HOUR;
 
-async fn post(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
-    let res = app
-        .http
-        .post(format!("{}{path}", app.base))
-        .bearer_auth(API_TOKEN)
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
 /// POST without a body, as life-cycle actions are sent.
 async fn act(app: &TestApp, id: i64, action: &str) -> (u16, Value) {
-    let res = app
-        .http
-        .post(format!("{}/api/v1/campaigns/{id}/{action}", app.base))
-        .bearer_auth(API_TOKEN)
-        .send()
-        .await
-        .expect("request");
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
+    let path = format!("/api/v1/campaigns/{id}/{action}");
+    app.api_send(reqwest::Method::POST, &path, None).await
 }
 
 fn campaign_body(name: &str, purpose: &str) -> Value {
@@ -62,7 +41,7 @@ fn campaign_body(name: &str, purpose: &str) -> Value {
 
 /// Creates a campaign through the API and returns its id.
 async fn create(app: &TestApp, body: Value) -> i64 {
-    let (status, c) = post(app, "/api/v1/campaigns", body).await;
+    let (status, c) = app.api_post("/api/v1/campaigns", &body).await;
     assert_eq!(status, 201, "{c}");
     c["id"].as_i64().expect("an id")
 }
@@ -77,12 +56,12 @@ async fn create_running(app: &TestApp, body: Value) -> i64 {
 both!(
     campaigns_start_pause_resume_and_stop_and_refuse_the_rest,
     |app: TestApp| async move {
-        let (status, c) = post(
-            &app,
-            "/api/v1/campaigns",
-            campaign_body("spring survey", "sample_survey"),
-        )
-        .await;
+        let (status, c) = app
+            .api_post(
+                "/api/v1/campaigns",
+                &campaign_body("spring survey", "sample_survey"),
+            )
+            .await;
         assert_eq!(status, 201, "{c}");
         let id = c["id"].as_i64().expect("id");
         assert_eq!(c["state"], "draft");
@@ -121,12 +100,12 @@ both!(
         assert_eq!((status, c["state"].as_str()), (200, Some("running")));
 
         // A pending callback is cancelled by the stop, and says so.
-        let (status, r) = post(
-            &app,
-            &format!("/api/v1/campaigns/{id}/callbacks"),
-            json!({ "callbacks": [{ "number": "+8613900000001" }] }),
-        )
-        .await;
+        let (status, r) = app
+            .api_post(
+                &format!("/api/v1/campaigns/{id}/callbacks"),
+                &json!({ "callbacks": [{ "number": "+8613900000001" }] }),
+            )
+            .await;
         assert_eq!((status, r["queued"].as_i64()), (200, Some(1)), "{r}");
         let (status, c) = act(&app, id, "stop").await;
         assert_eq!(
@@ -163,27 +142,27 @@ both!(
             );
         }
         // A finished campaign takes no more callbacks.
-        let (status, e) = post(
-            &app,
-            &format!("/api/v1/campaigns/{id}/callbacks"),
-            json!({ "callbacks": [{ "number": "+8613900000002" }] }),
-        )
-        .await;
+        let (status, e) = app
+            .api_post(
+                &format!("/api/v1/campaigns/{id}/callbacks"),
+                &json!({ "callbacks": [{ "number": "+8613900000002" }] }),
+            )
+            .await;
         assert_eq!(status, 409, "{e}");
 
         // Names are unique; there is one standing campaign at most.
-        let (status, e) = post(
-            &app,
-            "/api/v1/campaigns",
-            campaign_body("spring survey", "sample_survey"),
-        )
-        .await;
+        let (status, e) = app
+            .api_post(
+                "/api/v1/campaigns",
+                &campaign_body("spring survey", "sample_survey"),
+            )
+            .await;
         assert_eq!(status, 409, "{e}");
         let mut standing = campaign_body("after repairs", "satisfaction");
         standing["standing"] = json!(true);
         create(&app, standing.clone()).await;
         standing["name"] = json!("after repairs, again");
-        let (status, e) = post(&app, "/api/v1/campaigns", standing).await;
+        let (status, e) = app.api_post("/api/v1/campaigns", &standing).await;
         assert_eq!(status, 409, "{e}");
         assert!(
             e["error"].as_str().is_some_and(|m| m.contains("standing")),
@@ -286,7 +265,7 @@ both!(
             ),
         ];
         for (body, field, message) in cases {
-            let (status, e) = post(&app, "/api/v1/campaigns", body).await;
+            let (status, e) = app.api_post("/api/v1/campaigns", &body).await;
             assert_eq!(status, 422, "{field}: {e}");
             assert_eq!(e["field"], field, "{e}");
             assert!(
@@ -296,16 +275,20 @@ both!(
         }
         let mut standing = campaign_body("poll", "sample_survey");
         standing["standing"] = json!(true);
-        let (status, e) = post(&app, "/api/v1/campaigns", standing).await;
+        let (status, e) = app.api_post("/api/v1/campaigns", &standing).await;
         assert_eq!(
             (status, e["field"].as_str()),
             (422, Some("standing")),
             "{e}"
         );
         // Wrong JSON types are 400, unknown fields too.
-        let (status, _) = post(&app, "/api/v1/campaigns", with("standing", json!("yes"))).await;
+        let (status, _) = app
+            .api_post("/api/v1/campaigns", &with("standing", json!("yes")))
+            .await;
         assert_eq!(status, 400);
-        let (status, _) = post(&app, "/api/v1/campaigns", with("colour", json!("red"))).await;
+        let (status, _) = app
+            .api_post("/api/v1/campaigns", &with("colour", json!("red")))
+            .await;
         assert_eq!(status, 400);
         // Nothing was created.
         let (_, list) = app.api_get("/api/v1/campaigns").await;
@@ -333,7 +316,7 @@ both!(
             { "phone": "+8613900000006" },
         ]});
         let path = format!("/api/v1/campaigns/{id}/callbacks");
-        let (status, r) = post(&app, &path, list.clone()).await;
+        let (status, r) = app.api_post(&path, &list).await;
         assert_eq!(status, 200, "{r}");
         assert_eq!(
             (r["queued"].as_i64(), r["already_owed"].as_i64()),
@@ -366,7 +349,7 @@ both!(
         assert_eq!(r["rejected"][1]["error"], "no account 99999999");
 
         // The same list again queues nobody.
-        let (status, r) = post(&app, &path, list).await;
+        let (status, r) = app.api_post(&path, &list).await;
         assert_eq!(status, 200, "{r}");
         assert_eq!(
             (r["queued"].as_i64(), r["already_owed"].as_i64()),
@@ -403,7 +386,7 @@ both!(
         assert_eq!((status, e["field"].as_str()), (400, Some("state")), "{e}");
         let (status, e) = app.api_get(&format!("{path}?limit=0")).await;
         assert_eq!((status, e["field"].as_str()), (400, Some("limit")), "{e}");
-        let (status, e) = post(&app, &path, json!({})).await;
+        let (status, e) = app.api_post(&path, &json!({})).await;
         assert_eq!(
             (status, e["field"].as_str()),
             (422, Some("callbacks")),
@@ -418,27 +401,16 @@ async fn load_accounts(app: &TestApp, first: u32, n: u32, phone: bool, others: &
     for i in first..first + n {
         let mut lines = Vec::new();
         if phone {
-            lines.push(Line {
-                number: format!("+86137{i:08}"),
-                kind: LineKind::Phone,
-                label: None,
-            });
+            lines.push(fixtures::line(&format!("+86137{i:08}"), LineKind::Phone));
         }
         for (k, kind) in others.iter().enumerate() {
-            lines.push(Line {
-                number: format!("{}-{i}-{k}", kind.as_str()),
-                kind: *kind,
-                label: None,
-            });
+            lines.push(fixtures::line(&format!("{}-{i}-{k}", kind.as_str()), *kind));
         }
         let write = AccountWrite {
-            account_no: format!("5{i:07}"),
             name: format!("Customer {i}"),
             language: (i % 2 == 0).then_some(Locale::EnUs),
-            customer_class: CustomerClass::Residential,
-            pin_hash: None,
             lines,
-            bill: None,
+            ..fixtures::account(&format!("5{i:07}"), &[])
         };
         app.state
             .steps
@@ -506,12 +478,9 @@ both!(
 
         let stratified = create(&app, campaign_body("stratified", "sample_survey")).await;
         let path = format!("/api/v1/campaigns/{stratified}/sample");
-        let (status, r) = post(
-            &app,
-            &path,
-            json!({ "size": 10, "stratify_by": "line_kind" }),
-        )
-        .await;
+        let (status, r) = app
+            .api_post(&path, &json!({ "size": 10, "stratify_by": "line_kind" }))
+            .await;
         assert_eq!(status, 200, "{r}");
         assert_eq!(
             (r["population"].as_i64(), r["queued"].as_i64()),
@@ -555,12 +524,9 @@ both!(
         );
 
         // The rest: nobody drawn twice, nobody opted out, nobody without a phone.
-        let (status, r) = post(
-            &app,
-            &path,
-            json!({ "size": 100, "stratify_by": "line_kind" }),
-        )
-        .await;
+        let (status, r) = app
+            .api_post(&path, &json!({ "size": 100, "stratify_by": "line_kind" }))
+            .await;
         assert_eq!(status, 200, "{r}");
         assert_eq!(
             (r["population"].as_i64(), r["queued"].as_i64()),
@@ -569,7 +535,7 @@ both!(
         );
         let all = drawn(&app, stratified).await;
         assert_eq!((all.len(), distinct(&all)), (40, 40));
-        let (status, r) = post(&app, &path, json!({ "size": 5 })).await;
+        let (status, r) = app.api_post(&path, &json!({ "size": 5 })).await;
         assert_eq!(status, 200, "{r}");
         assert_eq!(
             (r["population"].as_i64(), r["queued"].as_i64()),
@@ -579,12 +545,12 @@ both!(
 
         // Without strata: 10 of all 40, independent of the other campaign.
         let plain = create(&app, campaign_body("plain", "sample_survey")).await;
-        let (status, r) = post(
-            &app,
-            &format!("/api/v1/campaigns/{plain}/sample"),
-            json!({ "size": 10 }),
-        )
-        .await;
+        let (status, r) = app
+            .api_post(
+                &format!("/api/v1/campaigns/{plain}/sample"),
+                &json!({ "size": 10 }),
+            )
+            .await;
         assert_eq!(status, 200, "{r}");
         assert_eq!(r["stratified_by"], Value::Null);
         assert_eq!(
@@ -599,41 +565,23 @@ both!(
             (json!({}), "size"),
             (json!({ "size": 5, "stratify_by": "colour" }), "stratify_by"),
         ] {
-            let (status, e) = post(&app, &path, body).await;
+            let (status, e) = app.api_post(&path, &body).await;
             assert_eq!((status, e["field"].as_str()), (422, Some(field)), "{e}");
         }
     }
 );
-
-/// Runs the dialer once and lets the fake carrier finish every call it placed.
-async fn dial(app: &TestApp) -> hotline::callbacks::dialer::Round {
-    let round = app.state.callbacks.round().await.expect("round");
-    app.twilio.wait_idle().await;
-    round
-}
-
-/// Runs the `hotline` binary against the app's database.
-fn hotline(app: &TestApp, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_hotline"))
-        .args(args)
-        .env("HOTLINE_DATABASE_URL", &app.database_url)
-        .env("HOTLINE_LOG", "warn")
-        .env_remove("HOTLINE_CONFIG")
-        .output()
-        .expect("the hotline binary runs")
-}
 
 both!(
     why_a_customer_was_not_called_yet_after_no_answer,
     |app: TestApp| async move {
         let id = create_running(&app, campaign_body("after repairs", "satisfaction")).await;
         app.clock.set_ms(TEN_AM);
-        let (status, r) = post(
-            &app,
-            &format!("/api/v1/campaigns/{id}/callbacks"),
-            json!({ "callbacks": [{ "number": ALICE, "account_no": "20000002" }] }),
-        )
-        .await;
+        let (status, r) = app
+            .api_post(
+                &format!("/api/v1/campaigns/{id}/callbacks"),
+                &json!({ "callbacks": [{ "number": ALICE, "account_no": "20000002" }] }),
+            )
+            .await;
         assert_eq!((status, r["queued"].as_i64()), (200, Some(1)), "{r}");
         let (_, page) = app
             .api_get(&format!("/api/v1/campaigns/{id}/callbacks"))
@@ -688,7 +636,7 @@ both!(
         );
 
         // The same answer, and the ledger, from the command line.
-        let out = hotline(&app, &["callbacks", "why", &cb.to_string()]);
+        let out = run(&app.database_url, &["callbacks", "why", &cb.to_string()]);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
@@ -712,7 +660,7 @@ both!(
                     .starts_with("2026-06-01 10:00:00  retry       no answer (attempt 1 of 3)")),
             "{stdout}"
         );
-        let out = hotline(&app, &["callbacks", "why", "424242"]);
+        let out = run(&app.database_url, &["callbacks", "why", "424242"]);
         assert!(!out.status.success());
         assert!(String::from_utf8_lossy(&out.stderr).contains("there is no callback 424242"));
 
@@ -729,7 +677,10 @@ both!(
         )
         .expect("write csv");
         let path = csv.to_string_lossy().into_owned();
-        let out = hotline(&app, &["campaigns", "import", &id.to_string(), &path]);
+        let out = run(
+            &app.database_url,
+            &["campaigns", "import", &id.to_string(), &path],
+        );
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
@@ -738,7 +689,10 @@ both!(
             stderr.contains("line 4: number: \"not a number\" is not a phone number"),
             "{stderr}"
         );
-        let out = hotline(&app, &["campaigns", "import", &id.to_string(), &path]);
+        let out = run(
+            &app.database_url,
+            &["campaigns", "import", &id.to_string(), &path],
+        );
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             stdout.contains("queued 0 callback(s)") && stdout.contains("3 already owed"),
@@ -797,19 +751,9 @@ async fn answered_directly(app: &TestApp, callback_id: i64, n: usize, answers: &
         .collect();
     store
         .commit_steps(&[StepWrite {
-            call_sid: sid.clone(),
-            seq: 0,
-            new_call: Some(NewCall {
-                direction: "outbound-api".into(),
-                from_number: "+8610000".into(),
-                to_number: "+8613900000000".into(),
-            }),
             node: "survey.q2".into(),
             input: "1".into(),
-            said: String::new(),
-            response: "<Response/>".into(),
-            at: now,
-            effects,
+            ..fixtures::survey_step(&sid, now, effects)
         }])
         .await
         .expect("commit");
@@ -854,7 +798,7 @@ both!(
 
         // Three customers answer real calls: very, basically, and not satisfied.
         let real: Vec<Value> = (0..3).map(|i| json!({ "number": number(i) })).collect();
-        let (status, r) = post(&app, &path, json!({ "callbacks": real })).await;
+        let (status, r) = app.api_post(&path, &json!({ "callbacks": real })).await;
         assert_eq!((status, r["queued"].as_i64()), (200, Some(3)), "{r}");
         for (i, keys) in [("1", "1"), ("2", "1"), ("3", "2")].into_iter().enumerate() {
             app.twilio.on(
@@ -877,7 +821,7 @@ both!(
         // The other 218 are written as the survey writes them: 200 very, 13 basic, 5 not;
         // three of them hung up before "was it fixed?" (partial surveys).
         let rest: Vec<Value> = (3..221).map(|i| json!({ "number": number(i) })).collect();
-        let (status, r) = post(&app, &path, json!({ "callbacks": rest })).await;
+        let (status, r) = app.api_post(&path, &json!({ "callbacks": rest })).await;
         assert_eq!((status, r["queued"].as_i64()), (200, Some(218)), "{r}");
         let store = &app.state.store;
         let cbs = store
@@ -972,7 +916,7 @@ both!(
         assert_eq!(kinds, ["satisfaction:dissatisfied", "fixed:no"], "{f}");
 
         // And the command line says the same.
-        let out = hotline(&app, &["campaigns", "report", &id.to_string()]);
+        let out = run(&app.database_url, &["campaigns", "report", &id.to_string()]);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),

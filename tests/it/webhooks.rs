@@ -6,8 +6,6 @@
 //! deliveries to settle rather than for a particular worker to send them: either may, never
 //! both, because claims are leased.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -22,6 +20,8 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::support::app::{API_TOKEN, Backend, HOUR, START_MS, TestApp, both, both_with};
+use crate::support::fixtures;
 use hotline::clock::{Clock, FakeClock};
 use hotline::config::Config;
 use hotline::http::AppState;
@@ -30,7 +30,6 @@ use hotline::tickets::{Action, Channel, NewTicket, Ticket, TicketKind};
 use hotline::webhooks::sign::{self, DEFAULT_TOLERANCE_SECS};
 use hotline::webhooks::worker::Worker;
 use hotline::webhooks::{Delivery, DeliveryState, NewEndpoint};
-use support::app::{API_TOKEN, Backend, START_MS, TestApp};
 
 // ---------------------------------------------------------------------------------------
 // The receiver.
@@ -163,62 +162,16 @@ impl Receiver {
 // ---------------------------------------------------------------------------------------
 // Helpers.
 
-/// `both!` with a tweaked configuration.
-macro_rules! both_with {
-    ($name:ident, $tweak:expr, $body:expr) => {
-        mod $name {
-            use super::*;
-            #[tokio::test]
-            async fn sqlite() {
-                let app = TestApp::spawn_with(Backend::Sqlite, $tweak)
-                    .await
-                    .expect("sqlite app");
-                ($body)(app).await;
-            }
-            #[tokio::test]
-            async fn postgres() {
-                let Some(app) = TestApp::spawn_with(Backend::Postgres, $tweak).await else {
-                    return;
-                };
-                ($body)(app).await;
-            }
-        }
-    };
-}
-
 const SECOND: i64 = 1000;
-const HOUR: i64 = 3_600_000;
-
-async fn send(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<&Value>,
-) -> (u16, Value) {
-    let mut req = app
-        .http
-        .request(method, format!("{}{path}", app.base))
-        .bearer_auth(API_TOKEN);
-    if let Some(b) = body {
-        req = req.json(b);
-    }
-    let res = req.send().await.expect("request");
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
-async fn api_post(app: &TestApp, path: &str, body: &Value) -> (u16, Value) {
-    send(app, reqwest::Method::POST, path, Some(body)).await
-}
 
 /// Subscribes `url` to `events` through the API; the endpoint's id and secret.
 async fn subscribe(app: &TestApp, url: &str, events: &[&str]) -> (i64, String) {
-    let (status, body) = api_post(
-        app,
-        "/api/v1/webhooks",
-        &json!({ "url": url, "events": events, "description": "test receiver" }),
-    )
-    .await;
+    let (status, body) = app
+        .api_post(
+            "/api/v1/webhooks",
+            &json!({ "url": url, "events": events, "description": "test receiver" }),
+        )
+        .await;
     assert_eq!(status, 201, "{body}");
     let secret = body["secret"]
         .as_str()
@@ -249,19 +202,12 @@ async fn open_fault(st: &AppState, now: i64) -> Ticket {
         .desk
         .open(
             NewTicket {
-                kind: TicketKind::Fault,
-                account_id: Some(acc.id),
-                line_number: Some(line.number),
-                line_kind: Some(line.kind),
-                customer_class: Some(acc.customer_class),
                 channel: Channel::Api,
                 category: Some("no_dial_tone".into()),
                 description: "no dial tone since this morning".into(),
                 callback_number: None,
-                deadline_at: None,
-                recording: None,
                 actor: "api".into(),
-                origin: None,
+                ..fixtures::reported(TicketKind::Fault, &acc, &line)
             },
             now,
         )
@@ -325,17 +271,6 @@ fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .expect("time")
         .to_rfc3339()
-}
-
-/// A fresh database on `backend` (the directory keeps a SQLite file alive).
-async fn fresh_database(backend: Backend) -> Option<(String, Option<tempfile::TempDir>)> {
-    match backend {
-        Backend::Sqlite => {
-            let (url, dir) = support::db::sqlite_url().await;
-            Some((url, Some(dir)))
-        }
-        Backend::Postgres => support::db::pg_url().await.map(|u| (u, None)),
-    }
 }
 
 /// The state of an app over the database at `url`, without a server or background worker:
@@ -568,7 +503,7 @@ both!(
     deliveries_owed_survive_a_restart,
     |app: TestApp| async move {
         // A database of its own, so no background worker ever sees it.
-        let Some((url, _dir)) = fresh_database(app.backend).await else {
+        let Some((url, _dir)) = crate::support::db::fresh(app.backend).await else {
             return;
         };
         let rx = Receiver::start().await;
@@ -803,7 +738,7 @@ both_with!(
         // Re-sent through the API once the receiver is back.
         rx.up().await;
         let retry = format!("/api/v1/webhooks/{endpoint}/deliveries/{delivery}/retry");
-        let (status, body) = api_post(&app, &retry, &json!({})).await;
+        let (status, body) = app.api_post(&retry, &json!({})).await;
         assert_eq!(status, 202, "{body}");
         assert_eq!(body["state"], "pending");
         assert_eq!(body["id"], delivery);
@@ -820,26 +755,26 @@ both_with!(
         ));
 
         // Only a failed delivery can be re-sent; unknown ones are not found.
-        let (status, body) = api_post(&app, &retry, &json!({})).await;
+        let (status, body) = app.api_post(&retry, &json!({})).await;
         assert_eq!(status, 409, "{body}");
         assert!(body["error"].as_str().unwrap_or("").contains("delivered"));
-        let (status, _) = api_post(
-            &app,
-            &format!(
-                "/api/v1/webhooks/{endpoint}/deliveries/{}/retry",
-                delivery + 1000
-            ),
-            &json!({}),
-        )
-        .await;
+        let (status, _) = app
+            .api_post(
+                &format!(
+                    "/api/v1/webhooks/{endpoint}/deliveries/{}/retry",
+                    delivery + 1000
+                ),
+                &json!({}),
+            )
+            .await;
         assert_eq!(status, 404);
         let (other, _) = subscribe(&app, &rx.url(), &["*"]).await;
-        let (status, _) = api_post(
-            &app,
-            &format!("/api/v1/webhooks/{other}/deliveries/{delivery}/retry"),
-            &json!({}),
-        )
-        .await;
+        let (status, _) = app
+            .api_post(
+                &format!("/api/v1/webhooks/{other}/deliveries/{delivery}/retry"),
+                &json!({}),
+            )
+            .await;
         assert_eq!(status, 404, "a delivery of another endpoint");
     }
 );
@@ -905,16 +840,12 @@ both!(the_api_refuses_bad_input, |app: TestApp| async move {
         ),
     ];
     for (body, field) in bad {
-        let (status, err) = api_post(&app, "/api/v1/webhooks", &body).await;
+        let (status, err) = app.api_post("/api/v1/webhooks", &body).await;
         assert_eq!(status, 422, "{body} → {err}");
         assert_eq!(err["field"], field, "{body} → {err}");
         assert!(err["error"].is_string());
     }
-    let (_, err) = api_post(
-        &app,
-        "/api/v1/webhooks",
-        &json!({ "url": "https://example.com/hook", "events": ["ticket.resolved", "ticket.nope"] }),
-    )
+    let (_, err) = app.api_post("/api/v1/webhooks", &json!({ "url": "https://example.com/hook", "events": ["ticket.resolved", "ticket.nope"] }))
     .await;
     let message = err["error"].as_str().unwrap_or("");
     assert!(message.contains("ticket.nope"), "{message}");
@@ -922,12 +853,12 @@ both!(the_api_refuses_bad_input, |app: TestApp| async move {
         assert!(message.contains(&format!("\"ticket.{kind}\"")), "{message}");
     }
     // Not JSON, or unknown fields.
-    let (status, _) = api_post(
-        &app,
-        "/api/v1/webhooks",
-        &json!({ "url": "https://example.com/hook", "events": ["*"], "secret": "mine" }),
-    )
-    .await;
+    let (status, _) = app
+        .api_post(
+            "/api/v1/webhooks",
+            &json!({ "url": "https://example.com/hook", "events": ["*"], "secret": "mine" }),
+        )
+        .await;
     assert_eq!(status, 400);
     let res = app
         .http
@@ -943,12 +874,12 @@ both!(the_api_refuses_bad_input, |app: TestApp| async move {
     assert_eq!(list["webhooks"], json!([]), "nothing was created");
 
     // Unknown ids.
-    let delete = async |path: String| send(&app, reqwest::Method::DELETE, &path, None).await;
+    let delete = async |path: String| app.api_send(reqwest::Method::DELETE, &path, None).await;
     assert_eq!(delete("/api/v1/webhooks/999".into()).await.0, 404);
     assert_eq!(delete("/api/v1/webhooks/abc".into()).await.0, 422);
     assert_eq!(app.api_get("/api/v1/webhooks/999/deliveries").await.0, 404);
     assert_eq!(
-        api_post(&app, "/api/v1/webhooks/999/deliveries/1/retry", &json!({}))
+        app.api_post("/api/v1/webhooks/999/deliveries/1/retry", &json!({}))
             .await
             .0,
         404

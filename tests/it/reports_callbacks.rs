@@ -2,98 +2,35 @@
 //! through the store (or real calls through the fake carrier), figures out as a manager reads
 //! them ("97.3% (215 of 221)", "—").
 
-mod support;
-
-use hotline::callbacks::policy::RetryPolicy;
+use crate::support::app::{Backend, DAY, HOUR, START_MS, TestApp, both, shanghai};
+use crate::support::callbacks::{resolved, running};
+use crate::support::demo::ALICE;
+use crate::support::fixtures;
+use crate::support::reports::rows;
 use hotline::callbacks::repo::{AttemptEnd, CallbackNext};
-use hotline::callbacks::window::CallingWindow;
-use hotline::callbacks::{Campaign, CampaignState, NewCallback, NewCampaign};
-use hotline::calls::step::{Effect, NewCall, StepWrite};
+use hotline::callbacks::{Campaign, NewCallback, NewCampaign};
+use hotline::calls::step::Effect;
 use hotline::clock::Clock;
 use hotline::customers::LineKind;
-use hotline::prompts::Locale;
-use hotline::reports::{self, Period, Report, ReportCtx, ReportFilter, ReportKind};
-use hotline::surveys::script::{Purpose, Script};
+use hotline::reports::{Period, Report, ReportFilter, ReportKind};
+use hotline::surveys::script::Purpose;
 use hotline::telephony::AnsweredBy;
 use hotline::telephony::twilio::fake_api::{Action, Behaviour};
-use hotline::tickets::{Action as TicketAction, Channel, NewTicket, Ticket, TicketKind};
-use support::app::{Backend, START_MS, TestApp, shanghai};
+use hotline::tickets::{Ticket, TicketKind};
 
-const ALICE: &str = "+8613800000002";
-const HOUR: i64 = 3_600_000;
-const DAY: i64 = 24 * HOUR;
 /// The day the tests' figures cover: 2026-06-01 from midnight UTC.
 const FIRST_DAY: Period = Period {
     from: START_MS,
     to: START_MS + DAY,
 };
 
+/// A campaign from `from` that calls as fast as the dialer can.
 fn new_campaign(name: &str, purpose: Purpose, from: &str) -> NewCampaign {
     NewCampaign {
-        name: name.into(),
-        purpose,
-        script: Script::builtin(purpose),
-        window: CallingWindow::default(),
-        retry: RetryPolicy::default(),
         pace_ms: 1,
         from_number: from.into(),
-        starts_at: START_MS,
-        ends_at: None,
-        standing: false,
-        delay_minutes: 0,
-        quiet_days: 0,
+        ..fixtures::campaign(name, purpose)
     }
-}
-
-async fn running(app: &TestApp, c: NewCampaign) -> Campaign {
-    let store = &app.state.store;
-    let c = store.create_campaign(&c, START_MS).await.expect("campaign");
-    store
-        .set_campaign_state(c.id, CampaignState::Running, START_MS)
-        .await
-        .expect("start")
-}
-
-/// A ticket on Alice's account, resolved an hour after it was opened.
-async fn resolved(app: &TestApp, kind: TicketKind, line_kind: LineKind) -> Ticket {
-    let acc = app
-        .state
-        .steps
-        .store
-        .account_by_line(ALICE)
-        .await
-        .expect("store")
-        .expect("Alice");
-    let desk = &app.state.desk;
-    let t = desk
-        .open(
-            NewTicket {
-                kind,
-                account_id: Some(acc.id),
-                line_number: Some(ALICE.into()),
-                line_kind: Some(line_kind),
-                customer_class: Some(acc.customer_class),
-                channel: Channel::Phone,
-                category: None,
-                description: String::new(),
-                callback_number: Some(ALICE.into()),
-                deadline_at: None,
-                recording: None,
-                actor: "caller".into(),
-                origin: None,
-            },
-            app.clock.now_ms(),
-        )
-        .await
-        .expect("open");
-    app.clock.advance_ms(HOUR);
-    let resolve = TicketAction::Resolve {
-        code: "fixed".into(),
-        note: "done".into(),
-    };
-    desk.change(&t.number, &resolve, "tech-7", None)
-        .await
-        .expect("resolve")
 }
 
 /// Queues `n` callbacks in `campaign` (about `ticket`, if any) at `at`; their ids.
@@ -107,15 +44,14 @@ async fn queue(
 ) -> Vec<i64> {
     let callbacks: Vec<NewCallback> = (0..n)
         .map(|i| NewCallback {
-            campaign_id: campaign.id,
             account_id: ticket.and_then(|t| t.account_id),
             ticket_id: ticket.map(|t| t.id),
-            source: format!("test:{tag}:{i}"),
-            to_number: format!("+86139{:08}", i),
-            timezone: "Asia/Shanghai".into(),
-            locale: Locale::EnUs,
-            due_at: at,
-            why: "a test".into(),
+            ..fixtures::callback(
+                campaign.id,
+                format!("test:{tag}:{i}"),
+                format!("+86139{:08}", i),
+                at,
+            )
         })
         .collect();
     app.state
@@ -176,31 +112,18 @@ async fn calls(app: &TestApp, calls: &[Call<'_>], at: i64) {
                 .expect("placed")
         );
         if !c.answers.is_empty() {
-            steps.push(StepWrite {
-                call_sid: sid.clone(),
-                seq: 0,
-                new_call: Some(NewCall {
-                    direction: "outbound-api".into(),
-                    from_number: "+8610000".into(),
-                    to_number: "+8613900000000".into(),
-                }),
-                node: "survey".into(),
-                input: String::new(),
-                said: String::new(),
-                response: "<Response/>".into(),
-                at,
-                effects: c
-                    .answers
-                    .iter()
-                    .map(|(question, answer, score)| Effect::SurveyAnswer {
-                        callback_id: c.callback_id,
-                        attempt_id: attempt.id,
-                        question: question.to_string(),
-                        answer: answer.to_string(),
-                        score: *score,
-                    })
-                    .collect(),
-            });
+            let answers = c
+                .answers
+                .iter()
+                .map(|(question, answer, score)| Effect::SurveyAnswer {
+                    callback_id: c.callback_id,
+                    attempt_id: attempt.id,
+                    question: question.to_string(),
+                    answer: answer.to_string(),
+                    score: *score,
+                })
+                .collect();
+            steps.push(fixtures::survey_step(&sid, at, answers));
         }
         let next = if c.outcome == "answered" {
             CallbackNext::Done {
@@ -233,15 +156,7 @@ async fn calls(app: &TestApp, calls: &[Call<'_>], at: i64) {
 }
 
 async fn report(app: &TestApp, kind: ReportKind, period: Period, filter: &ReportFilter) -> Report {
-    let ctx = ReportCtx {
-        store: app.state.store.as_ref(),
-        period,
-        filter,
-        now: app.clock.now_ms(),
-        tz: chrono_tz::Asia::Shanghai,
-        calendar: app.state.desk.calendar.as_ref(),
-    };
-    reports::build(kind, &ctx).await.expect("report")
+    crate::support::reports::build(app, kind, period, filter, app.clock.now_ms()).await
 }
 
 /// The value of column `col` in the row of table `table` whose first cells read `row`, as
@@ -267,13 +182,6 @@ fn cell(r: &Report, table: &str, row: &[&str], col: &str) -> String {
         })
         .unwrap_or_else(|| panic!("no row {row:?} in {table}:\n{}", r.to_text()));
     found[i].display()
-}
-
-fn rows(r: &Report, table: &str) -> usize {
-    r.tables
-        .iter()
-        .find(|t| t.key == table)
-        .map_or(0, |t| t.rows.len())
 }
 
 both!(
@@ -690,15 +598,8 @@ both!(
             .iter()
             .enumerate()
             .map(|(i, n)| NewCallback {
-                campaign_id: campaign.id,
-                account_id: None,
-                ticket_id: None,
-                source: format!("list:{i}"),
-                to_number: n.to_string(),
                 timezone: "Europe/London".into(),
-                locale: Locale::EnUs,
-                due_at: START_MS,
-                why: "on a list".into(),
+                ..fixtures::callback(campaign.id, format!("list:{i}"), *n, START_MS)
             })
             .collect();
         app.state
