@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::support::app::{Backend, TestApp};
-use crate::support::console::{PASSWORD, add_agent, raise};
+use crate::support::console::{PASSWORD, add_agent, complaint_from, raise};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hotline::agents::Role;
 
@@ -184,41 +184,7 @@ async fn scenario(app: &TestApp, c: &Client) {
     let store = &app.state.store;
     add_agent(app, "sup", Role::Supervisor).await;
     // A customer whose name is markup, and a complaint recorded by phone.
-    let (status, body) = app
-        .api_put(
-            "/api/v1/accounts/50000005",
-            &serde_json::json!({
-                "name": MARKUP_NAME,
-                "lines": [{"number": "+8613800000055", "kind": "phone"}]
-            }),
-        )
-        .await;
-    assert!(status == 200 || status == 201, "{status} {body}");
-    let mut call = app
-        .sim
-        .start_call("+8613800000055", "+8610000")
-        .await
-        .expect("call");
-    call.press("2").await.expect("english");
-    call.press("5").await.expect("complaint");
-    call.record(30).await.expect("message");
-    call.hang_up().await.expect("hang up");
-    let account = store
-        .account_by_no("50000005")
-        .await
-        .expect("read")
-        .expect("account");
-    let esc = store
-        .escalations(&hotline::escalations::EscFilter {
-            account_id: Some(account.id),
-            limit: 5,
-            ..Default::default()
-        })
-        .await
-        .expect("list")
-        .into_iter()
-        .next()
-        .expect("the complaint escalated");
+    let esc = complaint_from(app, MARKUP_NAME).await;
     let other = raise(app, "browser:other", "another complaint").await;
 
     // Not signed in: the console sends the browser to the sign-in page.

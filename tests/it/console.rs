@@ -638,39 +638,7 @@ both!(queue_and_escalation_pages, |app: TestApp| async move {
     add_agent(&app, "amy", Role::Agent).await;
     let store = &app.state.store;
     // A customer whose name is markup: shown as text, never as elements.
-    let (status, body) = app
-        .api_put(
-            "/api/v1/accounts/50000005",
-            &serde_json::json!({
-                "name": "<b>Zhang</b><script>alert(1)</script>",
-                "lines": [{"number": "+8613800000055", "kind": "phone"}]
-            }),
-        )
-        .await;
-    assert!(status == 200 || status == 201, "{status} {body}");
-    let account = store
-        .account_by_no("50000005")
-        .await
-        .expect("read")
-        .expect("account");
-    let mut call = app
-        .sim
-        .start_call("+8613800000055", "+8610000")
-        .await
-        .expect("call");
-    call.press("2").await.expect("english");
-    call.press("5").await.expect("complaint");
-    call.record(30).await.expect("message");
-    call.hang_up().await.expect("hang up");
-    let rows = store
-        .escalations(&hotline::escalations::EscFilter {
-            account_id: Some(account.id),
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .expect("list");
-    let e = rows.first().expect("the complaint escalated");
+    let e = complaint_from(&app, "<b>Zhang</b><script>alert(1)</script>").await;
     let a = sign_in(&app, "amy").await;
     let q = a.get("/console").await;
     assert!(

@@ -1,9 +1,10 @@
 //! Driving the agent console over real HTTP: agents, sign-in, forms with their CSRF token.
 
 use hotline::agents::{Agent, NewAgent, Role};
-use hotline::escalations::{EscalationKind, NewEscalation};
+use hotline::escalations::{EscFilter, Escalation, EscalationKind, NewEscalation};
 
 use super::app::TestApp;
+use super::demo::HOTLINE;
 
 /// Every test agent's password.
 pub const PASSWORD: &str = "correct horse battery";
@@ -47,6 +48,47 @@ pub async fn raise(app: &TestApp, source: &str, summary: &str) -> i64 {
         .expect("raise")
         .expect("new escalation")
         .id
+}
+
+/// A customer named `name` (account 50000005, one phone line) records a complaint by phone,
+/// in English; the escalation it raised.
+pub async fn complaint_from(app: &TestApp, name: &str) -> Escalation {
+    let (status, body) = app
+        .api_put(
+            "/api/v1/accounts/50000005",
+            &serde_json::json!({
+                "name": name,
+                "lines": [{"number": "+8613800000055", "kind": "phone"}]
+            }),
+        )
+        .await;
+    assert!(status == 200 || status == 201, "{status} {body}");
+    let mut call = app
+        .sim
+        .start_call("+8613800000055", HOTLINE)
+        .await
+        .expect("call");
+    call.press("2").await.expect("english");
+    call.press("5").await.expect("complaint");
+    call.record(30).await.expect("message");
+    call.hang_up().await.expect("hang up");
+    let store = &app.state.store;
+    let account = store
+        .account_by_no("50000005")
+        .await
+        .expect("read")
+        .expect("account");
+    store
+        .escalations(&EscFilter {
+            account_id: Some(account.id),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_iter()
+        .next()
+        .expect("the complaint escalated")
 }
 
 pub trait ClockNow {
