@@ -2,9 +2,9 @@
 //! `Backend`, and run on SQLite or PostgreSQL.
 //!
 //! Rules: a statement is one text for both backends (`$n` placeholders work on both); what
-//! differs between them is named once, in `Dialect`, and appended to a statement only from
-//! there, so every statement is made of static text (and, for a list of values, `$n`
-//! placeholders: `Query::placeholders`). Values are bound as `Value`, which keeps
+//! differs between them is named once, in `Dialect` (a clause appended to a statement, or the
+//! few statements whose JSON aggregates differ), so every statement is made of static text
+//! (and, for a list of values, `$n` placeholders: `Query::placeholders`, `Query::tuples`). Values are bound as `Value`, which keeps
 //! a null's type (PostgreSQL types every parameter, and `CAST($1 AS TEXT) IS NULL` filters
 //! rely on it). Rows are read by column name: a statement names (or aliases) every column it
 //! returns; `scalar` reads a statement's only column and refuses a row with more.
@@ -30,18 +30,22 @@ pub struct Dialect {
     /// campaigns): PostgreSQL locks the callbacks only, passing over those another claim
     /// holds, so several instances never claim the same one.
     pub claim_due: &'static str,
+    /// The one-round-trip account and bill lookups, which aggregate rows as JSON.
+    pub lookups: &'static super::customers::Lookups,
 }
 
 pub const SQLITE: Dialect = Dialect {
     lock_rows: "",
     skip_locked: "",
     claim_due: "",
+    lookups: &super::customers::SQLITE,
 };
 
 pub const POSTGRES: Dialect = Dialect {
     lock_rows: " FOR UPDATE",
     skip_locked: " FOR UPDATE SKIP LOCKED",
     claim_due: " FOR UPDATE OF d SKIP LOCKED",
+    lookups: &super::customers::POSTGRES,
 };
 
 /// A backend the shared functions run on: a connection for reads, a transaction for writes.
@@ -210,6 +214,20 @@ impl<'a> Query<'a> {
         self
     }
 
+    /// Appends `n` rows of `width` placeholders each, numbered from `first`:
+    /// `($1, $2), ($3, $4)` for a multi-row `VALUES`.
+    pub fn tuples(mut self, first: usize, n: usize, width: usize) -> Self {
+        let list = (0..n)
+            .map(|r| {
+                let row = (0..width).map(|c| format!("${}", first + r * width + c));
+                format!("({})", row.collect::<Vec<_>>().join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.sql = Cow::Owned(format!("{}{list}", self.sql));
+        self
+    }
+
     /// The sqlx query with every value bound.
     fn sqlx<DB>(self) -> sqlx::query::Query<'static, DB, DB::Arguments>
     where
@@ -310,6 +328,16 @@ impl<T> Column for T where
     T: for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>
 {
 }
+
+/// Reads the named columns of `row` (a `Row`, or a rusqlite row on the direct SQLite path)
+/// into a struct whose fields are named as the columns are; fields that are not columns
+/// follow a `;`.
+macro_rules! fields {
+    ($row:expr, $ty:ident { $($f:ident),* $(,)? $(; $($g:ident: $e:expr),* $(,)?)? }) => {
+        $ty { $($f: $row.get(stringify!($f))?,)* $($($g: $e,)*)? }
+    };
+}
+pub(super) use fields;
 
 /// A row of either backend, read by column name.
 pub enum Row {
@@ -429,5 +457,7 @@ mod tests {
         let q = q.placeholders(5, 1);
         assert_eq!(q.sql, "IN ($2, $3, $4) AND n = $5");
         assert_eq!(super::query("IN (").placeholders(2, 0).sql, "IN (");
+        let q = super::query("VALUES ").tuples(1, 2, 3);
+        assert_eq!(q.sql, "VALUES ($1, $2, $3), ($4, $5, $6)");
     }
 }

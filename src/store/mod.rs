@@ -5,20 +5,22 @@
 //! repository traits (`crate::repo::Store` and the traits it sums) and pass the same
 //! conformance tests. A trait's functions are written once, over `db::Backend` (one SQL text,
 //! binds of typed values, rows read by column name, the dialects' differences in
-//! `db::Dialect`); the step batch and the direct SQLite path are written per backend for
-//! speed. Times are epoch milliseconds in `BIGINT` columns on both backends, so comparisons
+//! `db::Dialect`); only the step batch's writers are written per backend, for speed (sharing
+//! their plan, `batch`), and SQLite reads accounts and bills on its direct path. Times are epoch milliseconds in `BIGINT` columns on both backends, so comparisons
 //! sort correctly and tests can fake the clock.
 //! A batch of call steps and status reports (from `crate::calls::writer`) is one
 //! transaction.
 
 mod agents;
+mod batch;
 mod callbacks;
+mod calls;
+mod customers;
 mod db;
 mod guesses;
 mod postgres;
 mod reports_tickets;
 mod rollups;
-mod rows;
 mod sqlite;
 mod sqlite_direct;
 #[cfg(feature = "testing")]

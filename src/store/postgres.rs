@@ -11,13 +11,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgPool, PgPoolOptions};
 
+use super::customers::{self, By};
 use super::db::{self, Backend, Dialect, Pooled, Tx};
-use super::rows::{self, AccountRow, By, CallRow, LineRow, StepRow, sql};
 use super::{
     AccountPage, BillStore, CallStore, CustomerStore, NewCall, Result, StatusEvent, StepOutcome,
-    StepWrite, Store, StoreError,
+    StepWrite, Store, batch, calls,
 };
 use crate::billing::Bill;
 use crate::calls::CallRecord;
@@ -126,31 +126,6 @@ impl Backend for PgStore {
     }
 }
 
-/// Account lookups with the lines aggregated as JSON, so an account is one round trip.
-const ACCOUNT_SQL: rows::AccountSql = rows::account_sql!(
-    "coalesce(json_agg(json_build_array(l2.number, l2.kind, l2.label)), '[]')::text"
-);
-
-/// The bill with its charges aggregated as JSON: one round trip.
-const BILL_WITH_CHARGES: &str = "SELECT b.currency, b.amount_due, b.due_date, b.balance, \
-     b.last_payment_amount, b.last_payment_date, \
-     (SELECT coalesce(json_agg(json_build_array(c.category, c.description, c.amount)), '[]')::text FROM bill_charges c WHERE c.account_id = b.account_id) \
-     FROM bills b WHERE b.account_id = $1";
-
-/// The account found by `by`, with its lines.
-async fn fetch_account(conn: &mut PgConnection, by: By<'_>) -> Result<Option<Account>> {
-    let query = sqlx::query_as::<_, rows::AccountJsonRow>(by.sql(&ACCOUNT_SQL));
-    let query = match by {
-        By::Id(id) => query.bind(id),
-        By::No(key) | By::Line(key) => query.bind(key),
-    };
-    query
-        .fetch_optional(&mut *conn)
-        .await?
-        .map(rows::account_json)
-        .transpose()
-}
-
 /// Creates the calls absent so far: `$1..$5` sid, direction, from, to, started at.
 const INSERT_CALLS: &str = "INSERT INTO calls (call_sid, direction, from_number, to_number, \
      status, started_at, updated_at) \
@@ -239,146 +214,30 @@ impl Store for PgStore {
 #[async_trait]
 impl CustomerStore for PgStore {
     async fn account_by_line(&self, number: &str) -> Result<Option<Account>> {
-        fetch_account(&mut *self.pool.acquire().await?, By::Line(number)).await
+        customers::fetch_account::<Self>(&mut self.read().await?, By::Line(number)).await
     }
 
     async fn account_by_no(&self, account_no: &str) -> Result<Option<Account>> {
-        fetch_account(&mut *self.pool.acquire().await?, By::No(account_no)).await
+        customers::fetch_account::<Self>(&mut self.read().await?, By::No(account_no)).await
     }
 
     async fn account(&self, id: i64) -> Result<Option<Account>> {
-        fetch_account(&mut *self.pool.acquire().await?, By::Id(id)).await
+        customers::fetch_account::<Self>(&mut self.read().await?, By::Id(id)).await
     }
 
     async fn list_accounts(&self, after: Option<i64>, limit: i64) -> Result<AccountPage> {
-        let limit = limit.max(0);
-        let mut conn = self.pool.acquire().await?;
-        // One row beyond the limit tells whether a further page exists.
-        let mut page = sqlx::query_as::<_, AccountRow>(sql::ACCOUNTS_AFTER)
-            .bind(after.unwrap_or(i64::MIN))
-            .bind(limit.saturating_add(1))
-            .fetch_all(&mut *conn)
-            .await?;
-        let more = i64::try_from(page.len()).unwrap_or(i64::MAX) > limit;
-        page.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        let (Some(first), Some(last)) = (page.first().map(|r| r.0), page.last().map(|r| r.0))
-        else {
-            return Ok(AccountPage {
-                accounts: Vec::new(),
-                next_after: None,
-            });
-        };
-        // The page holds every account with an id in [first, last] (as of its snapshot),
-        // so one range query finds their lines; lines of an account created in between
-        // are ignored by `rows::accounts`.
-        let lines = sqlx::query_as::<_, LineRow>(sql::LINES_OF_RANGE)
-            .bind(first)
-            .bind(last)
-            .fetch_all(&mut *conn)
-            .await?;
-        Ok(AccountPage {
-            accounts: rows::accounts(page, lines)?,
-            next_after: more.then_some(last),
-        })
+        customers::list_accounts(self, after, limit).await
     }
 
     async fn put_account(&self, write: &AccountWrite, now: i64) -> Result<Account> {
-        if let Some(n) = rows::duplicate_line(&write.lines) {
-            return Err(StoreError::Conflict(format!("line {n} is listed twice")));
-        }
-        let mut tx = self.pool.begin().await?;
-        let id: i64 = sqlx::query_scalar(sql::UPSERT_ACCOUNT)
-            .bind(&write.account_no)
-            .bind(&write.name)
-            .bind(write.language.map(|l| l.tag()))
-            .bind(write.customer_class.as_str())
-            .bind(write.pin_hash.clone().flatten())
-            .bind(now)
-            .bind(write.pin_hash.is_some())
-            .fetch_one(&mut *tx)
-            .await?;
-        sqlx::query(sql::DELETE_LINES)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        for line in &write.lines {
-            // ON CONFLICT rather than catching the unique violation: an error would abort
-            // the transaction before the owner could be looked up.
-            let inserted = sqlx::query(sql::INSERT_LINE)
-                .bind(id)
-                .bind(&line.number)
-                .bind(line.kind.as_str())
-                .bind(&line.label)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if inserted == 0 {
-                // Returning drops `tx`, which rolls back: the account is left as it was.
-                let owner: Option<String> = sqlx::query_scalar(sql::LINE_OWNER)
-                    .bind(&line.number)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                return Err(rows::line_conflict(&line.number, owner));
-            }
-        }
-        if let Some(bill) = &write.bill {
-            sqlx::query(sql::UPSERT_BILL)
-                .bind(id)
-                .bind(&bill.currency)
-                .bind(bill.amount_due)
-                .bind(rows::format_date(bill.due_date))
-                .bind(bill.balance)
-                .bind(bill.last_payment.as_ref().map(|p| p.amount))
-                .bind(
-                    bill.last_payment
-                        .as_ref()
-                        .map(|p| rows::format_date(p.date)),
-                )
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(sql::DELETE_CHARGES)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            if !bill.charges.is_empty() {
-                sqlx::query(
-                    "INSERT INTO bill_charges (account_id, category, description, amount) \
-                     SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::int8[])",
-                )
-                .bind(id)
-                .bind(
-                    bill.charges
-                        .iter()
-                        .map(|c| c.category.as_str())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(
-                    bill.charges
-                        .iter()
-                        .map(|c| c.description.as_str())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(bill.charges.iter().map(|c| c.amount).collect::<Vec<_>>())
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        let account = fetch_account(&mut tx, By::Id(id)).await?;
-        tx.commit().await?;
-        account.ok_or_else(|| StoreError::Corrupt(format!("account {id} vanished while written")))
+        customers::put_account(self, write, now).await
     }
 }
 
 #[async_trait]
 impl BillStore for PgStore {
     async fn bill(&self, account_id: i64) -> Result<Option<Bill>> {
-        sqlx::query_as::<_, rows::BillJsonRow>(BILL_WITH_CHARGES)
-            .bind(account_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(rows::bill_json)
-            .transpose()
+        customers::bill(self, account_id).await
     }
 }
 
@@ -395,7 +254,7 @@ impl CallStore for PgStore {
         }
         let mut tx = self.pool.begin().await?;
 
-        let sids = rows::call_sids(steps);
+        let sids = batch::call_sids(steps);
         let mut existing = HashSet::new();
         for part in chunks(&sids, |sid| text_bytes(sid)) {
             let found: Vec<String> =
@@ -405,10 +264,10 @@ impl CallStore for PgStore {
                     .await?;
             existing.extend(found);
         }
-        let plan = rows::StepPlan::new(steps, &existing);
+        let plan = batch::StepPlan::new(steps, &existing);
 
-        let calls: Vec<_> = (plan.new_calls.iter())
-            .filter_map(|&i| rows::new_call(steps, i))
+        let created: Vec<_> = (plan.new_calls.iter())
+            .filter_map(|&i| batch::new_call(steps, i))
             .collect();
         let call_bytes = |(sid, call, _): &(&str, &NewCall, i64)| {
             text_bytes(sid)
@@ -417,14 +276,14 @@ impl CallStore for PgStore {
                 + text_bytes(&call.to_number)
                 + INT_BYTES
         };
-        for part in chunks(&calls, call_bytes) {
+        for part in chunks(&created, call_bytes) {
             sqlx::query(INSERT_CALLS)
                 .bind(column(part, |c| c.0))
                 .bind(column(part, |c| c.1.direction.as_str()))
                 .bind(column(part, |c| c.1.from_number.as_str()))
                 .bind(column(part, |c| c.1.to_number.as_str()))
                 .bind(column(part, |c| c.2))
-                .bind(rows::STARTED_STATUS)
+                .bind(calls::STARTED_STATUS)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -468,11 +327,11 @@ impl CallStore for PgStore {
         }
 
         let (outcomes, recorded) = plan.finish(steps, &inserted, &stored)?;
-        let mut effects = rows::effects(steps, &recorded);
+        let mut effects = batch::effects(steps, &recorded);
         // Sorted, so that concurrent batches tend to lock shared calls in the same order;
         // a deadlock that happens anyway is detected by the server and fails one batch.
         effects.calls.sort_by(|a, b| a.call_sid.cmp(b.call_sid));
-        let update_bytes = |c: &rows::CallUpdate<'_>| {
+        let update_bytes = |c: &batch::CallUpdate<'_>| {
             text_bytes(c.call_sid) + text_bytes(c.locale.unwrap_or_default()) + 2 * INT_BYTES
         };
         for part in chunks(&effects.calls, update_bytes) {
@@ -489,83 +348,19 @@ impl CallStore for PgStore {
             super::callbacks::apply_survey_effect(&mut tx, e, *at).await?;
         }
         for ev in statuses {
-            apply_status(&mut tx, ev).await?;
+            calls::apply_status(&mut tx, Self::DIALECT, ev).await?;
         }
         tx.commit().await?;
         Ok(outcomes)
     }
 
     async fn step_response(&self, call_sid: &str, seq: i32) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar(sql::STEP_RESPONSE)
-            .bind(call_sid)
-            .bind(seq)
-            .fetch_optional(&self.pool)
-            .await?)
+        calls::step_response(self, call_sid, seq).await
     }
 
     async fn call(&self, call_sid: &str) -> Result<Option<CallRecord>> {
-        let mut conn = self.pool.acquire().await?;
-        let Some(row) = sqlx::query_as::<_, CallRow>(sql::CALL)
-            .bind(call_sid)
-            .fetch_optional(&mut *conn)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let steps = sqlx::query_as::<_, StepRow>(sql::STEPS_OF_CALL)
-            .bind(call_sid)
-            .fetch_all(&mut *conn)
-            .await?;
-        Ok(Some(rows::call(row, steps)))
+        calls::call(self, call_sid).await
     }
-}
-
-/// Records one status report inside the batch's transaction; a final status is never
-/// replaced, and a duplicate report is stored once.
-async fn apply_status(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    ev: &StatusEvent,
-) -> Result<()> {
-    let (ended_at, duration) = if ev.is_final {
-        (Some(ev.at), ev.duration_secs)
-    } else {
-        (None, None)
-    };
-    sqlx::query(sql::INSERT_CALL)
-        .bind(&ev.call_sid)
-        .bind(&ev.new_call.direction)
-        .bind(&ev.new_call.from_number)
-        .bind(&ev.new_call.to_number)
-        .bind(&ev.status)
-        .bind(ev.at)
-        .bind(ended_at)
-        .bind(duration)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query(sql::INSERT_EVENT)
-        .bind(&ev.call_sid)
-        .bind(&ev.status)
-        .bind(ev.sequence)
-        .bind(ev.at)
-        .execute(&mut **tx)
-        .await?;
-    // The row lock orders concurrent reports for the call until commit.
-    let current: String =
-        sqlx::query_scalar("SELECT status FROM calls WHERE call_sid = $1 FOR UPDATE")
-            .bind(&ev.call_sid)
-            .fetch_one(&mut **tx)
-            .await?;
-    if rows::status_advances(&current, &ev.status, ev.is_final) {
-        sqlx::query(sql::UPDATE_STATUS)
-            .bind(&ev.call_sid)
-            .bind(&ev.status)
-            .bind(ev.at)
-            .bind(ev.is_final)
-            .bind(ev.duration_secs)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -9,8 +9,8 @@
 //! - Call figures read the outcome columns the step writer keeps on `calls` (see
 //!   `Milestone`), never `call_steps`; a call counts in the interval its start falls in.
 
+use super::batch::MilestoneWrite;
 use super::db::{AsConn, Backend, Row, query};
-use super::rows::MilestoneWrite;
 use super::{AtRisk, Milestone, Result, TicketReportStore, TicketScope};
 
 /// The statements, the same text on both backends.

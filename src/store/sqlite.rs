@@ -16,16 +16,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use super::customers::{self, By};
 use super::db::{self, Backend, Dialect, Pooled, Tx};
-use super::rows::{self, AccountRow, By, CallRow, LineRow, StepRow, sql};
 use super::sqlite_direct::Direct;
 use super::{
     AccountPage, BillStore, CallStore, CustomerStore, Result, StatusEvent, StepOutcome, StepWrite,
-    Store, StoreError,
+    Store, StoreError, batch, calls,
 };
 use crate::billing::Bill;
 use crate::calls::CallRecord;
@@ -209,30 +208,6 @@ fn json(rows: &impl serde::Serialize) -> Result<String> {
     serde_json::to_string(rows).map_err(|e| StoreError::Corrupt(format!("batch to JSON: {e}")))
 }
 
-/// Account lookups with the lines aggregated as JSON, so an account is one round trip.
-pub(super) const ACCOUNT_SQL: rows::AccountSql =
-    rows::account_sql!("json_group_array(json_array(l2.number, l2.kind, l2.label))");
-
-/// The bill with its charges aggregated as JSON: one round trip.
-pub(super) const BILL_WITH_CHARGES: &str = "SELECT b.currency, b.amount_due, b.due_date, b.balance, \
-     b.last_payment_amount, b.last_payment_date, \
-     (SELECT json_group_array(json_array(c.category, c.description, c.amount)) FROM bill_charges c WHERE c.account_id = b.account_id) \
-     FROM bills b WHERE b.account_id = $1";
-
-/// The account found by `by`, with its lines.
-async fn fetch_account(conn: &mut SqliteConnection, by: By<'_>) -> Result<Option<Account>> {
-    let query = sqlx::query_as::<_, rows::AccountJsonRow>(by.sql(&ACCOUNT_SQL));
-    let query = match by {
-        By::Id(id) => query.bind(id),
-        By::No(key) | By::Line(key) => query.bind(key),
-    };
-    query
-        .fetch_optional(&mut *conn)
-        .await?
-        .map(rows::account_json)
-        .transpose()
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn migrate(&self) -> Result<()> {
@@ -261,106 +236,11 @@ impl CustomerStore for SqliteStore {
     }
 
     async fn list_accounts(&self, after: Option<i64>, limit: i64) -> Result<AccountPage> {
-        let limit = limit.max(0);
-        let mut conn = self.read.acquire().await?;
-        // One row beyond the limit tells whether a further page exists.
-        let mut page = sqlx::query_as::<_, AccountRow>(sql::ACCOUNTS_AFTER)
-            .bind(after.unwrap_or(i64::MIN))
-            .bind(limit.saturating_add(1))
-            .fetch_all(&mut *conn)
-            .await?;
-        let more = i64::try_from(page.len()).unwrap_or(i64::MAX) > limit;
-        page.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        let (Some(first), Some(last)) = (page.first().map(|r| r.0), page.last().map(|r| r.0))
-        else {
-            return Ok(AccountPage {
-                accounts: Vec::new(),
-                next_after: None,
-            });
-        };
-        // The page holds every account with an id in [first, last], so one range query
-        // finds exactly their lines.
-        let lines = sqlx::query_as::<_, LineRow>(sql::LINES_OF_RANGE)
-            .bind(first)
-            .bind(last)
-            .fetch_all(&mut *conn)
-            .await?;
-        Ok(AccountPage {
-            accounts: rows::accounts(page, lines)?,
-            next_after: more.then_some(last),
-        })
+        customers::list_accounts(self, after, limit).await
     }
 
     async fn put_account(&self, write: &AccountWrite, now: i64) -> Result<Account> {
-        if let Some(n) = rows::duplicate_line(&write.lines) {
-            return Err(StoreError::Conflict(format!("line {n} is listed twice")));
-        }
-        let mut tx = self.begin_write().await?;
-        let id: i64 = sqlx::query_scalar(sql::UPSERT_ACCOUNT)
-            .bind(&write.account_no)
-            .bind(&write.name)
-            .bind(write.language.map(|l| l.tag()))
-            .bind(write.customer_class.as_str())
-            .bind(write.pin_hash.clone().flatten())
-            .bind(now)
-            .bind(write.pin_hash.is_some())
-            .fetch_one(&mut *tx)
-            .await?;
-        sqlx::query(sql::DELETE_LINES)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        for line in &write.lines {
-            let inserted = sqlx::query(sql::INSERT_LINE)
-                .bind(id)
-                .bind(&line.number)
-                .bind(line.kind.as_str())
-                .bind(&line.label)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if inserted == 0 {
-                // Returning drops `tx`, which rolls back: the account is left as it was.
-                let owner: Option<String> = sqlx::query_scalar(sql::LINE_OWNER)
-                    .bind(&line.number)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                return Err(rows::line_conflict(&line.number, owner));
-            }
-        }
-        if let Some(bill) = &write.bill {
-            sqlx::query(sql::UPSERT_BILL)
-                .bind(id)
-                .bind(&bill.currency)
-                .bind(bill.amount_due)
-                .bind(rows::format_date(bill.due_date))
-                .bind(bill.balance)
-                .bind(bill.last_payment.as_ref().map(|p| p.amount))
-                .bind(
-                    bill.last_payment
-                        .as_ref()
-                        .map(|p| rows::format_date(p.date)),
-                )
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(sql::DELETE_CHARGES)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            for c in &bill.charges {
-                sqlx::query(sql::INSERT_CHARGE)
-                    .bind(id)
-                    .bind(&c.category)
-                    .bind(&c.description)
-                    .bind(c.amount)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        let account = fetch_account(&mut tx, By::Id(id)).await?;
-        tx.commit().await?;
-        account.ok_or_else(|| StoreError::Corrupt(format!("account {id} vanished while written")))
+        customers::put_account(self, write, now).await
     }
 }
 
@@ -384,7 +264,7 @@ impl CallStore for SqliteStore {
         // Batches touching callbacks and escalations (survey calls: a few a minute at most)
         // stay on sqlx, whose statements for those are shared with PostgreSQL; the rest, the
         // calls' own records, go to the direct writer.
-        let survey = (steps.iter()).any(|s| s.effects.iter().any(rows::is_survey_effect));
+        let survey = (steps.iter()).any(|s| s.effects.iter().any(batch::is_survey_effect));
         if !survey && self.writer == super::SqliteWriter::Direct {
             return self.direct.commit(steps, statuses).await;
         }
@@ -392,7 +272,7 @@ impl CallStore for SqliteStore {
         // Each statement below handles the whole batch (rows passed as one JSON array), so a
         // batch costs a handful of statements however many steps it carries.
         let mut tx = self.begin_write().await?;
-        let sids = rows::call_sids(steps);
+        let sids = batch::call_sids(steps);
         let existing: HashSet<String> = if sids.is_empty() {
             HashSet::new()
         } else {
@@ -403,16 +283,16 @@ impl CallStore for SqliteStore {
                 .into_iter()
                 .collect()
         };
-        let plan = rows::StepPlan::new(steps, &existing);
+        let plan = batch::StepPlan::new(steps, &existing);
 
-        let calls: Vec<_> = (plan.new_calls.iter())
-            .filter_map(|&i| rows::new_call(steps, i))
+        let created: Vec<_> = (plan.new_calls.iter())
+            .filter_map(|&i| batch::new_call(steps, i))
             .map(|(sid, c, at)| (sid, &c.direction, &c.from_number, &c.to_number, at))
             .collect();
-        if !calls.is_empty() {
+        if !created.is_empty() {
             sqlx::query(INSERT_CALLS)
-                .bind(json(&calls)?)
-                .bind(rows::STARTED_STATUS)
+                .bind(json(&created)?)
+                .bind(calls::STARTED_STATUS)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -459,7 +339,7 @@ impl CallStore for SqliteStore {
         };
 
         let (outcomes, recorded) = plan.finish(steps, &inserted, &stored)?;
-        let effects = rows::effects(steps, &recorded);
+        let effects = batch::effects(steps, &recorded);
         if !effects.calls.is_empty() {
             let updates: Vec<_> = (effects.calls.iter())
                 .map(|c| (c.call_sid, c.account_id, c.locale, c.at))
@@ -474,81 +354,19 @@ impl CallStore for SqliteStore {
             super::callbacks::apply_survey_effect(&mut tx, e, *at).await?;
         }
         for ev in statuses {
-            apply_status(&mut tx, ev).await?;
+            calls::apply_status(&mut tx, Self::DIALECT, ev).await?;
         }
         tx.commit().await?;
         Ok(outcomes)
     }
 
     async fn step_response(&self, call_sid: &str, seq: i32) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar(sql::STEP_RESPONSE)
-            .bind(call_sid)
-            .bind(seq)
-            .fetch_optional(&self.read)
-            .await?)
+        calls::step_response(self, call_sid, seq).await
     }
 
     async fn call(&self, call_sid: &str) -> Result<Option<CallRecord>> {
-        let mut conn = self.read.acquire().await?;
-        let Some(row) = sqlx::query_as::<_, CallRow>(sql::CALL)
-            .bind(call_sid)
-            .fetch_optional(&mut *conn)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let steps = sqlx::query_as::<_, StepRow>(sql::STEPS_OF_CALL)
-            .bind(call_sid)
-            .fetch_all(&mut *conn)
-            .await?;
-        Ok(Some(rows::call(row, steps)))
+        calls::call(self, call_sid).await
     }
-}
-
-/// Records one status report inside the batch's transaction; a final status is never
-/// replaced, and a duplicate report is stored once.
-async fn apply_status(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    ev: &StatusEvent,
-) -> Result<()> {
-    let (ended_at, duration) = if ev.is_final {
-        (Some(ev.at), ev.duration_secs)
-    } else {
-        (None, None)
-    };
-    sqlx::query(sql::INSERT_CALL)
-        .bind(&ev.call_sid)
-        .bind(&ev.new_call.direction)
-        .bind(&ev.new_call.from_number)
-        .bind(&ev.new_call.to_number)
-        .bind(&ev.status)
-        .bind(ev.at)
-        .bind(ended_at)
-        .bind(duration)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query(sql::INSERT_EVENT)
-        .bind(&ev.call_sid)
-        .bind(&ev.status)
-        .bind(ev.sequence)
-        .bind(ev.at)
-        .execute(&mut **tx)
-        .await?;
-    let current: String = sqlx::query_scalar(sql::CALL_STATUS)
-        .bind(&ev.call_sid)
-        .fetch_one(&mut **tx)
-        .await?;
-    if rows::status_advances(&current, &ev.status, ev.is_final) {
-        sqlx::query(sql::UPDATE_STATUS)
-            .bind(&ev.call_sid)
-            .bind(&ev.status)
-            .bind(ev.at)
-            .bind(ev.is_final)
-            .bind(ev.duration_secs)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -23,10 +23,10 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, Row, ToSql, TransactionBehavior};
 use tokio::sync::oneshot;
 
+use super::calls::{self, sql};
+use super::customers::{self, By, account_fields, bill_fields};
 use super::reports_tickets::milestone_sql;
-use super::rows::{self, By, sql};
-use super::sqlite::{ACCOUNT_SQL, BILL_WITH_CHARGES};
-use super::{Result, SqliteSynchronous, StatusEvent, StepOutcome, StepWrite, StoreError};
+use super::{Result, SqliteSynchronous, StatusEvent, StepOutcome, StepWrite, StoreError, batch};
 use crate::billing::Bill;
 use crate::customers::Account;
 
@@ -160,13 +160,20 @@ impl Direct {
             By::Id(id) => id,
             By::No(key) | By::Line(key) => key,
         };
-        let row = self.read(|c| first(c, by.sql(&ACCOUNT_SQL), &[key], |r| r.try_into()))?;
-        row.map(rows::account_json).transpose()
+        let lookups = &customers::SQLITE;
+        let row = self.read(|c| {
+            first(c, by.sql(lookups), &[key], |r| {
+                Ok((account_fields!(r), r.get::<_, String>("lines")?))
+            })
+        })?;
+        row.map(|(a, lines)| customers::account_with_json_lines(a, &lines))
+            .transpose()
     }
 
     pub fn bill(&self, account_id: i64) -> Result<Option<Bill>> {
-        let row = self.read(|c| first(c, BILL_WITH_CHARGES, &[&account_id], |r| r.try_into()))?;
-        row.map(rows::bill_json).transpose()
+        let sql = customers::SQLITE.bill;
+        let row = self.read(|c| first(c, sql, &[&account_id], |r| Ok(bill_fields!(r))))?;
+        row.map(customers::bill_from).transpose()
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
@@ -249,15 +256,15 @@ fn commit(
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     // Steps are stored under their call's id.
     let mut ids: HashMap<&str, i64> = HashMap::new();
-    for sid in rows::call_sids(steps) {
+    for sid in batch::call_sids(steps) {
         if let Some(id) = first(&tx, CALL_ID, &[&sid], |r| r.get(0))? {
             ids.insert(sid, id);
         }
     }
     let existing: HashSet<String> = ids.keys().map(|sid| sid.to_string()).collect();
-    let plan = rows::StepPlan::new(steps, &existing);
+    let plan = batch::StepPlan::new(steps, &existing);
 
-    for (sid, c, at) in (plan.new_calls.iter()).filter_map(|&i| rows::new_call(steps, i)) {
+    for (sid, c, at) in (plan.new_calls.iter()).filter_map(|&i| batch::new_call(steps, i)) {
         let none: Option<i64> = None;
         let created = execute(
             &tx,
@@ -267,7 +274,7 @@ fn commit(
                 &c.direction,
                 &c.from_number,
                 &c.to_number,
-                &rows::STARTED_STATUS,
+                &calls::STARTED_STATUS,
                 &at,
                 &none,
                 &none,
@@ -309,7 +316,7 @@ fn commit(
     }
 
     let (outcomes, recorded) = plan.finish(steps, &inserted, &stored)?;
-    let effects = rows::effects(steps, &recorded);
+    let effects = batch::effects(steps, &recorded);
     if !effects.surveys.is_empty() {
         // `CallStore::commit` sends such batches down the sqlx path; reaching here is a bug, and
         // dropping `tx` rolls the batch back rather than lose the effects.
@@ -334,7 +341,7 @@ fn commit(
     Ok(outcomes)
 }
 
-/// See `sqlite::apply_status`.
+/// See `calls::apply_status`.
 fn apply_status(conn: &Connection, ev: &StatusEvent) -> Result<()> {
     let (ended_at, duration) = if ev.is_final {
         (Some(ev.at), ev.duration_secs)
@@ -365,7 +372,7 @@ fn apply_status(conn: &Connection, ev: &StatusEvent) -> Result<()> {
     let current = current.ok_or_else(|| {
         StoreError::Corrupt(format!("call {} vanished while written", ev.call_sid))
     })?;
-    if rows::status_advances(&current, &ev.status, ev.is_final) {
+    if calls::status_advances(&current, &ev.status, ev.is_final) {
         execute(
             conn,
             sql::UPDATE_STATUS,
