@@ -2,8 +2,14 @@
 //!
 //! Rules:
 //! - A date is a working day unless it is a listed `holiday`; a Saturday or Sunday is a day off
-//!   unless it is a listed `workday` (调休, an adjusted working day). Dates not listed follow
-//!   the weekday rule, so a year without data (not yet announced) still gets an answer.
+//!   unless it is a listed `workday` (调休, an adjusted working day).
+//! - The calendar covers whole years: from 1 January of the first year it lists a date in to
+//!   31 December of the last. A date outside follows the fallback: Monday to Friday, less
+//!   mainland China's statutory holidays computed from their fixed and lunar dates
+//!   (`statutory_holidays`), with a weekday off in lieu of one that falls on a weekend. The
+//!   State Council's real schedule moves days around (调休) in ways no rule predicts, so an
+//!   answer from the fallback is an estimate: `covers` tells which are not, and
+//!   `coverage_gap` warns while the coming `COVERAGE_AHEAD_DAYS` are not all covered.
 //! - The calendar is a CSV `date,kind,name` (see `data/cn-calendar-2024-2026.csv`); the
 //!   built-in one is embedded at compile time and a test proves it parses. An operator's file
 //!   replaces it whole. A bad line is refused with its line number and what is wrong: a bad
@@ -18,7 +24,7 @@ use std::ops::RangeInclusive;
 use std::path::Path;
 use std::sync::LazyLock;
 
-use chrono::{Datelike, NaiveDate, Weekday};
+use chrono::{Datelike, Days, NaiveDate, Weekday};
 
 /// How far ahead a working day is looked for before the calendar is deemed broken.
 pub const MAX_SEARCH_DAYS: u32 = 366 * 2;
@@ -34,11 +40,47 @@ static BUILTIN: LazyLock<Calendar> = LazyLock::new(|| {
     })
 });
 
-/// Holidays and adjusted working days; everything else follows the weekday rule.
+/// How far ahead the calendar should cover: the longest promise (15 working days) with room
+/// to install next year's schedule when it is published.
+pub const COVERAGE_AHEAD_DAYS: u64 = 60;
+
+/// Holidays and adjusted working days of the covered years; other dates follow `Fallback`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Calendar {
     holidays: BTreeSet<NaiveDate>,
     workdays: BTreeSet<NaiveDate>,
+    fallback: Fallback,
+}
+
+/// The rule for dates the calendar does not cover.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Fallback {
+    /// Monday to Friday.
+    #[default]
+    Weekdays,
+    /// Monday to Friday less mainland China's statutory holidays (`statutory_holidays`).
+    ChinaStatutory,
+}
+
+/// The calendar does not cover all of the coming `COVERAGE_AHEAD_DAYS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CoverageGap {
+    /// The last covered date; `None` for a calendar that lists nothing.
+    pub covered_until: Option<NaiveDate>,
+}
+
+impl std::fmt::Display for CoverageGap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.covered_until {
+            Some(d) => write!(f, "the working-day calendar ends on {d}"),
+            None => write!(f, "the working-day calendar lists no dates"),
+        }?;
+        write!(
+            f,
+            ": deadlines and calling days after that are estimated from weekends and the \
+             statutory holidays; install the official schedule (README, \"Working days\")"
+        )
+    }
 }
 
 /// Why a calendar could not be loaded.
@@ -78,12 +120,13 @@ pub enum LineProblem {
 }
 
 impl Calendar {
-    /// The built-in calendar (mainland China 2024–2026), parsed once.
+    /// The built-in calendar (mainland China 2024–2026, then the statutory fallback), parsed
+    /// once.
     pub fn builtin() -> &'static Calendar {
         &BUILTIN
     }
 
-    /// No holidays, no adjusted days: Monday to Friday.
+    /// No holidays, no adjusted days, no fallback holidays: Monday to Friday, always.
     pub fn weekdays_only() -> Calendar {
         Calendar::default()
     }
@@ -101,7 +144,8 @@ impl Calendar {
     }
 
     /// Parses `date,kind,name` rows under a header; blank lines and `#` comments are skipped,
-    /// the `name` column is optional and extra columns are ignored.
+    /// the `name` column is optional and extra columns are ignored. Dates outside the years
+    /// listed follow China's statutory fallback.
     pub fn from_csv(text: &str) -> Result<Calendar, CalendarError> {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
@@ -122,7 +166,10 @@ impl Calendar {
         };
 
         let mut seen: BTreeMap<NaiveDate, u64> = BTreeMap::new();
-        let mut cal = Calendar::default();
+        let mut cal = Calendar {
+            fallback: Fallback::ChinaStatutory,
+            ..Calendar::default()
+        };
         for record in reader.records() {
             let record = record.map_err(|e| at(csv_line(&e), LineProblem::Csv(e.to_string())))?;
             let line = record.position().map_or(0, csv::Position::line);
@@ -160,8 +207,7 @@ impl Calendar {
         Ok(cal)
     }
 
-    /// The years the calendar lists any date in; outside them only the weekday rule applies.
-    /// Callers may warn when a deadline falls beyond.
+    /// The years the calendar lists any date in; outside them the fallback applies.
     pub fn years(&self) -> Option<RangeInclusive<i32>> {
         let first = [self.holidays.first(), self.workdays.first()]
             .into_iter()
@@ -174,8 +220,50 @@ impl Calendar {
         Some(first.year()..=last.year())
     }
 
+    /// The dates the calendar covers: whole years, see the module rules.
+    pub fn covered(&self) -> Option<RangeInclusive<NaiveDate>> {
+        let years = self.years()?;
+        let first = NaiveDate::from_ymd_opt(*years.start(), 1, 1)?;
+        let last = NaiveDate::from_ymd_opt(*years.end(), 12, 31)?;
+        Some(first..=last)
+    }
+
+    /// Whether `d` is answered from the calendar's own data rather than the fallback.
+    pub fn covers(&self, d: NaiveDate) -> bool {
+        self.covered().is_some_and(|r| r.contains(&d))
+    }
+
+    /// `Some` when a day of `today` and the `COVERAGE_AHEAD_DAYS` after it is not covered.
+    pub fn coverage_gap(&self, today: NaiveDate) -> Option<CoverageGap> {
+        let ahead = today
+            .checked_add_days(Days::new(COVERAGE_AHEAD_DAYS))
+            .unwrap_or(NaiveDate::MAX);
+        let covered = self.covered();
+        let enough = covered
+            .as_ref()
+            .is_some_and(|r| r.contains(&today) && r.contains(&ahead));
+        (!enough).then(|| CoverageGap {
+            covered_until: covered.map(|r| *r.end()),
+        })
+    }
+
+    /// How many holidays and adjusted working days the calendar lists.
+    pub fn listed(&self) -> (usize, usize) {
+        (self.holidays.len(), self.workdays.len())
+    }
+
+    pub fn fallback(&self) -> Fallback {
+        self.fallback
+    }
+
     pub fn is_holiday(&self, d: NaiveDate) -> bool {
-        self.holidays.contains(&d)
+        if self.covers(d) {
+            return self.holidays.contains(&d);
+        }
+        match self.fallback {
+            Fallback::Weekdays => false,
+            Fallback::ChinaStatutory => statutory_holidays(d.year()).iter().any(|h| h.date == d),
+        }
     }
 
     pub fn is_adjusted_workday(&self, d: NaiveDate) -> bool {
@@ -183,7 +271,7 @@ impl Calendar {
     }
 
     pub fn is_working_day(&self, d: NaiveDate) -> bool {
-        if self.holidays.contains(&d) {
+        if self.is_holiday(d) {
             return false;
         }
         self.workdays.contains(&d) || !is_weekend(d)
@@ -215,6 +303,105 @@ impl Calendar {
         }
         day
     }
+}
+
+/// A day off by the statutory rule, for the fallback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatutoryHoliday {
+    pub date: NaiveDate,
+    /// The holiday's Chinese name (`元旦`, `春节`, …).
+    pub name: &'static str,
+    /// A weekday off in lieu of a holiday that fell on a weekend (补假).
+    pub in_lieu: bool,
+}
+
+/// Lunar holidays by year from 2025 (when the eve became a holiday): the Spring Festival's eve
+/// (除夕, the day before the first of the first lunar month), the Dragon Boat Festival (5th of
+/// the 5th month) and the Mid-Autumn Festival (15th of the 8th), as month and day.
+const LUNAR_FROM: i32 = 2025;
+const LUNAR: [[(u32, u32); 3]; 16] = [
+    [(1, 28), (5, 31), (10, 6)], // 2025
+    [(2, 16), (6, 19), (9, 25)], // 2026
+    [(2, 5), (6, 9), (9, 15)],   // 2027
+    [(1, 25), (5, 28), (10, 3)], // 2028
+    [(2, 12), (6, 16), (9, 22)], // 2029
+    [(2, 2), (6, 5), (9, 12)],   // 2030
+    [(1, 22), (6, 24), (10, 1)], // 2031
+    [(2, 10), (6, 12), (9, 19)], // 2032
+    [(1, 30), (6, 1), (9, 8)],   // 2033
+    [(2, 18), (6, 20), (9, 27)], // 2034
+    [(2, 7), (6, 10), (9, 16)],  // 2035
+    [(1, 27), (5, 30), (10, 4)], // 2036
+    [(2, 14), (6, 18), (9, 24)], // 2037
+    [(2, 3), (6, 7), (9, 13)],   // 2038
+    [(1, 23), (5, 27), (10, 2)], // 2039
+    [(2, 11), (6, 14), (9, 20)], // 2040
+];
+
+/// The days off of `year` by the State Council's rules on public holidays (as revised for
+/// 2025): New Year's Day (1 January), the Spring Festival (its eve and the first three days
+/// of the lunar year), Qingming (the solar term, 4 or 5 April), Labour Day (1–2 May), the
+/// Dragon Boat Festival, the Mid-Autumn Festival and National Day (1–3 October); a holiday on
+/// a Saturday or Sunday gives the next free weekday off instead. Lunar dates are tabled for
+/// 2025–2040; for other years only the fixed dates and Qingming are known. In date order.
+pub fn statutory_holidays(year: i32) -> Vec<StatutoryHoliday> {
+    let day = |m: u32, d: u32| NaiveDate::from_ymd_opt(year, m, d);
+    let mut days: Vec<(NaiveDate, &'static str)> = Vec::new();
+    let mut add = |date: Option<NaiveDate>, n: u64, name: &'static str| {
+        for k in 0..n {
+            if let Some(d) = date.and_then(|d| d.checked_add_days(Days::new(k))) {
+                days.push((d, name));
+            }
+        }
+    };
+    add(day(1, 1), 1, "元旦");
+    add(day(4, qingming_day(year)), 1, "清明节");
+    add(day(5, 1), 2, "劳动节");
+    add(day(10, 1), 3, "国庆节");
+    let lunar = usize::try_from(year - LUNAR_FROM)
+        .ok()
+        .and_then(|i| LUNAR.get(i));
+    if let Some([(em, ed), (bm, bd), (mm, md)]) = lunar {
+        add(day(*em, *ed), 4, "春节");
+        add(day(*bm, *bd), 1, "端午节");
+        add(day(*mm, *md), 1, "中秋节");
+    }
+    days.sort();
+    days.dedup_by_key(|(d, _)| *d);
+    let mut out: Vec<StatutoryHoliday> = (days.iter())
+        .map(|&(date, name)| StatutoryHoliday {
+            date,
+            name,
+            in_lieu: false,
+        })
+        .collect();
+    for &(date, name) in days.iter().filter(|(d, _)| is_weekend(*d)) {
+        let mut d = date;
+        while let Some(next) = d.succ_opt() {
+            d = next;
+            if !is_weekend(d) && !out.iter().any(|h| h.date == d) {
+                out.push(StatutoryHoliday {
+                    date: d,
+                    name,
+                    in_lieu: true,
+                });
+                break;
+            }
+        }
+    }
+    out.sort_by_key(|h| h.date);
+    out
+}
+
+/// Qingming's day in April: the solar term's common formula for 2001–2099 (4 or 5 April;
+/// 5 outside that range).
+fn qingming_day(year: i32) -> u32 {
+    if !(2001..=2099).contains(&year) {
+        return 5;
+    }
+    let y = f64::from(year % 100);
+    let day = (y * 0.2422 + 4.81).floor() - (y / 4.0).floor();
+    if day == 4.0 { 4 } else { 5 }
 }
 
 fn is_weekend(d: NaiveDate) -> bool {
@@ -356,19 +543,86 @@ mod tests {
     }
 
     #[test]
-    fn years_without_data_follow_the_weekday_rule() {
+    fn years_without_data_follow_weekends_and_the_statutory_holidays() {
         let cal = Calendar::builtin();
-        // 1 October 2030 is a Tuesday: not announced yet, so a working day.
-        assert!(cal.is_working_day(ymd(2030, 10, 1)));
-        assert!(!cal.is_working_day(ymd(2030, 10, 5)));
+        assert!(cal.covers(ymd(2026, 12, 31)) && !cal.covers(ymd(2027, 1, 1)));
+        // 2027: New Year's Day is a Friday; the Spring Festival runs from Friday 5 February
+        // (the eve) to Monday 8, and its Saturday and Sunday give Tuesday 9 and Wednesday 10.
+        assert!(!cal.is_working_day(ymd(2027, 1, 1)));
         assert_eq!(
-            cal.next_working_day_after(ymd(2030, 10, 4)),
-            ymd(2030, 10, 7)
+            cal.next_working_day_after(ymd(2026, 12, 31)),
+            ymd(2027, 1, 4)
         );
+        for day in 5..=10 {
+            assert!(!cal.is_working_day(ymd(2027, 2, day)), "2027-02-{day}");
+        }
+        assert_eq!(
+            cal.next_working_day_after(ymd(2027, 2, 4)),
+            ymd(2027, 2, 11)
+        );
+        // Qingming, Monday 5 April; National Day, Friday 1 to Sunday 3 October, and two days
+        // in lieu.
+        assert!(!cal.is_working_day(ymd(2027, 4, 5)));
+        assert_eq!(
+            cal.next_working_day_after(ymd(2027, 9, 30)),
+            ymd(2027, 10, 6)
+        );
+        // 1 October 2030 is a Tuesday: a holiday by the rule, though not announced yet.
+        assert!(!cal.is_working_day(ymd(2030, 10, 1)));
+        assert_eq!(
+            cal.next_working_day_after(ymd(2030, 9, 30)),
+            ymd(2030, 10, 4)
+        );
+
         let empty = Calendar::weekdays_only();
         assert_eq!(empty.years(), None);
         assert!(empty.is_working_day(ymd(2025, 10, 1)));
+        assert!(empty.is_working_day(ymd(2030, 10, 1)));
         assert!(!empty.is_working_day(ymd(2025, 9, 28)));
+    }
+
+    /// The rule and its lunar table agree with the State Council's real schedules: every day
+    /// it names in 2025 and 2026 (other than days in lieu, which the real schedule arranges
+    /// its own way) is a holiday in the built-in data.
+    #[test]
+    fn the_statutory_rule_matches_the_published_years() {
+        let cal = Calendar::builtin();
+        for year in [2025, 2026] {
+            let days = statutory_holidays(year);
+            let named: Vec<_> = days.iter().filter(|h| !h.in_lieu).collect();
+            assert_eq!(named.len(), 13, "{year}: 13 days off by the 2025 rules");
+            for h in named {
+                assert!(cal.holidays.contains(&h.date), "{year}: {h:?}");
+            }
+        }
+        // Qingming by the formula, against the published dates.
+        assert_eq!(qingming_day(2024), 4);
+        assert!(cal.holidays.contains(&ymd(2024, 4, 4)));
+        assert_eq!(qingming_day(2026), 5);
+    }
+
+    #[test]
+    fn coverage_is_short_within_sixty_days_of_the_end() {
+        let cal = Calendar::builtin();
+        assert_eq!(cal.coverage_gap(ymd(2026, 10, 1)), None);
+        let gap = cal
+            .coverage_gap(ymd(2026, 12, 7))
+            .expect("ends within 60 days");
+        assert_eq!(gap.covered_until, Some(ymd(2026, 12, 31)));
+        let msg = gap.to_string();
+        assert!(
+            msg.starts_with("the working-day calendar ends on 2026-12-31"),
+            "{msg}"
+        );
+        assert!(msg.contains("estimated") && msg.contains("README"), "{msg}");
+        assert_eq!(
+            Calendar::weekdays_only().coverage_gap(ymd(2026, 1, 1)),
+            Some(CoverageGap {
+                covered_until: None
+            })
+        );
+        // Before the first covered year is not covered either.
+        assert!(cal.coverage_gap(ymd(2023, 12, 1)).is_some());
     }
 
     #[test]
@@ -383,8 +637,9 @@ mod tests {
         // Friday 2 January 2026 → Monday 5 January, by the weekday rule.
         assert_eq!(cal.next_working_day_after(ymd(2026, 1, 2)), ymd(2026, 1, 5));
         assert_eq!(cal.add_working_days(ymd(2026, 1, 2), 2), ymd(2026, 1, 6));
-        // Past the end of the listed years the real next working day is found.
-        assert_eq!(cal.next_working_day_after(ymd(2028, 6, 1)), ymd(2029, 1, 1));
+        // Past the end of the listed years the fallback finds the real next working day:
+        // 1 January 2029 is New Year's Day.
+        assert_eq!(cal.next_working_day_after(ymd(2028, 6, 1)), ymd(2029, 1, 2));
     }
 
     #[test]

@@ -276,6 +276,7 @@ impl StepService {
                     description: String::new(),
                     callback_number: r.callback_number.clone(),
                     deadline_at: None,
+                    deadline_estimated: false,
                     recording: r.recording.clone(),
                     actor: "caller".into(),
                     origin: Some(origin()),

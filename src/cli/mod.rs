@@ -39,6 +39,7 @@ macro_rules! errln {
 }
 
 mod agents;
+mod calendar;
 mod callbacks;
 mod dial;
 mod import;
@@ -103,6 +104,11 @@ enum Cmd {
     },
     /// A terminal softphone: call the running service as Twilio would and type keys.
     Dial(dial::DialArgs),
+    /// The working-day calendar: which dates it covers.
+    Calendar {
+        #[command(subcommand)]
+        what: calendar::CalendarCmd,
+    },
 }
 
 impl Cli {
@@ -119,6 +125,7 @@ impl Cli {
             Cmd::Rollup { rebuild } => report::rollup(cfg, rebuild).await,
             Cmd::Agents { what } => agents::run(cfg, what).await,
             Cmd::Dial(args) => dial::run(cfg, args).await,
+            Cmd::Calendar { what } => calendar::run(&cfg, what),
         }
     }
 }

@@ -685,6 +685,7 @@ fn ticket(number: &str, state: TicketState, deadline_at: Option<i64>) -> Ticket 
         assignee: None,
         opened_at: NOW - HOUR,
         deadline_at,
+        deadline_estimated: false,
         appointment_at: None,
         resolved_at: None,
         resolution_code: None,

@@ -59,9 +59,17 @@ pub fn router(state: AppState) -> Router {
 /// answered by then counts as unreachable.
 const READY_DEADLINE: Duration = Duration::from_millis(800);
 
+/// Ready when the store answers; the detail lines name what an operator must see to, without
+/// taking the instance out of service (a calendar about to end).
 async fn readyz(State(st): State<AppState>) -> Response {
     let error = match tokio::time::timeout(READY_DEADLINE, st.store.ping()).await {
-        Ok(Ok(())) => return (StatusCode::OK, "ready\n").into_response(),
+        Ok(Ok(())) => {
+            let body = match st.desk.calendar_gap() {
+                Some(gap) => format!("ready\ncalendar: {gap}\n"),
+                None => "ready\n".to_string(),
+            };
+            return (StatusCode::OK, body).into_response();
+        }
         Ok(Err(e)) => e,
         Err(_) => crate::repo::StoreError::TimedOut,
     };
@@ -72,6 +80,21 @@ async fn readyz(State(st): State<AppState>) -> Response {
         "store unreachable\n",
     )
         .into_response()
+}
+
+/// How often a calendar about to end is logged again.
+const CALENDAR_WARNING_EVERY: Duration = Duration::from_secs(3600);
+
+/// Logs, at start and every hour, while the working-day calendar does not cover the coming
+/// days: deadlines past its end are estimates until the official schedule is installed.
+async fn watch_calendar(desk: crate::tickets::desk::Desk) {
+    let mut tick = tokio::time::interval(CALENDAR_WARNING_EVERY);
+    loop {
+        tick.tick().await;
+        if let Some(gap) = desk.calendar_gap() {
+            tracing::warn!(covered_until = ?gap.covered_until, "{gap}");
+        }
+    }
 }
 
 /// Serves until `shutdown` resolves, then lets requests in flight finish within
@@ -86,6 +109,7 @@ pub async fn serve(
     background.spawn(state.desk.clone().run_sweeper());
     background.spawn(state.feed.clone().run());
     background.spawn(state.clone().run_rollups());
+    background.spawn(watch_calendar(state.desk.clone()));
     let cfg = &state.cfg;
     if !cfg.callbacks.dial {
         tracing::info!("this instance does not dial callbacks (callbacks.dial = false)");

@@ -85,6 +85,11 @@ fn migrator() -> Migrator {
             "call_keys",
             include_str!("../../migrations/sqlite/0008_call_keys.sql"),
         ),
+        (
+            9,
+            "deadline_estimated",
+            include_str!("../../migrations/sqlite/0009_deadline_estimated.sql"),
+        ),
     ])
 }
 

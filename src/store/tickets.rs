@@ -22,8 +22,8 @@ macro_rules! ticket_columns {
     () => {
         "t.id, t.number, t.kind, t.state, t.account_id, \
      t.line_number, t.line_kind, t.customer_class, t.channel, t.category, t.description, \
-     t.callback_number, t.assignee, t.opened_at, t.deadline_at, t.appointment_at, \
-     t.resolved_at, t.resolution_code, t.resolution_note, t.closed_at, t.breached_at, \
+     t.callback_number, t.assignee, t.opened_at, t.deadline_at, t.deadline_estimated, \
+     t.appointment_at, t.resolved_at, t.resolution_code, t.resolution_note, t.closed_at, t.breached_at, \
      t.recording_url, t.recording_sid, t.recording_secs, t.transcript, t.origin_call_sid, \
      t.updated_at"
     };
@@ -77,6 +77,7 @@ fn ticket(r: &Row) -> Result<Ticket> {
         assignee: r.get("assignee")?,
         opened_at: r.get("opened_at")?,
         deadline_at: r.get("deadline_at")?,
+        deadline_estimated: r.get("deadline_estimated")?,
         appointment_at: r.get("appointment_at")?,
         resolved_at: r.get("resolved_at")?,
         resolution_code: r.get("resolution_code")?,
@@ -184,9 +185,9 @@ pub(super) mod sql {
     pub const INSERT_TICKET: &str = "INSERT INTO tickets (number, kind, state, account_id, \
          line_number, line_kind, customer_class, channel, category, description, \
          callback_number, opened_at, deadline_at, recording_url, recording_sid, \
-         recording_secs, origin_call_sid, origin_seq, updated_at) \
+         recording_secs, origin_call_sid, origin_seq, deadline_estimated, updated_at) \
          VALUES ($1, $2, 'open', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-         $16, $17, $11) ON CONFLICT DO NOTHING RETURNING id";
+         $16, $17, $18, $11) ON CONFLICT DO NOTHING RETURNING id";
     pub const TICKET_BY_ORIGIN: &str =
         "SELECT t.number FROM tickets t WHERE t.origin_call_sid = $1 AND t.origin_seq = $2";
     pub const EVENT_BY_ORIGIN: &str =
@@ -411,6 +412,7 @@ impl<B: Backend> TicketStore for B {
                 .bind(nt.recording.as_ref().map(|r| r.duration_secs))
                 .bind(nt.origin.as_ref().map(|o| o.call_sid.as_str()))
                 .bind(nt.origin.as_ref().map(|o| o.seq))
+                .bind(nt.deadline_estimated)
                 .scalar_optional(&mut tx)
                 .await?;
             let number = match (id, &nt.origin) {
@@ -419,6 +421,7 @@ impl<B: Backend> TicketStore for B {
                         "kind": nt.kind.as_str(),
                         "channel": nt.channel.as_str(),
                         "deadline_at": nt.deadline_at,
+                        "deadline_estimated": nt.deadline_estimated,
                     });
                     record(
                         &mut tx,

@@ -9,7 +9,7 @@ use tokio::sync::Notify;
 
 use super::sla::Policy;
 use super::{Action, NewTicket, Origin, Ticket};
-use crate::calendar::Calendar;
+use crate::calendar::{Calendar, CoverageGap};
 use crate::clock::Clock;
 use crate::repo::Result;
 use crate::tickets::repo::TicketStore;
@@ -61,10 +61,27 @@ impl Desk {
         )
     }
 
-    /// Opens a ticket at `now` with the policy's deadline (`t.deadline_at` is ignored).
+    /// Whether the calendar misses any of the coming days it should cover (see
+    /// `Calendar::coverage_gap`), today being the operator's local date.
+    pub fn calendar_gap(&self) -> Option<CoverageGap> {
+        let now = chrono::DateTime::from_timestamp_millis(self.clock.now_ms())?;
+        self.calendar
+            .coverage_gap(now.with_timezone(&self.tz).date_naive())
+    }
+
+    /// Whether a deadline was found from the calendar's fallback rather than its data.
+    pub fn is_estimated(&self, deadline_at: i64) -> bool {
+        chrono::DateTime::from_timestamp_millis(deadline_at)
+            .is_some_and(|d| !self.calendar.covers(d.with_timezone(&self.tz).date_naive()))
+    }
+
+    /// Opens a ticket at `now` with the policy's deadline (`t.deadline_at` and
+    /// `t.deadline_estimated` are ignored).
     pub async fn open(&self, t: NewTicket, now: i64) -> Result<Ticket> {
+        let deadline_at = self.deadline(&t, now);
         let t = NewTicket {
-            deadline_at: self.deadline(&t, now),
+            deadline_at,
+            deadline_estimated: deadline_at.is_some_and(|d| self.is_estimated(d)),
             ..t
         };
         let ticket = self.store.open_ticket(&t, now).await?;

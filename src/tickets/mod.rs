@@ -162,6 +162,10 @@ pub struct Ticket {
     pub assignee: Option<String>,
     pub opened_at: i64,
     pub deadline_at: Option<i64>,
+    /// Whether the deadline was computed past the end of the working-day calendar, from its
+    /// fallback (see `crate::calendar`): the promise stands, but the days counted may differ
+    /// from the official schedule once it is published.
+    pub deadline_estimated: bool,
     pub appointment_at: Option<i64>,
     pub resolved_at: Option<i64>,
     pub resolution_code: Option<String>,
@@ -210,6 +214,8 @@ pub struct NewTicket {
     pub description: String,
     pub callback_number: Option<String>,
     pub deadline_at: Option<i64>,
+    /// See `Ticket::deadline_estimated`; set with `deadline_at` by the desk.
+    pub deadline_estimated: bool,
     pub recording: Option<Recording>,
     /// Who opened it (`caller`, or the API's actor).
     pub actor: String,

@@ -17,6 +17,7 @@ fn ticket(state: TicketState, deadline: Option<i64>) -> Ticket {
         assignee: None,
         opened_at: 0,
         deadline_at: deadline,
+        deadline_estimated: false,
         appointment_at: None,
         resolved_at: None,
         resolution_code: None,

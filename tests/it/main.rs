@@ -12,6 +12,7 @@ mod support;
 
 mod agents_phone;
 mod browser;
+mod calendar;
 mod callbacks;
 mod campaigns_api;
 mod cli_pipe;

@@ -58,6 +58,7 @@ fn ticket(kind: TicketKind, class: Option<CustomerClass>, deadline_at: Option<i6
         customer_class: class,
         description: "report test".into(),
         deadline_at,
+        deadline_estimated: false,
         actor: "test".into(),
         ..fixtures::ticket(kind)
     }

@@ -984,6 +984,7 @@ mod cases {
             description: String::new(),
             callback_number: Some("+8613800000001".into()),
             deadline_at: Some(10_000),
+            deadline_estimated: false,
             recording: None,
             actor: "caller".into(),
             origin: origin.map(|(sid, seq)| Origin {

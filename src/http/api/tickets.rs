@@ -108,6 +108,7 @@ struct TicketView {
     assignee: Option<String>,
     opened_at: String,
     deadline_at: Option<String>,
+    deadline_estimated: bool,
     appointment_at: Option<String>,
     resolved_at: Option<String>,
     resolution: Option<ResolutionView>,
@@ -180,6 +181,7 @@ impl TicketView {
             assignee: t.assignee,
             opened_at: rfc3339(t.opened_at),
             deadline_at: t.deadline_at.map(rfc3339),
+            deadline_estimated: t.deadline_estimated,
             appointment_at: t.appointment_at.map(rfc3339),
             resolved_at: t.resolved_at.map(rfc3339),
             resolution: t.resolution_code.map(|code| ResolutionView {
@@ -433,6 +435,7 @@ impl OpenBody {
                 .unwrap_or_default(),
             callback_number,
             deadline_at: None,
+            deadline_estimated: false,
             recording: None,
             actor: actor(self.actor)?,
             origin: None,

@@ -294,6 +294,15 @@ pub fn layout(l: Locale, title: &str, me: Option<&Me>, here: &str, body: Markup)
                         }
                     }
                 }
+                @if let Some(gap) = me.and_then(|m| m.calendar_gap) {
+                    p.notice.calendar-gap role="status" {
+                        @match gap.covered_until {
+                            Some(d) => { (T::CalendarEndsOn.get(l)) " " (d) },
+                            None => { (T::CalendarEmpty.get(l)) },
+                        }
+                        (T::CalendarEstimated.get(l))
+                    }
+                }
                 main { (body) }
             }
         }

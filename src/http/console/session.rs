@@ -22,6 +22,8 @@ const MINUTE: i64 = 60_000;
 pub struct Me {
     pub agent: Agent,
     pub session: Session,
+    /// Shown on every page while the working-day calendar is about to end.
+    pub calendar_gap: Option<crate::calendar::CoverageGap>,
 }
 
 impl Me {
@@ -86,7 +88,11 @@ async fn lookup(parts: &Parts, st: &AppState, slide: bool) -> Lookup {
             session.expires_at = renewed;
         }
     }
-    Lookup::Found(Me { agent, session })
+    Lookup::Found(Me {
+        agent,
+        session,
+        calendar_gap: st.desk.calendar_gap(),
+    })
 }
 
 impl FromRequestParts<AppState> for Me {

@@ -71,6 +71,11 @@ texts! {
     BadRequest => "输入有误", "Bad input";
     Refused => "未能完成", "Not done";
     NothingChanged => "未做任何更改。", "Nothing was changed.";
+    CalendarEndsOn => "工作日历只覆盖到", "The working-day calendar ends on";
+    CalendarEmpty => "工作日历没有任何日期", "The working-day calendar lists no dates";
+    CalendarEstimated => "。此后的处理时限和回访日期按周末和法定节假日估算，可能与国务院公布的放假安排不同。请安装新一年的放假安排（见 README“工作日历”）。",
+        ": deadlines and calling days after it are estimated from weekends and the statutory holidays, and may differ from the official schedule. Install the new year's schedule (README, “Working days”).";
+    Estimated => "（估算）", " (estimated)";
     Back => "返回", "Back";
     Error => "出错了，请稍后再试。", "Something went wrong; try again later.";
     Filter => "筛选", "Filter";

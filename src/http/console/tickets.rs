@@ -122,6 +122,7 @@ pub async fn list(State(st): State<AppState>, me: Me, Query(q): Query<TicketQuer
                     td { (when(&st, t.opened_at)) }
                     td {
                         (t.deadline_at.map(|d| when(&st, d)).unwrap_or_else(|| "—".into()))
+                        @if t.deadline_estimated { span.estimated { (T::Estimated.get(l)) } }
                         @if t.is_breached(now) { " " span.flag.bad { (T::Breached.get(l)) } }
                     }
                 } } }
@@ -178,6 +179,7 @@ async fn render(
             dt { (T::Opened.get(l)) } dd { (when(st, t.opened_at)) }
             dt { (T::Deadline.get(l)) } dd {
                 (t.deadline_at.map(|d| when(st, d)).unwrap_or_else(|| "—".into()))
+                        @if t.deadline_estimated { span.estimated { (T::Estimated.get(l)) } }
                 @if t.is_breached(now) { " " span.flag.bad { (T::Breached.get(l)) } }
             }
             @if let Some(code) = &t.resolution_code {

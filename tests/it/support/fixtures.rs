@@ -29,6 +29,7 @@ pub fn ticket(kind: TicketKind) -> NewTicket {
         description: String::new(),
         callback_number: None,
         deadline_at: None,
+        deadline_estimated: false,
         recording: None,
         actor: "crm".into(),
         origin: None,
