@@ -61,7 +61,8 @@ pub async fn call_customer(
         mask_number(&customer)
     );
     let action = EscAction::Call { detail };
-    apply(&e, agent, &action, escalations.clock.now_ms()).map_err(ActError::from)?;
+    // A call changes nothing about the ticket, so the rules need not see it.
+    apply(&e, None, agent, &action, escalations.clock.now_ms()).map_err(ActError::from)?;
     let call = OutboundCall {
         to: agent_phone,
         from,

@@ -15,6 +15,16 @@
 //! - Priority (1 most urgent, 3 least) and the time a reply is due follow from the kind
 //!   (`policy`). Unclaimed for `UNCLAIMED_AFTER_MS`, or not replied by the due time, an
 //!   escalation is flagged.
+//! - One customer matter, one case, one owner. A new cause about a ticket (or, without one,
+//!   a callback) that already has an unclosed case joins that case instead of opening
+//!   another: its history records the cause, its priority and due time become the more
+//!   urgent of the two, and a case already replied goes back to its owner, since the new
+//!   cause is owed a reply too. Whoever owns the case owns its ticket's work: a claim or a
+//!   reassignment makes the owner the ticket's assignee, in the same transaction.
+//! - A case and its ticket close together. Closing a complaint's case (which needs the
+//!   reply) resolves the complaint with that reply, so a caller asking by phone hears it was
+//!   answered. A case about any other ticket cannot be closed while the ticket is still
+//!   worked; once the ticket is resolved, its replied cases close by themselves.
 
 pub mod repo;
 pub mod service;
@@ -22,6 +32,7 @@ pub mod service;
 use serde::Serialize;
 
 use crate::agents::{Agent, Role};
+use crate::tickets::{Ticket, TicketKind};
 
 /// An open escalation nobody has claimed for this long is flagged.
 pub const UNCLAIMED_AFTER_MS: i64 = 15 * 60_000;
@@ -89,6 +100,11 @@ impl EscalationKind {
             | EscalationKind::SurveyAnswer => (2, 24),
             EscalationKind::Unreached => (3, 48),
         }
+    }
+
+    /// When a case of this kind raised at `at` must have its reply.
+    pub fn reply_due(self, at: i64) -> i64 {
+        at.saturating_add(self.policy().1 * HOUR)
     }
 
     /// The kind a survey follow-up (`<question>:<answer>` or `exhausted`) escalates as.
@@ -238,7 +254,7 @@ impl NewEscalation {
     /// An escalation of `kind` raised at `now`, due by the kind's policy; links are added by
     /// the caller.
     pub fn new(kind: EscalationKind, source: String, summary: String, now: i64) -> Self {
-        let (priority, hours) = kind.policy();
+        let (priority, _) = kind.policy();
         NewEscalation {
             kind,
             priority,
@@ -250,7 +266,7 @@ impl NewEscalation {
             answer: None,
             callback_number: None,
             summary,
-            due_at: now + hours * HOUR,
+            due_at: kind.reply_due(now),
             queued_at: now,
             created_at: now,
         }
@@ -379,7 +395,27 @@ pub enum EscError {
     TooLong(&'static str),
     #[error("escalation {id} is already owned by {owner}")]
     SameOwner { id: i64, owner: String },
+    #[error(
+        "escalation {id} is about ticket {number}, which is still {state}: the case closes by itself once the ticket is resolved"
+    )]
+    TicketActive {
+        id: i64,
+        number: String,
+        state: &'static str,
+    },
 }
+
+/// What a change to a case does to the ticket it is about, in the same transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TicketFollow {
+    /// The case's owner takes over the ticket's work.
+    Assign { ticket_id: i64, to: String },
+    /// The reply that closed the case resolves the complaint.
+    ResolveComplaint { ticket_id: i64, reply: String },
+}
+
+/// The resolution code of a complaint resolved by its case's reply.
+pub const REPLIED_CODE: &str = "replied";
 
 /// A change to save: the escalation after it and its history entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -390,6 +426,7 @@ pub struct EscChange {
     pub event: &'static str,
     pub actor: String,
     pub detail: String,
+    pub ticket: Option<TicketFollow>,
 }
 
 fn text(s: &str, field: &'static str) -> Result<String, EscError> {
@@ -403,9 +440,11 @@ fn text(s: &str, field: &'static str) -> Result<String, EscError> {
     Ok(t.to_string())
 }
 
-/// Applies an action by `who`; pure: the rules of the module, nothing stored.
+/// Applies an action by `who` to `e`, whose ticket (if it has one) is `ticket`; pure: the
+/// rules of the module, nothing stored.
 pub fn apply(
     e: &Escalation,
+    ticket: Option<&Ticket>,
     who: &Agent,
     action: &EscAction,
     now: i64,
@@ -488,17 +527,45 @@ pub fn apply(
             if e.state != EscalationState::Replied {
                 return Err(EscError::NoReply { id });
             }
+            // A complaint is resolved by this close; any other ticket by its own work.
+            let worked = |t: &&Ticket| t.state.is_active() && t.kind != TicketKind::Complaint;
+            if let Some(t) = ticket.filter(worked) {
+                return Err(EscError::TicketActive {
+                    id,
+                    number: t.number.clone(),
+                    state: t.state.as_str(),
+                });
+            }
             next.state = EscalationState::Closed;
             next.closed_at = Some(now);
             note.trim().chars().take(MAX_TEXT).collect()
         }
     };
+    let follow = ticket
+        .filter(|t| t.state.is_active())
+        .and_then(|t| match action {
+            EscAction::Claim | EscAction::Reassign { .. } => {
+                let to = next.owner.clone()?;
+                (t.assignee.as_deref() != Some(to.as_str())).then_some(TicketFollow::Assign {
+                    ticket_id: t.id,
+                    to,
+                })
+            }
+            EscAction::Close { .. } if t.kind == TicketKind::Complaint => {
+                Some(TicketFollow::ResolveComplaint {
+                    ticket_id: t.id,
+                    reply: next.reply.clone().unwrap_or_default(),
+                })
+            }
+            _ => None,
+        });
     Ok(EscChange {
         escalation: next,
         from_version: e.version,
         event: action.event(),
         actor: who.login.clone(),
         detail,
+        ticket: follow,
     })
 }
 

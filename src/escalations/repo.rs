@@ -14,6 +14,7 @@ pub trait EscalationStore: Send + Sync + 'static {
     /// Raises an escalation; `None` when its source was escalated before.
     async fn raise_escalation(&self, e: &NewEscalation) -> Result<Option<Escalation>>;
     async fn escalation(&self, id: i64) -> Result<Option<Escalation>>;
+    /// The case a cause opened, or joined.
     async fn escalation_by_source(&self, source: &str) -> Result<Option<Escalation>>;
     /// Open first (by priority, then place in line), then claimed, replied, closed.
     async fn escalations(&self, filter: &EscFilter) -> Result<Vec<Escalation>>;

@@ -53,7 +53,11 @@ impl Escalations {
                 .escalation(id)
                 .await?
                 .ok_or(ActError::NotFound(id))?;
-            let change = apply(&current, who, action, self.clock.now_ms())?;
+            let ticket = match current.ticket_id {
+                Some(t) => self.store.ticket_by_id(t).await?,
+                None => None,
+            };
+            let change = apply(&current, ticket.as_ref(), who, action, self.clock.now_ms())?;
             match self.store.save_escalation(&change).await {
                 Ok(saved) => {
                     tracing::info!(

@@ -61,22 +61,22 @@ fn reply() -> EscAction {
 #[test]
 fn the_claimer_owns_it_through_reply_and_close() {
     let li = agent("li", Role::Agent);
-    let c = apply(&open(), &li, &EscAction::Claim, 10).unwrap();
+    let c = apply(&open(), None, &li, &EscAction::Claim, 10).unwrap();
     let e = c.escalation;
     assert_eq!(
         (e.state, e.owner.as_deref(), e.version),
         (EscalationState::Claimed, Some("li"), 2)
     );
     assert_eq!(c.from_version, 1);
-    let e = apply(&e, &li, &reply(), 20).unwrap().escalation;
+    let e = apply(&e, None, &li, &reply(), 20).unwrap().escalation;
     assert_eq!(e.state, EscalationState::Replied);
     assert_eq!(e.reply_via, Some(ReplyVia::Phone));
-    let e = apply(&e, &li, &EscAction::Close { note: "".into() }, 30)
+    let e = apply(&e, None, &li, &EscAction::Close { note: "".into() }, 30)
         .unwrap()
         .escalation;
     assert_eq!((e.state, e.closed_at), (EscalationState::Closed, Some(30)));
     assert_eq!(
-        apply(&e, &li, &EscAction::Note { text: "x".into() }, 40),
+        apply(&e, None, &li, &EscAction::Note { text: "x".into() }, 40),
         Err(EscError::Closed { id: 7 })
     );
 }
@@ -85,28 +85,29 @@ fn the_claimer_owns_it_through_reply_and_close() {
 fn others_cannot_work_or_claim_what_is_owned() {
     let li = agent("li", Role::Agent);
     let wang = agent("wang", Role::Agent);
-    let e = apply(&open(), &li, &EscAction::Claim, 10)
+    let e = apply(&open(), None, &li, &EscAction::Claim, 10)
         .unwrap()
         .escalation;
     assert_eq!(
-        apply(&e, &wang, &EscAction::Claim, 11),
+        apply(&e, None, &wang, &EscAction::Claim, 11),
         Err(EscError::AlreadyClaimed {
             id: 7,
             owner: "li".into()
         })
     );
-    let err = apply(&e, &wang, &reply(), 11).unwrap_err();
+    let err = apply(&e, None, &wang, &reply(), 11).unwrap_err();
     assert_eq!(
         err.to_string(),
         "escalation 7 is owned by li: only they or a supervisor may work it"
     );
     assert_eq!(
-        apply(&open(), &wang, &reply(), 11),
+        apply(&open(), None, &wang, &reply(), 11),
         Err(EscError::Unclaimed { id: 7 })
     );
     assert_eq!(
         apply(
             &e,
+            None,
             &wang,
             &EscAction::Reassign {
                 to: "wang".into(),
@@ -122,7 +123,7 @@ fn others_cannot_work_or_claim_what_is_owned() {
 fn supervisors_reassign_with_a_reason() {
     let li = agent("li", Role::Agent);
     let boss = agent("zhang", Role::Supervisor);
-    let e = apply(&open(), &li, &EscAction::Claim, 10)
+    let e = apply(&open(), None, &li, &EscAction::Claim, 10)
         .unwrap()
         .escalation;
     let to_wang = |reason: &str| EscAction::Reassign {
@@ -130,15 +131,15 @@ fn supervisors_reassign_with_a_reason() {
         reason: reason.into(),
     };
     assert_eq!(
-        apply(&e, &boss, &to_wang("  "), 11),
+        apply(&e, None, &boss, &to_wang("  "), 11),
         Err(EscError::Missing("reason"))
     );
-    let c = apply(&e, &boss, &to_wang("li is on leave"), 11).unwrap();
+    let c = apply(&e, None, &boss, &to_wang("li is on leave"), 11).unwrap();
     assert_eq!(c.escalation.owner.as_deref(), Some("wang"));
     assert_eq!(c.detail, "from li to wang: li is on leave");
     // The former owner can no longer work it.
     assert!(matches!(
-        apply(&c.escalation, &li, &reply(), 12),
+        apply(&c.escalation, None, &li, &reply(), 12),
         Err(EscError::NotOwner { .. })
     ));
 }
@@ -146,12 +147,13 @@ fn supervisors_reassign_with_a_reason() {
 #[test]
 fn closing_needs_a_recorded_reply() {
     let li = agent("li", Role::Agent);
-    let e = apply(&open(), &li, &EscAction::Claim, 10)
+    let e = apply(&open(), None, &li, &EscAction::Claim, 10)
         .unwrap()
         .escalation;
     assert_eq!(
         apply(
             &e,
+            None,
             &li,
             &EscAction::Close {
                 note: "done".into()
@@ -164,11 +166,17 @@ fn closing_needs_a_recorded_reply() {
         text: " ".into(),
         via: ReplyVia::Sms,
     };
-    assert_eq!(apply(&e, &li, &empty, 11), Err(EscError::Missing("reply")));
+    assert_eq!(
+        apply(&e, None, &li, &empty, 11),
+        Err(EscError::Missing("reply"))
+    );
     let long = EscAction::Note {
         text: "x".repeat(MAX_TEXT + 1),
     };
-    assert_eq!(apply(&e, &li, &long, 11), Err(EscError::TooLong("note")));
+    assert_eq!(
+        apply(&e, None, &li, &long, 11),
+        Err(EscError::TooLong("note"))
+    );
 }
 
 #[test]
@@ -194,4 +202,81 @@ fn flags_and_policy() {
         EscalationKind::of_followup("exhausted"),
         EscalationKind::Unreached
     );
+}
+
+fn ticket(kind: TicketKind, state: crate::tickets::TicketState) -> Ticket {
+    Ticket {
+        id: 1,
+        number: "12345674".into(),
+        kind,
+        state,
+        account_id: None,
+        line_number: None,
+        line_kind: None,
+        customer_class: None,
+        channel: crate::tickets::Channel::Phone,
+        category: None,
+        description: String::new(),
+        callback_number: None,
+        assignee: None,
+        opened_at: 0,
+        deadline_at: None,
+        deadline_estimated: false,
+        appointment_at: None,
+        resolved_at: None,
+        resolution_code: None,
+        resolution_note: None,
+        closed_at: None,
+        breached_at: None,
+        recording: None,
+        transcript: None,
+        origin_call_sid: None,
+        updated_at: 0,
+    }
+}
+
+#[test]
+fn the_case_and_its_ticket_move_together() {
+    use crate::tickets::TicketState as S;
+    let li = agent("li", Role::Agent);
+    let complaint = ticket(TicketKind::Complaint, S::Open);
+    let c = apply(&open(), Some(&complaint), &li, &EscAction::Claim, 10).unwrap();
+    assert_eq!(
+        c.ticket,
+        Some(TicketFollow::Assign {
+            ticket_id: 1,
+            to: "li".into()
+        })
+    );
+    let e = apply(&c.escalation, Some(&complaint), &li, &reply(), 20)
+        .unwrap()
+        .escalation;
+    let close = EscAction::Close { note: "".into() };
+    let c = apply(&e, Some(&complaint), &li, &close, 30).unwrap();
+    assert_eq!(
+        c.ticket,
+        Some(TicketFollow::ResolveComplaint {
+            ticket_id: 1,
+            reply: "Refunded the charge".into()
+        })
+    );
+    // A complaint already resolved (through the API, say) is left as it is.
+    let done = ticket(TicketKind::Complaint, S::Resolved);
+    assert_eq!(
+        apply(&e, Some(&done), &li, &close, 30).unwrap().ticket,
+        None
+    );
+
+    // A fault still worked keeps its case open; resolved, the case may close.
+    let fault = ticket(TicketKind::Fault, S::InProgress);
+    assert_eq!(
+        apply(&e, Some(&fault), &li, &close, 30),
+        Err(EscError::TicketActive {
+            id: 7,
+            number: "12345674".into(),
+            state: "in_progress"
+        })
+    );
+    let fixed = ticket(TicketKind::Fault, S::Resolved);
+    assert!(apply(&e, Some(&fixed), &li, &close, 30).is_ok());
 }

@@ -481,7 +481,7 @@ pub fn whisper(
     {
         let number = speak::digits(&t.number, locale);
         let kind = catalog.text(locale, &format!("ticket.kind.{}", t.kind.as_str()), &[]);
-        let state = catalog.text(locale, &format!("ticket.state.{}", t.state.as_str()), &[]);
+        let state = catalog.text(locale, &super::tickets::state_words(t), &[]);
         let vars = [("kind", &*kind), ("number", &*number), ("state", &*state)];
         match (t.deadline_at.and_then(to_local), to_local(now)) {
             (Some(d), Some(n)) => {

@@ -116,7 +116,13 @@ pub(super) fn complaint(
         out.say("complaint.cut", &[("minutes", &minutes)]);
     }
     let number = speak::digits(&t.number, state.locale);
-    out.say("complaint.opened", &[("number", &number)]);
+    // The reply the complaint's case owes, by the same policy that sets the case's due time.
+    let due = crate::escalations::EscalationKind::Complaint.reply_due(t.opened_at);
+    let deadline = super::tickets::when(ctx, state.locale, due);
+    out.say(
+        "complaint.opened",
+        &[("number", &number), ("deadline", &deadline)],
+    );
     let next = FlowState {
         ticket: Some(t.number.clone()),
         ..state.goto(Node::Opened)

@@ -498,7 +498,22 @@ fn open(ctx: &Ctx<'_>, state: &FlowState, facts: &Facts, out: &mut Reply<'_>) ->
     Ok(())
 }
 
-fn when(ctx: &Ctx<'_>, locale: crate::prompts::Locale, at_ms: i64) -> String {
+/// A complaint is answered, not repaired: its resolution is the reply the customer got.
+pub(super) fn state_words(t: &Ticket) -> String {
+    let answered = t.kind == TicketKind::Complaint
+        && matches!(
+            t.state,
+            tickets::TicketState::Resolved | tickets::TicketState::Closed
+        );
+    let state = if answered {
+        "answered"
+    } else {
+        t.state.as_str()
+    };
+    format!("ticket.state.{state}")
+}
+
+pub(super) fn when(ctx: &Ctx<'_>, locale: crate::prompts::Locale, at_ms: i64) -> String {
     let tz = ctx.tz;
     let to_local = |ms: i64| {
         DateTime::<Utc>::from_timestamp_millis(ms).map(|d| tz.from_utc_datetime(&d.naive_utc()))
@@ -619,7 +634,7 @@ fn say_status(ctx: &Ctx<'_>, state: &FlowState, t: &Ticket, out: &mut Reply<'_>)
     let l = state.locale;
     let number = speak::digits(&t.number, l);
     let kind = out.words(&format!("ticket.kind.{}", t.kind.as_str()));
-    let st = out.words(&format!("ticket.state.{}", t.state.as_str()));
+    let st = out.words(&state_words(t));
     out.say(
         "ticket.status",
         &[("number", &number), ("kind", &kind), ("state", &st)],

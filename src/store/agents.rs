@@ -14,9 +14,10 @@ use crate::agents::queue::{QueueCall, QueueSeen};
 use crate::agents::{Agent, AgentUpdate, NewAgent, Role};
 use crate::escalations::{
     EscChange, EscCounts, EscFilter, Escalation, EscalationEvent, EscalationKind, EscalationState,
-    NewEscalation, ReplyVia,
+    NewEscalation, ReplyVia, TicketFollow,
 };
 use crate::prompts::Locale;
+use crate::tickets::{Action, TicketKind, TicketState};
 
 macro_rules! agent_columns {
     () => {
@@ -54,7 +55,8 @@ mod sql {
     pub const ESC_BY_SOURCE: &str = concat!(
         "SELECT ",
         esc_columns!(),
-        " FROM escalations WHERE source = $1"
+        " FROM escalations WHERE source = $1 OR id = \
+         (SELECT escalation_id FROM escalation_events WHERE source = $1)"
     );
     pub const QUEUE_CALL: &str = concat!(
         "SELECT ",
@@ -96,6 +98,37 @@ mod sql {
     pub const SAVE_ESC: &str = "UPDATE escalations SET state = $3, owner = $4, \
          updated_at = $5, claimed_at = $6, replied_at = $7, closed_at = $8, reply = $9, \
          reply_via = $10, version = $11 WHERE id = $1 AND version = $2";
+    /// Whether a cause was escalated before, as a case or joined to one.
+    pub const CAUSE_SEEN: &str = "SELECT id FROM escalations WHERE source = $1 \
+         UNION ALL SELECT escalation_id FROM escalation_events WHERE source = $1";
+    /// Row locks (on PostgreSQL; SQLite's writer holds the whole database) that make
+    /// concurrent causes of one matter find each other's case: the second waits for the
+    /// first to commit. A write, not `FOR UPDATE`, so the text is the same on both.
+    pub const LOCK_TICKET: &str = "UPDATE tickets SET updated_at = updated_at WHERE id = $1";
+    pub const LOCK_CALLBACK: &str = "UPDATE callbacks SET updated_at = updated_at WHERE id = $1";
+    /// The unclosed case of a ticket, or of a callback without a ticket.
+    pub const OPEN_CASE_OF_TICKET: &str = "SELECT id FROM escalations \
+         WHERE ticket_id = $1 AND state <> 'closed' ORDER BY id LIMIT 1";
+    pub const OPEN_CASE_OF_CALLBACK: &str = "SELECT id FROM escalations \
+         WHERE callback_id = $1 AND ticket_id IS NULL AND state <> 'closed' ORDER BY id LIMIT 1";
+    /// `$1` the case, `$2` the cause's source, `$3` its detail, `$4` when.
+    pub const JOIN_EVENT: &str = "INSERT INTO escalation_events \
+         (escalation_id, kind, actor, detail, at, source) \
+         VALUES ($1, 'joined', 'system', $3, $4, $2) ON CONFLICT DO NOTHING";
+    /// The more urgent priority and due time of the two; a case already replied is owed
+    /// a reply again, by the new cause's due time.
+    pub const JOIN_CASE: &str = "UPDATE escalations SET \
+         priority = CASE WHEN priority < $2 THEN priority ELSE $2 END, \
+         due_at = CASE WHEN state = 'replied' OR due_at > $3 THEN $3 ELSE due_at END, \
+         state = CASE WHEN state = 'replied' THEN 'claimed' ELSE state END, \
+         updated_at = $4, version = version + 1 WHERE id = $1";
+    /// The replied cases of a ticket just resolved: the customer was told, the matter is done.
+    pub const REPLIED_CASES_OF_TICKET: &str =
+        "SELECT id FROM escalations WHERE ticket_id = $1 AND state = 'replied'";
+    pub const CLOSE_CASE: &str = "UPDATE escalations SET state = 'closed', closed_at = $2, \
+         updated_at = $2, version = version + 1 WHERE id = $1 AND state = 'replied'";
+    pub const TICKET_TO_FOLLOW: &str =
+        "SELECT number, state, kind, assignee FROM tickets WHERE id = $1";
     pub const ESC_EVENTS: &str = "SELECT id, escalation_id, kind, actor, detail, at \
          FROM escalation_events WHERE escalation_id = $1 ORDER BY id";
     /// The callback a follow-up is about: its links, and the call of its latest attempt.
@@ -260,9 +293,51 @@ pub(super) async fn write_one(store: &impl Backend, q: super::db::Query<'_>) -> 
     Ok(n)
 }
 
-/// Raises an escalation with its "opened" event, once per cause; `None` when its cause was
-/// escalated before.
+/// Raises an escalation with its "opened" event, once per cause, or joins the cause to its
+/// matter's unclosed case (see `crate::escalations`); the case's id, or `None` when the
+/// cause was escalated before.
 pub(super) async fn raise(on: &mut impl AsConn, e: &NewEscalation) -> Result<Option<i64>> {
+    let seen = query(sql::CAUSE_SEEN).bind(&e.source).fetch_optional(on);
+    if seen.await?.is_some() {
+        return Ok(None);
+    }
+    let open = match (e.ticket_id, e.callback_id) {
+        (Some(t), _) => {
+            query(sql::LOCK_TICKET).bind(t).execute(on).await?;
+            query(sql::OPEN_CASE_OF_TICKET)
+                .bind(t)
+                .scalar_optional(on)
+                .await?
+        }
+        (None, Some(b)) => {
+            query(sql::LOCK_CALLBACK).bind(b).execute(on).await?;
+            (query(sql::OPEN_CASE_OF_CALLBACK).bind(b))
+                .scalar_optional(on)
+                .await?
+        }
+        (None, None) => None,
+    };
+    if let Some(case) = open {
+        let detail = format!("{}: {}", e.kind.as_str(), e.summary);
+        let joined = query(sql::JOIN_EVENT)
+            .bind(case)
+            .bind(&e.source)
+            .bind(detail)
+            .bind(e.created_at)
+            .execute(on)
+            .await?;
+        if joined == 0 {
+            return Ok(None);
+        }
+        query(sql::JOIN_CASE)
+            .bind(case)
+            .bind(e.priority)
+            .bind(e.due_at)
+            .bind(e.created_at)
+            .execute(on)
+            .await?;
+        return Ok(Some(case));
+    }
     let id: Option<i64> = query(sql::RAISE)
         .bind(e.kind.as_str())
         .bind(e.priority)
@@ -290,6 +365,81 @@ pub(super) async fn raise(on: &mut impl AsConn, e: &NewEscalation) -> Result<Opt
             .await?;
     }
     Ok(id)
+}
+
+/// Closes the replied cases of a ticket just resolved (see `crate::escalations`).
+pub(super) async fn close_replied_cases(
+    on: &mut impl AsConn,
+    ticket: &crate::tickets::Ticket,
+    at: i64,
+) -> Result<()> {
+    let ids: Vec<i64> = (query(sql::REPLIED_CASES_OF_TICKET).bind(ticket.id))
+        .fetch_all_as(on, |r| r.get("id"))
+        .await?;
+    for id in ids {
+        if query(sql::CLOSE_CASE).bind(id).bind(at).execute(on).await? == 1 {
+            query(sql::INSERT_ESC_EVENT)
+                .bind(id)
+                .bind("closed")
+                .bind("system")
+                .bind(format!("ticket {} resolved", ticket.number))
+                .bind(at)
+                .execute(on)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Does to a case's ticket what a change to the case asks (see `TicketFollow`), unless the
+/// ticket moved on meanwhile: a ticket no longer worked is left alone, and a ticket someone
+/// else works keeps its assignee unless it is a complaint (worked by the case's owner).
+async fn follow_ticket(
+    on: &mut impl AsConn,
+    dialect: &super::db::Dialect,
+    follow: &TicketFollow,
+    actor: &str,
+    at: i64,
+) -> Result<()> {
+    let (ticket_id, action) = match follow {
+        TicketFollow::Assign { ticket_id, to } => (
+            *ticket_id,
+            Action::Assign {
+                assignee: to.clone(),
+                note: Some("owner of the customer's case".into()),
+            },
+        ),
+        TicketFollow::ResolveComplaint { ticket_id, reply } => (
+            *ticket_id,
+            Action::Resolve {
+                code: crate::escalations::REPLIED_CODE.into(),
+                note: reply.clone(),
+            },
+        ),
+    };
+    let Some(r) = (query(sql::TICKET_TO_FOLLOW).append(dialect.lock_rows))
+        .bind(ticket_id)
+        .fetch_optional(on)
+        .await?
+    else {
+        return Ok(());
+    };
+    let number: String = r.get("number")?;
+    let state: String = r.get("state")?;
+    let kind: String = r.get("kind")?;
+    let assignee: Option<String> = r.get("assignee")?;
+    let active = TicketState::parse(&state).is_some_and(TicketState::is_active);
+    let complaint = kind == TicketKind::Complaint.as_str();
+    let wanted = match follow {
+        TicketFollow::Assign { to, .. } => {
+            assignee.as_deref() != Some(to.as_str()) && (assignee.is_none() || complaint)
+        }
+        TicketFollow::ResolveComplaint { .. } => true,
+    };
+    if active && wanted {
+        super::tickets::change(on, dialect, &number, &action, actor, None, at).await?;
+    }
+    Ok(())
 }
 
 /// Raises the escalation a callback's follow-up owes, linked to the callback's ticket,
@@ -577,6 +727,9 @@ impl<B: Backend> EscalationStore for B {
             .bind(e.updated_at)
             .execute(&mut tx)
             .await?;
+        if let Some(f) = &c.ticket {
+            follow_ticket(&mut tx, B::DIALECT, f, &c.actor, e.updated_at).await?;
+        }
         let saved = esc_by_id(&mut tx, e.id).await?;
         tx.commit().await?;
         saved.ok_or(StoreError::NotFound)

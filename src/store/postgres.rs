@@ -85,6 +85,11 @@ fn migrator() -> Migrator {
             "deadline_estimated",
             include_str!("../../migrations/postgres/0009_deadline_estimated.sql"),
         ),
+        (
+            10,
+            "one_case_per_matter",
+            include_str!("../../migrations/postgres/0010_one_case_per_matter.sql"),
+        ),
     ])
 }
 

@@ -90,6 +90,11 @@ fn migrator() -> Migrator {
             "deadline_estimated",
             include_str!("../../migrations/sqlite/0009_deadline_estimated.sql"),
         ),
+        (
+            10,
+            "one_case_per_matter",
+            include_str!("../../migrations/sqlite/0010_one_case_per_matter.sql"),
+        ),
     ])
 }
 

@@ -318,6 +318,9 @@ async fn escalate(on: &mut impl AsConn, t: &Ticket, event: &str, at: i64) -> Res
     if let Some(e) = crate::escalations::NewEscalation::for_ticket_event(t, event, at) {
         super::agents::raise(on, &e).await?;
     }
+    if event == "resolved" {
+        super::agents::close_replied_cases(on, t, at).await?;
+    }
     Ok(())
 }
 
@@ -332,7 +335,7 @@ async fn by_number(on: &mut impl AsConn, number: &str, lock: &'static str) -> Re
 }
 
 /// Applies an action to a locked ticket and records it.
-async fn change(
+pub(super) async fn change(
     on: &mut impl AsConn,
     dialect: &Dialect,
     number: &str,

@@ -180,19 +180,8 @@ async fn console_in_a_browser() {
     }
 }
 
-async fn scenario(app: &TestApp, c: &Client) {
-    let store = &app.state.store;
-    add_agent(app, "sup", Role::Supervisor).await;
-    // A customer whose name is markup, and a complaint recorded by phone.
-    let esc = complaint_from(app, MARKUP_NAME).await;
-    let other = raise(app, "browser:other", "another complaint").await;
-
-    // Not signed in: the console sends the browser to the sign-in page.
-    c.goto(&format!("{}/console", app.base))
-        .await
-        .expect("goto");
-    wait_url(c, |u| u.contains("/console/login")).await;
-    shot(c, "login").await;
+/// Fills and sends the sign-in form the browser is on; waits for the queue.
+async fn sign_in_as_sup(c: &Client) {
     c.find(Locator::Css("input[name=login]"))
         .await
         .expect("login field")
@@ -216,6 +205,22 @@ async fn scenario(app: &TestApp, c: &Client) {
         .for_element(Locator::Css("#counts"))
         .await
         .expect("the queue");
+}
+
+async fn scenario(app: &TestApp, c: &Client) {
+    let store = &app.state.store;
+    add_agent(app, "sup", Role::Supervisor).await;
+    // A customer whose name is markup, and a complaint recorded by phone.
+    let esc = complaint_from(app, MARKUP_NAME).await;
+    let other = raise(app, "browser:other", "another complaint").await;
+
+    // Not signed in: the console sends the browser to the sign-in page.
+    c.goto(&format!("{}/console", app.base))
+        .await
+        .expect("goto");
+    wait_url(c, |u| u.contains("/console/login")).await;
+    shot(c, "login").await;
+    sign_in_as_sup(c).await;
 
     // The customer's name is literal text, not elements.
     let row = format!("tr.escalation[data-id=\"{}\"]", esc.id);
@@ -301,6 +306,9 @@ async fn scenario(app: &TestApp, c: &Client) {
         .await
         .expect("goto");
     wait_text(c, "h1", |t| t.contains(&ticket.number)).await;
+    // Closing the complaint's case with its reply resolved the complaint.
+    let facts = wait_text(c, "dl.facts", |t| t.contains("resolved")).await;
+    assert!(facts.contains("We apologised"), "{facts}");
     shot(c, "ticket").await;
     c.goto(&format!("{}/console/agents", app.base))
         .await
@@ -358,6 +366,30 @@ async fn scenario(app: &TestApp, c: &Client) {
         .expect("history")
         .len();
     assert_eq!(before, after, "the forged note was not added");
+
+    // In December the calendar is about to end: every page says so, in both languages.
+    app.clock
+        .set_ms(crate::support::app::shanghai(2026, 12, 7, 10, 0));
+    c.goto(&format!("{}/console", app.base))
+        .await
+        .expect("goto");
+    wait_url(c, |u| u.contains("/console/login")).await;
+    sign_in_as_sup(c).await;
+    let notice = wait_text(c, "p.calendar-gap", |t| !t.is_empty()).await;
+    assert!(
+        notice.contains("The working-day calendar ends on 2026-12-31"),
+        "{notice}"
+    );
+    shot(c, "calendar-gap-en").await;
+    c.find(Locator::Css("#switch-language"))
+        .await
+        .expect("language button")
+        .click()
+        .await
+        .expect("click");
+    let notice = wait_text(c, "p.calendar-gap", |t| t.contains("工作日历")).await;
+    assert!(notice.contains("工作日历只覆盖到 2026-12-31"), "{notice}");
+    shot(c, "calendar-gap-zh").await;
 
     // Sign out: the queue now sends the browser to sign in.
     c.goto(&format!("{}/console", app.base))

@@ -247,8 +247,9 @@ both!(
         let answers = app.state.store.answers(cb.id).await.expect("answers");
         let got: Vec<&str> = answers.iter().map(|a| a.question.as_str()).collect();
         assert_eq!(got, ["satisfaction", "fixed", "comment"]);
-        // Each follow-up is an escalation for people, linked to the customer, the ticket, the
-        // survey call and the answer; "not fixed" is the more urgent.
+        // The follow-ups are one customer matter: the first opens a case for people, linked to
+        // the customer, the ticket, the survey call and the answer; the second joins it and
+        // makes it as urgent as "not fixed" is.
         let attempts = app
             .state
             .steps
@@ -257,10 +258,8 @@ both!(
             .await
             .expect("attempts");
         let call = attempts[0].provider_call_id.clone();
-        for (answer, kind, priority, hours) in [
-            ("satisfaction:dissatisfied", "dissatisfied", 2, 24),
-            ("fixed:no", "not_fixed", 1, 4),
-        ] {
+        let mut cases = Vec::new();
+        for answer in ["satisfaction:dissatisfied", "fixed:no"] {
             let e = app
                 .state
                 .steps
@@ -269,17 +268,24 @@ both!(
                 .await
                 .expect("store")
                 .expect("escalated");
-            assert_eq!(e.kind.as_str(), kind);
-            assert_eq!(
-                (e.priority, e.due_at - e.created_at),
-                (priority, hours * HOUR)
-            );
-            assert_eq!(e.answer.as_deref(), Some(answer));
+            assert_eq!(e.kind.as_str(), "dissatisfied");
+            assert_eq!((e.priority, e.due_at - e.created_at), (1, 4 * HOUR));
+            assert_eq!(e.answer.as_deref(), Some("satisfaction:dissatisfied"));
             assert_eq!((e.callback_id, e.ticket_id), (Some(cb.id), cb.ticket_id));
             assert_eq!(e.account_id, cb.account_id);
             assert_eq!(e.callback_number.as_deref(), Some(ALICE));
             assert_eq!(e.call_sid, call);
+            cases.push(e.id);
         }
+        assert_eq!(cases[0], cases[1], "one case for the customer's matter");
+        let history = app
+            .state
+            .store
+            .escalation_history(cases[0])
+            .await
+            .expect("history");
+        let joined = history.iter().find(|h| h.kind == "joined").expect("joined");
+        assert!(joined.detail.starts_with("not_fixed: "), "{joined:?}");
         assert!(answers[2].answer.contains("/Recordings/RE"), "{answers:?}");
     }
 );

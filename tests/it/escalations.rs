@@ -3,8 +3,9 @@
 //! accounts and sessions the console signs in with.
 
 use crate::support::app::{Backend, HOUR, START_MS, TestApp, both};
-use crate::support::demo::{ALICE, HOTLINE};
+use crate::support::demo::{ALICE, HOTLINE, UNKNOWN};
 use crate::support::fixtures;
+use crate::support::phone::heard;
 use hotline::agents::auth::{self, SignIn};
 use hotline::agents::{Agent, AgentUpdate, MAX_FAILED_LOGINS, NewAgent, Role};
 use hotline::clock::Clock;
@@ -15,7 +16,7 @@ use hotline::escalations::{
 use hotline::lockout::Verdict;
 use hotline::prompts::Locale;
 use hotline::repo::StoreError;
-use hotline::tickets::{NewTicket, TicketKind};
+use hotline::tickets::{NewTicket, TicketKind, TicketState};
 
 async fn agent(app: &TestApp, login: &str, role: Role) -> Agent {
     app.state
@@ -552,3 +553,214 @@ async fn an_agent_calls_the_customer_back_from_the_console() {
         call.detail
     );
 }
+
+both!(
+    a_complaint_closes_with_its_case_and_the_caller_hears_it_was_answered,
+    |app: TestApp| async move {
+        let li = agent(&app, "li", Role::Agent).await;
+        let mut call = app.sim.start_call(UNKNOWN, HOTLINE).await.expect("call");
+        call.press("1").await.expect("mandarin");
+        call.press("5").await.expect("complaints");
+        call.record(45).await.expect("message");
+        // The caller is told when to expect the reply: the case's due time, a day on.
+        let said = heard(&call);
+        assert!(
+            said.contains("我们会在") && said.contains("前调查并答复您"),
+            "{said}"
+        );
+        call.hang_up().await.expect("hang up");
+
+        let store = &app.state.store;
+        let esc = &app.state.escalations;
+        let e = store
+            .escalations(&EscFilter {
+                limit: 10,
+                now: app.clock.now_ms(),
+                ..EscFilter::default()
+            })
+            .await
+            .expect("list")
+            .remove(0);
+        let ticket_id = e.ticket_id.expect("the complaint ticket");
+        let ticket = |id| async move {
+            (store.ticket_by_id(id).await)
+                .expect("store")
+                .expect("ticket")
+        };
+        // Whoever claims the case works the complaint.
+        esc.act(e.id, &li, &EscAction::Claim).await.expect("claim");
+        assert_eq!(ticket(ticket_id).await.assignee.as_deref(), Some("li"));
+        let reply = EscAction::Reply {
+            text: "refunded the overcharge".into(),
+            via: ReplyVia::Phone,
+        };
+        esc.act(e.id, &li, &reply).await.expect("reply");
+        let t = ticket(ticket_id).await;
+        assert_eq!(
+            t.state,
+            TicketState::Assigned,
+            "not resolved before the close"
+        );
+        let closed = esc
+            .act(
+                e.id,
+                &li,
+                &EscAction::Close {
+                    note: String::new(),
+                },
+            )
+            .await
+            .expect("close");
+        assert_eq!(closed.state, EscalationState::Closed);
+        let t = ticket(ticket_id).await;
+        assert_eq!(t.state, TicketState::Resolved, "{t:?}");
+        assert_eq!(t.resolution_code.as_deref(), Some("replied"));
+        assert_eq!(
+            t.resolution_note.as_deref(),
+            Some("refunded the overcharge")
+        );
+
+        // Asked by phone, the complaint was answered (not "accepted" for ever).
+        let mut again = app.sim.start_call(UNKNOWN, HOTLINE).await.expect("call");
+        again.press("1").await.expect("mandarin");
+        again.press("2").await.expect("faults");
+        again.press("2").await.expect("status");
+        again
+            .press(&format!("{}#", t.number))
+            .await
+            .expect("number");
+        let said = heard(&again);
+        assert!(said.contains("投诉，已答复"), "{said}");
+    }
+);
+
+both!(
+    a_faults_case_closes_when_the_fault_is_resolved_and_the_customer_was_told,
+    |app: TestApp| async move {
+        let li = agent(&app, "li", Role::Agent).await;
+        let desk = &app.state.desk;
+        let store = &app.state.store;
+        let esc = &app.state.escalations;
+        let t = desk
+            .open(
+                NewTicket {
+                    line_number: Some(ALICE.into()),
+                    description: "no dial tone".into(),
+                    ..fixtures::ticket(TicketKind::Fault)
+                },
+                START_MS,
+            )
+            .await
+            .expect("open");
+        app.clock.set_ms(t.deadline_at.expect("deadline") + 1);
+        desk.sweep().await.expect("sweep");
+        let e = store
+            .escalation_by_source(&format!("ticket:{}:breached", t.id))
+            .await
+            .expect("store")
+            .expect("breach escalated");
+        esc.act(e.id, &li, &EscAction::Claim).await.expect("claim");
+        let reply = EscAction::Reply {
+            text: "a technician comes tomorrow".into(),
+            via: ReplyVia::Phone,
+        };
+        esc.act(e.id, &li, &reply).await.expect("reply");
+        // Told, but the fault is still there: the case stays open.
+        let refused = esc
+            .act(
+                e.id,
+                &li,
+                &EscAction::Close {
+                    note: String::new(),
+                },
+            )
+            .await
+            .expect_err("not while the fault is worked");
+        assert!(
+            matches!(&refused, ActError::Refused(EscError::TicketActive { number, .. }) if *number == t.number),
+            "{refused:?}"
+        );
+        let resolve = hotline::tickets::Action::Resolve {
+            code: "repaired".into(),
+            note: "line card replaced".into(),
+        };
+        desk.change(&t.number, &resolve, "tech-7", None)
+            .await
+            .expect("resolve");
+        let e = store.escalation(e.id).await.expect("store").expect("case");
+        assert_eq!(e.state, EscalationState::Closed, "{e:?}");
+        let history = store.escalation_history(e.id).await.expect("history");
+        let last = history.last().expect("events");
+        assert_eq!(
+            (last.kind.as_str(), last.actor.as_str()),
+            ("closed", "system")
+        );
+        assert!(last.detail.contains(&t.number), "{last:?}");
+    }
+);
+
+both!(
+    causes_of_one_matter_join_its_open_case_even_when_raised_at_once,
+    |app: TestApp| async move {
+        let desk = &app.state.desk;
+        let store = &app.state.store;
+        let t = desk
+            .open(
+                NewTicket {
+                    line_number: Some(ALICE.into()),
+                    description: "slow broadband".into(),
+                    ..fixtures::ticket(TicketKind::Fault)
+                },
+                START_MS,
+            )
+            .await
+            .expect("open");
+        let cause = |kind: EscalationKind, answer: &str| {
+            let mut e = NewEscalation::new(
+                kind,
+                format!("followup:77:{answer}"),
+                format!("callback 77: {answer}"),
+                START_MS + HOUR,
+            );
+            e.ticket_id = Some(t.id);
+            e
+        };
+        // One survey answer says both "dissatisfied" and "not fixed", raised at once.
+        let dissatisfied = cause(EscalationKind::Dissatisfied, "satisfaction:dissatisfied");
+        let not_fixed = cause(EscalationKind::NotFixed, "fixed:no");
+        let (a, b) = tokio::join!(
+            store.raise_escalation(&dissatisfied),
+            store.raise_escalation(&not_fixed)
+        );
+        let (a, b) = (a.expect("store"), b.expect("store"));
+        let (a, b) = (a.expect("raised or joined"), b.expect("raised or joined"));
+        assert_eq!(a.id, b.id, "one case for one matter");
+        let cases = store
+            .escalations(&EscFilter {
+                ticket_id: Some(t.id),
+                limit: 10,
+                now: START_MS,
+                ..EscFilter::default()
+            })
+            .await
+            .expect("list");
+        assert_eq!(cases.len(), 1, "{cases:?}");
+        let case = &cases[0];
+        // The more urgent of the two: "not fixed" is priority 1, due in 4 hours.
+        assert_eq!((case.priority, case.due_at), (1, START_MS + 5 * HOUR));
+        let history = store.escalation_history(case.id).await.expect("history");
+        let kinds: Vec<&str> = history.iter().map(|h| h.kind.as_str()).collect();
+        assert_eq!(kinds, ["opened", "joined"], "{history:?}");
+        // The same cause again (a retried write) changes nothing.
+        let again = store.raise_escalation(&not_fixed).await.expect("store");
+        assert!(again.is_none(), "{again:?}");
+        assert_eq!(
+            store
+                .escalation_history(case.id)
+                .await
+                .expect("history")
+                .len(),
+            2
+        );
+    }
+);

@@ -116,6 +116,12 @@ async fn render(
                 @if e.overdue(now) { " " span.flag.bad { (T::Overdue.get(l)) } }
             }
             dt { (T::Summary.get(l)) } dd { (e.summary) }
+            @if let Some(t) = &ticket {
+                dt { (T::Ticket.get(l)) } dd { a href={ "/console/tickets/" (t.number) } { (t.number) } }
+            }
+            @if let Some(b) = e.callback_id {
+                dt { (T::Callback.get(l)) } dd { a href={ "/console/callbacks/" (b) } id="esc-callback" { "#" (b) } }
+            }
             @if let Some(reply) = &e.reply {
                 dt { (T::ReplyText.get(l)) } dd id="esc-reply" {
                     (reply)
@@ -193,7 +199,7 @@ async fn render(
             h2 { (T::History.get(l)) }
             table.history {
                 thead { tr { th { (T::Time.get(l)) } th { (T::Kind.get(l)) } th { (T::Actor.get(l)) } th { (T::Detail.get(l)) } } }
-                tbody { @for h in &history { tr { td { (when(st, h.at)) } td { (h.kind) } td { (h.actor) } td { (h.detail) } } } }
+                tbody { @for h in &history { tr { td { (when(st, h.at)) } td { (text::esc_event(&h.kind).map_or(h.kind.as_str(), |k| k.get(l))) } td { (h.actor) } td { (h.detail) } } } }
             }
         }
         @if !closed {
@@ -277,7 +283,8 @@ fn status_of(e: &ActError) -> StatusCode {
             | EscError::Unclaimed { .. }
             | EscError::Closed { .. }
             | EscError::NoReply { .. }
-            | EscError::SameOwner { .. } => StatusCode::CONFLICT,
+            | EscError::SameOwner { .. }
+            | EscError::TicketActive { .. } => StatusCode::CONFLICT,
         },
         ActError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }

@@ -181,6 +181,14 @@ texts! {
     CannotDeactivateSelf => "不能停用自己的账号。", "You cannot deactivate your own account.";
     LoginTaken => "该登录名已被使用。", "That login is taken.";
     StateOpen => "待处理", "open";
+    EventOpened => "创建", "opened";
+    EventClaimed => "认领", "claimed";
+    EventNote => "备注", "note";
+    EventReassigned => "改派", "reassigned";
+    EventCall => "外呼", "call";
+    EventReplied => "答复", "replied";
+    EventClosed => "结案", "closed";
+    EventJoined => "并入新原因", "cause joined";
     StateClaimed => "已认领", "claimed";
     StateReplied => "已答复", "replied";
     StateClosed => "已关闭", "closed";
@@ -239,6 +247,22 @@ pub fn esc_kind(k: EscalationKind) -> T {
         EscalationKind::Unreached => T::KindUnreached,
         EscalationKind::Breached => T::KindBreached,
     }
+}
+
+/// An escalation history entry's kind; `None` for one this console does not know (written by
+/// a newer instance), shown as stored.
+pub fn esc_event(kind: &str) -> Option<T> {
+    Some(match kind {
+        "opened" => T::EventOpened,
+        "claimed" => T::EventClaimed,
+        "note" => T::EventNote,
+        "reassigned" => T::EventReassigned,
+        "call" => T::EventCall,
+        "replied" => T::EventReplied,
+        "closed" => T::EventClosed,
+        "joined" => T::EventJoined,
+        _ => return None,
+    })
 }
 
 pub fn via(v: ReplyVia) -> T {
