@@ -614,6 +614,12 @@ impl Config {
         }
     }
 
+    /// Whether this instance dials callbacks: the dialer is on and there is a Twilio account
+    /// to place calls with.
+    pub fn dials_callbacks(&self) -> bool {
+        self.callbacks.dial && !self.twilio.account_sid.is_empty()
+    }
+
     /// The working-day calendar: `calendar_file` when set, else the built-in one.
     pub fn calendar(&self) -> Result<Calendar, CalendarError> {
         match &self.calendar_file {

@@ -327,6 +327,7 @@ pub async fn explain(
     operator_tz: Tz,
     cal: &Calendar,
     now: i64,
+    dialing: bool,
 ) -> Result<Option<Explained>, StoreError> {
     let Some(callback) = store.callback(id).await? else {
         return Ok(None);
@@ -346,6 +347,7 @@ pub async fn explain(
         tz,
         cal,
         now,
+        dialing,
     });
     Ok(Some(Explained {
         callback,
@@ -371,6 +373,8 @@ pub struct Facts<'a> {
     pub tz: Tz,
     pub cal: &'a Calendar,
     pub now: i64,
+    /// Whether the instance explaining it dials callbacks (see `Config::dials_callbacks`).
+    pub dialing: bool,
 }
 
 /// "2026-06-01 11:00 Asia/Shanghai".
@@ -468,6 +472,14 @@ pub fn why(f: &Facts<'_>) -> String {
             "Deferred"
         };
         parts.push(format!("{label}: {}", sentence(&e.detail)));
+    }
+    if !f.dialing && matches!(cb.state, CallbackState::Pending | CallbackState::Dialing) {
+        parts.push(
+            "This instance does not dial callbacks (HOTLINE_CALLBACK_DIAL=false, --demo, or no \
+             Twilio account): nothing here will call the customer; only an instance with the \
+             dialer on will."
+                .into(),
+        );
     }
     parts.join(" ")
 }
@@ -677,7 +689,37 @@ mod tests {
             tz: chrono_tz::Asia::Shanghai,
             cal: Calendar::builtin(),
             now,
+            dialing: true,
         })
+    }
+
+    #[test]
+    fn with_the_dialer_off_it_says_nothing_here_will_call() {
+        let cb = callback(CallbackState::Pending, T0);
+        let ledger = [line("queued", "on list list:+8613800000002", T0)];
+        let c = campaign(CampaignState::Running);
+        let facts = |callback, dialing| Facts {
+            callback,
+            campaign: Some(&c),
+            attempts: &[],
+            ledger: &ledger,
+            opted_out: false,
+            tz: chrono_tz::Asia::Shanghai,
+            cal: Calendar::builtin(),
+            now: T0,
+            dialing,
+        };
+        let off = why(&facts(&cb, false));
+        assert!(
+            off.ends_with(
+                "nothing here will call the customer; only an instance with the dialer on will."
+            ),
+            "{off}"
+        );
+        assert!(!why(&facts(&cb, true)).contains("does not dial"));
+        // Once it is done, whether this instance dials no longer matters.
+        let done = callback(CallbackState::Done, T0);
+        assert!(!why(&facts(&done, false)).contains("does not dial"));
     }
 
     #[test]

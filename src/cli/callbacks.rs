@@ -49,10 +49,16 @@ async fn why(cfg: &Config, id: i64) -> anyhow::Result<()> {
     let store = super::open_store(cfg).await?;
     let calendar = cfg.calendar().context("loading the calendar")?;
     let now = chrono::Utc::now().timestamp_millis();
-    let Some(x) =
-        hotline::callbacks::report::explain(store.as_ref(), id, cfg.timezone, &calendar, now)
-            .await
-            .context("reading the callback")?
+    let Some(x) = hotline::callbacks::report::explain(
+        store.as_ref(),
+        id,
+        cfg.timezone,
+        &calendar,
+        now,
+        cfg.dials_callbacks(),
+    )
+    .await
+    .context("reading the callback")?
     else {
         bail!("there is no callback {id}");
     };

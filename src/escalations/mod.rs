@@ -580,6 +580,7 @@ pub struct EscFilter {
     pub overdue: bool,
     pub ticket_id: Option<i64>,
     pub account_id: Option<i64>,
+    pub callback_id: Option<i64>,
     /// Now, for `overdue`.
     pub now: i64,
     pub limit: i64,

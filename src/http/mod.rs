@@ -111,12 +111,12 @@ pub async fn serve(
     background.spawn(state.clone().run_rollups());
     background.spawn(watch_calendar(state.desk.clone()));
     let cfg = &state.cfg;
-    if !cfg.callbacks.dial {
-        tracing::info!("this instance does not dial callbacks (callbacks.dial = false)");
-    } else if cfg.twilio.account_sid.is_empty() {
-        tracing::warn!("callbacks are not dialed: no Twilio account is configured");
-    } else {
+    if cfg.dials_callbacks() {
         background.spawn(state.callbacks.clone().run());
+    } else if !cfg.callbacks.dial {
+        tracing::info!("this instance does not dial callbacks (callbacks.dial = false)");
+    } else {
+        tracing::warn!("callbacks are not dialed: no Twilio account is configured");
     }
     background.spawn(state.webhook_worker().run());
     let limits = crate::http::server::Limits::from(&cfg.http);

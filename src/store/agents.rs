@@ -147,6 +147,7 @@ mod sql {
          AND ($4 = 0 OR (state IN ('open', 'claimed') AND due_at < $5)) \
          AND (CAST($6 AS BIGINT) IS NULL OR ticket_id = $6) \
          AND (CAST($7 AS BIGINT) IS NULL OR account_id = $7) \
+         AND (CAST($9 AS BIGINT) IS NULL OR callback_id = $9) \
          ORDER BY CASE state WHEN 'open' THEN 0 WHEN 'claimed' THEN 1 WHEN 'replied' THEN 2 \
          ELSE 3 END, CASE WHEN state = 'closed' THEN 0 ELSE priority END, \
          CASE WHEN state = 'closed' THEN -closed_at ELSE queued_at END, id LIMIT $8"
@@ -675,6 +676,7 @@ impl<B: Backend> EscalationStore for B {
             .bind(f.ticket_id)
             .bind(f.account_id)
             .bind(f.limit.clamp(1, 1000))
+            .bind(f.callback_id)
             .fetch_all_as(&mut self.read().await?, escalation)
             .await
     }

@@ -286,6 +286,24 @@ both!(
             .expect("history");
         let joined = history.iter().find(|h| h.kind == "joined").expect("joined");
         assert!(joined.detail.starts_with("not_fixed: "), "{joined:?}");
+
+        // The callback's page links its ticket and its case, and says why it was called.
+        crate::support::console::add_agent(&app, "amy", hotline::agents::Role::Agent).await;
+        let c = crate::support::console::sign_in(&app, "amy").await;
+        let page = c.get(&format!("/console/callbacks/{}", cb.id)).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let ticket = (app.state.store.ticket_by_id(cb.ticket_id.expect("ticket")))
+            .await
+            .expect("store")
+            .expect("ticket");
+        for link in [
+            format!("href=\"/console/tickets/{}\"", ticket.number),
+            format!("href=\"/console/escalations/{}\"", cases[0]),
+        ] {
+            assert!(page.body.contains(&link), "{link}: {}", page.body);
+        }
+        assert!(page.body.contains("id=\"cb-state\">done<"), "{}", page.body);
+        assert!(page.body.contains("id=\"cb-why\">Done ("), "{}", page.body);
         assert!(answers[2].answer.contains("/Recordings/RE"), "{answers:?}");
     }
 );

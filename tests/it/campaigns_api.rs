@@ -594,7 +594,9 @@ both!(
             "Pending: due since 2026-06-01 10:00 Asia/Shanghai, inside the calling window; \
              a dialer takes it on its next round. Queued 2026-06-01 10:00 in campaign \
              \"after repairs\": on a list sent through the API (source list:+8613800000002). \
-             No attempt has been made."
+             No attempt has been made. This instance does not dial callbacks \
+             (HOTLINE_CALLBACK_DIAL=false, --demo, or no Twilio account): nothing here will \
+             call the customer; only an instance with the dialer on will."
         );
 
         app.twilio.on(ALICE, Behaviour::NoAnswer);
@@ -632,7 +634,9 @@ both!(
              Queued 2026-06-01 10:00 in campaign \"after repairs\": on a list sent through the API \
              (source list:+8613800000002). Attempt 1 (no answer) at 2026-06-01 10:00. \
              Retried because: no answer (attempt 1 of 3); next try at 2026-06-01 11:00 \
-             Asia/Shanghai, inside the calling window."
+             Asia/Shanghai, inside the calling window. This instance does not dial callbacks \
+             (HOTLINE_CALLBACK_DIAL=false, --demo, or no Twilio account): nothing here will \
+             call the customer; only an instance with the dialer on will."
         );
 
         // The same answer, and the ledger, from the command line.

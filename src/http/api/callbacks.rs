@@ -849,6 +849,7 @@ async fn get_callback(
         st.cfg.timezone,
         &st.desk.calendar,
         st.clock.now_ms(),
+        st.cfg.dials_callbacks(),
     )
     .await?
     .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("callback {id} not found")))?;

@@ -179,6 +179,7 @@ async fn list_escalations(
         overdue,
         ticket_id,
         account_id: None,
+        callback_id: None,
         now,
         limit,
     };

@@ -6,7 +6,7 @@ use axum::response::Response;
 use maud::html;
 use serde::Deserialize;
 
-use super::text::T;
+use super::text::{self, T};
 use super::{Me, internal, layout, not_found, parse_id, respond, when};
 use crate::http::AppState;
 
@@ -49,7 +49,7 @@ pub async fn list(State(st): State<AppState>, me: Me, Query(q): Query<CallbacksQ
                 td { a href={ "/console/callbacks?campaign=" (c.id) } { (c.id) } }
                 td { a href={ "/console/callbacks?campaign=" (c.id) } { (c.name) } }
                 td { (c.purpose.as_str()) }
-                td { (c.state.as_str()) }
+                td { (text::campaign_state(c.state).get(l)) }
             } } }
         }
         @if let Some(c) = selected {
@@ -62,7 +62,7 @@ pub async fn list(State(st): State<AppState>, me: Me, Query(q): Query<CallbacksQ
                     tbody { @for cb in &callbacks { tr {
                         td { a href={ "/console/callbacks/" (cb.id) } { (cb.id) } }
                         td { (cb.to_number) }
-                        td { (cb.state.as_str()) }
+                        td { (text::callback_state(cb.state).get(l)) }
                         td { (when(&st, cb.due_at)) }
                         td { (cb.attempts) }
                         td { (cb.outcome.as_deref().unwrap_or("")) }
@@ -90,36 +90,71 @@ pub async fn page(State(st): State<AppState>, me: Me, Path(id): Path<String>) ->
         Err(r) => return *r,
     };
     let store = &st.store;
-    let cb = match store.callback(id).await {
-        Ok(Some(c)) => c,
+    let explained = crate::callbacks::report::explain(
+        store.as_ref(),
+        id,
+        st.cfg.timezone,
+        &st.desk.calendar,
+        st.clock.now_ms(),
+        st.cfg.dials_callbacks(),
+    );
+    let x = match explained.await {
+        Ok(Some(x)) => x,
         Ok(None) => return not_found(l, &format!("{} {id}", T::Callback.get(l))),
         Err(e) => return internal(l, e),
     };
-    let (ledger, attempts, answers) =
-        match tokio::try_join!(store.ledger(id), store.attempts(id), store.answers(id)) {
-            Ok(x) => x,
+    let cb = &x.callback;
+    // The customer matter it belongs to: its ticket, and the case that follows it up.
+    let ticket = match cb.ticket_id {
+        Some(t) => match store.ticket_by_id(t).await {
+            Ok(t) => t,
             Err(e) => return internal(l, e),
-        };
+        },
+        None => None,
+    };
+    let cases = match store
+        .escalations(&crate::escalations::EscFilter {
+            callback_id: Some(id),
+            limit: 10,
+            now: st.clock.now_ms(),
+            ..Default::default()
+        })
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => return internal(l, e),
+    };
+    let (ledger, attempts, answers) = (&x.ledger, &x.attempts, &x.answers);
     let body = html! {
         h1 { (T::Callback.get(l)) " #" (cb.id) }
         dl.facts {
-            dt { (T::Campaign.get(l)) } dd { a href={ "/console/callbacks?campaign=" (cb.campaign_id) } { (cb.campaign_id) } }
+            dt { (T::Campaign.get(l)) } dd { a href={ "/console/callbacks?campaign=" (cb.campaign_id) } {
+                (x.campaign.as_ref().map_or_else(|| cb.campaign_id.to_string(), |c| c.name.clone()))
+            } }
             dt { (T::To.get(l)) } dd { (cb.to_number) }
-            dt { (T::State.get(l)) } dd { (cb.state.as_str()) }
+            dt { (T::State.get(l)) } dd id="cb-state" { (text::callback_state(cb.state).get(l)) }
             dt { (T::Due.get(l)) } dd { (when(&st, cb.due_at)) }
             dt { (T::Outcome.get(l)) } dd { (cb.outcome.as_deref().unwrap_or("—")) }
+            @if let Some(t) = &ticket {
+                dt { (T::Ticket.get(l)) } dd { a href={ "/console/tickets/" (t.number) } id="cb-ticket" { (t.number) } }
+            }
+            @for e in &cases {
+                dt { (T::Case.get(l)) } dd { a href={ "/console/escalations/" (e.id) } class="cb-case" { "#" (e.id) " " (text::esc_kind(e.kind).get(l)) } }
+            }
         }
+        h2 { (T::Why.get(l)) }
+        p id="cb-why" { (x.why) }
         h2 { (T::Ledger.get(l)) }
         table {
             thead { tr { th { (T::Time.get(l)) } th { (T::Kind.get(l)) } th { (T::Detail.get(l)) } } }
-            tbody { @for e in &ledger { tr { td { (when(&st, e.at)) } td { (e.kind) } td { (e.detail) } } } }
+            tbody { @for e in ledger { tr { td { (when(&st, e.at)) } td { (e.kind) } td { (e.detail) } } } }
         }
         h2 { (T::Attempts.get(l)) }
         table {
             thead { tr { th { "#" } th { (T::State.get(l)) } th { (T::Placed.get(l)) } th { (T::Ended.get(l)) } th { (T::Outcome.get(l)) } } }
-            tbody { @for a in &attempts { tr {
+            tbody { @for a in attempts { tr {
                 td { (a.attempt_no) }
-                td { (a.state.as_str()) }
+                td { (text::attempt_state(a.state).get(l)) }
                 td { (a.placed_at.map(|t| when(&st, t)).unwrap_or_default()) }
                 td { (a.ended_at.map(|t| when(&st, t)).unwrap_or_default()) }
                 td { (a.outcome.as_deref().unwrap_or("")) }
@@ -128,7 +163,7 @@ pub async fn page(State(st): State<AppState>, me: Me, Path(id): Path<String>) ->
         h2 { (T::SurveyAnswers.get(l)) }
         table {
             thead { tr { th { (T::Time.get(l)) } th { (T::Question.get(l)) } th { (T::Answer.get(l)) } } }
-            tbody { @for a in &answers { tr { td { (when(&st, a.at)) } td { (a.question) } td { (a.answer) } } } }
+            tbody { @for a in answers { tr { td { (when(&st, a.at)) } td { (a.question) } td { (a.answer) } } } }
         }
     };
     let path = format!("/console/callbacks/{id}");

@@ -3,6 +3,7 @@
 //! Rules: a key is written once with both texts (the macro takes exactly two), so no
 //! language can lack a label; texts are plain (maud escapes them like any other data).
 
+use crate::callbacks::{AttemptState, CallbackState, CampaignState};
 use crate::prompts::Locale;
 
 macro_rules! texts {
@@ -181,6 +182,20 @@ texts! {
     CannotDeactivateSelf => "不能停用自己的账号。", "You cannot deactivate your own account.";
     LoginTaken => "该登录名已被使用。", "That login is taken.";
     StateOpen => "待处理", "open";
+    CbPending => "待回访", "pending";
+    CbDialing => "正在外呼", "dialing";
+    CbDone => "已完成", "done";
+    CbCancelled => "已取消", "cancelled";
+    AttemptRequesting => "正在请求运营商", "asking the carrier";
+    AttemptPlaced => "已拨出", "placed";
+    AttemptUnclear => "结果待核实", "awaiting the carrier's answer";
+    AttemptEnded => "已结束", "ended";
+    CampaignDraft => "草稿", "draft";
+    CampaignRunning => "进行中", "running";
+    CampaignPaused => "已暂停", "paused";
+    CampaignFinished => "已结束", "finished";
+    Why => "为什么", "Why";
+    Case => "工单跟进", "Case";
     EventOpened => "创建", "opened";
     EventClaimed => "认领", "claimed";
     EventNote => "备注", "note";
@@ -246,6 +261,33 @@ pub fn esc_kind(k: EscalationKind) -> T {
         EscalationKind::SurveyAnswer => T::KindSurveyAnswer,
         EscalationKind::Unreached => T::KindUnreached,
         EscalationKind::Breached => T::KindBreached,
+    }
+}
+
+pub fn callback_state(s: CallbackState) -> T {
+    match s {
+        CallbackState::Pending => T::CbPending,
+        CallbackState::Dialing => T::CbDialing,
+        CallbackState::Done => T::CbDone,
+        CallbackState::Cancelled => T::CbCancelled,
+    }
+}
+
+pub fn attempt_state(s: AttemptState) -> T {
+    match s {
+        AttemptState::Requesting => T::AttemptRequesting,
+        AttemptState::Placed => T::AttemptPlaced,
+        AttemptState::Unclear => T::AttemptUnclear,
+        AttemptState::Ended => T::AttemptEnded,
+    }
+}
+
+pub fn campaign_state(s: CampaignState) -> T {
+    match s {
+        CampaignState::Draft => T::CampaignDraft,
+        CampaignState::Running => T::CampaignRunning,
+        CampaignState::Paused => T::CampaignPaused,
+        CampaignState::Finished => T::CampaignFinished,
     }
 }
 
