@@ -196,6 +196,21 @@ texts! {
     CampaignFinished => "已结束", "finished";
     Why => "为什么", "Why";
     Case => "工单跟进", "Case";
+    TkOpened => "受理", "opened";
+    TkAssigned => "派单", "assigned";
+    TkStarted => "开始处理", "work started";
+    TkNoted => "备注", "note";
+    TkAppointmentSet => "预约上门", "visit booked";
+    TkResolved => "处理完毕", "resolved";
+    TkClosed => "结单", "closed";
+    TkCancelled => "撤销", "cancelled";
+    TkReopened => "重新处理", "reopened";
+    TkPersists => "客户来电：故障仍在", "customer called: fault persists";
+    TkTranscribed => "录音转写", "recording transcribed";
+    TkBreached => "超过承诺期限", "deadline passed";
+    Channel => "渠道", "Channel";
+    Appointment => "预约时间", "Visit";
+    Text => "内容", "Text";
     EventOpened => "创建", "opened";
     EventClaimed => "认领", "claimed";
     EventNote => "备注", "note";
@@ -289,6 +304,25 @@ pub fn campaign_state(s: CampaignState) -> T {
         CampaignState::Paused => T::CampaignPaused,
         CampaignState::Finished => T::CampaignFinished,
     }
+}
+
+/// A ticket history entry's kind (`tickets::EVENT_KINDS`); `None` for one unknown here.
+pub fn ticket_event(kind: &str) -> Option<T> {
+    Some(match kind {
+        "opened" => T::TkOpened,
+        "assigned" => T::TkAssigned,
+        "started" => T::TkStarted,
+        "noted" => T::TkNoted,
+        "appointment_set" => T::TkAppointmentSet,
+        "resolved" => T::TkResolved,
+        "closed" => T::TkClosed,
+        "cancelled" => T::TkCancelled,
+        "reopened" => T::TkReopened,
+        "persists" => T::TkPersists,
+        "transcribed" => T::TkTranscribed,
+        "breached" => T::TkBreached,
+        _ => return None,
+    })
 }
 
 /// An escalation history entry's kind; `None` for one this console does not know (written by

@@ -195,10 +195,12 @@ async fn render(
                 thead { tr { th { (T::Time.get(l)) } th { (T::Kind.get(l)) } th { (T::Actor.get(l)) } th { (T::State.get(l)) } th { (T::Detail.get(l)) } } }
                 tbody { @for h in &history { tr {
                     td { (when(st, h.at)) }
-                    td { (h.kind) }
+                    td { (text::ticket_event(&h.kind).map_or(h.kind.as_str(), |k| k.get(l))) }
                     td { (h.actor) }
-                    td { (h.from_state.map(|s| text::ticket_state(s).get(l)).unwrap_or("")) " → " (h.to_state.map(|s| text::ticket_state(s).get(l)).unwrap_or("")) }
-                    td { (h.detail.to_string()) }
+                    td { @if let Some(to) = h.to_state {
+                        (h.from_state.map(|s| text::ticket_state(s).get(l)).unwrap_or("")) " → " (text::ticket_state(to).get(l))
+                    } }
+                    td { (history_detail(st, l, &h.detail)) }
                 } } }
             }
         }
@@ -293,4 +295,51 @@ pub async fn act(
         }
         Err(e) => internal(l, e),
     }
+}
+
+/// What a history entry carried, in words: each field named in the agent's language, times
+/// local, kinds named, nothing empty; never the raw JSON.
+fn history_detail(st: &AppState, l: Locale, detail: &serde_json::Value) -> String {
+    let Some(fields) = detail.as_object() else {
+        return String::new();
+    };
+    let mut parts = Vec::new();
+    for (key, value) in fields {
+        let label = match key.as_str() {
+            "assignee" => T::Assignee,
+            "note" => T::Note,
+            "reason" => T::Reason,
+            "text" => T::Text,
+            "code" => T::ResolutionCode,
+            "kind" => T::Kind,
+            "channel" => T::Channel,
+            "deadline_at" => T::Deadline,
+            "appointment_at" => T::Appointment,
+            // Shown with the deadline.
+            "deadline_estimated" => continue,
+            _ => {
+                parts.push(format!("{key}: {value}"));
+                continue;
+            }
+        };
+        let words = match value {
+            serde_json::Value::Null => continue,
+            serde_json::Value::String(s) if s.is_empty() => continue,
+            serde_json::Value::String(s) if key == "kind" => TicketKind::parse(s)
+                .map_or_else(|| s.clone(), |k| text::ticket_kind(k).get(l).to_string()),
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Number(n) if key.ends_with("_at") => match n.as_i64() {
+                Some(ms) => {
+                    let estimated = key == "deadline_at"
+                        && detail["deadline_estimated"].as_bool() == Some(true);
+                    let mark = if estimated { T::Estimated.get(l) } else { "" };
+                    format!("{}{mark}", when(st, ms))
+                }
+                None => n.to_string(),
+            },
+            other => other.to_string(),
+        };
+        parts.push(format!("{}: {words}", label.get(l)));
+    }
+    parts.join("; ")
 }
