@@ -704,7 +704,11 @@ both!(queue_and_escalation_pages, |app: TestApp| async move {
     assert_eq!(t.resolution_code.as_deref(), Some("apologised"));
     // The history reads as words: named kinds and fields, local times, no JSON.
     let page = a.get(&tp).await;
-    let history = page.body.split("class=\"history\"").nth(1).expect("history");
+    let history = page
+        .body
+        .split("class=\"history\"")
+        .nth(1)
+        .expect("history");
     for words in [
         "resolved",
         "Resolution code: apologised; Note: called back",
@@ -713,7 +717,10 @@ both!(queue_and_escalation_pages, |app: TestApp| async move {
     ] {
         assert!(history.contains(words), "{words}: {history}");
     }
-    assert!(!history.contains("{&quot;") && !history.contains("_at"), "{history}");
+    assert!(
+        !history.contains("{&quot;") && !history.contains("_at"),
+        "{history}"
+    );
     let list = a.get("/console/tickets?kind=complaint").await;
     assert!(list.body.contains(&ticket.number));
     let found = a

@@ -111,6 +111,16 @@ both!(
                 .get(&format!("/console/reports?kind={k}&{query}"))
                 .await;
             assert_eq!(page.status, 200, "{}", page.body);
+            // The filters are choices, not free text (the hotline number aside).
+            for select in [
+                "<select name=\"service\">",
+                "<select name=\"line_kind\">",
+                "<select name=\"customer_class\">",
+                "<select name=\"campaign\">",
+            ] {
+                assert!(page.body.contains(select), "{k}: {select}");
+            }
+            assert!(page.body.contains("<option value=\"leased\">"), "{k}");
             let (_, text, _) = cli(&app, &[k, "--from", &from, "--to", &to]);
             let tables: Vec<serde_json::Value> =
                 serde_json::from_value(api["tables"].clone()).expect("tables");

@@ -44,7 +44,7 @@ pub async fn list(State(st): State<AppState>, me: Me, Query(q): Query<CallbacksQ
     let body = html! {
         h1 { (T::Campaigns.get(l)) }
         table {
-            thead { tr { th { "#" } th { (T::Name.get(l)) } th { (T::Purpose.get(l)) } th { (T::State.get(l)) } } }
+            thead { tr { th { "#" } th { (T::CampaignName.get(l)) } th { (T::Purpose.get(l)) } th { (T::State.get(l)) } } }
             tbody { @for c in &campaigns { tr {
                 td { a href={ "/console/callbacks?campaign=" (c.id) } { (c.id) } }
                 td { a href={ "/console/callbacks?campaign=" (c.id) } { (c.name) } }

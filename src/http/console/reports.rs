@@ -12,12 +12,13 @@ use maud::{Markup, html};
 
 use super::agents::supervisors_only;
 use super::report_text;
-use super::text::T;
+use super::text::{self, T};
 use super::{Me, fail, internal, layout, respond};
 use crate::http::AppState;
 use crate::prompts::Locale;
 use crate::reports::params::ReportParams;
 use crate::reports::{self, Cell, Column, Report, ReportError, ReportKind, Table};
+use crate::tickets::TicketKind;
 
 /// The query of the page: the kind, then the same fields as the API.
 #[derive(serde::Deserialize, Default)]
@@ -46,6 +47,10 @@ pub async fn page(State(st): State<AppState>, me: Me, q: Query<ReportQuery>) -> 
         Ok(r) => r,
         Err(r) => return r,
     };
+    let campaigns: Vec<(String, String)> = match st.store.campaigns().await {
+        Ok(c) => c.into_iter().map(|c| (c.id.to_string(), c.name)).collect(),
+        Err(e) => return internal(l, e),
+    };
     let csv_link = {
         let mut s = form_urlencoded::Serializer::new(String::new());
         s.append_pair("kind", report.kind.as_str());
@@ -67,10 +72,7 @@ pub async fn page(State(st): State<AppState>, me: Me, q: Query<ReportQuery>) -> 
                 }
             }
             @for (name, value) in fields(&q.params) {
-                label { (field_label(name, l))
-                    input name=(name) value=(value.unwrap_or(""))
-                        type=(if name == "from" || name == "to" { "date" } else { "text" });
-                }
+                label { (field_label(name, l)) (filter_input(name, value.unwrap_or(""), l, &campaigns)) }
             }
             button type="submit" { (T::Show.get(l)) }
         }
@@ -123,6 +125,48 @@ fn fields(p: &ReportParams) -> [(&'static str, Option<&str>); 7] {
         ("campaign", p.campaign.as_deref()),
         ("hotline", p.hotline.as_deref()),
     ]
+}
+
+/// A filter's control: dates pick a day, the kinds and the campaign are choices (a value not
+/// among them, from a hand-made link, stays selectable so the page shows what was asked),
+/// the hotline number is typed.
+fn filter_input(name: &str, value: &str, l: Locale, campaigns: &[(String, String)]) -> Markup {
+    let choices: Vec<(String, String)> = match name {
+        "from" | "to" => return html! { input name=(name) value=(value) type="date"; },
+        "service" => (TicketKind::ALL.iter())
+            .map(|k| {
+                (
+                    k.as_str().to_string(),
+                    text::ticket_kind(*k).get(l).to_string(),
+                )
+            })
+            .collect(),
+        "line_kind" => [
+            ("phone", T::LinePhone),
+            ("broadband", T::LineBroadband),
+            ("leased", T::LineLeased),
+        ]
+        .map(|(v, t)| (v.to_string(), t.get(l).to_string()))
+        .to_vec(),
+        "customer_class" => [
+            ("residential", T::ClassResidential),
+            ("business", T::ClassBusiness),
+        ]
+        .map(|(v, t)| (v.to_string(), t.get(l).to_string()))
+        .to_vec(),
+        "campaign" => campaigns.to_vec(),
+        _ => return html! { input name=(name) value=(value) type="tel"; },
+    };
+    let known = value.is_empty() || choices.iter().any(|(v, _)| v == value);
+    html! {
+        select name=(name) {
+            option value="" selected[value.is_empty()] { (T::Any.get(l)) }
+            @for (v, label) in &choices {
+                option value=(v) selected[v == value] { (label) }
+            }
+            @if !known { option value=(value) selected { (value) } }
+        }
+    }
 }
 
 /// A filter's label, by its field name (the name itself for one unknown here).

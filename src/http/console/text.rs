@@ -211,6 +211,12 @@ texts! {
     Channel => "渠道", "Channel";
     Appointment => "预约时间", "Visit";
     Text => "内容", "Text";
+    LinePhone => "固定电话", "phone";
+    LineBroadband => "宽带", "broadband";
+    LineLeased => "专线", "leased line";
+    ClassResidential => "个人客户", "residential";
+    ClassBusiness => "企业客户", "business";
+    CampaignName => "名称", "Name";
     EventOpened => "创建", "opened";
     EventClaimed => "认领", "claimed";
     EventNote => "备注", "note";
