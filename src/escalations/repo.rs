@@ -24,4 +24,13 @@ pub trait EscalationStore: Send + Sync + 'static {
     /// the change was made from it.
     async fn save_escalation(&self, change: &EscChange) -> Result<Escalation>;
     async fn escalation_history(&self, id: i64) -> Result<Vec<EscalationEvent>>;
+    /// Adds an entry to a case's history that changes nothing else (a recording listened to).
+    async fn log_escalation_event(
+        &self,
+        id: i64,
+        kind: &str,
+        actor: &str,
+        detail: &str,
+        at: i64,
+    ) -> Result<()>;
 }

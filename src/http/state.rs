@@ -53,6 +53,8 @@ pub struct Shared {
     pub feed: TicketFeed,
     /// Works escalations (claim, reply, close…) for the console and the API.
     pub escalations: Escalations,
+    /// Complaint recordings, fetched from the carrier for agents to play.
+    pub recordings: Arc<dyn crate::telephony::Recordings>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,13 +113,14 @@ impl AppState {
             clock.clone(),
         );
         let writer = StepWriter::spawn(store.clone());
+        let twilio = Arc::new(TwilioDialer::from_config(
+            &cfg.twilio,
+            &cfg.public_url,
+            CARRIER_TIMEOUT,
+        ));
         let callbacks = CallbackDialer {
             store: store.clone(),
-            dialer: Arc::new(TwilioDialer::from_config(
-                &cfg.twilio,
-                &cfg.public_url,
-                CARRIER_TIMEOUT,
-            )),
+            dialer: twilio.clone(),
             clock: clock.clone(),
             calendar: desk.calendar.clone(),
             cfg: DialerConfig {
@@ -157,6 +160,7 @@ impl AppState {
             billing,
             writer,
             desk,
+            recordings: twilio,
         })))
     }
 }

@@ -737,6 +737,23 @@ impl<B: Backend> EscalationStore for B {
         saved.ok_or(StoreError::NotFound)
     }
 
+    async fn log_escalation_event(
+        &self,
+        id: i64,
+        kind: &str,
+        actor: &str,
+        detail: &str,
+        at: i64,
+    ) -> Result<()> {
+        let q = query(sql::INSERT_ESC_EVENT)
+            .bind(id)
+            .bind(kind)
+            .bind(actor)
+            .bind(detail)
+            .bind(at);
+        write_one(self, q).await.map(|_| ())
+    }
+
     async fn escalation_history(&self, id: i64) -> Result<Vec<EscalationEvent>> {
         (query(sql::ESC_EVENTS).bind(id))
             .fetch_all_as(&mut self.read().await?, event)

@@ -280,6 +280,29 @@ pub enum DialError {
     Ambiguous(String),
 }
 
+/// A recording's media, as the carrier serves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Media {
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Why a recording could not be fetched.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordingError {
+    #[error("the carrier has no recording {0}")]
+    NotFound(String),
+    #[error("the recording could not be fetched from the carrier: {0}")]
+    Unavailable(String),
+}
+
+/// Fetches recordings from the carrier, with the account's credentials: agents play them
+/// through the service, never from the carrier directly.
+#[async_trait::async_trait]
+pub trait Recordings: Send + Sync + 'static {
+    async fn recording(&self, sid: &str) -> Result<Media, RecordingError>;
+}
+
 /// Places outbound calls through a carrier's REST API.
 #[async_trait::async_trait]
 pub trait Dialer: Send + Sync + 'static {

@@ -659,8 +659,45 @@ both!(queue_and_escalation_pages, |app: TestApp| async move {
     assert!(page.body.contains("pressed 5"));
     assert!(page.body.contains("<audio controls"), "the recording plays");
     assert!(page.body.contains("/console/tickets/"));
+    // Played through the service, with the account's credentials: the page's policy allows
+    // media from this origin only, and who listened is kept.
     let csp = page.headers["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("media-src 'self' http"), "{csp}");
+    assert_eq!(csp, "default-src 'self'; frame-ancestors 'none'");
+    let number = store
+        .ticket_by_id(e.ticket_id.expect("ticket"))
+        .await
+        .expect("read")
+        .expect("ticket")
+        .number;
+    let src = format!("/console/tickets/{number}/recording");
+    assert!(
+        page.body.contains(&format!("src=\"{src}\"")),
+        "{}",
+        page.body
+    );
+    let audio = a.get(&src).await;
+    assert_eq!(audio.status, 200, "{}", audio.body);
+    assert_eq!(audio.headers["content-type"], "audio/x-wav");
+    assert!(audio.body.starts_with("RIFF"), "a WAV file");
+    let fetched: Vec<_> = (app.twilio.requests().into_iter())
+        .filter(|r| r.path.contains("/Recordings/"))
+        .collect();
+    assert_eq!(
+        fetched.len(),
+        2,
+        "the resource, then its media: {fetched:?}"
+    );
+    assert!(
+        fetched.iter().all(|r| r.authorized && r.method == "GET"),
+        "{fetched:?}"
+    );
+    let history = store.escalation_history(e.id).await.expect("history");
+    assert!(
+        history
+            .iter()
+            .any(|h| h.kind == "listened" && h.actor == "amy"),
+        "{history:?}"
+    );
     assert!(!page.body.contains("<script>alert"));
     // The ticket's page, assign and resolve.
     let ticket = store

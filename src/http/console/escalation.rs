@@ -2,14 +2,14 @@
 //! survey answers, the history, and the forms to work it.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
 
 use super::text::{self, T};
 use super::{
-    Fields, MAX_SHORT, MAX_TEXT, Me, csrf_field, fail, internal, layout, not_found, origin_of,
-    parse_id, respond, see, when,
+    Fields, MAX_SHORT, MAX_TEXT, Me, csrf_field, fail, internal, layout, not_found, parse_id,
+    respond, see, when,
 };
 use crate::escalations::service::ActError;
 use crate::escalations::{EscAction, EscError, EscalationState, ReplyVia};
@@ -167,9 +167,9 @@ async fn render(
             } @else {
                 p { (T::NoCall.get(l)) }
             }
-            @if let Some(r) = recording {
+            @if let (Some(r), Some(t)) = (recording, &ticket) {
                 h3 { (T::Recording.get(l)) " (" (r.duration_secs) " s)" }
-                audio controls src=(r.url) preload="none" {}
+                audio controls src={ "/console/tickets/" (t.number) "/recording" } preload="none" {}
             }
         }
         @if let Some(t) = &ticket {
@@ -236,18 +236,10 @@ async fn render(
         }
     };
     let status = refusal.as_ref().map_or(StatusCode::OK, |(s, _)| *s);
-    let mut res = respond(
+    respond(
         status,
         layout(l, &format!("#{}", e.id), Some(me), &path, body),
-    );
-    // The recording is played from the carrier; only its origin is allowed for media.
-    if let Some(origin) = recording.and_then(|r| origin_of(&r.url)) {
-        let csp = format!("default-src 'self'; media-src 'self' {origin}; frame-ancestors 'none'");
-        if let Ok(v) = HeaderValue::from_str(&csp) {
-            res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
-        }
-    }
-    res
+    )
 }
 
 /// A time to the second, for transcripts.

@@ -67,6 +67,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/console/escalations/{id}/{action}", post(escalation::act))
         .route("/console/tickets", get(tickets::list))
         .route("/console/tickets/{number}", get(tickets::page))
+        .route(
+            "/console/tickets/{number}/recording",
+            get(tickets::recording),
+        )
         .route("/console/tickets/{number}/{action}", post(tickets::act))
         .route("/console/callbacks", get(callbacks::list))
         .route("/console/callbacks/{id}", get(callbacks::page))

@@ -217,6 +217,9 @@ texts! {
     ClassResidential => "个人客户", "residential";
     ClassBusiness => "企业客户", "business";
     CampaignName => "名称", "Name";
+    EventListened => "收听录音", "recording played";
+    TryAgainLater => "请稍后再试。", "Please try again later.";
+    RecordingUnavailable => "录音暂时无法播放", "The recording cannot be played now";
     EventOpened => "创建", "opened";
     EventClaimed => "认领", "claimed";
     EventNote => "备注", "note";
@@ -343,6 +346,7 @@ pub fn esc_event(kind: &str) -> Option<T> {
         "replied" => T::EventReplied,
         "closed" => T::EventClosed,
         "joined" => T::EventJoined,
+        "listened" => T::EventListened,
         _ => return None,
     })
 }

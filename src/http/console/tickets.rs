@@ -1,8 +1,8 @@
 //! Tickets: search, one ticket with its history, assign and resolve.
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use maud::html;
 use serde::Deserialize;
 
@@ -11,9 +11,11 @@ use super::{
     Fields, MAX_SHORT, MAX_TEXT, Me, csrf_field, fail, internal, layout, not_found, respond, see,
     when,
 };
+use crate::escalations::EscFilter;
 use crate::http::AppState;
 use crate::prompts::Locale;
 use crate::repo::StoreError;
+use crate::telephony::RecordingError;
 use crate::tickets::{Action, TicketFilter, TicketKind, TicketState, is_valid_number};
 
 const LIMIT: i64 = 100;
@@ -187,7 +189,8 @@ async fn render(
             }
         }
         @if let Some(r) = &t.recording {
-            p { (T::Recording.get(l)) " (" (r.duration_secs) " s) " a href=(r.url) rel="noreferrer" { (T::Recording.get(l)) } }
+            p { (T::Recording.get(l)) " (" (r.duration_secs) " s) "
+                audio controls src={ "/console/tickets/" (t.number) "/recording" } preload="none" {} }
         }
         section {
             h2 { (T::History.get(l)) }
@@ -342,4 +345,67 @@ fn history_detail(st: &AppState, l: Locale, detail: &serde_json::Value) -> Strin
         parts.push(format!("{}: {words}", label.get(l)));
     }
     parts.join("; ")
+}
+
+/// Plays a ticket's recording to a signed-in agent. The service fetches it from the carrier
+/// with the account's credentials, so the browser holds none and the page's policy allows
+/// media from this origin only; who listened is kept in the history of the ticket's case.
+pub async fn recording(State(st): State<AppState>, me: Me, Path(number): Path<String>) -> Response {
+    let l = me.l();
+    if !is_valid_number(&number) {
+        return bad(l, "number");
+    }
+    let t = match st.store.ticket(&number).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return not_found(l, &format!("{} {number}", T::Ticket.get(l))),
+        Err(e) => return internal(l, e),
+    };
+    let Some(sid) = t.recording.as_ref().and_then(|r| r.sid.clone()) else {
+        return not_found(l, T::Recording.get(l));
+    };
+    let media = match st.recordings.recording(&sid).await {
+        Ok(m) => m,
+        Err(RecordingError::NotFound(_)) => return not_found(l, T::Recording.get(l)),
+        Err(e) => {
+            tracing::warn!(ticket = %t.number, error = %e, "recording could not be fetched");
+            return fail(
+                l,
+                StatusCode::BAD_GATEWAY,
+                T::RecordingUnavailable,
+                T::TryAgainLater.get(l),
+            );
+        }
+    };
+    let now = st.clock.now_ms();
+    let filter = EscFilter {
+        ticket_id: Some(t.id),
+        limit: 1,
+        now,
+        ..Default::default()
+    };
+    let detail = format!("played the recording of ticket {}", t.number);
+    let logged = match st.store.escalations(&filter).await {
+        Ok(cases) => match cases.first() {
+            Some(case) => {
+                let login = &me.agent.login;
+                (st.store
+                    .log_escalation_event(case.id, "listened", login, &detail, now))
+                .await
+            }
+            None => Ok(()),
+        },
+        Err(e) => Err(e),
+    };
+    if let Err(e) = logged {
+        return internal(l, e);
+    }
+    tracing::info!(ticket = %t.number, agent = %me.agent.login, "recording played");
+    (
+        [
+            (header::CONTENT_TYPE, media.content_type),
+            (header::CACHE_CONTROL, "private, no-store".to_string()),
+        ],
+        media.bytes,
+    )
+        .into_response()
 }

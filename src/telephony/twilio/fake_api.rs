@@ -283,6 +283,8 @@ impl Drop for FakeTwilio {
 
 struct Shared {
     sim: Simulator,
+    /// This server's own base URL, for the URLs its resources name.
+    base_url: String,
     phone_number_sid: String,
     state: Mutex<State>,
     /// Calls being played.
@@ -344,6 +346,7 @@ impl FakeTwilio {
         let base_url = format!("http://{}", listener.local_addr()?);
         let shared = Arc::new(Shared {
             sim,
+            base_url: base_url.clone(),
             phone_number_sid: random_sid("PN"),
             state: Mutex::new(State {
                 behaviours: HashMap::new(),
@@ -673,6 +676,31 @@ fn route(shared: &Arc<Shared>, req: &ApiRequest) -> Outcome {
             _ => method_not_allowed(),
         };
     }
+    // Any recording the simulator could have made (its sids are not shared with this API):
+    // the resource, and its media, a second of silence.
+    if let Some(sid) = resource.strip_prefix("Recordings/")
+        && req.method == "GET"
+    {
+        let (sid, json) = match sid.strip_suffix(".json") {
+            Some(s) => (s, true),
+            None => (sid, false),
+        };
+        if !(sid.starts_with("RE")
+            && sid.len() == 34
+            && sid[2..].chars().all(|c| c.is_ascii_hexdigit()))
+        {
+            return not_found();
+        }
+        let base = format!(
+            "{}/2010-04-01/Accounts/{account}/Recordings/{sid}",
+            shared.base_url
+        );
+        return Outcome::Reply(if json {
+            reply(200, &recording_json(account, sid, &base))
+        } else {
+            audio_reply(&SILENCE_WAV)
+        });
+    }
     if let Some(sid) = resource
         .strip_prefix("Calls/")
         .and_then(|r| r.strip_suffix(".json"))
@@ -688,6 +716,59 @@ fn route(shared: &Arc<Shared>, req: &ApiRequest) -> Outcome {
         };
     }
     not_found()
+}
+
+/// A second of 8 kHz 8-bit mono silence: what every fake recording plays.
+const SILENCE_WAV: [u8; 44 + 8000] = {
+    let mut w = [0x80u8; 44 + 8000];
+    let head: [u8; 44] = [
+        b'R', b'I', b'F', b'F', 0x64, 0x1f, 0, 0, b'W', b'A', b'V', b'E', b'f', b'm', b't', b' ',
+        16, 0, 0, 0, 1, 0, 1, 0, 0x40, 0x1f, 0, 0, 0x40, 0x1f, 0, 0, 1, 0, 8, 0, b'd', b'a', b't',
+        b'a', 0x40, 0x1f, 0, 0,
+    ];
+    let mut i = 0;
+    while i < 44 {
+        w[i] = head[i];
+        i += 1;
+    }
+    w
+};
+
+fn audio_reply(bytes: &'static [u8]) -> Response<Reply> {
+    let mut resp = Response::new(Reply {
+        data: Some(Bytes::from_static(bytes)),
+        _written: None,
+    });
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("audio/x-wav"),
+    );
+    resp
+}
+
+/// A Recording resource, with the fields of Twilio's document.
+fn recording_json(account: &str, sid: &str, base: &str) -> Value {
+    json!({
+        "account_sid": account,
+        "api_version": "2010-04-01",
+        "call_sid": null,
+        "conference_sid": null,
+        "date_created": null,
+        "date_updated": null,
+        "start_time": null,
+        "duration": "1",
+        "sid": sid,
+        "price": null,
+        "price_unit": "USD",
+        "status": "completed",
+        "channels": 1,
+        "source": "RecordVerb",
+        "error_code": null,
+        "uri": format!("/2010-04-01/Accounts/{account}/Recordings/{sid}.json"),
+        "encryption_details": null,
+        "subresource_uris": {},
+        "media_url": base,
+    })
 }
 
 fn bad_request(message: &str) -> Outcome {

@@ -45,8 +45,12 @@ use serde::Deserialize;
 use crate::config::TwilioConfig;
 use crate::secret::Secret;
 use crate::telephony::{
-    AnsweredBy, CallStatus, DialError, Dialer, NextStep, OutboundCall, RemoteCall, mask_number,
+    AnsweredBy, CallStatus, DialError, Dialer, Media, NextStep, OutboundCall, RecordingError,
+    Recordings, RemoteCall, mask_number,
 };
+
+/// Largest recording played through the service (a complaint is two minutes at most).
+const MAX_RECORDING_BYTES: usize = 32 * 1024 * 1024;
 
 /// Pages of one list query followed at most.
 const MAX_PAGES: usize = 5;
@@ -207,6 +211,76 @@ impl TwilioDialer {
             }
         }
         Ok(calls)
+    }
+}
+
+/// The Recording resource (FetchRecording), for its `media_url`.
+#[derive(Debug, Deserialize)]
+struct RecordingJson {
+    media_url: Option<String>,
+}
+
+#[async_trait::async_trait]
+impl Recordings for TwilioDialer {
+    /// FetchRecording, then its `media_url`. The credentials go with the second request only
+    /// when the media is on the API's own origin (a recording stored externally is fetched
+    /// without them).
+    async fn recording(&self, sid: &str) -> Result<Media, RecordingError> {
+        if sid.is_empty() || !sid.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(RecordingError::NotFound(sid.to_string()));
+        }
+        let url = format!(
+            "{}/2010-04-01/Accounts/{}/Recordings/{sid}.json",
+            self.api_base, self.account_sid
+        );
+        let unavailable = |e: String| RecordingError::Unavailable(e);
+        let answer =
+            (self.send(self.http.get(url)).await).map_err(|e| unavailable(format!("{e:?}")))?;
+        match answer.status {
+            200 => {}
+            404 => return Err(RecordingError::NotFound(sid.to_string())),
+            s => return Err(unavailable(format!("HTTP {s}"))),
+        }
+        let media_url = serde_json::from_str::<RecordingJson>(&answer.body)
+            .ok()
+            .and_then(|r| r.media_url)
+            .ok_or_else(|| unavailable("the recording has no media URL".into()))?;
+        let own = media_url.starts_with(&format!("{}/", self.api_base));
+        let req = self.http.get(&media_url);
+        let req = if own {
+            req.basic_auth(&self.account_sid, Some(self.auth_token.expose()))
+        } else {
+            req
+        };
+        let fetch = async {
+            let resp = req.send().await.map_err(|e| unavailable(e.to_string()))?;
+            if !resp.status().is_success() {
+                return Err(unavailable(format!("HTTP {} for the media", resp.status())));
+            }
+            let content_type = (resp.headers().get(reqwest::header::CONTENT_TYPE))
+                .and_then(|v| v.to_str().ok())
+                .filter(|t| t.starts_with("audio/"))
+                .unwrap_or("audio/x-wav")
+                .to_string();
+            if resp.content_length().unwrap_or(0) > MAX_RECORDING_BYTES as u64 {
+                return Err(unavailable(
+                    "the recording is too large to play here".into(),
+                ));
+            }
+            let bytes = resp.bytes().await.map_err(|e| unavailable(e.to_string()))?;
+            if bytes.len() > MAX_RECORDING_BYTES {
+                return Err(unavailable(
+                    "the recording is too large to play here".into(),
+                ));
+            }
+            Ok(Media {
+                content_type,
+                bytes: bytes.to_vec(),
+            })
+        };
+        tokio::time::timeout(self.timeout, fetch)
+            .await
+            .map_err(|_| unavailable(format!("no answer within {} ms", self.timeout.as_millis())))?
     }
 }
 
