@@ -141,6 +141,17 @@ pub fn problems(method: &str, path: &str, status: u16, body: &Value) -> Vec<Stri
         .collect()
 }
 
+/// Fails the test when `docs/openapi.yaml` does not describe this answer; for requests sent
+/// around `TestApp::api_send` (without a token, with a body that is not JSON…).
+pub fn assert_documented(method: &str, path: &str, status: u16, body: &Value) {
+    let wrong = problems(method, path, status, body);
+    assert!(
+        wrong.is_empty(),
+        "the answer is not as docs/openapi.yaml says:\n{}\n{body:#}",
+        wrong.join("\n")
+    );
+}
+
 fn type_matches(ty: &str, v: &Value) -> bool {
     match ty {
         "object" => v.is_object(),
