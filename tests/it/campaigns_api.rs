@@ -521,6 +521,34 @@ both!(
             [(alice.as_str(), alice.as_str()), ("crm-42", "crm-42")],
             "{page}"
         );
+
+        // A CSV file keys its rows the same way, under either column name.
+        let dir = tempfile::tempdir().expect("tmp");
+        let import = |name: &str, text: &str| {
+            let csv = dir.path().join(name);
+            std::fs::write(&csv, text).expect("write csv");
+            let path = csv.to_string_lossy().into_owned();
+            run(
+                &app.database_url,
+                &["campaigns", "import", &id.to_string(), &path],
+            )
+        };
+        let out = import(
+            "keys.csv",
+            "number,dedup_key\n+8613900000020,crm-7\n+8613900000021,crm-7\n+8613900000022,crm-42\n",
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{out:?}");
+        assert!(
+            stdout.contains("queued 1 callback(s)") && stdout.contains("2 already owed"),
+            "{stdout}"
+        );
+        let out = import("old.csv", "number,source\n+8613900000023,crm-7\n");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("queued 0 callback(s)") && stdout.contains("1 already owed"),
+            "{stdout}"
+        );
     }
 );
 
