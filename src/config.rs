@@ -108,6 +108,10 @@ impl Default for HttpConfig {
     }
 }
 
+/// Bounds of `callbacks.status_lookup_minutes`.
+pub const MIN_STATUS_LOOKUP_MINUTES: i64 = 5;
+pub const MAX_STATUS_LOOKUP_MINUTES: i64 = 1440;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CallbackConfig {
@@ -121,6 +125,10 @@ pub struct CallbackConfig {
     pub from_number: Option<String>,
     /// Pace of the standing campaign it creates, calls per second.
     pub calls_per_sec: f64,
+    /// A placed callback whose end the carrier has not reported this long after it was
+    /// requested is looked up at the carrier (its report was lost, or came while no instance
+    /// was up). Until then, and while the call is still going, the callback waits.
+    pub status_lookup_minutes: i64,
 }
 
 impl Default for CallbackConfig {
@@ -130,6 +138,7 @@ impl Default for CallbackConfig {
             ring_secs: 30,
             from_number: None,
             calls_per_sec: 1.0,
+            status_lookup_minutes: 15,
         }
     }
 }
@@ -462,6 +471,10 @@ impl Config {
         if let Some(v) = non_empty("HOTLINE_CALLBACK_DIAL") {
             self.callbacks.dial = parse("HOTLINE_CALLBACK_DIAL", &v)?;
         }
+        if let Some(v) = non_empty("HOTLINE_CALLBACK_STATUS_LOOKUP_MINUTES") {
+            self.callbacks.status_lookup_minutes =
+                parse("HOTLINE_CALLBACK_STATUS_LOOKUP_MINUTES", &v)?;
+        }
         if let Some(v) = non_empty("HOTLINE_PIN_MAX_FAILURES") {
             self.pin.max_failures = parse("HOTLINE_PIN_MAX_FAILURES", &v)?;
         }
@@ -590,6 +603,19 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "callbacks.ring_secs must be between 5 and 600".into(),
             ));
+        }
+        // A call still going when it is looked up is looked up again every round until it
+        // ends, so the delay must outlast ringing and a survey. Past a day, Twilio's list of
+        // a number's calls by date is the wrong tool and a lost callback waits too long.
+        let lookup = self.callbacks.status_lookup_minutes;
+        if !(MIN_STATUS_LOOKUP_MINUTES..=MAX_STATUS_LOOKUP_MINUTES).contains(&lookup)
+            || lookup * 60 <= i64::from(self.callbacks.ring_secs)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "callbacks.status_lookup_minutes (HOTLINE_CALLBACK_STATUS_LOOKUP_MINUTES) must be \
+                 between {MIN_STATUS_LOOKUP_MINUTES} and {MAX_STATUS_LOOKUP_MINUTES} and longer \
+                 than callbacks.ring_secs, got {lookup}"
+            )));
         }
         if !(5..=3600).contains(&self.complaints.max_secs) {
             return Err(ConfigError::Invalid(
@@ -747,6 +773,40 @@ mod tests {
             "{err}"
         );
         assert!(toml::from_str::<Config>("sqlite_synchronous = \"off\"\n").is_err());
+    }
+
+    #[test]
+    fn the_status_lookup_delay_is_set_and_bounded() {
+        assert_eq!(Config::default().callbacks.status_lookup_minutes, 15);
+        let mut cfg = Config::default();
+        cfg.apply_env(|k| (k == "HOTLINE_CALLBACK_STATUS_LOOKUP_MINUTES").then(|| " 7 ".into()))
+            .unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.callbacks.status_lookup_minutes, 7);
+        let parsed: Config = toml::from_str("[callbacks]\nstatus_lookup_minutes = 30\n").unwrap();
+        assert_eq!(parsed.callbacks.status_lookup_minutes, 30);
+        let err = Config::default()
+            .apply_env(|k| (k == "HOTLINE_CALLBACK_STATUS_LOOKUP_MINUTES").then(|| "soon".into()))
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("HOTLINE_CALLBACK_STATUS_LOOKUP_MINUTES"),
+            "{err}"
+        );
+        for (minutes, ring_secs) in [(4, 30), (1441, 30), (0, 30), (-1, 30), (5, 300), (6, 600)] {
+            let mut cfg = Config::default();
+            cfg.callbacks.status_lookup_minutes = minutes;
+            cfg.callbacks.ring_secs = ring_secs;
+            let err = cfg.validate().unwrap_err();
+            assert!(
+                err.to_string().contains("status_lookup_minutes"),
+                "{minutes} min, ring {ring_secs} s: {err}"
+            );
+        }
+        let mut cfg = Config::default();
+        cfg.callbacks.status_lookup_minutes = 11;
+        cfg.callbacks.ring_secs = 600;
+        cfg.validate().unwrap();
     }
 
     #[test]

@@ -43,7 +43,8 @@ pub struct DialerConfig {
     pub lease_ms: i64,
     /// An attempt still `requesting` or `unclear` this long after its request is reconciled.
     pub reconcile_after_ms: i64,
-    /// A placed attempt without a final report this long is looked up at the carrier.
+    /// A placed attempt without a final report this long after its request is looked up at
+    /// the carrier (`[callbacks] status_lookup_minutes`).
     pub stale_call_ms: i64,
     /// Calls the carrier created up to this long before the attempt was recorded still count
     /// as the attempt's (clock skew between us and the carrier).

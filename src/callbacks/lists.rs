@@ -5,10 +5,14 @@
 //! - A list entry names the number to call (written any way `normalize_number` reads, 5 to 20
 //!   digits) and optionally the customer's `account_no` (which must exist), `locale` (zh-CN or
 //!   en-US; default the account's language, else the operator's default), `timezone` (an IANA
-//!   name; default the operator's zone), `due_at` (RFC 3339; default now) and `source`.
-//! - The source keys the callback in its campaign (default `list:<number>`), so a list sent or
-//!   imported twice queues nobody twice: the second time they count as already owed. The
-//!   prefixes `ticket-event:` and `sample:` belong to the service and are refused.
+//!   name; default the operator's zone), `due_at` (RFC 3339; default now) and `dedup_key`.
+//! - The de-duplication key (`dedup_key`, default `list:<number>`) is unique in a campaign:
+//!   an entry whose key the campaign has already is not queued, so a list sent or imported
+//!   twice queues nobody twice, and two entries of one list with the same key queue one
+//!   callback. Each such entry is reported with its index and why (`Duplicate`). The key is
+//!   stored as the callback's `source`, and `source` is accepted in its place for the lists
+//!   written before it was named for what it does (not both). The prefixes `ticket-event:`
+//!   and `sample:` belong to the service and are refused.
 //! - Each entry stands alone: a bad one is rejected with its index (its line, in a CSV file)
 //!   and the field at fault, and the good ones are queued.
 //! - A finished campaign takes no more callbacks.
@@ -19,7 +23,7 @@
 //!   remainder, and at least one per non-empty stratum when the size allows. Each drawn
 //!   account is queued with source `sample:<account_no>`, its language, due now.
 //! - CSV files have a header; the columns are `number, account_no, locale, timezone` (and
-//!   `due_at`, `source`), in any order; only `number` is required.
+//!   `due_at`, `dedup_key` or `source`), in any order; only `number` is required.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -35,9 +39,9 @@ use crate::customers::input::validate_account_no;
 use crate::prompts::Locale;
 use crate::repo::{Store, StoreError};
 
-/// Longest source.
+/// Longest de-duplication key.
 pub const MAX_SOURCE_CHARS: usize = 200;
-/// Prefixes of sources the service writes itself.
+/// Prefixes of the keys the service writes itself.
 pub const RESERVED_SOURCES: [&str; 2] = ["ticket-event:", "sample:"];
 /// Shortest and longest number (digits).
 const NUMBER_DIGITS: std::ops::RangeInclusive<usize> = 5..=20;
@@ -58,6 +62,10 @@ pub struct ListEntry {
     pub timezone: Option<String>,
     #[serde(default)]
     pub due_at: Option<String>,
+    /// Keys the callback in its campaign: an entry whose key the campaign has is not queued.
+    #[serde(default)]
+    pub dedup_key: Option<String>,
+    /// The key's name before `dedup_key`; still read, so lists written for it still work.
     #[serde(default)]
     pub source: Option<String>,
 }
@@ -81,13 +89,37 @@ impl Rejected {
     }
 }
 
-/// What became of a list.
+/// Why a good entry was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DuplicateReason {
+    /// The campaign had a callback with its key before this list.
+    AlreadyOwed,
+    /// An earlier entry of the same list has its key.
+    RepeatedInList,
+}
+
+/// A good entry that was not queued: its de-duplication key was taken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Duplicate {
+    /// Its index in the list (from 0), or its line in a CSV file.
+    pub index: u64,
+    pub dedup_key: String,
+    pub reason: DuplicateReason,
+    /// The earlier entry with the same key, for `RepeatedInList`.
+    pub same_as: Option<u64>,
+    /// The reason in words.
+    pub error: String,
+}
+
+/// What became of a list: every entry is queued, rejected or a duplicate.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ListReport {
     pub queued: u64,
-    /// Entries whose source the campaign owed already (the same list sent again).
+    /// How many entries are in `duplicates`: the counter of the API's first version.
     pub already_owed: u64,
     pub rejected: Vec<Rejected>,
+    pub duplicates: Vec<Duplicate>,
 }
 
 impl ListReport {
@@ -95,6 +127,12 @@ impl ListReport {
         self.queued += other.queued;
         self.already_owed += other.already_owed;
         self.rejected.extend(other.rejected);
+        self.duplicates.extend(other.duplicates);
+    }
+
+    fn duplicate(&mut self, d: Duplicate) {
+        self.already_owed += 1;
+        self.duplicates.push(d);
     }
 }
 
@@ -209,19 +247,31 @@ impl Checker<'_> {
             }
             None => now,
         };
-        let source = match given(e.source) {
+        // Errors name the field as the sender named it.
+        let key = match (given(e.dedup_key), given(e.source)) {
+            (Some(_), Some(_)) => {
+                return Err(reject(
+                    "dedup_key",
+                    "give dedup_key or its old name source, not both".into(),
+                ));
+            }
+            (Some(k), None) => Some(("dedup_key", k)),
+            (None, Some(k)) => Some(("source", k)),
+            (None, None) => None,
+        };
+        let source = match key {
             None => format!("list:{number}"),
-            Some(s) => {
+            Some((field, s)) => {
                 if s.chars().count() > MAX_SOURCE_CHARS || s.chars().any(char::is_control) {
                     return Err(reject(
-                        "source",
+                        field,
                         format!("must be one line of at most {MAX_SOURCE_CHARS} characters"),
                     ));
                 }
                 if let Some(p) = RESERVED_SOURCES.iter().find(|p| s.starts_with(*p)) {
                     return Err(reject(
-                        "source",
-                        format!("sources starting with {p:?} are the service's own"),
+                        field,
+                        format!("keys starting with {p:?} are the service's own"),
                     ));
                 }
                 s
@@ -251,6 +301,21 @@ pub async fn queue_list(
     origin: &str,
     now: i64,
 ) -> Result<ListReport, StoreError> {
+    let mut seen = HashMap::new();
+    queue_entries(store, campaign, entries, defaults, origin, now, &mut seen).await
+}
+
+/// `queue_list` for one part of a list; `seen` holds the keys of the parts before it, with
+/// the entry that had each first.
+async fn queue_entries(
+    store: &dyn Store,
+    campaign: &Campaign,
+    entries: Vec<(u64, ListEntry)>,
+    defaults: &Defaults,
+    origin: &str,
+    now: i64,
+    seen: &mut HashMap<String, u64>,
+) -> Result<ListReport, StoreError> {
     let mut report = ListReport::default();
     let mut checker = Checker {
         store,
@@ -261,21 +326,50 @@ pub async fn queue_list(
         accounts: HashMap::new(),
     };
     let mut queue = Vec::with_capacity(entries.len());
+    let mut indexes = Vec::with_capacity(entries.len());
     for (index, e) in entries {
         match checker.check(index, e).await {
-            Ok(cb) => queue.push(cb),
+            Ok(cb) => match seen.get(&cb.source) {
+                Some(&first) => report.duplicate(Duplicate {
+                    index,
+                    error: format!(
+                        "not queued: entry {first} of this list has the same dedup_key {:?}",
+                        cb.source
+                    ),
+                    dedup_key: cb.source,
+                    reason: DuplicateReason::RepeatedInList,
+                    same_as: Some(first),
+                }),
+                None => {
+                    seen.insert(cb.source.clone(), index);
+                    indexes.push(index);
+                    queue.push(cb);
+                }
+            },
             Err(r) => report.rejected.push(r),
         }
     }
     if !queue.is_empty() {
-        for id in store.queue_callbacks(&queue, now).await? {
+        let ids = store.queue_callbacks(&queue, now).await?;
+        for ((id, cb), index) in ids.into_iter().zip(queue).zip(indexes) {
             if id.is_some() {
                 report.queued += 1;
             } else {
-                report.already_owed += 1;
+                report.duplicate(Duplicate {
+                    index,
+                    error: format!(
+                        "not queued: campaign {} already has a callback with dedup_key {:?} \
+                         (this list, or another with the same key, was queued before)",
+                        campaign.id, cb.source
+                    ),
+                    dedup_key: cb.source,
+                    reason: DuplicateReason::AlreadyOwed,
+                    same_as: None,
+                });
             }
         }
     }
+    report.duplicates.sort_by_key(|d| d.index);
     Ok(report)
 }
 
@@ -290,13 +384,14 @@ pub enum ImportError {
     Store(#[from] StoreError),
 }
 
-/// The CSV columns, in documentation order.
-pub const CSV_COLUMNS: [&str; 6] = [
+/// The CSV columns, in documentation order (`source` is `dedup_key`'s old name).
+pub const CSV_COLUMNS: [&str; 7] = [
     "number",
     "account_no",
     "locale",
     "timezone",
     "due_at",
+    "dedup_key",
     "source",
 ];
 
@@ -334,6 +429,7 @@ pub async fn import_csv(
     }
     let origin = format!("imported from {file_name}");
     let mut report = ListReport::default();
+    let mut seen = HashMap::new();
     let mut chunk: Vec<(u64, ListEntry)> = Vec::with_capacity(IMPORT_CHUNK);
     let mut record = csv::StringRecord::new();
     loop {
@@ -359,6 +455,7 @@ pub async fn import_csv(
                     "locale" => e.locale = v,
                     "timezone" => e.timezone = v,
                     "due_at" => e.due_at = v,
+                    "dedup_key" => e.dedup_key = v,
                     _ => e.source = v,
                 }
             }
@@ -366,7 +463,9 @@ pub async fn import_csv(
         }
         if chunk.len() >= IMPORT_CHUNK || (!more && !chunk.is_empty()) {
             let entries = std::mem::take(&mut chunk);
-            report.add(queue_list(store, campaign, entries, defaults, &origin, now).await?);
+            let part =
+                queue_entries(store, campaign, entries, defaults, &origin, now, &mut seen).await?;
+            report.add(part);
             progress(rdr.position().byte());
         }
         if !more {

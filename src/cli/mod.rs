@@ -42,6 +42,7 @@ mod agents;
 mod calendar;
 mod callbacks;
 mod dial;
+mod health;
 mod import;
 mod report;
 mod serve;
@@ -109,6 +110,9 @@ enum Cmd {
         #[command(subcommand)]
         what: calendar::CalendarCmd,
     },
+    /// Ask the running service whether it is ready (GET /readyz): exit status 0 when it
+    /// answers 200, 1 otherwise. The container's health check.
+    Health(health::HealthArgs),
 }
 
 impl Cli {
@@ -126,6 +130,7 @@ impl Cli {
             Cmd::Agents { what } => agents::run(cfg, what).await,
             Cmd::Dial(args) => dial::run(cfg, args).await,
             Cmd::Calendar { what } => calendar::run(&cfg, what),
+            Cmd::Health(args) => health::run(&cfg, args).await,
         }
     }
 }

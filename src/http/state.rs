@@ -125,6 +125,7 @@ impl AppState {
             calendar: desk.calendar.clone(),
             cfg: DialerConfig {
                 ring_secs: cfg.callbacks.ring_secs,
+                stale_call_ms: cfg.callbacks.status_lookup_minutes * 60_000,
                 default_tz: cfg.timezone,
                 ..DialerConfig::default()
             },

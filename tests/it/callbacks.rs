@@ -3,12 +3,12 @@
 //! places, on SQLite and PostgreSQL. The dialer runs when the test says, at the fake clock's
 //! time; nothing sleeps.
 
-use crate::support::app::{Backend, HOUR, START_MS, TestApp, both};
+use crate::support::app::{Backend, HOUR, MINUTE, START_MS, TestApp, both, both_with};
 use crate::support::callbacks::{dial, resolved, running};
 use crate::support::demo::ALICE;
 use crate::support::fixtures::{callback, campaign};
 use hotline::callbacks::{
-    Callback, CallbackState, Campaign, CampaignState, NewCallback, NewCampaign,
+    AttemptState, Callback, CallbackState, Campaign, CampaignState, NewCallback, NewCampaign,
 };
 use hotline::clock::Clock;
 use hotline::customers::LineKind;
@@ -889,5 +889,93 @@ both!(
             }
         }
         assert!(done >= 1, "at least one change is made");
+    }
+);
+
+/// The attempts of callback `id`.
+async fn attempts_of(app: &TestApp, id: i64) -> Vec<hotline::callbacks::Attempt> {
+    app.state.store.attempts(id).await.expect("attempts")
+}
+
+both_with!(
+    a_call_whose_end_was_never_reported_is_looked_up_after_the_configured_delay,
+    |c: &mut hotline::config::Config| c.callbacks.status_lookup_minutes = 5,
+    |app: TestApp| async move {
+        let campaign = standing_campaign(&app).await;
+        resolved_fault(&app).await;
+        app.state.feed.catch_up().await.expect("feed");
+        let cb = only_callback(&app, &campaign).await;
+        app.clock.set_ms(cb.due_at);
+        // Nobody answers, and the reports of it are lost, as when they arrive while no
+        // instance is up.
+        app.twilio.on(ALICE, Behaviour::NoAnswer);
+        app.twilio.lose_status_callbacks(ALICE);
+        assert_eq!(dial(&app).await.placed, 1);
+        let placed = attempts_of(&app, cb.id).await;
+        assert_eq!(placed[0].state, AttemptState::Placed, "{placed:#?}");
+
+        // Short of the 5 minutes (the default would wait 15): not looked up.
+        app.clock.advance_ms(5 * MINUTE - 1_000);
+        assert_eq!(dial(&app).await.reconciled, 0);
+        assert_eq!(
+            attempts_of(&app, cb.id).await[0].state,
+            AttemptState::Placed
+        );
+
+        // Past 5 minutes: looked up, and settled as the no-answer it was.
+        app.clock.advance_ms(2_000);
+        assert_eq!(dial(&app).await.reconciled, 1);
+        let ended = attempts_of(&app, cb.id).await;
+        assert_eq!(ended[0].state, AttemptState::Ended, "{ended:#?}");
+        assert_eq!(ended[0].outcome.as_deref(), Some("no_answer"));
+        let after = app
+            .state
+            .store
+            .callback(cb.id)
+            .await
+            .expect("store")
+            .expect("cb");
+        // No answer: tried again an hour later.
+        assert_eq!(after.state, CallbackState::Pending);
+        assert_eq!(after.due_at, app.clock.now_ms() + HOUR);
+        assert_eq!(app.twilio.placed_to(ALICE), 1);
+    }
+);
+
+both!(
+    a_calls_api_5xx_is_checked_with_the_carrier_before_the_customer_is_dialed_again,
+    |app: TestApp| async move {
+        let campaign = standing_campaign(&app).await;
+        resolved_fault(&app).await;
+        app.state.feed.catch_up().await.expect("feed");
+        let cb = only_callback(&app, &campaign).await;
+        app.clock.set_ms(cb.due_at);
+        app.twilio.on(
+            ALICE,
+            Behaviour::rest_error(500, 20500, "An internal server error has occurred"),
+        );
+        dial(&app).await;
+        let unclear = attempts_of(&app, cb.id).await;
+        assert_eq!(unclear[0].state, AttemptState::Unclear, "{unclear:#?}");
+        // Within the minute's grace nobody is dialed, even with the carrier well again.
+        app.twilio.on(ALICE, Behaviour::NoAnswer);
+        app.clock.advance_ms(30_000);
+        assert_eq!(dial(&app).await.placed, 0);
+        // Then the carrier is asked and has no call: the attempt was never placed, does not
+        // count, and the customer is due again a minute later.
+        app.clock.advance_ms(31_000);
+        let round = dial(&app).await;
+        assert_eq!((round.reconciled, round.placed), (1, 0), "{round:?}");
+        app.clock.advance_ms(60_000);
+        assert_eq!(dial(&app).await.placed, 1);
+        let attempts = attempts_of(&app, cb.id).await;
+        assert_eq!(attempts.len(), 2, "{attempts:#?}");
+        assert_eq!(attempts[0].outcome.as_deref(), Some("carrier_busy"));
+        assert!(
+            ledger_kinds(&app, cb.id)
+                .await
+                .contains(&"unclear".to_string())
+        );
+        assert_eq!(app.twilio.placed_to(ALICE), 1);
     }
 );

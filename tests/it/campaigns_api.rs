@@ -395,6 +395,163 @@ both!(
     }
 );
 
+/// `(index, reason, same_as)` of each entry a list report says was not queued as a duplicate.
+fn duplicates(r: &Value) -> Vec<(i64, String, Option<i64>)> {
+    r["duplicates"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no duplicates in {r}"))
+        .iter()
+        .map(|d| {
+            (
+                d["index"].as_i64().unwrap_or(-1),
+                d["reason"].as_str().unwrap_or("").to_string(),
+                d["same_as"].as_i64(),
+            )
+        })
+        .collect()
+}
+
+both!(
+    a_list_names_each_entry_it_did_not_queue_for_its_dedup_key_and_why,
+    |app: TestApp| async move {
+        let id = create(&app, campaign_body("keys", "sample_survey")).await;
+        let path = format!("/api/v1/campaigns/{id}/callbacks");
+        let list = json!({ "callbacks": [
+            { "number": ALICE },
+            { "number": "+8613900000007", "dedup_key": "crm-42" },
+            // `source` is the key's old name: the same key as the entry before.
+            { "number": "+8613900000008", "source": "crm-42" },
+            { "number": "+8613900000009", "dedup_key": "a", "source": "b" },
+            { "number": "+8613900000010", "source": "sample:7" },
+            { "number": ALICE, "locale": "zh-CN" },
+        ]});
+        let (status, r) = app.api_post(&path, &list).await;
+        assert_eq!(status, 200, "{r}");
+        assert_eq!(
+            (r["queued"].as_i64(), r["already_owed"].as_i64()),
+            (Some(2), Some(2)),
+            "{r}"
+        );
+        assert_eq!(
+            duplicates(&r),
+            [
+                (2, "repeated_in_list".to_string(), Some(1)),
+                (5, "repeated_in_list".to_string(), Some(0)),
+            ],
+            "{r}"
+        );
+        assert_eq!(r["duplicates"][0]["dedup_key"], "crm-42");
+        assert_eq!(r["duplicates"][1]["dedup_key"], format!("list:{ALICE}"));
+        assert_eq!(
+            r["duplicates"][0]["error"],
+            "not queued: entry 1 of this list has the same dedup_key \"crm-42\""
+        );
+        // A bad key is named by the field it was sent in.
+        let rejected: Vec<(i64, &str, &str)> = r["rejected"]
+            .as_array()
+            .expect("rejected")
+            .iter()
+            .map(|x| {
+                (
+                    x["index"].as_i64().unwrap_or(-1),
+                    x["field"].as_str().unwrap_or(""),
+                    x["error"].as_str().unwrap_or(""),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rejected,
+            [
+                (
+                    3,
+                    "dedup_key",
+                    "give dedup_key or its old name source, not both"
+                ),
+                (
+                    4,
+                    "source",
+                    "keys starting with \"sample:\" are the service's own"
+                ),
+            ],
+            "{r}"
+        );
+
+        // Sent again: every good entry is named, the first of each key as already owed.
+        let (status, r) = app.api_post(&path, &list).await;
+        assert_eq!(status, 200, "{r}");
+        assert_eq!(
+            (r["queued"].as_i64(), r["already_owed"].as_i64()),
+            (Some(0), Some(4)),
+            "{r}"
+        );
+        assert_eq!(
+            duplicates(&r),
+            [
+                (0, "already_owed".to_string(), None),
+                (1, "already_owed".to_string(), None),
+                (2, "repeated_in_list".to_string(), Some(1)),
+                (5, "repeated_in_list".to_string(), Some(0)),
+            ],
+            "{r}"
+        );
+        assert_eq!(
+            r["duplicates"][1]["error"],
+            format!(
+                "not queued: campaign {id} already has a callback with dedup_key \"crm-42\" \
+                 (this list, or another with the same key, was queued before)"
+            )
+        );
+
+        // The callbacks show their key under its name and the old one.
+        let (_, page) = app.api_get(&path).await;
+        let keys: Vec<(&str, &str)> = page["callbacks"]
+            .as_array()
+            .expect("callbacks")
+            .iter()
+            .map(|c| {
+                (
+                    c["dedup_key"].as_str().unwrap_or(""),
+                    c["source"].as_str().unwrap_or(""),
+                )
+            })
+            .collect();
+        let alice = format!("list:{ALICE}");
+        assert_eq!(
+            keys,
+            [(alice.as_str(), alice.as_str()), ("crm-42", "crm-42")],
+            "{page}"
+        );
+
+        // A CSV file keys its rows the same way, under either column name.
+        let dir = tempfile::tempdir().expect("tmp");
+        let import = |name: &str, text: &str| {
+            let csv = dir.path().join(name);
+            std::fs::write(&csv, text).expect("write csv");
+            let path = csv.to_string_lossy().into_owned();
+            run(
+                &app.database_url,
+                &["campaigns", "import", &id.to_string(), &path],
+            )
+        };
+        let out = import(
+            "keys.csv",
+            "number,dedup_key\n+8613900000020,crm-7\n+8613900000021,crm-7\n+8613900000022,crm-42\n",
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{out:?}");
+        assert!(
+            stdout.contains("queued 1 callback(s)") && stdout.contains("2 already owed"),
+            "{stdout}"
+        );
+        let out = import("old.csv", "number,source\n+8613900000023,crm-7\n");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("queued 0 callback(s)") && stdout.contains("1 already owed"),
+            "{stdout}"
+        );
+    }
+);
+
 /// Adds `n` accounts numbered from `first`, each with a phone line unless `phone` is false,
 /// and the other lines given.
 async fn load_accounts(app: &TestApp, first: u32, n: u32, phone: bool, others: &[LineKind]) {

@@ -5,6 +5,7 @@
 use crate::support::app::{Backend, HOUR, START_MS, TestApp, both};
 use crate::support::demo::{ALICE, HOTLINE, UNKNOWN};
 use crate::support::fixtures;
+use crate::support::openapi;
 use crate::support::phone::heard;
 use hotline::agents::auth::{self, SignIn};
 use hotline::agents::{Agent, AgentUpdate, MAX_FAILED_LOGINS, NewAgent, Role};
@@ -419,7 +420,9 @@ both!(
             async move {
                 let res = req.json(&body).send().await.expect("request");
                 let status = res.status().as_u16();
-                (status, res.json::<serde_json::Value>().await.expect("json"))
+                let answer = res.json::<serde_json::Value>().await.expect("json");
+                openapi::assert_documented("POST", "/api/v1/escalations", status, &answer);
+                (status, answer)
             }
         };
         let body = serde_json::json!({

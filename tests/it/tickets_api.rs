@@ -3,6 +3,7 @@
 
 use crate::support::app::{API_TOKEN, Backend, HOUR, START_MS, TestApp, both};
 use crate::support::demo::{ALICE, LINA, LINA_ACCOUNT, LINA_LEASED, ZHANG, ZHANG_ACCOUNT};
+use crate::support::openapi;
 use serde_json::{Value, json};
 
 fn at(ms: i64) -> String {
@@ -126,6 +127,7 @@ both!(
             .expect("request");
         assert_eq!(res.status().as_u16(), 200);
         let t: Value = res.json().await.expect("json");
+        openapi::assert_documented("POST", &format!("/api/v1/tickets/{no}/start"), 200, &t);
         assert_eq!(t["state"], "in_progress");
 
         app.clock.advance_ms(60_000);
@@ -901,7 +903,9 @@ both!(
                     .await
                     .expect("request");
                 let status = res.status().as_u16();
-                (status, res.json::<Value>().await.unwrap_or(Value::Null))
+                let answer = res.json::<Value>().await.unwrap_or(Value::Null);
+                openapi::assert_documented("POST", "/api/v1/tickets", status, &answer);
+                (status, answer)
             }
         };
         let (s1, first) = send("crm-req-1").await;
@@ -930,6 +934,8 @@ both!(
             .await
             .expect("request");
         assert_eq!(bad.status().as_u16(), 400);
+        let answer = bad.json::<Value>().await.unwrap_or(Value::Null);
+        openapi::assert_documented("POST", "/api/v1/tickets", 400, &answer);
     }
 );
 

@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 
 use crate::support::app::{API_TOKEN, Backend, HOUR, START_MS, TestApp, both, both_with};
 use crate::support::fixtures;
+use crate::support::openapi;
 use hotline::clock::{Clock, FakeClock};
 use hotline::config::Config;
 use hotline::http::AppState;
@@ -870,6 +871,8 @@ both!(the_api_refuses_bad_input, |app: TestApp| async move {
         .await
         .expect("request");
     assert_eq!(res.status().as_u16(), 400);
+    let answer = res.json().await.unwrap_or(serde_json::Value::Null);
+    openapi::assert_documented("POST", "/api/v1/webhooks", 400, &answer);
     let (_, list) = app.api_get("/api/v1/webhooks").await;
     assert_eq!(list["webhooks"], json!([]), "nothing was created");
 

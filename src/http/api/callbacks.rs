@@ -13,8 +13,10 @@
 //!   running), `stop` (→ finished; its pending callbacks are cancelled with a ledger line).
 //!   Any other move is 409 saying what state the campaign is in.
 //! - Lists and samples follow `callbacks::lists`: a list entry that is not right is rejected
-//!   on its own, with its index and field; the rest are queued. A finished campaign takes none
-//!   (409). At most 10,000 entries a request, and samples of 1 to 100,000.
+//!   on its own, with its index and field; one whose `dedup_key` the campaign has already, or
+//!   an earlier entry has, is listed with its index and why; the rest are queued. A finished
+//!   campaign takes none (409). At most 10,000 entries a request, and samples of 1 to
+//!   100,000.
 //! - Ids in paths are positive integers (anything else is 400); unknown ones are 404.
 //! - Times are RFC 3339 (UTC) in answers; the `why` texts show the customer's local time.
 //! - Lists of callbacks are in id order, `after` the last id of the previous page (whose
@@ -144,6 +146,9 @@ struct CallbackView {
     campaign_id: i64,
     account_id: Option<i64>,
     ticket_id: Option<i64>,
+    /// Unique in the campaign: what owed the callback.
+    dedup_key: String,
+    /// `dedup_key` under its first name, for clients written before it was renamed.
     source: String,
     to_number: String,
     timezone: String,
@@ -167,6 +172,7 @@ impl From<Callback> for CallbackView {
             campaign_id: c.campaign_id,
             account_id: c.account_id,
             ticket_id: c.ticket_id,
+            dedup_key: c.source.clone(),
             source: c.source,
             to_number: c.to_number,
             timezone: c.timezone,
@@ -672,7 +678,7 @@ async fn queue_list(
     let Some(items) = body.callbacks else {
         return Err(FieldError::new(
             "callbacks",
-            "required: a list of {number, account_no?, locale?, timezone?, due_at?, source?}",
+            "required: a list of {number, account_no?, locale?, timezone?, due_at?, dedup_key?}",
         )
         .into());
     };

@@ -121,7 +121,8 @@ impl TestApp {
     }
 
     /// Sends an API request with the API token, and JSON `body` if any; the status and the
-    /// JSON answer (`Null` when there is none).
+    /// JSON answer (`Null` when there is none). The answer must be one `docs/openapi.yaml`
+    /// describes.
     pub async fn api_send(
         &self,
         method: reqwest::Method,
@@ -130,14 +131,16 @@ impl TestApp {
     ) -> (u16, serde_json::Value) {
         let mut req = self
             .http
-            .request(method, format!("{}{path}", self.base))
+            .request(method.clone(), format!("{}{path}", self.base))
             .bearer_auth(API_TOKEN);
         if let Some(b) = body {
             req = req.json(b);
         }
         let res = req.send().await.expect("request");
         let status = res.status().as_u16();
-        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+        let answer = res.json().await.unwrap_or(serde_json::Value::Null);
+        super::openapi::assert_documented(method.as_str(), path, status, &answer);
+        (status, answer)
     }
 
     pub async fn api_get(&self, path: &str) -> (u16, serde_json::Value) {

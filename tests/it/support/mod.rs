@@ -12,5 +12,6 @@ pub mod console;
 pub mod db;
 pub mod demo;
 pub mod fixtures;
+pub mod openapi;
 pub mod phone;
 pub mod reports;
