@@ -95,7 +95,7 @@ pub(super) fn menu(
                 goal: Goal::Bill,
                 ..state.clone()
             };
-            return bill::begin(&state, facts, out);
+            return bill::begin(ctx, &state, facts, out);
         }
         Choice::Key('2') => tickets::begin_faults(out, state),
         Choice::Key('3') => complaints::begin_info(out, state),

@@ -784,7 +784,14 @@ fn bill_for_a_caller_identified_by_line() {
     let text = said(&o);
     assert!(text.contains("128元5角"), "{text}");
     assert!(text.contains("12月15日"), "{text}");
-    assert!(text.contains("欠费128元5角"), "{text}");
+    assert!(
+        text.contains("本期应缴话费128元5角，请在12月15日前缴纳"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("欠费"),
+        "not yet due is not in arrears: {text}"
+    );
     assert!(text.contains("98元"), "{text}");
     let next = next_state(&o);
     assert_eq!(next.node, Node::Bill);
@@ -1258,4 +1265,105 @@ mod step_url_properties {
             let _ = FlowState::from_query(&tampered);
         }
     }
+}
+
+fn bill_on(amount_due: i64, balance: i64) -> Bill {
+    Bill {
+        amount_due,
+        balance,
+        ..bill()
+    }
+}
+
+/// The bill read out at `now` (ms) in `locale`.
+fn bill_said(locale: Locale, b: Bill, now: i64) -> String {
+    let cat = catalog();
+    let cx = Ctx { now, ..ctx(&cat) };
+    let st = FlowState {
+        locale,
+        account: Some((7, Ident::Line)),
+        ..menu_state(0)
+    };
+    let facts = Facts {
+        account: Some(Some(account(None))),
+        bill: Some(Ok(Some(b))),
+        ..Facts::default()
+    };
+    said(&run(&cx, &st, CallInput::Digits("1".into()), &facts))
+}
+
+/// Epoch ms of noon in Shanghai on a day of 2026.
+fn noon(month: u32, day: u32) -> i64 {
+    use chrono::TimeZone;
+    chrono_tz::Asia::Shanghai
+        .with_ymd_and_hms(2026, month, day, 12, 0, 0)
+        .single()
+        .expect("valid")
+        .timestamp_millis()
+}
+
+#[test]
+fn a_bill_is_due_overdue_or_in_credit_in_its_own_words() {
+    // Due on December 15th: due through that day, overdue from the 16th.
+    let due = bill_on(12850, -12850);
+    for day in [1, 15] {
+        let zh = bill_said(Locale::ZhCn, due.clone(), noon(12, day));
+        assert!(
+            zh.contains("本期应缴话费128元5角，请在12月15日前缴纳。"),
+            "{zh}"
+        );
+        assert!(!zh.contains("欠费") && !zh.contains("到期"), "{zh}");
+        let en = bill_said(Locale::EnUs, due.clone(), noon(12, day));
+        assert!(
+            en.contains("The amount due this period is 128 yuan 50, payable by December 15th."),
+            "{en}"
+        );
+        assert!(
+            !en.contains("overdue") && !en.contains("not been paid"),
+            "{en}"
+        );
+    }
+    let zh = bill_said(Locale::ZhCn, due.clone(), noon(12, 16));
+    assert!(
+        zh.contains("本期话费128元5角已于12月15日到期，目前尚未缴纳，请尽快缴费。"),
+        "{zh}"
+    );
+    assert!(!zh.contains("请在12月15日前缴纳"), "{zh}");
+    let en = bill_said(Locale::EnUs, due, noon(12, 16));
+    assert!(
+        en.contains(
+            "This period's bill of 128 yuan 50 was due on December 15th and has not been paid."
+        ),
+        "{en}"
+    );
+    // In credit: nothing owed, the credit said as credit.
+    let credit = bill_on(0, 3605);
+    let zh = bill_said(Locale::ZhCn, credit.clone(), noon(12, 16));
+    assert!(zh.contains("本期没有应缴费用，账户余额36元零5分。"), "{zh}");
+    let en = bill_said(Locale::EnUs, credit, noon(12, 16));
+    assert!(
+        en.contains("Nothing is due this period. Your account is 36 yuan 05 in credit."),
+        "{en}"
+    );
+    // Nothing owed and nothing in credit.
+    let settled = bill_said(Locale::EnUs, bill_on(0, 0), noon(12, 1));
+    assert!(settled.contains("Nothing is due this period."), "{settled}");
+    assert!(!settled.contains("credit"), "{settled}");
+    // Earlier charges unpaid besides this period's: the whole debt, in neutral words.
+    let more = bill_said(Locale::ZhCn, bill_on(12850, -20000), noon(12, 1));
+    assert!(more.contains("请在12月15日前缴纳"), "{more}");
+    assert!(more.contains("账户共需缴纳200元"), "{more}");
+}
+
+#[test]
+fn every_english_amount_of_a_bill_reads_one_way() {
+    let mut b = bill_on(3650, -3650);
+    b.last_payment = Some(Payment {
+        amount: 3605,
+        date: NaiveDate::from_ymd_opt(2026, 11, 10).expect("date"),
+    });
+    let en = bill_said(Locale::EnUs, b, noon(12, 1));
+    assert!(en.contains("36 yuan 50"), "{en}");
+    assert!(en.contains("36 yuan 05"), "{en}");
+    assert!(!en.contains("fen"), "{en}");
 }

@@ -13,11 +13,11 @@
 //!   - Mandarin names every non-zero unit and skips zero ones: `12850` → `128元5角`,
 //!     `12856` → `128元5角6分`, `12800` → `128元`, `50` → `5角`, `5` → `5分`, `0` → `0元`.
 //!     A missing jiao between yuan and fen is read `零`: `12805` → `128元零5分`.
-//!   - English reads like a price tag, "128 yuan 50", with two-digit fen after the yuan:
-//!     `12850` → `128 yuan 50`, `12856` → `128 yuan 56`, `12800` → `128 yuan`, `100` →
-//!     `1 yuan`, `0` → `0 yuan`. A single-digit fen is labelled, because "128 yuan 5" would
-//!     be heard as 128.50: `12805` → `128 yuan 5 fen`. Below one yuan the fen are always
-//!     labelled: `50` → `50 fen`, `5` → `5 fen`.
+//!   - English reads every amount one way, like a price tag: the yuan, then the fen as two
+//!     digits, never labelled (a caller who hears "36 yuan 50" beside "36 yuan 5 fen" cannot
+//!     tell which is more): `12850` → `128 yuan 50`, `12856` → `128 yuan 56`, `12805` →
+//!     `128 yuan 05` ("128 yuan 5" would be heard as 128.50), `50` → `0 yuan 50`, `5` →
+//!     `0 yuan 05`; whole yuan stop there: `12800` → `128 yuan`, `0` → `0 yuan`.
 //!   - Any other currency falls back to a decimal amount with two minor digits followed by
 //!     its upper-cased code, in both locales: (`1250`, `usd`) → `12.50 USD` (`负12.50 USD`,
 //!     `minus 12.50 USD` when negative). An empty code gives just the decimal amount.
@@ -77,12 +77,9 @@ pub fn amount(minor: i64, currency: &str, locale: Locale) -> String {
             }
             s
         }
-        Locale::EnUs => match (major, fraction) {
-            (0, 0) => "0 yuan".to_string(),
-            (0, f) => format!("{f} fen"),
-            (m, 0) => format!("{m} yuan"),
-            (m, f @ 1..=9) => format!("{m} yuan {f} fen"),
-            (m, f) => format!("{m} yuan {f}"),
+        Locale::EnUs => match fraction {
+            0 => format!("{major} yuan"),
+            f => format!("{major} yuan {f:02}"),
         },
     };
     format!("{sign}{body}")
@@ -255,7 +252,7 @@ mod tests {
         assert_eq!(amount(i64::MAX, "CNY", ZhCn), "92233720368547758元零7分");
         assert_eq!(
             amount(i64::MIN, "CNY", EnUs),
-            "minus 92233720368547758 yuan 8 fen"
+            "minus 92233720368547758 yuan 08"
         );
         assert_eq!(
             amount(i64::MIN, "USD", EnUs),
@@ -295,23 +292,40 @@ mod tests {
             (12850, "128 yuan 50"),
             (12856, "128 yuan 56"),
             (12810, "128 yuan 10"),
-            (12805, "128 yuan 5 fen"),
-            (12801, "128 yuan 1 fen"),
+            (12805, "128 yuan 05"),
+            (12801, "128 yuan 01"),
             (12800, "128 yuan"),
+            (3650, "36 yuan 50"),
+            (3605, "36 yuan 05"),
             (100, "1 yuan"),
             (0, "0 yuan"),
-            (1, "1 fen"),
-            (5, "5 fen"),
-            (10, "10 fen"),
-            (50, "50 fen"),
-            (99, "99 fen"),
+            (1, "0 yuan 01"),
+            (5, "0 yuan 05"),
+            (10, "0 yuan 10"),
+            (50, "0 yuan 50"),
+            (99, "0 yuan 99"),
             (1_000_000, "10000 yuan"),
             (-12850, "minus 128 yuan 50"),
-            (-5, "minus 5 fen"),
+            (-5, "minus 0 yuan 05"),
             (-100, "minus 1 yuan"),
         ];
         for (minor, want) in cases {
             assert_eq!(amount(minor, "CNY", EnUs), want, "{minor}");
+        }
+    }
+
+    #[test]
+    fn english_amounts_read_one_way_whatever_the_fen() {
+        // Never "fen", never a bare single digit after "yuan": every amount is the yuan, then
+        // two digits of fen or nothing.
+        for minor in [
+            -10_001, -5, 0, 1, 5, 9, 10, 50, 99, 100, 3605, 3650, 12_805, 12_850,
+        ] {
+            let said = amount(minor, "CNY", EnUs);
+            assert!(!said.contains("fen"), "{minor}: {said}");
+            let words: Vec<&str> = said.split(' ').collect();
+            let after = words.iter().skip_while(|w| **w != "yuan").nth(1);
+            assert!(after.is_none_or(|f| f.len() == 2), "{minor}: {said}");
         }
     }
 
@@ -337,13 +351,10 @@ mod tests {
     fn extreme_amounts_do_not_overflow() {
         assert_eq!(amount(i64::MAX, "CNY", ZhCn), "92233720368547758元零7分");
         assert_eq!(amount(i64::MIN, "CNY", ZhCn), "负92233720368547758元零8分");
-        assert_eq!(
-            amount(i64::MAX, "CNY", EnUs),
-            "92233720368547758 yuan 7 fen"
-        );
+        assert_eq!(amount(i64::MAX, "CNY", EnUs), "92233720368547758 yuan 07");
         assert_eq!(
             amount(i64::MIN, "CNY", EnUs),
-            "minus 92233720368547758 yuan 8 fen"
+            "minus 92233720368547758 yuan 08"
         );
         assert_eq!(
             amount(i64::MIN, "USD", EnUs),

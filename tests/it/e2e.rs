@@ -37,6 +37,10 @@ both!(
         let bill = heard(&call);
         assert!(bill.contains("来电号码所属账户"), "{bill}");
         assert!(bill.contains("本期应缴话费128元5角"), "{bill}");
+        assert!(
+            !bill.contains("欠费"),
+            "payable on the 15th is not yet in arrears: {bill}"
+        );
         assert!(bill.contains("月15日"), "{bill}");
         call.press("2").await.expect("charges");
         assert!(heard(&call).contains("月租费，58元"), "{}", heard(&call));
@@ -64,6 +68,27 @@ both!(
 );
 
 both!(
+    a_bill_past_its_due_date_is_overdue,
+    |app: TestApp| async move {
+        // The demo bill is due on June 15th; the test day starts on June 1st.
+        app.clock.advance_ms(15 * 24 * 3_600_000);
+        let mut call = app
+            .sim
+            .start_call("+8613800000001", HOTLINE)
+            .await
+            .expect("call");
+        call.press("1").await.expect("mandarin");
+        call.press("1").await.expect("bill");
+        let bill = heard(&call);
+        assert!(
+            bill.contains("本期话费128元5角已于6月15日到期，目前尚未缴纳，请尽快缴费。"),
+            "{bill}"
+        );
+        assert!(!bill.contains("请在6月15日前缴纳"), "{bill}");
+    }
+);
+
+both!(
     preferred_language_skips_the_choice,
     |app: TestApp| async move {
         let mut call = app
@@ -80,7 +105,11 @@ both!(
         call.press("1").await.expect("bill");
         let bill = heard(&call);
         assert!(bill.contains("Nothing is due this period"), "{bill}");
-        assert!(bill.contains("36 yuan 5"), "balance in credit: {bill}");
+        assert!(
+            bill.contains("Your account is 36 yuan 05 in credit."),
+            "balance in credit: {bill}"
+        );
+        assert!(!bill.contains("fen"), "one way of saying amounts: {bill}");
     }
 );
 
