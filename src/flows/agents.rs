@@ -173,7 +173,7 @@ fn ask_offer(ctx: &Ctx<'_>, out: &mut Reply<'_>, q: &QueueFacts, next: &FlowStat
     }
     match ctx.caller_number {
         Some(n) => {
-            let number = speak::digits(n, l);
+            let number = speak::phone(n, l);
             prompts.push(out.text("agents.offer_callback", &[("number", &number)]));
         }
         None => prompts.push(out.text("agents.offer_callback_enter", &[])),
@@ -308,7 +308,7 @@ fn confirm(
     e.due_at = due_at;
     out.effects.push(Effect::Escalate(Box::new(e)));
     let l = state.locale;
-    let spoken = speak::digits(number, l);
+    let spoken = speak::phone(number, l);
     let deadline = match (local(ctx, due_at), local(ctx, ctx.now)) {
         (Some(due), Some(now)) => speak::deadline(due, now, l),
         _ => String::new(),

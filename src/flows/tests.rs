@@ -447,8 +447,8 @@ fn after_hours_a_callback_is_offered_and_confirmed_once_per_call() {
     let text = said(&o);
     assert!(text.contains("今天8点恢复"), "{text}");
     assert!(
-        text.contains("1 3 8 0 0 0 0 0 0 0 1"),
-        "the calling number, digit by digit: {text}"
+        text.contains("1 3 8，0 0 0 0，0 0 0 1"),
+        "the calling number, as read at home: {text}"
     );
     assert!(
         !text.contains("继续等待请按2"),
@@ -490,7 +490,7 @@ fn after_hours_a_callback_is_offered_and_confirmed_once_per_call() {
     assert!(e.summary.contains("asked for a person"), "{}", e.summary);
     let text = said(&o);
     assert!(
-        text.contains("今天9点前回电至8 6 1 3 8 0 0 0 0 0 0 0 1"),
+        text.contains("今天9点前回电至1 3 8，0 0 0 0，0 0 0 1"),
         "{text}"
     );
     assert_eq!(o.verbs.last(), Some(&Verb::Hangup));
@@ -572,7 +572,7 @@ fn a_withheld_number_types_one_for_the_callback() {
         escalation_of(&o).callback_number.as_deref(),
         Some("13900001111")
     );
-    assert!(said(&o).contains("1 3 9 0 0 0 0 1 1 1 1"), "{}", said(&o));
+    assert!(said(&o).contains("1 3 9，0 0 0 0，1 1 1 1"), "{}", said(&o));
 }
 
 #[test]
@@ -1366,4 +1366,36 @@ fn every_english_amount_of_a_bill_reads_one_way() {
     assert!(en.contains("36 yuan 50"), "{en}");
     assert!(en.contains("36 yuan 05"), "{en}");
     assert!(!en.contains("fen"), "{en}");
+}
+
+#[test]
+fn callback_numbers_are_read_grouped_without_the_country_code() {
+    let cat = catalog();
+    for (locale, want) in [
+        (Locale::ZhCn, "我们将致电1 3 8，0 0 0 0，0 0 0 1。"),
+        (Locale::EnUs, "we will call 1 3 8, 0 0 0 0, 0 0 0 1."),
+    ] {
+        let cx = ctx(&cat);
+        let st = FlowState {
+            node: Node::FaultType,
+            goal: Goal::Fault,
+            locale,
+            account: Some((7, Ident::Line)),
+            line: Some("+8613800000001".into()),
+            ..menu_state(0)
+        };
+        let o = run(&cx, &st, CallInput::Digits("2".into()), &Facts::default());
+        assert!(said(&o).contains(want), "{}", said(&o));
+        // A landline, with its area code and the trunk 0 a person dials at home.
+        let cx = Ctx {
+            caller_number: Some("+862166660003"),
+            ..ctx(&cat)
+        };
+        let o = run(&cx, &st, CallInput::Digits("2".into()), &Facts::default());
+        let want = match locale {
+            Locale::ZhCn => "0 2 1，6 6 6 6，0 0 0 3",
+            Locale::EnUs => "0 2 1, 6 6 6 6, 0 0 0 3",
+        };
+        assert!(said(&o).contains(want), "{}", said(&o));
+    }
 }

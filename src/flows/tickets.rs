@@ -365,7 +365,7 @@ fn pick_detail(
 fn ask_callback(ctx: &Ctx<'_>, out: &mut Reply<'_>, next: &FlowState) {
     match ctx.caller_number {
         Some(n) => {
-            let spoken = speak::digits(n, next.locale);
+            let spoken = speak::phone(n, next.locale);
             let prompt = out.text("callback.confirm", &[("number", &spoken)]);
             out.ask(vec![prompt], next, "");
         }

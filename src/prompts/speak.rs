@@ -33,6 +33,15 @@
 //!   own digit names. Full-width digits (`１`) are read as ASCII digits. Letters are kept as
 //!   separate tokens, ASCII letters upper-cased so they are read as letters (`bj-0101` →
 //!   `B J 0 1 0 1`). Everything else (spaces, `+`, `-`, punctuation) is dropped.
+//! - Phone numbers are read as a person reads them at home: digit by digit, in groups, with
+//!   a pause (a comma) between groups and no country code. A Chinese number (`+86…`,
+//!   `0086…`, or national) loses its `86`: a mobile (11 digits from `1`) is grouped 3-4-4,
+//!   `+8613800000001` → `1 3 8, 0 0 0 0, 0 0 0 1`; a landline is its area code with the
+//!   trunk `0` (`010`, `02x` are three digits, other codes four), then the local number in
+//!   groups of four from the left, `+862166660003` → `0 2 1, 6 6 6 6, 0 0 0 3`; a local
+//!   number of 7 or 8 digits alone is grouped the same way. Anything else (a foreign
+//!   number, a short code) is read digit by digit as it is, country code included, since
+//!   the caller would dial it that way.
 //! - Counts are plain integers: `12800`, `负3` / `minus 3`.
 //! - Deadlines are said relative to now, in the operator's zone: `今天16点前` / `by 4 PM
 //!   today`, `明天12点前` / `by noon tomorrow`, `12月15日12点前` / `by noon on December 15th`
@@ -119,6 +128,67 @@ pub fn digits(s: &str, _locale: Locale) -> String {
         }
     }
     tokens.join(" ")
+}
+
+/// A phone number as read at home: `+8613800000001` → `1 3 8, 0 0 0 0, 0 0 0 1`; see the
+/// module rules.
+pub fn phone(number: &str, locale: Locale) -> String {
+    let all: String = number.chars().filter(char::is_ascii_digit).collect();
+    let international = number.trim_start().starts_with('+') || all.starts_with("00");
+    let national = match (international, all.strip_prefix("0086")) {
+        (_, Some(rest)) => Some(rest.to_string()),
+        (true, None) => all.strip_prefix("86").map(str::to_string),
+        (false, None) => Some(all.clone()),
+    };
+    let groups = national.as_deref().and_then(chinese_groups);
+    match groups {
+        Some(groups) => {
+            let sep = match locale {
+                Locale::ZhCn => "，",
+                Locale::EnUs => ", ",
+            };
+            groups
+                .iter()
+                .map(|g| digits(g, locale))
+                .collect::<Vec<_>>()
+                .join(sep)
+        }
+        None => digits(number, locale),
+    }
+}
+
+/// The groups of a Chinese number without its country code, `None` when it is not one.
+fn chinese_groups(n: &str) -> Option<Vec<String>> {
+    if n.len() == 11 && n.starts_with('1') {
+        return Some(vec![
+            n[..3].to_string(),
+            n[3..7].to_string(),
+            n[7..].to_string(),
+        ]);
+    }
+    if (7..=8).contains(&n.len()) && !n.starts_with(['0', '1']) {
+        return Some(fours(n));
+    }
+    // A landline: the trunk 0 (said at home, so added when the number came with a country
+    // code), a two-digit area code for 10 and 2x and three digits for the others, then the
+    // local number of 7 or 8 digits.
+    let rest = n.strip_prefix('0').unwrap_or(n);
+    let area_len = if rest.starts_with(['1', '2']) { 2 } else { 3 };
+    let local = rest.get(area_len..)?;
+    if rest.starts_with('0') || !(7..=8).contains(&local.len()) {
+        return None;
+    }
+    let mut groups = vec![format!("0{}", &rest[..area_len])];
+    groups.extend(fours(local));
+    Some(groups)
+}
+
+/// `n` in groups of four from the left (the last may be shorter).
+fn fours(n: &str) -> Vec<String> {
+    n.as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect()
 }
 
 /// A plain integer: `12800`, `负3`, `minus 3`.
@@ -326,6 +396,30 @@ mod tests {
             let words: Vec<&str> = said.split(' ').collect();
             let after = words.iter().skip_while(|w| **w != "yuan").nth(1);
             assert!(after.is_none_or(|f| f.len() == 2), "{minor}: {said}");
+        }
+    }
+
+    #[test]
+    fn phone_numbers_are_read_as_at_home() {
+        let cases = [
+            ("+8613800000001", "1 3 8, 0 0 0 0, 0 0 0 1"),
+            ("008613800000001", "1 3 8, 0 0 0 0, 0 0 0 1"),
+            ("13900001111", "1 3 9, 0 0 0 0, 1 1 1 1"),
+            ("+86 138-0013-8000", "1 3 8, 0 0 1 3, 8 0 0 0"),
+            ("+862166660003", "0 2 1, 6 6 6 6, 0 0 0 3"),
+            ("02166660003", "0 2 1, 6 6 6 6, 0 0 0 3"),
+            ("+861012345678", "0 1 0, 1 2 3 4, 5 6 7 8"),
+            ("+8675512345678", "0 7 5 5, 1 2 3 4, 5 6 7 8"),
+            ("07551234567", "0 7 5 5, 1 2 3 4, 5 6 7"),
+            ("66660003", "6 6 6 6, 0 0 0 3"),
+            // Not Chinese, or not a number a person dials: digit by digit, as it is.
+            ("+15550001234", "1 5 5 5 0 0 0 1 2 3 4"),
+            ("12345", "1 2 3 4 5"),
+            ("10086", "1 0 0 8 6"),
+        ];
+        for (number, want) in cases {
+            assert_eq!(phone(number, EnUs), want, "{number}");
+            assert_eq!(phone(number, ZhCn), want.replace(", ", "，"), "{number}");
         }
     }
 

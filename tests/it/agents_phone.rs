@@ -183,14 +183,14 @@ both!(
         let offer = heard(&call);
         assert!(offer.contains("人工服务将于明天8点恢复"), "{offer}");
         assert!(
-            offer.contains("如需我们回电至8 6 1 3 8 0 0 0 0 0 0 0 1，请按1"),
+            offer.contains("如需我们回电至1 3 8，0 0 0 0，0 0 0 1，请按1"),
             "{offer}"
         );
         assert!(!offer.contains("继续等待请按2"), "{offer}");
         assert_eq!(call.queue(), None, "not queued while agents are closed");
         call.press("1").await.expect("callback");
         assert!(
-            heard(&call).contains("我们将在明天9点前回电至8 6 1 3 8 0 0 0 0 0 0 0 1"),
+            heard(&call).contains("我们将在明天9点前回电至1 3 8，0 0 0 0，0 0 0 1"),
             "{}",
             heard(&call)
         );
@@ -276,7 +276,7 @@ both!(
         );
         call.press("1").await.expect("leave for a callback");
         assert!(
-            heard(&call).contains("回电至8 6 1 3 8 0 0 0 0 0 0 0 1"),
+            heard(&call).contains("回电至1 3 8，0 0 0 0，0 0 0 1"),
             "{}",
             heard(&call)
         );
@@ -310,7 +310,10 @@ both!(
         call.leave_queue("queue-full").await.expect("queue full");
         let text = heard(&call);
         assert!(text.contains("we could not keep you on hold"), "{text}");
-        assert!(text.contains("To be called back at 8 6 1 3 8"), "{text}");
+        assert!(
+            text.contains("To be called back at 1 3 8, 0 0 0 0, 0 0 0 2,"),
+            "{text}"
+        );
         call.press("1").await.expect("callback");
         let e = escalation_of(&app, &call).await;
         assert_eq!(e.callback_number.as_deref(), Some(ALICE));
