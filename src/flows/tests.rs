@@ -411,7 +411,17 @@ fn a_person_during_hours_with_a_short_wait_is_queued_with_place_and_wait() {
     };
     let o = run(&cx, &menu_state(0), CallInput::Digits("0".into()), &facts);
     let text = said(&o);
-    assert!(text.contains("第3位") && text.contains("约5分钟"), "{text}");
+    // The place and the wait are said by the wait document, which the carrier asks for as
+    // the caller is queued: said here too, the caller would hear them twice in a row.
+    assert_eq!(text, "正在为您转接人工服务。");
+    let wait = agents::wait(&cat, Locale::ZhCn, 3, 270, "");
+    let Verb::Gather(g) = &wait[0] else {
+        panic!("{wait:?}");
+    };
+    let Verb::Say { text, .. } = &g.prompts[0] else {
+        panic!("{:?}", g.prompts);
+    };
+    assert_eq!(text, "您目前排在第3位，预计等待约5分钟。");
     let (queue, wait) = o
         .verbs
         .iter()
@@ -447,8 +457,12 @@ fn after_hours_a_callback_is_offered_and_confirmed_once_per_call() {
     let text = said(&o);
     assert!(text.contains("今天8点恢复"), "{text}");
     assert!(
-        text.contains("1 3 8，0 0 0 0，0 0 0 1"),
+        text.contains("如需我们回电至1 3 8，0 0 0 0，0 0 0 1，请按1。"),
         "the calling number, as read at home: {text}"
+    );
+    assert!(
+        !text.contains("排队顺序"),
+        "after hours there is no place in line to keep: {text}"
     );
     assert!(
         !text.contains("继续等待请按2"),
@@ -516,11 +530,8 @@ fn a_long_wait_offers_a_callback_or_holding_anyway() {
     assert!(text.contains("To hold anyway, press 2"), "{text}");
     let offer = next_state(&o);
     let hold = run(&cx, &offer, CallInput::Digits("2".into()), &facts);
-    assert!(
-        said(&hold).contains("You are number 10 in line"),
-        "{}",
-        said(&hold)
-    );
+    // The wait was just said; the place is the wait document's to say, once.
+    assert_eq!(said(&hold), "Connecting you to an agent.");
     assert!(hold.verbs.iter().any(|v| matches!(v, Verb::Enqueue { .. })));
     let menu = run(&cx, &offer, CallInput::Digits("*".into()), &facts);
     assert_eq!(next_state(&menu).node, Node::Menu);
@@ -1398,4 +1409,36 @@ fn callback_numbers_are_read_grouped_without_the_country_code() {
         };
         assert!(said(&o).contains(want), "{}", said(&o));
     }
+}
+
+#[test]
+fn a_caller_who_waited_keeps_their_place_and_only_they_hear_so() {
+    let cat = catalog();
+    let cx = ctx(&cat);
+    // Busy before joining: a callback, no place to keep.
+    let busy = Facts {
+        queue: Some(open_queue(9, 900)),
+        ..Facts::default()
+    };
+    let o = run(&cx, &menu_state(0), CallInput::Digits("0".into()), &busy);
+    assert!(!said(&o).contains("排队顺序"), "{}", said(&o));
+    // The queue failed after they waited: they keep it.
+    let st = FlowState {
+        seq: 4,
+        node: Node::AfterQueue,
+        ..menu_state(0)
+    };
+    let failed = Facts {
+        left_queue: true,
+        queue: Some(QueueFacts {
+            entered_at: Some(NOW - 60_000),
+            ..open_queue(1, 180)
+        }),
+        ..Facts::default()
+    };
+    let input = CallInput::QueueLeft {
+        result: "queue-full".into(),
+    };
+    let o = run(&cx, &st, input, &failed);
+    assert!(said(&o).contains("您的排队顺序保持不变"), "{}", said(&o));
 }
