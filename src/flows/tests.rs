@@ -1442,3 +1442,99 @@ fn a_caller_who_waited_keeps_their_place_and_only_they_hear_so() {
     let o = run(&cx, &st, input, &failed);
     assert!(said(&o).contains("您的排队顺序保持不变"), "{}", said(&o));
 }
+
+/// The prompt a state's step asks with, and the state it waits at.
+fn prompt_at(cx: &Ctx<'_>, st: &FlowState, input: &str, facts: &Facts) -> (String, FlowState) {
+    let o = run(cx, st, CallInput::Digits(input.into()), facts);
+    (said(&o), next_state(&o))
+}
+
+#[test]
+fn every_prompt_where_zero_reaches_a_person_says_so_and_zero_does() {
+    let cat = catalog();
+    let cx = ctx(&cat);
+    let mut two_lines = account(None);
+    two_lines.lines.push(Line {
+        number: "BB0001".into(),
+        kind: LineKind::Broadband,
+        label: None,
+    });
+    let facts = Facts {
+        account: Some(Some(two_lines)),
+        active_fault: Some(None),
+        opened: Some(ticket("12345674", TicketState::Open, Some(NOW + HOUR))),
+        ticket: Some(Some(ticket(
+            "12345674",
+            TicketState::Open,
+            Some(NOW + HOUR),
+        ))),
+        ..Facts::default()
+    };
+    let identified = FlowState {
+        account: Some((7, Ident::Line)),
+        ..menu_state(0)
+    };
+    for locale in Locale::ALL {
+        let (zero, hint) = match locale {
+            Locale::ZhCn => ("人工服务请按0", "人工服务请按0再按井号键"),
+            Locale::EnUs => (
+                "To speak to a person, press 0",
+                "press 0 and then the hash key",
+            ),
+        };
+        let menu = FlowState {
+            locale,
+            ..identified.clone()
+        };
+        // Faults: the menu, the line, the fault type, the callback number, the ticket.
+        let (_, fault_menu) = prompt_at(&cx, &menu, "2", &facts);
+        let (line_prompt, line) = prompt_at(&cx, &fault_menu, "1", &facts);
+        assert_eq!(line.node, Node::Line);
+        let (type_prompt, fault_type) = prompt_at(&cx, &line, "1", &facts);
+        assert_eq!(fault_type.node, Node::FaultType);
+        let (confirm_prompt, confirm) = prompt_at(&cx, &fault_type, "2", &facts);
+        assert_eq!(confirm.node, Node::Callback);
+        let (enter_prompt, enter) = prompt_at(&cx, &confirm, "2", &facts);
+        assert_eq!(enter.node, Node::CallbackNo);
+        let (opened_prompt, opened) = prompt_at(&cx, &confirm, "1", &facts);
+        assert_eq!(opened.node, Node::Opened);
+        let (number_prompt, typing) = prompt_at(&cx, &fault_menu, "2", &facts);
+        assert_eq!(typing.node, Node::TicketNo);
+        // Orders: what to install, what to change.
+        let (_, order_menu) = prompt_at(&cx, &menu, "4", &facts);
+        let (install_prompt, install) = prompt_at(&cx, &order_menu, "1", &facts);
+        assert_eq!(install.node, Node::OrderInstall);
+        let (_, change_line) = prompt_at(&cx, &order_menu, "3", &facts);
+        let (change_prompt, change) = prompt_at(&cx, &change_line, "1", &facts);
+        assert_eq!(change.node, Node::OrderChange);
+
+        for (what, prompt, at, key) in [
+            ("line", &line_prompt, &line, "0"),
+            ("fault type", &type_prompt, &fault_type, "0"),
+            ("callback", &confirm_prompt, &confirm, "0"),
+            ("opened", &opened_prompt, &opened, "0"),
+            ("install", &install_prompt, &install, "0"),
+            ("change", &change_prompt, &change, "0"),
+        ] {
+            assert!(prompt.contains(zero), "{what} ({locale:?}): {prompt}");
+            assert_eq!(
+                step(&cx, at, &CallInput::Digits(key.into()), &facts),
+                Err(Need::AgentQueue),
+                "{what}: 0 reaches a person"
+            );
+        }
+        for (what, prompt, at) in [
+            ("callback number", &enter_prompt, &enter),
+            ("ticket number", &number_prompt, &typing),
+        ] {
+            assert!(prompt.contains(hint), "{what} ({locale:?}): {prompt}");
+            for typed in ["0#", "0"] {
+                assert_eq!(
+                    step(&cx, at, &CallInput::Digits(typed.into()), &facts),
+                    Err(Need::AgentQueue),
+                    "{what}: {typed} reaches a person"
+                );
+            }
+        }
+    }
+}
