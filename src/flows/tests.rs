@@ -172,6 +172,55 @@ fn known_caller_with_a_preferred_language_goes_straight_to_the_menu() {
 }
 
 #[test]
+fn a_saved_language_can_be_switched_from_the_menu() {
+    let cat = catalog();
+    let cx = ctx(&cat);
+    let facts = Facts {
+        caller_account: Some(Some(account(Some(Locale::EnUs)))),
+        ..Facts::default()
+    };
+    let o = run(
+        &cx,
+        &FlowState::start(Locale::ZhCn),
+        CallInput::None,
+        &facts,
+    );
+    // The way to Mandarin is said in Mandarin, in the Mandarin voice.
+    let Some(Verb::Gather(g)) = o.verbs.last() else {
+        panic!("{:?}", o.verbs);
+    };
+    assert!(g.prompts.contains(&Verb::Say {
+        text: "普通话请按9。".into(),
+        locale: Locale::ZhCn,
+    }));
+    let menu = next_state(&o);
+    for input in [
+        CallInput::Digits("9".into()),
+        CallInput::Speech {
+            text: "Chinese please".into(),
+            confidence: 0.8,
+        },
+    ] {
+        let o = run(&cx, &menu, input, &Facts::default());
+        assert!(said(&o).contains("查询话费请按1"), "{}", said(&o));
+        assert!(said(&o).contains("For English, press 9."), "{}", said(&o));
+        let next = next_state(&o);
+        assert_eq!((next.node, next.locale), (Node::Menu, Locale::ZhCn));
+        assert_eq!(next.account, Some((7, Ident::Line)), "still identified");
+        assert_eq!(
+            o.effects,
+            [Effect::SetLocale {
+                locale: Locale::ZhCn
+            }]
+        );
+        // And back.
+        let back = run(&cx, &next, CallInput::Digits("9".into()), &Facts::default());
+        assert_eq!(next_state(&back).locale, Locale::EnUs);
+        assert!(said(&back).contains("For your bill, press 1"));
+    }
+}
+
+#[test]
 fn language_choice_by_key_speech_and_silence() {
     let cat = catalog();
     let cx = ctx(&cat);
@@ -223,7 +272,7 @@ fn menu_reprompts_then_offers_a_person_then_says_goodbye() {
     let cx = ctx(&cat);
     let mut st = menu_state(0);
     for expected_tries in 1..MAX_TRIES {
-        let o = run(&cx, &st, CallInput::Digits("9".into()), &Facts::default());
+        let o = run(&cx, &st, CallInput::Digits("8".into()), &Facts::default());
         assert!(said(&o).contains("选择无效"), "{}", said(&o));
         st = next_state(&o);
         assert_eq!((st.node, st.tries), (Node::Menu, expected_tries));

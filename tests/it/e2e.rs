@@ -102,6 +102,11 @@ both!(
             heard(&call)
         );
         assert!(!heard(&call).contains("普通话请按1"));
+        assert!(
+            heard(&call).contains("普通话请按9"),
+            "a saved language can still be switched: {}",
+            heard(&call)
+        );
         call.press("1").await.expect("bill");
         let bill = heard(&call);
         assert!(bill.contains("Nothing is due this period"), "{bill}");
@@ -110,6 +115,38 @@ both!(
             "balance in credit: {bill}"
         );
         assert!(!bill.contains("fen"), "one way of saying amounts: {bill}");
+    }
+);
+
+both!(
+    a_caller_with_a_saved_language_switches_to_the_other,
+    |app: TestApp| async move {
+        // Alice's account prefers English: no language choice, but 9 in the menu.
+        let mut call = app
+            .sim
+            .start_call("+8613800000002", HOTLINE)
+            .await
+            .expect("call");
+        call.press("9").await.expect("switch");
+        assert!(
+            heard(&call).contains("查询话费请按1"),
+            "the menu again, in Mandarin: {}",
+            heard(&call)
+        );
+        assert!(heard(&call).contains("For English, press 9"));
+        call.press("1").await.expect("bill");
+        assert!(
+            heard(&call).contains("本期没有应缴费用"),
+            "the bill in Mandarin: {}",
+            heard(&call)
+        );
+        call.hang_up().await.expect("hang up");
+        let (status, rec) = app.api_get(&format!("/api/v1/calls/{}", call.sid())).await;
+        assert_eq!(status, 200, "{rec}");
+        assert_eq!(
+            rec["locale"], "zh-CN",
+            "the call is in Mandarin from then on"
+        );
     }
 );
 
@@ -290,7 +327,7 @@ both!(
             "Mandarin by default: {}",
             heard(&call)
         );
-        call.press("9").await.expect("invalid");
+        call.press("8").await.expect("invalid");
         assert!(heard(&call).contains("选择无效"));
         call.press("#").await.expect("not a menu key");
         call.silence().await.expect("silence");
