@@ -1587,3 +1587,70 @@ fn every_prompt_where_zero_reaches_a_person_says_so_and_zero_does() {
         }
     }
 }
+
+#[test]
+fn speech_goes_to_the_best_matching_key_not_the_first_found() {
+    let cat = catalog();
+    let cx = ctx(&cat);
+    // What the caller hears next says where the words went.
+    let (complaint, fault, bill) = (
+        "Please tell us your complaint",
+        "To report a fault, press 1",
+        "Please enter your account number",
+    );
+    let (zh_complaint, zh_fault, zh_bill, zh_info) = (
+        "请在提示音后说出您的投诉内容",
+        "报障请按1",
+        "请输入您的账号",
+        "资费信息请按1",
+    );
+    let cases = [
+        (Locale::EnUs, "complaint about the bill", complaint),
+        (Locale::EnUs, "I want to complain about my bill", complaint),
+        (Locale::EnUs, "my phone is not working", fault),
+        (Locale::EnUs, "one", bill),
+        (Locale::EnUs, "my bill please", bill),
+        (Locale::ZhCn, "投诉账单", zh_complaint),
+        (Locale::ZhCn, "我要投诉话费问题", zh_complaint),
+        (Locale::ZhCn, "查询故障进度", zh_fault),
+        (Locale::ZhCn, "我想查一下话费", zh_bill),
+        (Locale::ZhCn, "一", zh_bill),
+        (Locale::ZhCn, "业务咨询", zh_info),
+    ];
+    for (locale, text, want) in cases {
+        let st = FlowState {
+            locale,
+            ..menu_state(0)
+        };
+        let input = CallInput::Speech {
+            text: text.into(),
+            confidence: 0.8,
+        };
+        let o = run(&cx, &st, input, &Facts::default());
+        assert!(said(&o).contains(want), "{text}: {}", said(&o));
+    }
+}
+
+#[test]
+fn the_best_key_rule() {
+    let kw = |list: &[(char, &str)]| -> Vec<(char, String)> {
+        list.iter().map(|(k, w)| (*k, w.to_string())).collect()
+    };
+    // More of the transcript covered wins.
+    let k = kw(&[('1', "bill"), ('5', "complaint")]);
+    assert_eq!(best_key("bill complaint", &k), Some('5'));
+    // A tie goes to the first matched.
+    let k = kw(&[('1', "账单"), ('5', "投诉")]);
+    assert_eq!(best_key("投诉账单", &k), Some('5'));
+    assert_eq!(best_key("账单投诉", &k), Some('1'));
+    // A match inside a longer one of another key does not count.
+    let k = kw(&[('1', "咨询"), ('3', "业务咨询")]);
+    assert_eq!(best_key("业务咨询", &k), Some('3'));
+    // Whole words for ASCII keywords; a lone character only as the whole transcript.
+    let k = kw(&[('1', "one"), ('2', "一")]);
+    assert_eq!(best_key("phone", &k), None);
+    assert_eq!(best_key("One.", &k), Some('1'));
+    assert_eq!(best_key("一下", &k), None);
+    assert_eq!(best_key("一。", &k), Some('2'));
+    assert_eq!(best_key("nothing here", &k), None);
+}
