@@ -17,6 +17,7 @@ mod callbacks;
 mod campaigns_api;
 mod cli_pipe;
 mod console;
+mod dial;
 mod dialer_crash;
 mod e2e;
 mod escalations;
