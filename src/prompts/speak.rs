@@ -27,12 +27,13 @@
 //!   with `零` before a single-digit minute, `9点零5分`. English uses the 12-hour clock,
 //!   `4 PM`, `4:30 PM`, `9:05 AM`, and says `noon` for 12:00 and `midnight` for 0:00 because
 //!   "12 AM" and "12 PM" are commonly misheard.
-//! - Digit strings (account numbers, phone numbers, PINs, circuit ids) are read one
-//!   character at a time: ASCII digits are kept as Arabic digits separated by single spaces
-//!   (`1234` → `1 2 3 4`), so the voice reads digits rather than a number, in each locale's
-//!   own digit names. Full-width digits (`１`) are read as ASCII digits. Letters are kept as
-//!   separate tokens, ASCII letters upper-cased so they are read as letters (`bj-0101` →
-//!   `B J 0 1 0 1`). Everything else (spaces, `+`, `-`, punctuation) is dropped.
+//! - Digit strings (account numbers, ticket numbers, PINs, circuit ids, the last digits of a
+//!   line; whole phone numbers are `phone`'s, below) are read one character at a time: ASCII
+//!   digits are kept as Arabic digits separated by single spaces (`1234` → `1 2 3 4`), so the
+//!   voice reads digits rather than a number, in each locale's own digit names. Full-width
+//!   digits (`１`) are read as ASCII digits. Letters are kept as separate tokens, ASCII letters
+//!   upper-cased so they are read as letters (`bj-0101` → `B J 0 1 0 1`). Everything else
+//!   (spaces, `+`, `-`, punctuation) is dropped.
 //! - Phone numbers are read as a person reads them at home: digit by digit, in groups, with
 //!   a pause (a comma) between groups and no country code. A Chinese number (`+86…`,
 //!   `0086…`, or national) loses its `86`: a mobile (11 digits from `1`) is grouped 3-4-4,
