@@ -1654,3 +1654,53 @@ fn the_best_key_rule() {
     assert_eq!(best_key("一。", &k), Some('2'));
     assert_eq!(best_key("nothing here", &k), None);
 }
+
+#[test]
+fn surveys_say_your_recent_repair_and_hash_like_the_hotline() {
+    use crate::surveys::script::{Purpose, Script};
+    let cat = catalog();
+    let cx = ctx(&cat);
+    let info = |purpose: Purpose, resolved_at: Option<i64>| survey::SurveyInfo {
+        script: Script::builtin(purpose),
+        number: "+8613800000001".into(),
+        resolved_at,
+        appointment_at: None,
+    };
+    let first = |locale: Locale, info: &survey::SurveyInfo| {
+        let vars = survey::variables(&cx, locale, info);
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        info.script.questions[0].prompt.render(locale, &vars)
+    };
+    // A callback queued from a list has no repair date.
+    let listed = info(Purpose::Satisfaction, None);
+    assert!(
+        first(Locale::EnUs, &listed).starts_with("About your recent repair: "),
+        "{}",
+        first(Locale::EnUs, &listed)
+    );
+    assert!(first(Locale::ZhCn, &listed).starts_with("关于您近期报修的故障"));
+    let dated = info(Purpose::Satisfaction, Some(noon(6, 1)));
+    assert!(
+        first(Locale::EnUs, &dated).starts_with("About your June 1st repair: "),
+        "{}",
+        first(Locale::EnUs, &dated)
+    );
+    // An appointment without its time is on the agreed day, not "recent".
+    let visit = info(Purpose::Appointment, None);
+    assert!(
+        first(Locale::EnUs, &visit).contains("on the agreed day at the agreed time"),
+        "{}",
+        first(Locale::EnUs, &visit)
+    );
+    // The key is "hash" everywhere, as in the hotline's own prompts.
+    for purpose in Purpose::ALL {
+        let s = Script::builtin(purpose);
+        let texts = std::iter::once(&s.intro)
+            .chain(s.questions.iter().map(|q| &q.prompt))
+            .chain(std::iter::once(&s.outro));
+        for t in texts {
+            let en = t.render(Locale::EnUs, &[]);
+            assert!(!en.contains("pound"), "{purpose:?}: {en}");
+        }
+    }
+}
