@@ -13,7 +13,7 @@ use clap::Args;
 use hotline::config::Config;
 use hotline::demo;
 use hotline::secret::Secret;
-use hotline::telephony::twilio::simulator::Simulator;
+use hotline::telephony::twilio::simulator::{SimError, Simulator};
 
 // No `///` on the struct: clap would take it for the command's help.
 #[derive(Args)]
@@ -73,17 +73,40 @@ pub(super) async fn run(mut cfg: Config, args: DialArgs) -> anyhow::Result<()> {
             outln!("(hung up)")?;
             return Ok(());
         }
-        if call.is_recording() {
+        let sent = if call.is_recording() {
             match line.parse::<u64>() {
-                Ok(secs) => call.record(secs).await?,
-                Err(_) => outln!("  (type a number of seconds)")?,
+                Ok(secs) => call.record(secs).await,
+                Err(_) => {
+                    outln!("  (type a number of seconds)")?;
+                    continue;
+                }
             }
         } else if let Some(words) = line.strip_prefix("say ") {
-            call.say(words, 0.9).await?;
+            call.say(words, 0.9).await
         } else if line.is_empty() {
-            call.silence().await?;
+            call.silence().await
         } else {
-            call.press(line).await?;
+            call.press(line).await
+        };
+        match sent {
+            Ok(()) => {}
+            // A typing mistake is the person's, not the call's: say so and let them retry.
+            Err(e) if e.is_refused_input() => outln!("  ({})", refused(&e))?,
+            Err(e) => return Err(e.into()),
         }
+    }
+}
+
+/// What to tell the person at the softphone when the prompt cannot take what they typed.
+fn refused(e: &SimError) -> String {
+    match e {
+        SimError::InputNotAccepted("speech") => {
+            "this prompt takes keys only, not speech: type digits, * or #".to_string()
+        }
+        SimError::InputNotAccepted(_) => {
+            "this prompt takes speech only: type 'say <words>'".to_string()
+        }
+        SimError::InvalidKey(c) => format!("{c:?} is not a telephone key: type 0-9, * or #"),
+        _ => "nothing to send: type keys, 'say <words>', or an empty line for silence".to_string(),
     }
 }

@@ -97,21 +97,17 @@ pub(super) fn person(
     }
     let q = facts.queue.as_ref().ok_or(Need::AgentQueue)?;
     if q.open && q.expected_secs <= ctx.max_wait_secs {
-        enqueue(ctx, state, q, out);
+        enqueue(ctx, state, out);
     } else {
         ask_offer(ctx, out, q, &state.goto(Node::QueueOffer));
     }
     Ok(())
 }
 
-/// Into the queue, telling the caller their place and the expected wait.
-fn enqueue(ctx: &Ctx<'_>, state: &FlowState, q: &QueueFacts, out: &mut Reply<'_>) {
-    let position = speak::count(q.waiting + 1, state.locale);
-    let wait = wait_words(ctx.catalog, state.locale, q.expected_secs);
-    out.say(
-        "agents.queue_connecting",
-        &[("position", &position), ("wait", &wait)],
-    );
+/// Into the queue. The place and the expected wait are not said here: the carrier asks for
+/// the wait document at once, which says them (`wait`), and a caller should hear them once.
+fn enqueue(ctx: &Ctx<'_>, state: &FlowState, out: &mut Reply<'_>) {
+    out.say("agents.queue_connecting", &[]);
     out.verbs.push(Verb::Enqueue {
         queue: ctx.queue.to_string(),
         wait: wait_url(state.locale),
@@ -173,8 +169,15 @@ fn ask_offer(ctx: &Ctx<'_>, out: &mut Reply<'_>, q: &QueueFacts, next: &FlowStat
     }
     match ctx.caller_number {
         Some(n) => {
-            let number = speak::digits(n, l);
-            prompts.push(out.text("agents.offer_callback", &[("number", &number)]));
+            let number = speak::phone(n, l);
+            // Only a caller who was in the queue has a place to keep; after hours or before
+            // joining a long queue, a callback is promised, not a place.
+            let key = if q.entered_at.is_some() {
+                "agents.offer_callback_keep"
+            } else {
+                "agents.offer_callback"
+            };
+            prompts.push(out.text(key, &[("number", &number)]));
         }
         None => prompts.push(out.text("agents.offer_callback_enter", &[])),
     }
@@ -208,7 +211,7 @@ pub(super) fn offer(
             Some(n) => return confirm(ctx, state, facts, n, out),
             None => ask_callback_no(out, &state.goto(Node::QueueCallbackNo)),
         },
-        Choice::Key('2') => enqueue(ctx, state, q, out),
+        Choice::Key('2') => enqueue(ctx, state, out),
         Choice::Key(_) => back_to_menu(out, state),
         c @ (Choice::NoInput | Choice::Invalid) => out.missed(
             state,
@@ -308,7 +311,7 @@ fn confirm(
     e.due_at = due_at;
     out.effects.push(Effect::Escalate(Box::new(e)));
     let l = state.locale;
-    let spoken = speak::digits(number, l);
+    let spoken = speak::phone(number, l);
     let deadline = match (local(ctx, due_at), local(ctx, ctx.now)) {
         (Some(due), Some(now)) => speak::deadline(due, now, l),
         _ => String::new(),

@@ -1,5 +1,12 @@
 //! Bill enquiry: identification by account number and PIN when the calling number did not
 //! identify the caller, the PIN lock, and the bill read-out.
+//!
+//! A bill is read by where it stands on the caller's day (in the operator's zone): *due*
+//! (something is owed and the due date has not passed: the amount and the date to pay by,
+//! never "overdue" or 欠费), *overdue* (the due date has passed), or *in credit* (nothing is
+//! owed: the credit, or that nothing is due). See `standing` for what counts as owed.
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
 use super::menu::{ask_menu, ask_offer, person};
 use super::{
@@ -18,13 +25,18 @@ const LARGEST_CHARGES: usize = 3;
 const BILL_KEYS: [char; 5] = ['1', '2', '3', '*', '0'];
 
 /// Main menu option 1.
-pub(super) fn begin(state: &FlowState, facts: &Facts, out: &mut Reply<'_>) -> Result<(), Need> {
+pub(super) fn begin(
+    ctx: &Ctx<'_>,
+    state: &FlowState,
+    facts: &Facts,
+    out: &mut Reply<'_>,
+) -> Result<(), Need> {
     let Some((id, how)) = state.account else {
         ask_account_no(out, &state.goto(Node::AccountNo));
         return Ok(());
     };
     match facts.account.as_ref().ok_or(Need::AccountById(id))? {
-        Some(acc) => read_bill(state, acc, how, facts, out),
+        Some(acc) => read_bill(ctx, state, acc, how, facts, out),
         // The account was removed since the caller was identified: identify again.
         None => {
             let next = FlowState {
@@ -134,7 +146,7 @@ pub(super) fn pin(
                 ..state.clone()
             };
             if next.goal == Goal::Bill {
-                return read_bill(&next, acc, Ident::Pin, facts, out);
+                return read_bill(ctx, &next, acc, Ident::Pin, facts, out);
             }
             super::tickets::after_ident(ctx, &next, acc, facts, out)
         }
@@ -168,6 +180,7 @@ fn pin_entry(input: &CallInput) -> Option<String> {
 /// the PIN: it never keeps a caller identified by their line, or by a PIN already accepted
 /// in this call, from their bill.
 fn read_bill(
+    ctx: &Ctx<'_>,
     state: &FlowState,
     acc: &Account,
     how: Ident,
@@ -194,27 +207,71 @@ fn read_bill(
             out.say("bill.intro_account", &[("account", &spoken)]);
         }
     }
-    say_bill(state, bill, out);
+    say_bill(state, bill, today(ctx), out);
     // Hearing the bill is the task done: the hotline report counts the call as self-served.
     out.effects.push(Effect::Milestone(Milestone::SelfServed));
     ask_bill_menu(out, &state.goto(Node::Bill));
     Ok(())
 }
 
-fn say_bill(state: &FlowState, bill: &Bill, out: &mut Reply<'_>) {
+/// The caller's day in the operator's zone: a bill is payable until its due date ends.
+fn today(ctx: &Ctx<'_>) -> NaiveDate {
+    DateTime::<Utc>::from_timestamp_millis(ctx.now).map_or(NaiveDate::MIN, |d| {
+        ctx.tz.from_utc_datetime(&d.naive_utc()).date_naive()
+    })
+}
+
+/// Where a bill stands on `today`, which decides the words the caller hears.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    /// Something is owed and the due date has not passed: not yet "overdue", not "欠费".
+    Due { owed: i64 },
+    /// Something is owed and the due date has passed.
+    Overdue { owed: i64 },
+    /// Nothing is owed; the balance (zero or more) is the account's credit.
+    InCredit { credit: i64 },
+}
+
+/// What is owed is this period's amount due; when nothing is due this period, an
+/// account that is still negative owes its balance (earlier charges, due on the same due
+/// date as far as the caller is told). An account owing nothing is in credit, by its
+/// balance when that is positive.
+fn standing(bill: &Bill, today: NaiveDate) -> Standing {
+    let owed = if bill.amount_due > 0 {
+        bill.amount_due
+    } else {
+        bill.balance.saturating_neg().max(0)
+    };
+    match owed {
+        0 => Standing::InCredit {
+            credit: bill.balance.max(0),
+        },
+        owed if today <= bill.due_date => Standing::Due { owed },
+        owed => Standing::Overdue { owed },
+    }
+}
+
+fn say_bill(state: &FlowState, bill: &Bill, today: NaiveDate, out: &mut Reply<'_>) {
     let l = state.locale;
     let money = |minor: i64| speak::amount(minor, &bill.currency, l);
-    if bill.amount_due > 0 {
-        let (amount, date) = (money(bill.amount_due), speak::date(bill.due_date, l));
-        out.say("bill.amount_due", &[("amount", &amount), ("date", &date)]);
-    } else {
-        out.say("bill.nothing_due", &[]);
+    let date = speak::date(bill.due_date, l);
+    match standing(bill, today) {
+        Standing::Due { owed } => {
+            out.say("bill.due", &[("amount", &money(owed)), ("date", &date)]);
+        }
+        Standing::Overdue { owed } => {
+            out.say("bill.overdue", &[("amount", &money(owed)), ("date", &date)]);
+        }
+        Standing::InCredit { credit: 0 } => out.say("bill.nothing_due", &[]),
+        Standing::InCredit { credit } => {
+            out.say("bill.in_credit", &[("amount", &money(credit))]);
+        }
     }
-    let balance = money(bill.balance.saturating_abs());
-    if bill.balance < 0 {
-        out.say("bill.balance_owed", &[("amount", &balance)]);
-    } else {
-        out.say("bill.balance_credit", &[("amount", &balance)]);
+    // Earlier charges still unpaid on top of this period's: the whole debt, in neutral words
+    // (whether those are late is the billing system's to say, not ours).
+    let total = bill.balance.saturating_neg();
+    if bill.amount_due > 0 && total > bill.amount_due {
+        out.say("bill.total_owed", &[("amount", &money(total))]);
     }
     match &bill.last_payment {
         Some(p) => {
@@ -261,10 +318,10 @@ pub(super) fn bill_menu(
     out: &mut Reply<'_>,
 ) -> Result<(), Need> {
     match choice(ctx, state.locale, "bill", &BILL_KEYS, input) {
-        Choice::Key('1') => return begin(state, facts, out),
+        Choice::Key('1') => return begin(ctx, state, facts, out),
         Choice::Key('2') => {
             let Some((id, _)) = state.account else {
-                return begin(state, facts, out);
+                return begin(ctx, state, facts, out);
             };
             if facts
                 .account
@@ -272,7 +329,7 @@ pub(super) fn bill_menu(
                 .ok_or(Need::AccountById(id))?
                 .is_none()
             {
-                return begin(state, facts, out);
+                return begin(ctx, state, facts, out);
             }
             match facts.bill.as_ref().ok_or(Need::Bill)? {
                 Ok(Some(bill)) => say_charges(state, bill, out),

@@ -10,7 +10,11 @@ use crate::calls::step::Effect;
 use crate::prompts::Locale;
 use crate::telephony::{CallInput, Verb};
 
-const MENU_KEYS: [char; 7] = ['1', '2', '3', '4', '5', '0', '*'];
+const MENU_KEYS: [char; 8] = ['1', '2', '3', '4', '5', '0', '*', SWITCH_KEY];
+/// Switches the call to the other language, from the main menu. A caller whose account has
+/// a saved language goes straight to the menu without the language choice; this is their way
+/// to the other one (for this call: the saved preference is the account's, not the call's).
+const SWITCH_KEY: char = '9';
 
 /// A call arrives: identify by calling number, then the language choice unless the account
 /// has a preferred language.
@@ -79,7 +83,28 @@ pub(super) fn language(ctx: &Ctx<'_>, state: &FlowState, input: &CallInput, out:
 
 pub(super) fn ask_menu(out: &mut Reply<'_>, next: &FlowState) {
     let prompt = out.text("menu.prompt", &[]);
-    out.ask(vec![prompt], next, "menu");
+    // The way to the other language is said in that language, in its own voice: it is for a
+    // caller who may not understand this one.
+    let other = other_locale(next.locale);
+    let switch = Verb::Say {
+        text: out.catalog.text(other, switch_key(other), &[]),
+        locale: other,
+    };
+    out.ask(vec![prompt, switch], next, "menu");
+}
+
+fn other_locale(locale: Locale) -> Locale {
+    match locale {
+        Locale::ZhCn => Locale::EnUs,
+        Locale::EnUs => Locale::ZhCn,
+    }
+}
+
+fn switch_key(to: Locale) -> &'static str {
+    match to {
+        Locale::ZhCn => "language.switch_zh",
+        Locale::EnUs => "language.switch_en",
+    }
 }
 
 pub(super) fn menu(
@@ -95,13 +120,25 @@ pub(super) fn menu(
                 goal: Goal::Bill,
                 ..state.clone()
             };
-            return bill::begin(&state, facts, out);
+            return bill::begin(ctx, &state, facts, out);
         }
         Choice::Key('2') => tickets::begin_faults(out, state),
         Choice::Key('3') => complaints::begin_info(out, state),
         Choice::Key('4') => return tickets::begin_orders(ctx, state, facts, out),
         Choice::Key('5') => complaints::begin_complaint(ctx, out, state),
         Choice::Key('0') => person(ctx, state, facts, out)?,
+        Choice::Key(SWITCH_KEY) => {
+            let locale = other_locale(state.locale);
+            out.locale = locale;
+            out.effects.push(Effect::SetLocale { locale });
+            ask_menu(
+                out,
+                &FlowState {
+                    locale,
+                    ..state.goto(Node::Menu)
+                },
+            );
+        }
         Choice::Key(_) => ask_menu(
             out,
             &FlowState {
@@ -151,6 +188,18 @@ pub(super) fn offer(
 ) -> Result<(), Need> {
     match choice(ctx, state.locale, "offer", &['0', '*'], input) {
         Choice::Key('0') => person(ctx, state, facts, out)?,
+        Choice::Key(SWITCH_KEY) => {
+            let locale = other_locale(state.locale);
+            out.locale = locale;
+            out.effects.push(Effect::SetLocale { locale });
+            ask_menu(
+                out,
+                &FlowState {
+                    locale,
+                    ..state.goto(Node::Menu)
+                },
+            );
+        }
         Choice::Key(_) => ask_menu(out, &state.goto(Node::Menu)),
         Choice::NoInput => out.missed(state, true, ask_offer, hang_up),
         Choice::Invalid => out.missed(state, false, ask_offer, hang_up),

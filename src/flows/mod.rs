@@ -556,8 +556,8 @@ enum Choice {
     Invalid,
 }
 
-/// Interprets a one-key menu input; speech is matched against the catalog's keywords
-/// `speech.<menu>.<key>` (comma separated, case-insensitive, substring match).
+/// Interprets a one-key menu input; speech goes to the key whose keywords
+/// (`speech.<menu>.<key>`, comma separated, case-insensitive) match it best, see `best_key`.
 fn choice(ctx: &Ctx<'_>, locale: Locale, menu: &str, keys: &[char], input: &CallInput) -> Choice {
     match input {
         CallInput::None
@@ -574,11 +574,10 @@ fn choice(ctx: &Ctx<'_>, locale: Locale, menu: &str, keys: &[char], input: &Call
             }
         }
         CallInput::Speech { text, .. } => {
-            let said = text.to_lowercase();
-            keys.iter()
-                .copied()
-                .find(|k| {
-                    let name = if *k == '*' {
+            let keywords: Vec<(char, String)> = keys
+                .iter()
+                .map(|&k| {
+                    let name = if k == '*' {
                         "star".to_string()
                     } else {
                         k.to_string()
@@ -586,14 +585,104 @@ fn choice(ctx: &Ctx<'_>, locale: Locale, menu: &str, keys: &[char], input: &Call
                     let words = ctx
                         .catalog
                         .text(locale, &format!("speech.{menu}.{name}"), &[]);
-                    words
-                        .split(',')
-                        .map(|w| w.trim().to_lowercase())
-                        .any(|w| !w.is_empty() && said.contains(&w))
+                    (k, words)
                 })
-                .map_or(Choice::Invalid, Choice::Key)
+                .collect();
+            best_key(text, &keywords).map_or(Choice::Invalid, Choice::Key)
         }
     }
+}
+
+/// The key a transcript asks for, scoring every key rather than taking the first with any
+/// keyword in it ("complaint about the bill" / "投诉账单" is a complaint, not a bill enquiry).
+///
+/// The rule:
+/// 1. A keyword matches case-insensitively where it occurs in the transcript. A keyword of
+///    ASCII letters matches whole words only ("one" is not in "phone"), and a keyword of one
+///    other character (the spoken digits 一, 二…) only as the whole transcript, since such a
+///    character is part of many words (一下, 一个).
+/// 2. A match inside a longer match of another key does not count: the longer words say more.
+/// 3. A key scores the characters of the transcript its matches cover; the highest score
+///    wins, so the more specific and the more of what was said, the better.
+/// 4. A tie goes to the key matched first in the transcript: callers name what they want
+///    before what it is about ("投诉账单", "complaint about the bill").
+/// 5. No match at all is no key.
+fn best_key(transcript: &str, keywords: &[(char, String)]) -> Option<char> {
+    let said = transcript.to_lowercase();
+    let whole = said.trim_matches(|c: char| !c.is_alphanumeric());
+    // (key, start, end) in bytes of `said`.
+    let mut matches: Vec<(char, usize, usize)> = Vec::new();
+    for (key, words) in keywords {
+        for word in words.split(',').map(|w| w.trim().to_lowercase()) {
+            if word.is_empty() {
+                continue;
+            }
+            let single = word.chars().count() == 1 && !word.is_ascii();
+            if single {
+                if whole == word {
+                    let start = said.len()
+                        - said
+                            .trim_start_matches(|c: char| !c.is_alphanumeric())
+                            .len();
+                    matches.push((*key, start, start + word.len()));
+                }
+                continue;
+            }
+            let ascii_word = word.is_ascii();
+            for (start, _) in said.match_indices(&word) {
+                let end = start + word.len();
+                let bounded = !ascii_word
+                    || (!said[..start]
+                        .chars()
+                        .next_back()
+                        .is_some_and(char::is_alphanumeric)
+                        && !said[end..]
+                            .chars()
+                            .next()
+                            .is_some_and(char::is_alphanumeric));
+                if bounded {
+                    matches.push((*key, start, end));
+                }
+            }
+        }
+    }
+    let inside_longer = |&(key, start, end): &(char, usize, usize)| {
+        matches
+            .iter()
+            .any(|&(k, s, e)| k != key && s <= start && end <= e && e - s > end - start)
+    };
+    let kept: Vec<(char, usize, usize)> = matches
+        .iter()
+        .copied()
+        .filter(|m| !inside_longer(m))
+        .collect();
+    let mut best: Option<(usize, usize, char)> = None;
+    for &(key, _, _) in &kept {
+        let mut spans: Vec<(usize, usize)> = kept
+            .iter()
+            .filter(|m| m.0 == key)
+            .map(|&(_, s, e)| (s, e))
+            .collect();
+        spans.sort_unstable();
+        let first = spans.first().map_or(0, |s| s.0);
+        // Characters covered, overlaps counted once.
+        let (mut covered, mut upto) = (0, 0);
+        for (s, e) in spans {
+            let from = s.max(upto);
+            if e > from {
+                covered += said[from..e].chars().count();
+                upto = e;
+            }
+        }
+        let better = match best {
+            None => true,
+            Some((score, at, _)) => covered > score || (covered == score && first < at),
+        };
+        if better {
+            best = Some((covered, first, key));
+        }
+    }
+    best.map(|(_, _, key)| key)
 }
 
 /// Keypad entry of digits (an account number or PIN), as typed before `#`.

@@ -19,7 +19,7 @@ use super::{Ctx, MAX_TRIES, Reply, StateError};
 use crate::calls::step::Effect;
 use crate::prompts::{Locale, speak};
 use crate::surveys::score::{Answer, score};
-use crate::surveys::script::{AnswerKind, OPT_OUT_KEY, Question, REPEAT_KEY, Script};
+use crate::surveys::script::{AnswerKind, OPT_OUT_KEY, Purpose, Question, REPEAT_KEY, Script};
 use crate::telephony::{CallInput, Gather, Hook, NextStep, Verb};
 
 /// What a survey step needs to know about its callback.
@@ -313,8 +313,13 @@ fn ask(
 }
 
 /// `{date}` and `{time}` of the script, in the operator's zone; words that read well in their
-/// place when the callback has no ticket to take them from (a callback queued from a list).
-fn variables(ctx: &Ctx<'_>, locale: Locale, info: &SurveyInfo) -> Vec<(&'static str, String)> {
+/// place when the callback has no ticket to take them from (a callback queued from a list):
+/// "your recent repair" for a satisfaction survey, "on the agreed day" for an appointment.
+pub(super) fn variables(
+    ctx: &Ctx<'_>,
+    locale: Locale,
+    info: &SurveyInfo,
+) -> Vec<(&'static str, String)> {
     let local = |ms: i64| {
         DateTime::<Utc>::from_timestamp_millis(ms).map(|d| ctx.tz.from_utc_datetime(&d.naive_utc()))
     };
@@ -329,6 +334,10 @@ fn variables(ctx: &Ctx<'_>, locale: Locale, info: &SurveyInfo) -> Vec<(&'static 
         ],
         (None, Some(at)) => vec![
             ("date", speak::date(at.date_naive(), locale)),
+            ("time", word("survey.agreed_time")),
+        ],
+        (None, None) if info.script.purpose == Purpose::Appointment => vec![
+            ("date", word("survey.agreed_date")),
             ("time", word("survey.agreed_time")),
         ],
         (None, None) => vec![

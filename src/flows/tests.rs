@@ -172,6 +172,55 @@ fn known_caller_with_a_preferred_language_goes_straight_to_the_menu() {
 }
 
 #[test]
+fn a_saved_language_can_be_switched_from_the_menu() {
+    let cat = catalog();
+    let cx = ctx(&cat);
+    let facts = Facts {
+        caller_account: Some(Some(account(Some(Locale::EnUs)))),
+        ..Facts::default()
+    };
+    let o = run(
+        &cx,
+        &FlowState::start(Locale::ZhCn),
+        CallInput::None,
+        &facts,
+    );
+    // The way to Mandarin is said in Mandarin, in the Mandarin voice.
+    let Some(Verb::Gather(g)) = o.verbs.last() else {
+        panic!("{:?}", o.verbs);
+    };
+    assert!(g.prompts.contains(&Verb::Say {
+        text: "普通话请按9。".into(),
+        locale: Locale::ZhCn,
+    }));
+    let menu = next_state(&o);
+    for input in [
+        CallInput::Digits("9".into()),
+        CallInput::Speech {
+            text: "Chinese please".into(),
+            confidence: 0.8,
+        },
+    ] {
+        let o = run(&cx, &menu, input, &Facts::default());
+        assert!(said(&o).contains("查询话费请按1"), "{}", said(&o));
+        assert!(said(&o).contains("For English, press 9."), "{}", said(&o));
+        let next = next_state(&o);
+        assert_eq!((next.node, next.locale), (Node::Menu, Locale::ZhCn));
+        assert_eq!(next.account, Some((7, Ident::Line)), "still identified");
+        assert_eq!(
+            o.effects,
+            [Effect::SetLocale {
+                locale: Locale::ZhCn
+            }]
+        );
+        // And back.
+        let back = run(&cx, &next, CallInput::Digits("9".into()), &Facts::default());
+        assert_eq!(next_state(&back).locale, Locale::EnUs);
+        assert!(said(&back).contains("For your bill, press 1"));
+    }
+}
+
+#[test]
 fn language_choice_by_key_speech_and_silence() {
     let cat = catalog();
     let cx = ctx(&cat);
@@ -223,7 +272,7 @@ fn menu_reprompts_then_offers_a_person_then_says_goodbye() {
     let cx = ctx(&cat);
     let mut st = menu_state(0);
     for expected_tries in 1..MAX_TRIES {
-        let o = run(&cx, &st, CallInput::Digits("9".into()), &Facts::default());
+        let o = run(&cx, &st, CallInput::Digits("8".into()), &Facts::default());
         assert!(said(&o).contains("选择无效"), "{}", said(&o));
         st = next_state(&o);
         assert_eq!((st.node, st.tries), (Node::Menu, expected_tries));
@@ -411,7 +460,17 @@ fn a_person_during_hours_with_a_short_wait_is_queued_with_place_and_wait() {
     };
     let o = run(&cx, &menu_state(0), CallInput::Digits("0".into()), &facts);
     let text = said(&o);
-    assert!(text.contains("第3位") && text.contains("约5分钟"), "{text}");
+    // The place and the wait are said by the wait document, which the carrier asks for as
+    // the caller is queued: said here too, the caller would hear them twice in a row.
+    assert_eq!(text, "正在为您转接人工服务。");
+    let wait = agents::wait(&cat, Locale::ZhCn, 3, 270, "");
+    let Verb::Gather(g) = &wait[0] else {
+        panic!("{wait:?}");
+    };
+    let Verb::Say { text, .. } = &g.prompts[0] else {
+        panic!("{:?}", g.prompts);
+    };
+    assert_eq!(text, "您目前排在第3位，预计等待约5分钟。");
     let (queue, wait) = o
         .verbs
         .iter()
@@ -447,8 +506,12 @@ fn after_hours_a_callback_is_offered_and_confirmed_once_per_call() {
     let text = said(&o);
     assert!(text.contains("今天8点恢复"), "{text}");
     assert!(
-        text.contains("1 3 8 0 0 0 0 0 0 0 1"),
-        "the calling number, digit by digit: {text}"
+        text.contains("如需我们回电至1 3 8，0 0 0 0，0 0 0 1，请按1。"),
+        "the calling number, as read at home: {text}"
+    );
+    assert!(
+        !text.contains("排队顺序"),
+        "after hours there is no place in line to keep: {text}"
     );
     assert!(
         !text.contains("继续等待请按2"),
@@ -490,7 +553,7 @@ fn after_hours_a_callback_is_offered_and_confirmed_once_per_call() {
     assert!(e.summary.contains("asked for a person"), "{}", e.summary);
     let text = said(&o);
     assert!(
-        text.contains("今天9点前回电至8 6 1 3 8 0 0 0 0 0 0 0 1"),
+        text.contains("今天9点前回电至1 3 8，0 0 0 0，0 0 0 1"),
         "{text}"
     );
     assert_eq!(o.verbs.last(), Some(&Verb::Hangup));
@@ -516,11 +579,8 @@ fn a_long_wait_offers_a_callback_or_holding_anyway() {
     assert!(text.contains("To hold anyway, press 2"), "{text}");
     let offer = next_state(&o);
     let hold = run(&cx, &offer, CallInput::Digits("2".into()), &facts);
-    assert!(
-        said(&hold).contains("You are number 10 in line"),
-        "{}",
-        said(&hold)
-    );
+    // The wait was just said; the place is the wait document's to say, once.
+    assert_eq!(said(&hold), "Connecting you to an agent.");
     assert!(hold.verbs.iter().any(|v| matches!(v, Verb::Enqueue { .. })));
     let menu = run(&cx, &offer, CallInput::Digits("*".into()), &facts);
     assert_eq!(next_state(&menu).node, Node::Menu);
@@ -572,7 +632,7 @@ fn a_withheld_number_types_one_for_the_callback() {
         escalation_of(&o).callback_number.as_deref(),
         Some("13900001111")
     );
-    assert!(said(&o).contains("1 3 9 0 0 0 0 1 1 1 1"), "{}", said(&o));
+    assert!(said(&o).contains("1 3 9，0 0 0 0，1 1 1 1"), "{}", said(&o));
 }
 
 #[test]
@@ -784,7 +844,14 @@ fn bill_for_a_caller_identified_by_line() {
     let text = said(&o);
     assert!(text.contains("128元5角"), "{text}");
     assert!(text.contains("12月15日"), "{text}");
-    assert!(text.contains("欠费128元5角"), "{text}");
+    assert!(
+        text.contains("本期应缴话费128元5角，请在12月15日前缴纳"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("欠费"),
+        "not yet due is not in arrears: {text}"
+    );
     assert!(text.contains("98元"), "{text}");
     let next = next_state(&o);
     assert_eq!(next.node, Node::Bill);
@@ -1256,6 +1323,384 @@ mod step_url_properties {
             let at = (0..=at).rev().find(|i| q.is_char_boundary(*i)).unwrap_or(0);
             let tampered = format!("{}{junk}{}", &q[..at], &q[at..]);
             let _ = FlowState::from_query(&tampered);
+        }
+    }
+}
+
+fn bill_on(amount_due: i64, balance: i64) -> Bill {
+    Bill {
+        amount_due,
+        balance,
+        ..bill()
+    }
+}
+
+/// The bill read out at `now` (ms) in `locale`.
+fn bill_said(locale: Locale, b: Bill, now: i64) -> String {
+    let cat = catalog();
+    let cx = Ctx { now, ..ctx(&cat) };
+    let st = FlowState {
+        locale,
+        account: Some((7, Ident::Line)),
+        ..menu_state(0)
+    };
+    let facts = Facts {
+        account: Some(Some(account(None))),
+        bill: Some(Ok(Some(b))),
+        ..Facts::default()
+    };
+    said(&run(&cx, &st, CallInput::Digits("1".into()), &facts))
+}
+
+/// Epoch ms of noon in Shanghai on a day of 2026.
+fn noon(month: u32, day: u32) -> i64 {
+    use chrono::TimeZone;
+    chrono_tz::Asia::Shanghai
+        .with_ymd_and_hms(2026, month, day, 12, 0, 0)
+        .single()
+        .expect("valid")
+        .timestamp_millis()
+}
+
+#[test]
+fn a_bill_is_due_overdue_or_in_credit_in_its_own_words() {
+    // Due on December 15th: due through that day, overdue from the 16th.
+    let due = bill_on(12850, -12850);
+    for day in [1, 15] {
+        let zh = bill_said(Locale::ZhCn, due.clone(), noon(12, day));
+        assert!(
+            zh.contains("本期应缴话费128元5角，请在12月15日前缴纳。"),
+            "{zh}"
+        );
+        assert!(!zh.contains("欠费") && !zh.contains("到期"), "{zh}");
+        let en = bill_said(Locale::EnUs, due.clone(), noon(12, day));
+        assert!(
+            en.contains("The amount due this period is 128 yuan 50, payable by December 15th."),
+            "{en}"
+        );
+        assert!(
+            !en.contains("overdue") && !en.contains("not been paid"),
+            "{en}"
+        );
+    }
+    let zh = bill_said(Locale::ZhCn, due.clone(), noon(12, 16));
+    assert!(
+        zh.contains("本期话费128元5角已于12月15日到期，目前尚未缴纳，请尽快缴费。"),
+        "{zh}"
+    );
+    assert!(!zh.contains("请在12月15日前缴纳"), "{zh}");
+    let en = bill_said(Locale::EnUs, due, noon(12, 16));
+    assert!(
+        en.contains(
+            "This period's bill of 128 yuan 50 was due on December 15th and has not been paid."
+        ),
+        "{en}"
+    );
+    // In credit: nothing owed, the credit said as credit.
+    let credit = bill_on(0, 3605);
+    let zh = bill_said(Locale::ZhCn, credit.clone(), noon(12, 16));
+    assert!(zh.contains("本期没有应缴费用，账户余额36元零5分。"), "{zh}");
+    let en = bill_said(Locale::EnUs, credit, noon(12, 16));
+    assert!(
+        en.contains("Nothing is due this period. Your account is 36 yuan 05 in credit."),
+        "{en}"
+    );
+    // Nothing owed and nothing in credit.
+    let settled = bill_said(Locale::EnUs, bill_on(0, 0), noon(12, 1));
+    assert!(settled.contains("Nothing is due this period."), "{settled}");
+    assert!(!settled.contains("credit"), "{settled}");
+    // Earlier charges unpaid besides this period's: the whole debt, in neutral words.
+    let more = bill_said(Locale::ZhCn, bill_on(12850, -20000), noon(12, 1));
+    assert!(more.contains("请在12月15日前缴纳"), "{more}");
+    assert!(more.contains("账户共需缴纳200元"), "{more}");
+}
+
+#[test]
+fn every_english_amount_of_a_bill_reads_one_way() {
+    let mut b = bill_on(3650, -3650);
+    b.last_payment = Some(Payment {
+        amount: 3605,
+        date: NaiveDate::from_ymd_opt(2026, 11, 10).expect("date"),
+    });
+    let en = bill_said(Locale::EnUs, b, noon(12, 1));
+    assert!(en.contains("36 yuan 50"), "{en}");
+    assert!(en.contains("36 yuan 05"), "{en}");
+    assert!(!en.contains("fen"), "{en}");
+}
+
+#[test]
+fn callback_numbers_are_read_grouped_without_the_country_code() {
+    let cat = catalog();
+    for (locale, want) in [
+        (Locale::ZhCn, "我们将致电1 3 8，0 0 0 0，0 0 0 1。"),
+        (Locale::EnUs, "we will call 1 3 8, 0 0 0 0, 0 0 0 1."),
+    ] {
+        let cx = ctx(&cat);
+        let st = FlowState {
+            node: Node::FaultType,
+            goal: Goal::Fault,
+            locale,
+            account: Some((7, Ident::Line)),
+            line: Some("+8613800000001".into()),
+            ..menu_state(0)
+        };
+        let o = run(&cx, &st, CallInput::Digits("2".into()), &Facts::default());
+        assert!(said(&o).contains(want), "{}", said(&o));
+        // A landline, with its area code and the trunk 0 a person dials at home.
+        let cx = Ctx {
+            caller_number: Some("+862166660003"),
+            ..ctx(&cat)
+        };
+        let o = run(&cx, &st, CallInput::Digits("2".into()), &Facts::default());
+        let want = match locale {
+            Locale::ZhCn => "0 2 1，6 6 6 6，0 0 0 3",
+            Locale::EnUs => "0 2 1, 6 6 6 6, 0 0 0 3",
+        };
+        assert!(said(&o).contains(want), "{}", said(&o));
+    }
+}
+
+#[test]
+fn a_caller_who_waited_keeps_their_place_and_only_they_hear_so() {
+    let cat = catalog();
+    let cx = ctx(&cat);
+    // Busy before joining: a callback, no place to keep.
+    let busy = Facts {
+        queue: Some(open_queue(9, 900)),
+        ..Facts::default()
+    };
+    let o = run(&cx, &menu_state(0), CallInput::Digits("0".into()), &busy);
+    assert!(!said(&o).contains("排队顺序"), "{}", said(&o));
+    // The queue failed after they waited: they keep it.
+    let st = FlowState {
+        seq: 4,
+        node: Node::AfterQueue,
+        ..menu_state(0)
+    };
+    let failed = Facts {
+        left_queue: true,
+        queue: Some(QueueFacts {
+            entered_at: Some(NOW - 60_000),
+            ..open_queue(1, 180)
+        }),
+        ..Facts::default()
+    };
+    let input = CallInput::QueueLeft {
+        result: "queue-full".into(),
+    };
+    let o = run(&cx, &st, input, &failed);
+    assert!(said(&o).contains("您的排队顺序保持不变"), "{}", said(&o));
+}
+
+/// The prompt a state's step asks with, and the state it waits at.
+fn prompt_at(cx: &Ctx<'_>, st: &FlowState, input: &str, facts: &Facts) -> (String, FlowState) {
+    let o = run(cx, st, CallInput::Digits(input.into()), facts);
+    (said(&o), next_state(&o))
+}
+
+#[test]
+fn every_prompt_where_zero_reaches_a_person_says_so_and_zero_does() {
+    let cat = catalog();
+    let cx = ctx(&cat);
+    let mut two_lines = account(None);
+    two_lines.lines.push(Line {
+        number: "BB0001".into(),
+        kind: LineKind::Broadband,
+        label: None,
+    });
+    let facts = Facts {
+        account: Some(Some(two_lines)),
+        active_fault: Some(None),
+        opened: Some(ticket("12345674", TicketState::Open, Some(NOW + HOUR))),
+        ticket: Some(Some(ticket(
+            "12345674",
+            TicketState::Open,
+            Some(NOW + HOUR),
+        ))),
+        ..Facts::default()
+    };
+    let identified = FlowState {
+        account: Some((7, Ident::Line)),
+        ..menu_state(0)
+    };
+    for locale in Locale::ALL {
+        let (zero, hint) = match locale {
+            Locale::ZhCn => ("人工服务请按0", "人工服务请按0再按井号键"),
+            Locale::EnUs => (
+                "To speak to a person, press 0",
+                "press 0 and then the hash key",
+            ),
+        };
+        let menu = FlowState {
+            locale,
+            ..identified.clone()
+        };
+        // Faults: the menu, the line, the fault type, the callback number, the ticket.
+        let (_, fault_menu) = prompt_at(&cx, &menu, "2", &facts);
+        let (line_prompt, line) = prompt_at(&cx, &fault_menu, "1", &facts);
+        assert_eq!(line.node, Node::Line);
+        let (type_prompt, fault_type) = prompt_at(&cx, &line, "1", &facts);
+        assert_eq!(fault_type.node, Node::FaultType);
+        let (confirm_prompt, confirm) = prompt_at(&cx, &fault_type, "2", &facts);
+        assert_eq!(confirm.node, Node::Callback);
+        let (enter_prompt, enter) = prompt_at(&cx, &confirm, "2", &facts);
+        assert_eq!(enter.node, Node::CallbackNo);
+        let (opened_prompt, opened) = prompt_at(&cx, &confirm, "1", &facts);
+        assert_eq!(opened.node, Node::Opened);
+        let (number_prompt, typing) = prompt_at(&cx, &fault_menu, "2", &facts);
+        assert_eq!(typing.node, Node::TicketNo);
+        // Orders: what to install, what to change.
+        let (_, order_menu) = prompt_at(&cx, &menu, "4", &facts);
+        let (install_prompt, install) = prompt_at(&cx, &order_menu, "1", &facts);
+        assert_eq!(install.node, Node::OrderInstall);
+        let (_, change_line) = prompt_at(&cx, &order_menu, "3", &facts);
+        let (change_prompt, change) = prompt_at(&cx, &change_line, "1", &facts);
+        assert_eq!(change.node, Node::OrderChange);
+
+        for (what, prompt, at, key) in [
+            ("line", &line_prompt, &line, "0"),
+            ("fault type", &type_prompt, &fault_type, "0"),
+            ("callback", &confirm_prompt, &confirm, "0"),
+            ("opened", &opened_prompt, &opened, "0"),
+            ("install", &install_prompt, &install, "0"),
+            ("change", &change_prompt, &change, "0"),
+        ] {
+            assert!(prompt.contains(zero), "{what} ({locale:?}): {prompt}");
+            assert_eq!(
+                step(&cx, at, &CallInput::Digits(key.into()), &facts),
+                Err(Need::AgentQueue),
+                "{what}: 0 reaches a person"
+            );
+        }
+        for (what, prompt, at) in [
+            ("callback number", &enter_prompt, &enter),
+            ("ticket number", &number_prompt, &typing),
+        ] {
+            assert!(prompt.contains(hint), "{what} ({locale:?}): {prompt}");
+            for typed in ["0#", "0"] {
+                assert_eq!(
+                    step(&cx, at, &CallInput::Digits(typed.into()), &facts),
+                    Err(Need::AgentQueue),
+                    "{what}: {typed} reaches a person"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn speech_goes_to_the_best_matching_key_not_the_first_found() {
+    let cat = catalog();
+    let cx = ctx(&cat);
+    // What the caller hears next says where the words went.
+    let (complaint, fault, bill) = (
+        "Please tell us your complaint",
+        "To report a fault, press 1",
+        "Please enter your account number",
+    );
+    let (zh_complaint, zh_fault, zh_bill, zh_info) = (
+        "请在提示音后说出您的投诉内容",
+        "报障请按1",
+        "请输入您的账号",
+        "资费信息请按1",
+    );
+    let cases = [
+        (Locale::EnUs, "complaint about the bill", complaint),
+        (Locale::EnUs, "I want to complain about my bill", complaint),
+        (Locale::EnUs, "my phone is not working", fault),
+        (Locale::EnUs, "one", bill),
+        (Locale::EnUs, "my bill please", bill),
+        (Locale::ZhCn, "投诉账单", zh_complaint),
+        (Locale::ZhCn, "我要投诉话费问题", zh_complaint),
+        (Locale::ZhCn, "查询故障进度", zh_fault),
+        (Locale::ZhCn, "我想查一下话费", zh_bill),
+        (Locale::ZhCn, "一", zh_bill),
+        (Locale::ZhCn, "业务咨询", zh_info),
+    ];
+    for (locale, text, want) in cases {
+        let st = FlowState {
+            locale,
+            ..menu_state(0)
+        };
+        let input = CallInput::Speech {
+            text: text.into(),
+            confidence: 0.8,
+        };
+        let o = run(&cx, &st, input, &Facts::default());
+        assert!(said(&o).contains(want), "{text}: {}", said(&o));
+    }
+}
+
+#[test]
+fn the_best_key_rule() {
+    let kw = |list: &[(char, &str)]| -> Vec<(char, String)> {
+        list.iter().map(|(k, w)| (*k, w.to_string())).collect()
+    };
+    // More of the transcript covered wins.
+    let k = kw(&[('1', "bill"), ('5', "complaint")]);
+    assert_eq!(best_key("bill complaint", &k), Some('5'));
+    // A tie goes to the first matched.
+    let k = kw(&[('1', "账单"), ('5', "投诉")]);
+    assert_eq!(best_key("投诉账单", &k), Some('5'));
+    assert_eq!(best_key("账单投诉", &k), Some('1'));
+    // A match inside a longer one of another key does not count.
+    let k = kw(&[('1', "咨询"), ('3', "业务咨询")]);
+    assert_eq!(best_key("业务咨询", &k), Some('3'));
+    // Whole words for ASCII keywords; a lone character only as the whole transcript.
+    let k = kw(&[('1', "one"), ('2', "一")]);
+    assert_eq!(best_key("phone", &k), None);
+    assert_eq!(best_key("One.", &k), Some('1'));
+    assert_eq!(best_key("一下", &k), None);
+    assert_eq!(best_key("一。", &k), Some('2'));
+    assert_eq!(best_key("nothing here", &k), None);
+}
+
+#[test]
+fn surveys_say_your_recent_repair_and_hash_like_the_hotline() {
+    use crate::surveys::script::{Purpose, Script};
+    let cat = catalog();
+    let cx = ctx(&cat);
+    let info = |purpose: Purpose, resolved_at: Option<i64>| survey::SurveyInfo {
+        script: Script::builtin(purpose),
+        number: "+8613800000001".into(),
+        resolved_at,
+        appointment_at: None,
+    };
+    let first = |locale: Locale, info: &survey::SurveyInfo| {
+        let vars = survey::variables(&cx, locale, info);
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        info.script.questions[0].prompt.render(locale, &vars)
+    };
+    // A callback queued from a list has no repair date.
+    let listed = info(Purpose::Satisfaction, None);
+    assert!(
+        first(Locale::EnUs, &listed).starts_with("About your recent repair: "),
+        "{}",
+        first(Locale::EnUs, &listed)
+    );
+    assert!(first(Locale::ZhCn, &listed).starts_with("关于您近期报修的故障"));
+    let dated = info(Purpose::Satisfaction, Some(noon(6, 1)));
+    assert!(
+        first(Locale::EnUs, &dated).starts_with("About your June 1st repair: "),
+        "{}",
+        first(Locale::EnUs, &dated)
+    );
+    // An appointment without its time is on the agreed day, not "recent".
+    let visit = info(Purpose::Appointment, None);
+    assert!(
+        first(Locale::EnUs, &visit).contains("on the agreed day at the agreed time"),
+        "{}",
+        first(Locale::EnUs, &visit)
+    );
+    // The key is "hash" everywhere, as in the hotline's own prompts.
+    for purpose in Purpose::ALL {
+        let s = Script::builtin(purpose);
+        let texts = std::iter::once(&s.intro)
+            .chain(s.questions.iter().map(|q| &q.prompt))
+            .chain(std::iter::once(&s.outro));
+        for t in texts {
+            let en = t.render(Locale::EnUs, &[]);
+            assert!(!en.contains("pound"), "{purpose:?}: {en}");
         }
     }
 }

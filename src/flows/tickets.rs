@@ -158,6 +158,7 @@ fn say_lines(out: &mut Reply<'_>, next: &FlowState, lines: &[crate::customers::L
     let mut prompts = vec![out.text("line.intro", &[])];
     if lines.len() > MAX_LISTED_LINES {
         prompts.push(out.text("line.type_number", &[]));
+        prompts.push(out.text("entry.person", &[]));
         out.ask_entry(prompts, next);
         return;
     }
@@ -171,6 +172,7 @@ fn say_lines(out: &mut Reply<'_>, next: &FlowState, lines: &[crate::customers::L
             &[("kind", &kind), ("last4", &tail), ("key", &key)],
         ));
     }
+    prompts.push(out.text("line.person", &[]));
     out.ask(prompts, next, "");
 }
 
@@ -191,11 +193,14 @@ pub(super) fn line(
     };
     let lines = &acc.lines;
     let picked = match input {
-        CallInput::Digits(d) if d == "*" => {
+        // Typed alone, or before `#` when the number is typed.
+        CallInput::Digits(d) if d.trim_end_matches('#') == "*" => {
             to_menu(out, state);
             return Ok(());
         }
-        CallInput::Digits(d) if d == "0" => return person(ctx, state, facts, out),
+        CallInput::Digits(d) if d.trim_end_matches('#') == "0" => {
+            return person(ctx, state, facts, out);
+        }
         _ if lines.len() > MAX_LISTED_LINES => entry(input).and_then(|typed| {
             // The whole number, or its last digits when they are unique.
             let ends: Vec<_> = lines
@@ -365,11 +370,11 @@ fn pick_detail(
 fn ask_callback(ctx: &Ctx<'_>, out: &mut Reply<'_>, next: &FlowState) {
     match ctx.caller_number {
         Some(n) => {
-            let spoken = speak::digits(n, next.locale);
+            let spoken = speak::phone(n, next.locale);
             let prompt = out.text("callback.confirm", &[("number", &spoken)]);
             out.ask(vec![prompt], next, "");
         }
-        None => ask_callback_no(out, &next.goto(Node::CallbackNo)),
+        None => ask_ticket_callback_no(out, &next.goto(Node::CallbackNo)),
     }
 }
 
@@ -377,6 +382,24 @@ fn ask_callback(ctx: &Ctx<'_>, out: &mut Reply<'_>, next: &FlowState) {
 pub(super) fn ask_callback_no(out: &mut Reply<'_>, next: &FlowState) {
     let prompt = out.text("callback.enter", &[]);
     out.ask_entry(vec![prompt], next);
+}
+
+/// The same for a ticket's callback, where 0 reaches a person (a caller asking for a
+/// callback instead of holding has asked for a person already).
+fn ask_ticket_callback_no(out: &mut Reply<'_>, next: &FlowState) {
+    let prompts = vec![
+        out.text("callback.enter", &[]),
+        out.text("entry.person", &[]),
+    ];
+    out.ask_entry(prompts, next);
+}
+
+/// A lone 0 typed at a keypad entry (with or without `#`): the way to a person, since no
+/// number or ticket number is 0.
+fn typed_zero(input: &CallInput) -> bool {
+    input
+        .digits()
+        .is_some_and(|d| d.trim_end_matches('#') == "0")
 }
 
 pub(super) fn callback(
@@ -388,7 +411,7 @@ pub(super) fn callback(
 ) -> Result<(), Need> {
     match choice(ctx, state.locale, "", &['1', '2', '*', '0'], input) {
         Choice::Key('1') => return open(ctx, state, facts, out),
-        Choice::Key('2') => ask_callback_no(out, &state.goto(Node::CallbackNo)),
+        Choice::Key('2') => ask_ticket_callback_no(out, &state.goto(Node::CallbackNo)),
         Choice::Key('*') => to_menu(out, state),
         Choice::Key(_) => person(ctx, state, facts, out)?,
         Choice::NoInput | Choice::Invalid if state.tries + 1 >= MAX_TRIES => {
@@ -414,6 +437,9 @@ pub(super) fn callback_no(
         to_menu(out, state);
         return Ok(());
     }
+    if typed_zero(input) {
+        return person(ctx, state, facts, out);
+    }
     match typed_callback(input) {
         Some(number) => {
             let next = FlowState {
@@ -424,7 +450,7 @@ pub(super) fn callback_no(
         }
         None => {
             let no_input = matches!(input, CallInput::Timeout | CallInput::None);
-            out.missed(state, no_input, ask_callback_no, to_menu);
+            out.missed(state, no_input, ask_ticket_callback_no, to_menu);
             Ok(())
         }
     }
@@ -577,8 +603,11 @@ pub(super) fn opened(
 // ---- ticket state by number -----------------------------------------------------------------
 
 fn ask_ticket_no(out: &mut Reply<'_>, next: &FlowState) {
-    let prompt = out.text("ticket.number_prompt", &[]);
-    out.ask_entry(vec![prompt], next);
+    let prompts = vec![
+        out.text("ticket.number_prompt", &[]),
+        out.text("entry.person", &[]),
+    ];
+    out.ask_entry(prompts, next);
 }
 
 pub(super) fn ticket_no(
@@ -591,6 +620,9 @@ pub(super) fn ticket_no(
     if input.digits().is_some_and(|d| d.starts_with('*')) {
         to_menu(out, state);
         return Ok(());
+    }
+    if typed_zero(input) {
+        return person(ctx, state, facts, out);
     }
     let Some(number) = entry(input) else {
         let no_input = matches!(input, CallInput::Timeout | CallInput::None);

@@ -91,7 +91,7 @@ pub struct Catalog {
 }
 
 /// The keys of a menu, in the order their hints are given.
-const MENU_KEYS: [&str; 7] = ["1", "2", "3", "4", "5", "0", "star"];
+const MENU_KEYS: [&str; 8] = ["1", "2", "3", "4", "5", "0", "star", "9"];
 
 const EMBEDDED: [(Locale, &str); 2] = [
     (Locale::ZhCn, include_str!("../../prompts/zh-CN.toml")),
@@ -317,7 +317,7 @@ mod tests {
                 "main menu"
             ]
         );
-        assert_eq!(cat.hints(Locale::EnUs, "menu").len(), 7);
+        assert_eq!(cat.hints(Locale::EnUs, "menu").len(), 8);
         assert!(!cat.hints(Locale::ZhCn, "menu").is_empty());
         assert!(cat.hints(Locale::EnUs, "no such menu").is_empty());
     }

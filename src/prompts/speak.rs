@@ -13,11 +13,11 @@
 //!   - Mandarin names every non-zero unit and skips zero ones: `12850` → `128元5角`,
 //!     `12856` → `128元5角6分`, `12800` → `128元`, `50` → `5角`, `5` → `5分`, `0` → `0元`.
 //!     A missing jiao between yuan and fen is read `零`: `12805` → `128元零5分`.
-//!   - English reads like a price tag, "128 yuan 50", with two-digit fen after the yuan:
-//!     `12850` → `128 yuan 50`, `12856` → `128 yuan 56`, `12800` → `128 yuan`, `100` →
-//!     `1 yuan`, `0` → `0 yuan`. A single-digit fen is labelled, because "128 yuan 5" would
-//!     be heard as 128.50: `12805` → `128 yuan 5 fen`. Below one yuan the fen are always
-//!     labelled: `50` → `50 fen`, `5` → `5 fen`.
+//!   - English reads every amount one way, like a price tag: the yuan, then the fen as two
+//!     digits, never labelled (a caller who hears "36 yuan 50" beside "36 yuan 5 fen" cannot
+//!     tell which is more): `12850` → `128 yuan 50`, `12856` → `128 yuan 56`, `12805` →
+//!     `128 yuan 05` ("128 yuan 5" would be heard as 128.50), `50` → `0 yuan 50`, `5` →
+//!     `0 yuan 05`; whole yuan stop there: `12800` → `128 yuan`, `0` → `0 yuan`.
 //!   - Any other currency falls back to a decimal amount with two minor digits followed by
 //!     its upper-cased code, in both locales: (`1250`, `usd`) → `12.50 USD` (`负12.50 USD`,
 //!     `minus 12.50 USD` when negative). An empty code gives just the decimal amount.
@@ -27,12 +27,22 @@
 //!   with `零` before a single-digit minute, `9点零5分`. English uses the 12-hour clock,
 //!   `4 PM`, `4:30 PM`, `9:05 AM`, and says `noon` for 12:00 and `midnight` for 0:00 because
 //!   "12 AM" and "12 PM" are commonly misheard.
-//! - Digit strings (account numbers, phone numbers, PINs, circuit ids) are read one
-//!   character at a time: ASCII digits are kept as Arabic digits separated by single spaces
-//!   (`1234` → `1 2 3 4`), so the voice reads digits rather than a number, in each locale's
-//!   own digit names. Full-width digits (`１`) are read as ASCII digits. Letters are kept as
-//!   separate tokens, ASCII letters upper-cased so they are read as letters (`bj-0101` →
-//!   `B J 0 1 0 1`). Everything else (spaces, `+`, `-`, punctuation) is dropped.
+//! - Digit strings (account numbers, ticket numbers, PINs, circuit ids, the last digits of a
+//!   line; whole phone numbers are `phone`'s, below) are read one character at a time: ASCII
+//!   digits are kept as Arabic digits separated by single spaces (`1234` → `1 2 3 4`), so the
+//!   voice reads digits rather than a number, in each locale's own digit names. Full-width
+//!   digits (`１`) are read as ASCII digits. Letters are kept as separate tokens, ASCII letters
+//!   upper-cased so they are read as letters (`bj-0101` → `B J 0 1 0 1`). Everything else
+//!   (spaces, `+`, `-`, punctuation) is dropped.
+//! - Phone numbers are read as a person reads them at home: digit by digit, in groups, with
+//!   a pause (a comma) between groups and no country code. A Chinese number (`+86…`,
+//!   `0086…`, or national) loses its `86`: a mobile (11 digits from `1`) is grouped 3-4-4,
+//!   `+8613800000001` → `1 3 8, 0 0 0 0, 0 0 0 1`; a landline is its area code with the
+//!   trunk `0` (`010`, `02x` are three digits, other codes four), then the local number in
+//!   groups of four from the left, `+862166660003` → `0 2 1, 6 6 6 6, 0 0 0 3`; a local
+//!   number of 7 or 8 digits alone is grouped the same way. Anything else (a foreign
+//!   number, a short code) is read digit by digit as it is, country code included, since
+//!   the caller would dial it that way.
 //! - Counts are plain integers: `12800`, `负3` / `minus 3`.
 //! - Deadlines are said relative to now, in the operator's zone: `今天16点前` / `by 4 PM
 //!   today`, `明天12点前` / `by noon tomorrow`, `12月15日12点前` / `by noon on December 15th`
@@ -77,12 +87,9 @@ pub fn amount(minor: i64, currency: &str, locale: Locale) -> String {
             }
             s
         }
-        Locale::EnUs => match (major, fraction) {
-            (0, 0) => "0 yuan".to_string(),
-            (0, f) => format!("{f} fen"),
-            (m, 0) => format!("{m} yuan"),
-            (m, f @ 1..=9) => format!("{m} yuan {f} fen"),
-            (m, f) => format!("{m} yuan {f}"),
+        Locale::EnUs => match fraction {
+            0 => format!("{major} yuan"),
+            f => format!("{major} yuan {f:02}"),
         },
     };
     format!("{sign}{body}")
@@ -122,6 +129,67 @@ pub fn digits(s: &str, _locale: Locale) -> String {
         }
     }
     tokens.join(" ")
+}
+
+/// A phone number as read at home: `+8613800000001` → `1 3 8, 0 0 0 0, 0 0 0 1`; see the
+/// module rules.
+pub fn phone(number: &str, locale: Locale) -> String {
+    let all: String = number.chars().filter(char::is_ascii_digit).collect();
+    let international = number.trim_start().starts_with('+') || all.starts_with("00");
+    let national = match (international, all.strip_prefix("0086")) {
+        (_, Some(rest)) => Some(rest.to_string()),
+        (true, None) => all.strip_prefix("86").map(str::to_string),
+        (false, None) => Some(all.clone()),
+    };
+    let groups = national.as_deref().and_then(chinese_groups);
+    match groups {
+        Some(groups) => {
+            let sep = match locale {
+                Locale::ZhCn => "，",
+                Locale::EnUs => ", ",
+            };
+            groups
+                .iter()
+                .map(|g| digits(g, locale))
+                .collect::<Vec<_>>()
+                .join(sep)
+        }
+        None => digits(number, locale),
+    }
+}
+
+/// The groups of a Chinese number without its country code, `None` when it is not one.
+fn chinese_groups(n: &str) -> Option<Vec<String>> {
+    if n.len() == 11 && n.starts_with('1') {
+        return Some(vec![
+            n[..3].to_string(),
+            n[3..7].to_string(),
+            n[7..].to_string(),
+        ]);
+    }
+    if (7..=8).contains(&n.len()) && !n.starts_with(['0', '1']) {
+        return Some(fours(n));
+    }
+    // A landline: the trunk 0 (said at home, so added when the number came with a country
+    // code), a two-digit area code for 10 and 2x and three digits for the others, then the
+    // local number of 7 or 8 digits.
+    let rest = n.strip_prefix('0').unwrap_or(n);
+    let area_len = if rest.starts_with(['1', '2']) { 2 } else { 3 };
+    let local = rest.get(area_len..)?;
+    if rest.starts_with('0') || !(7..=8).contains(&local.len()) {
+        return None;
+    }
+    let mut groups = vec![format!("0{}", &rest[..area_len])];
+    groups.extend(fours(local));
+    Some(groups)
+}
+
+/// `n` in groups of four from the left (the last may be shorter).
+fn fours(n: &str) -> Vec<String> {
+    n.as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect()
 }
 
 /// A plain integer: `12800`, `负3`, `minus 3`.
@@ -255,7 +323,7 @@ mod tests {
         assert_eq!(amount(i64::MAX, "CNY", ZhCn), "92233720368547758元零7分");
         assert_eq!(
             amount(i64::MIN, "CNY", EnUs),
-            "minus 92233720368547758 yuan 8 fen"
+            "minus 92233720368547758 yuan 08"
         );
         assert_eq!(
             amount(i64::MIN, "USD", EnUs),
@@ -295,23 +363,64 @@ mod tests {
             (12850, "128 yuan 50"),
             (12856, "128 yuan 56"),
             (12810, "128 yuan 10"),
-            (12805, "128 yuan 5 fen"),
-            (12801, "128 yuan 1 fen"),
+            (12805, "128 yuan 05"),
+            (12801, "128 yuan 01"),
             (12800, "128 yuan"),
+            (3650, "36 yuan 50"),
+            (3605, "36 yuan 05"),
             (100, "1 yuan"),
             (0, "0 yuan"),
-            (1, "1 fen"),
-            (5, "5 fen"),
-            (10, "10 fen"),
-            (50, "50 fen"),
-            (99, "99 fen"),
+            (1, "0 yuan 01"),
+            (5, "0 yuan 05"),
+            (10, "0 yuan 10"),
+            (50, "0 yuan 50"),
+            (99, "0 yuan 99"),
             (1_000_000, "10000 yuan"),
             (-12850, "minus 128 yuan 50"),
-            (-5, "minus 5 fen"),
+            (-5, "minus 0 yuan 05"),
             (-100, "minus 1 yuan"),
         ];
         for (minor, want) in cases {
             assert_eq!(amount(minor, "CNY", EnUs), want, "{minor}");
+        }
+    }
+
+    #[test]
+    fn english_amounts_read_one_way_whatever_the_fen() {
+        // Never "fen", never a bare single digit after "yuan": every amount is the yuan, then
+        // two digits of fen or nothing.
+        for minor in [
+            -10_001, -5, 0, 1, 5, 9, 10, 50, 99, 100, 3605, 3650, 12_805, 12_850,
+        ] {
+            let said = amount(minor, "CNY", EnUs);
+            assert!(!said.contains("fen"), "{minor}: {said}");
+            let words: Vec<&str> = said.split(' ').collect();
+            let after = words.iter().skip_while(|w| **w != "yuan").nth(1);
+            assert!(after.is_none_or(|f| f.len() == 2), "{minor}: {said}");
+        }
+    }
+
+    #[test]
+    fn phone_numbers_are_read_as_at_home() {
+        let cases = [
+            ("+8613800000001", "1 3 8, 0 0 0 0, 0 0 0 1"),
+            ("008613800000001", "1 3 8, 0 0 0 0, 0 0 0 1"),
+            ("13900001111", "1 3 9, 0 0 0 0, 1 1 1 1"),
+            ("+86 138-0013-8000", "1 3 8, 0 0 1 3, 8 0 0 0"),
+            ("+862166660003", "0 2 1, 6 6 6 6, 0 0 0 3"),
+            ("02166660003", "0 2 1, 6 6 6 6, 0 0 0 3"),
+            ("+861012345678", "0 1 0, 1 2 3 4, 5 6 7 8"),
+            ("+8675512345678", "0 7 5 5, 1 2 3 4, 5 6 7 8"),
+            ("07551234567", "0 7 5 5, 1 2 3 4, 5 6 7"),
+            ("66660003", "6 6 6 6, 0 0 0 3"),
+            // Not Chinese, or not a number a person dials: digit by digit, as it is.
+            ("+15550001234", "1 5 5 5 0 0 0 1 2 3 4"),
+            ("12345", "1 2 3 4 5"),
+            ("10086", "1 0 0 8 6"),
+        ];
+        for (number, want) in cases {
+            assert_eq!(phone(number, EnUs), want, "{number}");
+            assert_eq!(phone(number, ZhCn), want.replace(", ", "，"), "{number}");
         }
     }
 
@@ -337,13 +446,10 @@ mod tests {
     fn extreme_amounts_do_not_overflow() {
         assert_eq!(amount(i64::MAX, "CNY", ZhCn), "92233720368547758元零7分");
         assert_eq!(amount(i64::MIN, "CNY", ZhCn), "负92233720368547758元零8分");
-        assert_eq!(
-            amount(i64::MAX, "CNY", EnUs),
-            "92233720368547758 yuan 7 fen"
-        );
+        assert_eq!(amount(i64::MAX, "CNY", EnUs), "92233720368547758 yuan 07");
         assert_eq!(
             amount(i64::MIN, "CNY", EnUs),
-            "minus 92233720368547758 yuan 8 fen"
+            "minus 92233720368547758 yuan 08"
         );
         assert_eq!(
             amount(i64::MIN, "USD", EnUs),

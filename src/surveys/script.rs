@@ -659,7 +659,7 @@ mod tests {
                     "satisfaction",
                     Texts::new(
                         "关于您{date}报修的故障，请问您对我们的维修服务是否满意？很满意请按1，基本满意请按2，不满意请按3。",
-                        "About your repair of {date}: if you are very satisfied with our service, press 1; basically satisfied, press 2; dissatisfied, press 3.",
+                        "About your {date} repair: if you are very satisfied with our service, press 1; basically satisfied, press 2; dissatisfied, press 3.",
                     ),
                     AnswerKind::Choice {
                         options: vec![
@@ -687,7 +687,7 @@ mod tests {
                     "comment",
                     Texts::new(
                         "如果您还有意见或建议，请在提示音后留言，说完请按井号键；如不需要留言，请直接按井号键。",
-                        "If there is anything else you would like to tell us, please speak after the tone and press the pound key when you are done. Otherwise, just press the pound key.",
+                        "If there is anything else you would like to tell us, please speak after the tone and press the hash key when you are done. Otherwise, just press the hash key.",
                     ),
                     AnswerKind::Comment { max_secs: 60 },
                 )
@@ -780,7 +780,7 @@ mod tests {
                         "business_hall",
                         Texts::new(
                             "请为营业厅的服务打分，从0分到10分，输入分数后请按井号键，例如10分请按1、0、井号。",
-                            "How would you rate the service at our business halls, from 0 to 10? Type your score and then the pound key; for 10, press 1, 0, pound.",
+                            "How would you rate the service at our business halls, from 0 to 10? Type your score and then the hash key; for 10, press 1, 0, hash.",
                         ),
                         AnswerKind::Scale { min: 0, max: 10 },
                     ),
@@ -906,8 +906,8 @@ mod tests {
         let s = Script::satisfaction();
         let prompt = &s.questions[0].prompt;
         assert_eq!(
-            prompt.render(Locale::EnUs, &[("date", "1 June")]),
-            "About your repair of 1 June: if you are very satisfied with our service, press 1; basically satisfied, press 2; dissatisfied, press 3."
+            prompt.render(Locale::EnUs, &[("date", "June 1st")]),
+            "About your June 1st repair: if you are very satisfied with our service, press 1; basically satisfied, press 2; dissatisfied, press 3."
         );
         assert!(
             prompt

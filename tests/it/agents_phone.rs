@@ -74,15 +74,14 @@ both!(
         let mut call = alice_reports_then_asks_for_a_person(&app).await;
         assert_eq!(call.queue(), Some("agents"), "{}", heard(&call));
         let text = heard(&call);
-        assert!(
-            text.contains("You are number 1 in line, and the expected wait is about 2 minutes"),
-            "{text}"
-        );
-        // The wait URL was requested at once and speaks the place and the wait.
+        assert!(text.contains("Connecting you to an agent."), "{text}");
+        // The wait URL was requested at once and speaks the place and the wait, once.
         assert!(
             text.contains("You are number 1 in line. The expected wait is about 2 minutes."),
             "{text}"
         );
+        assert_eq!(text.matches("number 1 in line").count(), 1, "{text}");
+        assert_eq!(text.matches("about 2 minutes").count(), 1, "{text}");
         assert!(text.contains("To be called back instead"), "{text}");
         assert_eq!(
             call.played(),
@@ -183,14 +182,18 @@ both!(
         let offer = heard(&call);
         assert!(offer.contains("人工服务将于明天8点恢复"), "{offer}");
         assert!(
-            offer.contains("如需我们回电至8 6 1 3 8 0 0 0 0 0 0 0 1，请按1"),
+            offer.contains("如需我们回电至1 3 8，0 0 0 0，0 0 0 1，请按1。"),
             "{offer}"
+        );
+        assert!(
+            !offer.contains("排队顺序"),
+            "after hours nobody has a place in line to keep: {offer}"
         );
         assert!(!offer.contains("继续等待请按2"), "{offer}");
         assert_eq!(call.queue(), None, "not queued while agents are closed");
         call.press("1").await.expect("callback");
         assert!(
-            heard(&call).contains("我们将在明天9点前回电至8 6 1 3 8 0 0 0 0 0 0 0 1"),
+            heard(&call).contains("我们将在明天9点前回电至1 3 8，0 0 0 0，0 0 0 1"),
             "{}",
             heard(&call)
         );
@@ -276,7 +279,7 @@ both!(
         );
         call.press("1").await.expect("leave for a callback");
         assert!(
-            heard(&call).contains("回电至8 6 1 3 8 0 0 0 0 0 0 0 1"),
+            heard(&call).contains("回电至1 3 8，0 0 0 0，0 0 0 1"),
             "{}",
             heard(&call)
         );
@@ -310,7 +313,12 @@ both!(
         call.leave_queue("queue-full").await.expect("queue full");
         let text = heard(&call);
         assert!(text.contains("we could not keep you on hold"), "{text}");
-        assert!(text.contains("To be called back at 8 6 1 3 8"), "{text}");
+        assert!(
+            text.contains(
+                "To be called back at 1 3 8, 0 0 0 0, 0 0 0 2, keeping your place in line"
+            ),
+            "{text}"
+        );
         call.press("1").await.expect("callback");
         let e = escalation_of(&app, &call).await;
         assert_eq!(e.callback_number.as_deref(), Some(ALICE));

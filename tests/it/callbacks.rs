@@ -89,7 +89,7 @@ both!(
         assert_eq!(app.twilio.placed_to(ALICE), 1);
         let call = app.twilio.calls().pop().expect("a call");
         let heard = call.heard.join(" ");
-        assert!(heard.contains("About your repair of June 1st"), "{heard}");
+        assert!(heard.contains("About your June 1st repair"), "{heard}");
         assert!(heard.contains("Thank you for your feedback"), "{heard}");
 
         let cb = app

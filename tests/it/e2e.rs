@@ -38,6 +38,10 @@ both!(
         let bill = heard(&call);
         assert!(bill.contains("来电号码所属账户"), "{bill}");
         assert!(bill.contains("本期应缴话费128元5角"), "{bill}");
+        assert!(
+            !bill.contains("欠费"),
+            "payable on the 15th is not yet in arrears: {bill}"
+        );
         assert!(bill.contains("月15日"), "{bill}");
         call.press("2").await.expect("charges");
         assert!(heard(&call).contains("月租费，58元"), "{}", heard(&call));
@@ -65,6 +69,27 @@ both!(
 );
 
 both!(
+    a_bill_past_its_due_date_is_overdue,
+    |app: TestApp| async move {
+        // The demo bill is due on June 15th; the test day starts on June 1st.
+        app.clock.advance_ms(15 * 24 * 3_600_000);
+        let mut call = app
+            .sim
+            .start_call("+8613800000001", HOTLINE)
+            .await
+            .expect("call");
+        call.press("1").await.expect("mandarin");
+        call.press("1").await.expect("bill");
+        let bill = heard(&call);
+        assert!(
+            bill.contains("本期话费128元5角已于6月15日到期，目前尚未缴纳，请尽快缴费。"),
+            "{bill}"
+        );
+        assert!(!bill.contains("请在6月15日前缴纳"), "{bill}");
+    }
+);
+
+both!(
     preferred_language_skips_the_choice,
     |app: TestApp| async move {
         let mut call = app
@@ -78,10 +103,51 @@ both!(
             heard(&call)
         );
         assert!(!heard(&call).contains("普通话请按1"));
+        assert!(
+            heard(&call).contains("普通话请按9"),
+            "a saved language can still be switched: {}",
+            heard(&call)
+        );
         call.press("1").await.expect("bill");
         let bill = heard(&call);
         assert!(bill.contains("Nothing is due this period"), "{bill}");
-        assert!(bill.contains("36 yuan 5"), "balance in credit: {bill}");
+        assert!(
+            bill.contains("Your account is 36 yuan 05 in credit."),
+            "balance in credit: {bill}"
+        );
+        assert!(!bill.contains("fen"), "one way of saying amounts: {bill}");
+    }
+);
+
+both!(
+    a_caller_with_a_saved_language_switches_to_the_other,
+    |app: TestApp| async move {
+        // Alice's account prefers English: no language choice, but 9 in the menu.
+        let mut call = app
+            .sim
+            .start_call("+8613800000002", HOTLINE)
+            .await
+            .expect("call");
+        call.press("9").await.expect("switch");
+        assert!(
+            heard(&call).contains("查询话费请按1"),
+            "the menu again, in Mandarin: {}",
+            heard(&call)
+        );
+        assert!(heard(&call).contains("For English, press 9"));
+        call.press("1").await.expect("bill");
+        assert!(
+            heard(&call).contains("本期没有应缴费用"),
+            "the bill in Mandarin: {}",
+            heard(&call)
+        );
+        call.hang_up().await.expect("hang up");
+        let (status, rec) = app.api_get(&format!("/api/v1/calls/{}", call.sid())).await;
+        assert_eq!(status, 200, "{rec}");
+        assert_eq!(
+            rec["locale"], "zh-CN",
+            "the call is in Mandarin from then on"
+        );
     }
 );
 
@@ -262,7 +328,7 @@ both!(
             "Mandarin by default: {}",
             heard(&call)
         );
-        call.press("9").await.expect("invalid");
+        call.press("8").await.expect("invalid");
         assert!(heard(&call).contains("选择无效"));
         call.press("#").await.expect("not a menu key");
         call.silence().await.expect("silence");

@@ -18,6 +18,7 @@ mod campaigns_api;
 mod cli_pipe;
 mod console;
 mod deploy;
+mod dial;
 mod dialer_crash;
 mod e2e;
 mod escalations;

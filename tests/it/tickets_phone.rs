@@ -56,7 +56,7 @@ both!(
         );
         call.press("3").await.expect("broadband down");
         assert!(
-            heard(&call).contains("we will call 8 6 1 3 8 0 0 0 0 0 0 0 2"),
+            heard(&call).contains("we will call 1 3 8, 0 0 0 0, 0 0 0 2"),
             "{}",
             heard(&call)
         );

@@ -76,6 +76,18 @@ pub enum SimError {
     NothingToReplay,
 }
 
+impl SimError {
+    /// Input the pending prompt cannot take (speech at a keypad-only prompt, a key that is
+    /// not on a telephone, nothing at all): refused before anything is sent, so the call is
+    /// where it was and the caller may try again.
+    pub fn is_refused_input(&self) -> bool {
+        matches!(
+            self,
+            SimError::InputNotAccepted(_) | SimError::InvalidKey(_) | SimError::EmptyInput
+        )
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Method {
     Get,
