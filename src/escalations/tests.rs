@@ -205,34 +205,7 @@ fn flags_and_policy() {
 }
 
 fn ticket(kind: TicketKind, state: crate::tickets::TicketState) -> Ticket {
-    Ticket {
-        id: 1,
-        number: "12345674".into(),
-        kind,
-        state,
-        account_id: None,
-        line_number: None,
-        line_kind: None,
-        customer_class: None,
-        channel: crate::tickets::Channel::Phone,
-        category: None,
-        description: String::new(),
-        callback_number: None,
-        assignee: None,
-        opened_at: 0,
-        deadline_at: None,
-        deadline_estimated: false,
-        appointment_at: None,
-        resolved_at: None,
-        resolution_code: None,
-        resolution_note: None,
-        closed_at: None,
-        breached_at: None,
-        recording: None,
-        transcript: None,
-        origin_call_sid: None,
-        updated_at: 0,
-    }
+    crate::tickets::tests::sample(kind, state)
 }
 
 #[test]

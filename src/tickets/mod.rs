@@ -532,4 +532,4 @@ pub struct TicketPage {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

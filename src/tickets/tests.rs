@@ -2,12 +2,22 @@ use super::*;
 
 fn ticket(state: TicketState, deadline: Option<i64>) -> Ticket {
     Ticket {
-        id: 1,
-        number: "12345674".into(),
-        kind: TicketKind::Fault,
-        state,
         account_id: Some(1),
         line_number: Some("+861000".into()),
+        deadline_at: deadline,
+        ..sample(TicketKind::Fault, state)
+    }
+}
+
+/// A ticket of `kind` in `state` with nothing else set, for other modules' tests.
+pub(crate) fn sample(kind: TicketKind, state: TicketState) -> Ticket {
+    Ticket {
+        id: 1,
+        number: "12345674".into(),
+        kind,
+        state,
+        account_id: None,
+        line_number: None,
         line_kind: None,
         customer_class: None,
         channel: Channel::Phone,
@@ -16,7 +26,7 @@ fn ticket(state: TicketState, deadline: Option<i64>) -> Ticket {
         callback_number: None,
         assignee: None,
         opened_at: 0,
-        deadline_at: deadline,
+        deadline_at: None,
         deadline_estimated: false,
         appointment_at: None,
         resolved_at: None,
