@@ -676,3 +676,44 @@ mod tests {
         }
     }
 }
+
+/// Why a campaign action was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Takes `action` on campaign `c`; a stop also cancels its pending callbacks, each saying
+/// why. Returns the campaign after it and how many callbacks were cancelled. The store
+/// refuses, as a conflict, a move another request made impossible since `c` was read.
+pub async fn act(
+    store: &dyn crate::callbacks::repo::CallbackStore,
+    c: &Campaign,
+    action: crate::callbacks::CampaignAction,
+    now: i64,
+) -> Result<(Campaign, u64), ActionError> {
+    if let Some(why) = action.refusal(c) {
+        return Err(ActionError::Refused(why));
+    }
+    let (to, _) = action.moves();
+    let after = store.set_campaign_state(c.id, to, now).await?;
+    let cancelled = if action == crate::callbacks::CampaignAction::Stop {
+        let why = format!(
+            "not called: campaign {:?} was stopped before the call",
+            c.name
+        );
+        store.cancel_campaign_callbacks(c.id, &why, now).await?
+    } else {
+        0
+    };
+    tracing::info!(
+        campaign = c.id,
+        state = after.state.as_str(),
+        action = action.as_str(),
+        "campaign changed"
+    );
+    Ok((after, cancelled))
+}

@@ -65,6 +65,68 @@ impl CampaignState {
     }
 }
 
+/// What people do to a campaign, from the API or the console: the same rules for both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CampaignAction {
+    Start,
+    Pause,
+    Resume,
+    /// Finishes it; its pending callbacks are cancelled, each saying why.
+    Stop,
+}
+
+impl CampaignAction {
+    pub const ALL: [CampaignAction; 4] = [Self::Start, Self::Pause, Self::Resume, Self::Stop];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Start => "start",
+            Self::Pause => "pause",
+            Self::Resume => "resume",
+            Self::Stop => "stop",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// The state it moves a campaign to, and the states it may move one from.
+    pub fn moves(self) -> (CampaignState, &'static [CampaignState]) {
+        use CampaignState::{Draft, Finished, Paused, Running};
+        match self {
+            Self::Start => (Running, &[Draft]),
+            Self::Pause => (Paused, &[Running]),
+            Self::Resume => (Running, &[Paused]),
+            Self::Stop => (Finished, &[Draft, Running, Paused]),
+        }
+    }
+
+    /// Why `c` cannot take this action now, if it cannot.
+    pub fn refusal(self, c: &Campaign) -> Option<String> {
+        let (_, from) = self.moves();
+        if from.contains(&c.state) {
+            return None;
+        }
+        let done = match self {
+            Self::Start => "started",
+            Self::Pause => "paused",
+            Self::Resume => "resumed",
+            Self::Stop => "stopped",
+        };
+        let hint = match (self, c.state) {
+            (Self::Start, CampaignState::Paused) => " (resume it instead)",
+            (Self::Resume, CampaignState::Draft) => " (start it instead)",
+            _ => "",
+        };
+        Some(format!(
+            "campaign {} is {}; it cannot be {done}{hint}",
+            c.id,
+            c.state.as_str()
+        ))
+    }
+}
+
 /// A campaign: a purpose, a script, when and how often to call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Campaign {

@@ -854,3 +854,91 @@ both!(
         assert!(added.expect("read").is_none());
     }
 );
+
+both!(
+    supervisors_manage_campaigns_in_the_console,
+    |app: TestApp| async move {
+        add_agent(&app, "sup", Role::Supervisor).await;
+        add_agent(&app, "amy", Role::Agent).await;
+        let store = &app.state.store;
+        let form = [
+            ("name", "after repairs"),
+            ("purpose", "satisfaction"),
+            ("from_number", "+8610000"),
+            ("calls_per_sec", "2"),
+        ];
+        // Agents see campaigns; only supervisors change them.
+        let amy = sign_in(&app, "amy").await;
+        assert_eq!(amy.post("/console/campaigns", &form).await.status, 403);
+        let sup = sign_in(&app, "sup").await;
+        let bad = sup
+            .post(
+                "/console/campaigns",
+                &[("name", "x"), ("purpose", "raffle")],
+            )
+            .await;
+        assert_eq!(bad.status, 400);
+        assert!(bad.body.contains("purpose"), "{}", bad.body);
+        let made = sup.post("/console/campaigns", &form).await;
+        assert_eq!(made.status, 303, "{}", made.body);
+        let c = store
+            .campaigns()
+            .await
+            .expect("campaigns")
+            .into_iter()
+            .find(|c| c.name == "after repairs")
+            .expect("created");
+        assert_eq!(c.state.as_str(), "draft");
+        let base = format!("/console/campaigns/{}", c.id);
+        let page = sup
+            .get(&format!("/console/callbacks?campaign={}", c.id))
+            .await;
+        assert!(page.body.contains("id=\"campaign-start\""), "{}", page.body);
+        assert!(
+            !page.body.contains("id=\"campaign-pause\""),
+            "a draft cannot be paused"
+        );
+        assert_eq!(sup.post(&format!("{base}/start"), &[]).await.status, 303);
+        assert_eq!(sup.post(&format!("{base}/start"), &[]).await.status, 409);
+
+        // A pasted list: each row it could not queue is named with its line and why.
+        let csv = "number,account_no\n+8613800000002,20000002\nnot a number,\n";
+        let queued = sup.post(&format!("{base}/list"), &[("csv", csv)]).await;
+        assert_eq!(queued.status, 200, "{}", queued.body);
+        assert!(queued.body.contains("Queued: 1"), "{}", queued.body);
+        let rejected = queued
+            .body
+            .split("id=\"rejected\"")
+            .nth(1)
+            .expect("rejected rows");
+        assert!(rejected.contains("<td>3</td>"), "line 3: {rejected}");
+        assert_eq!(
+            store
+                .list_callbacks(c.id, None, 0, 10)
+                .await
+                .expect("callbacks")
+                .len(),
+            1
+        );
+
+        for (action, state) in [
+            ("pause", "paused"),
+            ("resume", "running"),
+            ("stop", "finished"),
+        ] {
+            let r = sup.post(&format!("{base}/{action}"), &[]).await;
+            assert_eq!(r.status, 303, "{action}: {}", r.body);
+            let now = store.campaign(c.id).await.expect("read").expect("campaign");
+            assert_eq!(now.state.as_str(), state, "{action}");
+        }
+        let cb = &store
+            .list_callbacks(c.id, None, 0, 10)
+            .await
+            .expect("callbacks")[0];
+        assert_eq!(
+            cb.state.as_str(),
+            "cancelled",
+            "stopping cancels what is pending"
+        );
+    }
+);

@@ -37,8 +37,8 @@ use crate::callbacks::policy::RetryPolicy;
 use crate::callbacks::report::{self, CampaignReport};
 use crate::callbacks::window::CallingWindow;
 use crate::callbacks::{
-    Attempt, Callback, CallbackState, Campaign, CampaignState, Followup, LedgerEntry, NewCampaign,
-    StoredAnswer, pace_ms,
+    Attempt, Callback, CallbackState, Campaign, CampaignAction, CampaignState, Followup,
+    LedgerEntry, NewCampaign, StoredAnswer, pace_ms,
 };
 use crate::customers::input::FieldError;
 use crate::http::AppState;
@@ -57,7 +57,6 @@ const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
 
 pub(super) fn routes() -> Router<AppState> {
-    use CampaignState::{Draft, Paused, Running};
     Router::new()
         .route(
             "/api/v1/campaigns",
@@ -67,17 +66,20 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/campaigns/{id}/report", get(get_report))
         .route(
             "/api/v1/campaigns/{id}/start",
-            post(|State(st), path| move_campaign(st, path, "start", &[Draft], Running)),
+            post(|State(st), path| act_on(st, path, CampaignAction::Start)),
         )
         .route(
             "/api/v1/campaigns/{id}/pause",
-            post(|State(st), path| move_campaign(st, path, "pause", &[Running], Paused)),
+            post(|State(st), path| act_on(st, path, CampaignAction::Pause)),
         )
         .route(
             "/api/v1/campaigns/{id}/resume",
-            post(|State(st), path| move_campaign(st, path, "resume", &[Paused], Running)),
+            post(|State(st), path| act_on(st, path, CampaignAction::Resume)),
         )
-        .route("/api/v1/campaigns/{id}/stop", post(stop))
+        .route(
+            "/api/v1/campaigns/{id}/stop",
+            post(|State(st), path| act_on(st, path, CampaignAction::Stop)),
+        )
         .route(
             "/api/v1/campaigns/{id}/callbacks",
             get(list_callbacks).post(queue_list),
@@ -314,7 +316,7 @@ async fn campaign_by_id(st: &AppState, id: i64) -> Result<Campaign, ApiError> {
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("campaign {id} not found")))
 }
 
-fn defaults(st: &AppState) -> Defaults {
+pub(crate) fn defaults(st: &AppState) -> Defaults {
     Defaults {
         tz: st.cfg.timezone,
         locale: st.cfg.default_locale,
@@ -359,7 +361,7 @@ fn purposes() -> String {
 
 /// A campaign as a back-office system sends it. Script, window and policy are read here from
 /// JSON values, so their mistakes are 422 naming the field rather than a bare 400.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CampaignBody {
     name: Option<String>,
@@ -515,6 +517,33 @@ impl CampaignBody {
     }
 }
 
+/// A campaign from the console's form (name, purpose, number, pace), checked by the API's
+/// rules, with the API's defaults for the rest; the error names the field.
+pub(crate) fn campaign_from_form(
+    name: Option<&str>,
+    purpose: Option<&str>,
+    from_number: Option<&str>,
+    calls_per_sec: Option<&str>,
+    now: i64,
+) -> Result<NewCampaign, String> {
+    let calls_per_sec = match calls_per_sec.map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(
+            s.parse::<f64>()
+                .map_err(|_| format!("calls_per_sec: {s:?} is not a number"))?,
+        ),
+    };
+    let body = CampaignBody {
+        name: name.map(str::to_string),
+        purpose: purpose.map(str::to_string),
+        from_number: from_number.map(str::to_string),
+        calls_per_sec,
+        ..CampaignBody::default()
+    };
+    body.into_new(now)
+        .map_err(|e| format!("{}: {}", e.field, e.message))
+}
+
 async fn create_campaign(
     State(st): State<AppState>,
     body: Result<ApiJson<CampaignBody>, ApiError>,
@@ -568,94 +597,24 @@ async fn get_report(
 
 // ---- life cycle ----------------------------------------------------------------------------
 
-/// Moves a campaign to `to` if it is in one of `from`; the verb names the action in errors.
-async fn transition(
-    st: &AppState,
-    path: Result<Path<i64>, PathRejection>,
-    verb: &str,
-    from: &[CampaignState],
-    to: CampaignState,
-) -> Result<Campaign, ApiError> {
-    let id = id_from(path, "campaign")?;
-    let c = campaign_by_id(st, id).await?;
-    if !from.contains(&c.state) {
-        let done = match verb {
-            "start" => "started",
-            "pause" => "paused",
-            "resume" => "resumed",
-            _ => "stopped",
-        };
-        let hint = match (verb, c.state) {
-            ("start", CampaignState::Paused) => " (resume it instead)",
-            ("resume", CampaignState::Draft) => " (start it instead)",
-            _ => "",
-        };
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            format!(
-                "campaign {id} is {}; it cannot be {done}{hint}",
-                c.state.as_str()
-            ),
-        ));
-    }
-    // The store refuses, with its own message, a move another request made impossible since.
-    let c = st
-        .steps
-        .store
-        .set_campaign_state(id, to, st.clock.now_ms())
-        .await?;
-    tracing::info!(
-        campaign = id,
-        state = c.state.as_str(),
-        action = verb,
-        "campaign changed through the API"
-    );
-    Ok(c)
-}
-
-/// Starts, pauses or resumes a campaign: `verb` moves it from one of `from` to `to`.
-async fn move_campaign(
+/// Starts, pauses, resumes or stops a campaign (see `CampaignAction`); a stop's answer says
+/// how many pending callbacks it cancelled.
+async fn act_on(
     st: AppState,
     path: Result<Path<i64>, PathRejection>,
-    verb: &'static str,
-    from: &'static [CampaignState],
-    to: CampaignState,
-) -> Result<Json<CampaignView>, ApiError> {
-    let c = transition(&st, path, verb, from, to).await?;
-    Ok(Json(CampaignView::new(c)))
-}
-
-/// Finishes a campaign; its pending callbacks are cancelled, each saying why.
-async fn stop(
-    State(st): State<AppState>,
-    path: Result<Path<i64>, PathRejection>,
+    action: CampaignAction,
 ) -> Result<Json<Value>, ApiError> {
-    let c = transition(
-        &st,
-        path,
-        "stop",
-        &[
-            CampaignState::Draft,
-            CampaignState::Running,
-            CampaignState::Paused,
-        ],
-        CampaignState::Finished,
-    )
-    .await?;
-    let cancelled = st
-        .steps
-        .store
-        .cancel_campaign_callbacks(
-            c.id,
-            &format!(
-                "not called: campaign {:?} was stopped before the call",
-                c.name
-            ),
-            st.clock.now_ms(),
-        )
-        .await?;
+    let c = campaign_by_id(&st, id_from(path, "campaign")?).await?;
+    let (c, cancelled) = lists::act(st.store.as_ref(), &c, action, st.clock.now_ms())
+        .await
+        .map_err(|e| match e {
+            lists::ActionError::Refused(why) => ApiError::new(StatusCode::CONFLICT, why),
+            lists::ActionError::Store(e) => e.into(),
+        })?;
     let mut view = serde_json::to_value(CampaignView::new(c)).map_err(|_| ApiError::internal())?;
-    view["cancelled_callbacks"] = json!(cancelled);
+    if action == CampaignAction::Stop {
+        view["cancelled_callbacks"] = json!(cancelled);
+    }
     Ok(Json(view))
 }
 

@@ -24,7 +24,7 @@ use crate::customers::{Account, AccountWrite, Line};
 use crate::http::AppState;
 use crate::repo::StoreError;
 
-mod callbacks;
+pub(crate) mod callbacks;
 mod escalations;
 mod reports;
 mod tickets;

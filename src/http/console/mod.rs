@@ -74,6 +74,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/console/tickets/{number}/{action}", post(tickets::act))
         .route("/console/callbacks", get(callbacks::list))
         .route("/console/callbacks/{id}", get(callbacks::page))
+        .route("/console/campaigns", post(callbacks::create))
+        .route("/console/campaigns/{id}/{action}", post(callbacks::act))
         .route("/console/agents", get(agents::list).post(agents::add))
         .route("/console/reports", get(reports::page))
         .route("/console/reports.csv", get(reports::csv))
