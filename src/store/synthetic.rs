@@ -44,8 +44,8 @@
 //!   by the carrier 0.3%; failed attempts are no answer, machine, busy or failed, retried
 //!   after the default policy's delays. Callbacks due after "now" are still pending.
 //! - Survey answers for 96% of the answered attempts: satisfaction very / basic /
-//!   dissatisfied 91 / 6 / 3%, fixed yes 95%, a comment 8%; sample surveys score fault repair
-//!   and billing 1–5, business halls 4–10, and 70% rate their data line.
+//!   dissatisfied 91 / 6 / 3%, fixed yes 95%, a comment 8%; sample surveys score fault repair,
+//!   billing and business halls 1–5, and 70% rate data communications 1–5.
 //!
 //! Table by table, see the statements below; the reports read none of `call_steps`,
 //! `ticket_events` or `escalation_events`, which are filled only for realistic table sizes.
@@ -1016,18 +1016,16 @@ fn callback_statements(
                CAST(({f} - 1) * 25 AS DOUBLE PRECISION), placed_at + 20000 FROM a \
              UNION ALL SELECT callback_id, id, 'billing', CAST({b} AS TEXT), \
                CAST(({b} - 1) * 25 AS DOUBLE PRECISION), placed_at + 35000 FROM a \
-             UNION ALL SELECT callback_id, id, 'business_hall', CAST(4 + {h} AS TEXT), \
-               CAST((4 + {h}) * 10 AS DOUBLE PRECISION), placed_at + 55000 FROM a \
-             UNION ALL SELECT callback_id, id, 'data_quality', \
-               CASE WHEN r4 < {good} THEN 'good' WHEN r4 < {fair} THEN 'fair' ELSE 'poor' END, \
-               CAST(CASE WHEN r4 < {good} THEN 100 WHEN r4 < {fair} THEN 60 ELSE 0 END \
-               AS DOUBLE PRECISION), placed_at + 70000 FROM a WHERE r3 < {rated}",
+             UNION ALL SELECT callback_id, id, 'business_hall', CAST({h} AS TEXT), \
+               CAST(({h} - 1) * 25 AS DOUBLE PRECISION), placed_at + 50000 FROM a \
+             UNION ALL SELECT callback_id, id, 'data_communications', CAST({d} AS TEXT), \
+               CAST(({d} - 1) * 25 AS DOUBLE PRECISION), placed_at + 65000 FROM a \
+               WHERE r3 < {rated}",
             a = answered(sur, 5),
             f = five("r0"),
             b = five("r1"),
-            h = uni("r2", 7),
-            good = p(0.55),
-            fair = p(0.90),
+            h = five("r2"),
+            d = five("r4"),
             rated = p(0.7),
         ),
     ));

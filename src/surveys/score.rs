@@ -280,8 +280,19 @@ mod tests {
 
     #[test]
     fn choices_yes_no_and_comments() {
-        let survey = Script::sample_survey();
-        let data = &survey.question("data_quality").expect("asked").answer;
+        let option = |key, value: &str, score| crate::surveys::script::ChoiceOption {
+            key,
+            value: value.into(),
+            label: crate::surveys::script::Texts::new("标签", "Label"),
+            score,
+        };
+        let data = &AnswerKind::Choice {
+            options: vec![
+                option('1', "good", Some(100.0)),
+                option('2', "fair", Some(60.0)),
+                option('3', "poor", Some(0.0)),
+            ],
+        };
         assert_eq!(score(data, &Answer::Key('1')), Some(100.0));
         assert_eq!(score(data, &Answer::Key('2')), Some(60.0));
         assert_eq!(score(data, &Answer::Key('3')), Some(0.0));
@@ -343,14 +354,14 @@ mod tests {
         let answers = [
             ("fault_repair", Answer::Number(5)),
             ("billing", Answer::Number(4)),
-            ("business_hall", Answer::Number(8)),
-            ("data_quality", Answer::Skipped),
+            ("business_hall", Answer::Number(3)),
+            ("data_communications", Answer::Skipped),
         ];
         let points = answers
             .iter()
             .filter_map(|(key, a)| survey.question(key).and_then(|q| score(&q.answer, a)));
-        // (100 + 75 + 80) / 3
-        assert_eq!(average(points), Some(85.0));
+        // (100 + 75 + 50) / 3
+        assert_eq!(average(points), Some(75.0));
         assert_eq!(average(std::iter::empty()), None);
     }
 

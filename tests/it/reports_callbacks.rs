@@ -429,7 +429,7 @@ both!(
                     vec![
                         ("fault_repair", "5", Some(100.0)),
                         ("billing", "3", Some(50.0)),
-                        ("business_hall", "8", Some(80.0)),
+                        ("business_hall", "4", Some(75.0)),
                     ],
                 ),
                 Call::ended(n[2], "machine", Some("machine")),
@@ -463,7 +463,7 @@ both!(
 
         let all = ReportFilter::default();
         let r = report(&app, ReportKind::Surveys, FIRST_DAY, &all).await;
-        // Fault repair: 100, 75 and 0 → 58.3; billing: 50 and 0 → 25; business hall 80.
+        // Fault repair: 100, 75 and 0 → 58.3; billing: 50 and 0 → 25; business hall 75.
         assert_eq!(
             cell(&r, "survey_services", &["fault_repair"], "average"),
             "58.3"
@@ -475,16 +475,16 @@ both!(
         assert_eq!(cell(&r, "survey_services", &["billing"], "average"), "25.0");
         assert_eq!(
             cell(&r, "survey_services", &["business_hall"], "average"),
-            "80.0"
+            "75.0"
         );
-        // All six scored answers: (100 + 50 + 80 + 75 + 0 + 0) / 6.
-        assert_eq!(cell(&r, "survey_services", &["all"], "average"), "50.8");
+        // All six scored answers: (100 + 50 + 75 + 75 + 0 + 0) / 6.
+        assert_eq!(cell(&r, "survey_services", &["all"], "average"), "50.0");
         assert_eq!(cell(&r, "survey_services", &["all"], "scored"), "6");
         assert_eq!(
             cell(
                 &r,
                 "survey_questions",
-                &["data_communications", "data_quality"],
+                &["data_communications", "data_communications"],
                 "average"
             ),
             "—"
@@ -499,18 +499,10 @@ both!(
             cell(&r, "survey_attempts", &["2"], "answered"),
             "50.0% (1 of 2)"
         );
-        // Service order is the operator's: fault repair before billing.
+        // Service order is the operator's, all eight of the survey's services.
         let services: Vec<String> = r.tables[0].rows.iter().map(|r| r[0].display()).collect();
-        assert_eq!(
-            services,
-            [
-                "all",
-                "business_hall",
-                "fault_repair",
-                "billing",
-                "data_communications"
-            ]
-        );
+        assert_eq!(services[0], "all");
+        assert_eq!(services[1..], hotline::surveys::script::SERVICES);
 
         // The campaign filter: south alone.
         let south_only = ReportFilter {
