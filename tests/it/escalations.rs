@@ -17,7 +17,7 @@ use hotline::escalations::{
 use hotline::lockout::Verdict;
 use hotline::prompts::Locale;
 use hotline::repo::StoreError;
-use hotline::tickets::{NewTicket, TicketKind, TicketState};
+use hotline::tickets::{NewTicket, Ticket, TicketKind, TicketState};
 
 async fn agent(app: &TestApp, login: &str, role: Role) -> Agent {
     app.state
@@ -36,6 +36,23 @@ async fn agent(app: &TestApp, login: &str, role: Role) -> Agent {
         )
         .await
         .expect("agent")
+}
+
+/// A fault reported on Alice's line at `START_MS` (with her number to call back, if asked).
+async fn fault_on_alice(app: &TestApp, description: &str, callback: bool) -> Ticket {
+    app.state
+        .desk
+        .open(
+            NewTicket {
+                line_number: Some(ALICE.into()),
+                description: description.into(),
+                callback_number: callback.then(|| ALICE.into()),
+                ..fixtures::ticket(TicketKind::Fault)
+            },
+            START_MS,
+        )
+        .await
+        .expect("open")
 }
 
 async fn raise(app: &TestApp, source: &str) -> i64 {
@@ -97,18 +114,7 @@ both!(
     a_breached_ticket_escalates_once_and_urgently,
     |app: TestApp| async move {
         let desk = &app.state.desk;
-        let t = desk
-            .open(
-                NewTicket {
-                    line_number: Some(ALICE.into()),
-                    description: "no dial tone".into(),
-                    callback_number: Some(ALICE.into()),
-                    ..fixtures::ticket(TicketKind::Fault)
-                },
-                START_MS,
-            )
-            .await
-            .expect("open");
+        let t = fault_on_alice(&app, "no dial tone", true).await;
         let deadline = t.deadline_at.expect("a deadline");
         let store = &app.state.store;
         let none = store
@@ -644,17 +650,7 @@ both!(
         let desk = &app.state.desk;
         let store = &app.state.store;
         let esc = &app.state.escalations;
-        let t = desk
-            .open(
-                NewTicket {
-                    line_number: Some(ALICE.into()),
-                    description: "no dial tone".into(),
-                    ..fixtures::ticket(TicketKind::Fault)
-                },
-                START_MS,
-            )
-            .await
-            .expect("open");
+        let t = fault_on_alice(&app, "no dial tone", false).await;
         app.clock.set_ms(t.deadline_at.expect("deadline") + 1);
         desk.sweep().await.expect("sweep");
         let e = store
@@ -705,19 +701,8 @@ both!(
 both!(
     causes_of_one_matter_join_its_open_case_even_when_raised_at_once,
     |app: TestApp| async move {
-        let desk = &app.state.desk;
         let store = &app.state.store;
-        let t = desk
-            .open(
-                NewTicket {
-                    line_number: Some(ALICE.into()),
-                    description: "slow broadband".into(),
-                    ..fixtures::ticket(TicketKind::Fault)
-                },
-                START_MS,
-            )
-            .await
-            .expect("open");
+        let t = fault_on_alice(&app, "slow broadband", false).await;
         let cause = |kind: EscalationKind, answer: &str| {
             let mut e = NewEscalation::new(
                 kind,
