@@ -196,6 +196,8 @@ pub struct Escalation {
     pub source: String,
     pub account_id: Option<i64>,
     pub ticket_id: Option<i64>,
+    /// The ticket's number, for people.
+    pub ticket_number: Option<String>,
     pub callback_id: Option<i64>,
     /// The call that caused it (its history is the transcript agents read).
     pub call_sid: Option<String>,

@@ -32,6 +32,7 @@ fn open() -> Escalation {
         source: n.source,
         account_id: None,
         ticket_id: Some(1),
+        ticket_number: Some("12345674".into()),
         callback_id: None,
         call_sid: None,
         answer: None,

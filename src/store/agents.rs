@@ -29,7 +29,8 @@ macro_rules! esc_columns {
     () => {
         "id, kind, state, priority, source, account_id, ticket_id, callback_id, call_sid, \
          answer, callback_number, summary, owner, due_at, queued_at, created_at, updated_at, \
-         claimed_at, replied_at, closed_at, reply, reply_via, version"
+         claimed_at, replied_at, closed_at, reply, reply_via, version, \
+         (SELECT t.number FROM tickets t WHERE t.id = escalations.ticket_id) AS ticket_number"
     };
 }
 macro_rules! queue_columns {
@@ -224,6 +225,7 @@ fn escalation(r: &Row) -> Result<Escalation> {
         source: r.get("source")?,
         account_id: r.get("account_id")?,
         ticket_id: r.get("ticket_id")?,
+        ticket_number: r.get("ticket_number")?,
         callback_id: r.get("callback_id")?,
         call_sid: r.get("call_sid")?,
         answer: r.get("answer")?,

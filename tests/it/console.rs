@@ -658,6 +658,12 @@ both!(queue_and_escalation_pages, |app: TestApp| async move {
     assert!(page.body.contains("pressed 2"), "{}", page.body);
     assert!(page.body.contains("pressed 5"));
     assert!(page.body.contains("<audio controls"), "the recording plays");
+    // The caller was told when to expect the reply (the case's due time), said once.
+    assert!(
+        page.body.contains("reply to you by 8 AM tomorrow."),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("/console/tickets/"));
     // Played through the service, with the account's credentials: the page's policy allows
     // media from this origin only, and who listened is kept.
@@ -698,6 +704,31 @@ both!(queue_and_escalation_pages, |app: TestApp| async move {
             .any(|h| h.kind == "listened" && h.actor == "amy"),
         "{history:?}"
     );
+    // In Chinese, the case the hotline raised is described in Chinese, in the queue and on
+    // its page (the stored summary is English).
+    let zh = a
+        .post(
+            "/console/locale",
+            &[("locale", "zh-CN"), ("back", "/console")],
+        )
+        .await;
+    assert!(zh.status < 400, "{zh:?}");
+    let words = format!("客户投诉（工单 {number}）");
+    let zh_page = a.get(&format!("/console/escalations/{}", e.id)).await;
+    assert!(zh_page.body.contains(&words), "{}", zh_page.body);
+    assert!(
+        !zh_page.body.contains("recorded by phone"),
+        "{}",
+        zh_page.body
+    );
+    assert!(a.get("/console").await.body.contains(&words));
+    let en = a
+        .post(
+            "/console/locale",
+            &[("locale", "en-US"), ("back", "/console")],
+        )
+        .await;
+    assert!(en.status < 400, "{en:?}");
     assert!(!page.body.contains("<script>alert"));
     // The ticket's page, assign and resolve.
     let ticket = store

@@ -115,7 +115,7 @@ async fn render(
                 @if e.unclaimed(now) { " " span.flag.warn { (T::Unclaimed.get(l)) } }
                 @if e.overdue(now) { " " span.flag.bad { (T::Overdue.get(l)) } }
             }
-            dt { (T::Summary.get(l)) } dd { (e.summary) }
+            dt { (T::Summary.get(l)) } dd id="esc-summary" { (text::case_summary(&e, l)) }
             @if let Some(t) = &ticket {
                 dt { (T::Ticket.get(l)) } dd { a href={ "/console/tickets/" (t.number) } { (t.number) } }
             }
@@ -199,7 +199,9 @@ async fn render(
             h2 { (T::History.get(l)) }
             table.history {
                 thead { tr { th { (T::Time.get(l)) } th { (T::Kind.get(l)) } th { (T::Actor.get(l)) } th { (T::Detail.get(l)) } } }
-                tbody { @for h in &history { tr { td { (when(st, h.at)) } td { (text::esc_event(&h.kind).map_or(h.kind.as_str(), |k| k.get(l))) } td { (h.actor) } td { (h.detail) } } } }
+                tbody { @for h in &history { tr { td { (when(st, h.at)) } td { (text::esc_event(&h.kind).map_or(h.kind.as_str(), |k| k.get(l))) } td { (h.actor) }
+                    // The case's opening entry repeats its summary: in the agent's language.
+                    td { @if h.kind == "opened" && h.detail == e.summary { (text::case_summary(&e, l)) } @else { (h.detail) } } } } }
             }
         }
         @if !closed {

@@ -148,7 +148,7 @@ pub async fn page(State(st): State<AppState>, me: Me, Query(q): Query<QueueQuery
                                     (T::Unknown.get(l))
                                 }
                             }
-                            td { a href={ "/console/escalations/" (e.id) } { (e.summary) } }
+                            td { a href={ "/console/escalations/" (e.id) } { (text::case_summary(e, l)) } }
                             td { (e.owner.as_deref().unwrap_or("—")) }
                             td { (when(&st, e.due_at)) }
                             td {

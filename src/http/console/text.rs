@@ -236,6 +236,14 @@ texts! {
     PurposeSatisfaction => "满意度回访", "satisfaction";
     PurposeSampleSurvey => "抽样调查", "sample survey";
     PurposeAppointment => "预约确认", "appointment";
+    SumComplaint => "客户投诉", "A customer's complaint";
+    SumBreached => "已超过承诺期限", "passed its promised deadline";
+    SumDissatisfied => "回访中客户表示不满意", "Dissatisfied in a satisfaction callback";
+    SumNotFixed => "回访中客户表示故障未修复", "Not fixed, says a satisfaction callback";
+    SumAppointment => "客户要求更改上门时间", "The customer asks to move a visit";
+    SumSurveyAnswer => "调查答复需要跟进", "A survey answer to follow up";
+    SumUnreached => "回访多次未接通", "A callback never reached the customer";
+    SumTransferCallback => "来电客户选择回电，不再排队等候", "A caller chose a callback instead of holding";
     EventOpened => "创建", "opened";
     EventClaimed => "认领", "claimed";
     EventNote => "备注", "note";
@@ -279,7 +287,7 @@ texts! {
     Minutes => "分钟", "min";
 }
 
-use crate::escalations::{EscalationKind, EscalationState, ReplyVia};
+use crate::escalations::{Escalation, EscalationKind, EscalationState, ReplyVia};
 use crate::tickets::{TicketKind, TicketState};
 
 pub fn esc_state(s: EscalationState) -> T {
@@ -328,6 +336,35 @@ pub fn campaign_state(s: CampaignState) -> T {
         CampaignState::Running => T::CampaignRunning,
         CampaignState::Paused => T::CampaignPaused,
         CampaignState::Finished => T::CampaignFinished,
+    }
+}
+
+/// What a case is about, in the agent's language. The summaries the hotline stores are
+/// English; a case it raised itself (from a ticket, a survey follow-up or a call) is described
+/// in Chinese from its facts, and one a back-office system raised keeps the words it was given.
+pub fn case_summary(e: &Escalation, l: Locale) -> String {
+    let raised_here = ["ticket:", "followup:", "call:"]
+        .iter()
+        .any(|p| e.source.starts_with(p));
+    if l == Locale::EnUs || !raised_here {
+        return e.summary.clone();
+    }
+    let what = match e.kind {
+        EscalationKind::Complaint => T::SumComplaint,
+        EscalationKind::Breached => T::SumBreached,
+        EscalationKind::Dissatisfied => T::SumDissatisfied,
+        EscalationKind::NotFixed => T::SumNotFixed,
+        EscalationKind::Appointment => T::SumAppointment,
+        EscalationKind::SurveyAnswer => T::SumSurveyAnswer,
+        EscalationKind::Unreached => T::SumUnreached,
+        EscalationKind::TransferCallback => T::SumTransferCallback,
+    }
+    .get(l);
+    let ticket = e.ticket_number.as_deref();
+    match (e.kind, ticket) {
+        (EscalationKind::Breached, Some(n)) => format!("{} {n} {what}", T::Ticket.get(l)),
+        (_, Some(n)) => format!("{what}（{} {n}）", T::Ticket.get(l)),
+        (_, None) => what.to_string(),
     }
 }
 

@@ -383,13 +383,12 @@ pub async fn recording(State(st): State<AppState>, me: Me, Path(number): Path<St
         now,
         ..Default::default()
     };
-    let detail = format!("played the recording of ticket {}", t.number);
     let logged = match st.store.escalations(&filter).await {
         Ok(cases) => match cases.first() {
             Some(case) => {
                 let login = &me.agent.login;
                 (st.store
-                    .log_escalation_event(case.id, "listened", login, &detail, now))
+                    .log_escalation_event(case.id, "listened", login, "", now))
                 .await
             }
             None => Ok(()),
