@@ -127,18 +127,7 @@ pub(super) fn menu(
         Choice::Key('4') => return tickets::begin_orders(ctx, state, facts, out),
         Choice::Key('5') => complaints::begin_complaint(ctx, out, state),
         Choice::Key('0') => person(ctx, state, facts, out)?,
-        Choice::Key(SWITCH_KEY) => {
-            let locale = other_locale(state.locale);
-            out.locale = locale;
-            out.effects.push(Effect::SetLocale { locale });
-            ask_menu(
-                out,
-                &FlowState {
-                    locale,
-                    ..state.goto(Node::Menu)
-                },
-            );
-        }
+        Choice::Key(SWITCH_KEY) => switch_language(out, state),
         Choice::Key(_) => ask_menu(
             out,
             &FlowState {
@@ -150,6 +139,21 @@ pub(super) fn menu(
         Choice::Invalid => out.missed(state, false, ask_menu, menu_give_up),
     }
     Ok(())
+}
+
+/// The other language for the rest of this call (the account's saved one is left alone),
+/// and the menu in it.
+fn switch_language(out: &mut Reply<'_>, state: &FlowState) {
+    let locale = other_locale(state.locale);
+    out.locale = locale;
+    out.effects.push(Effect::SetLocale { locale });
+    ask_menu(
+        out,
+        &FlowState {
+            locale,
+            ..state.goto(Node::Menu)
+        },
+    );
 }
 
 /// After the last failed try at the menu: a person, or goodbye.
@@ -188,18 +192,7 @@ pub(super) fn offer(
 ) -> Result<(), Need> {
     match choice(ctx, state.locale, "offer", &['0', '*'], input) {
         Choice::Key('0') => person(ctx, state, facts, out)?,
-        Choice::Key(SWITCH_KEY) => {
-            let locale = other_locale(state.locale);
-            out.locale = locale;
-            out.effects.push(Effect::SetLocale { locale });
-            ask_menu(
-                out,
-                &FlowState {
-                    locale,
-                    ..state.goto(Node::Menu)
-                },
-            );
-        }
+        Choice::Key(SWITCH_KEY) => switch_language(out, state),
         Choice::Key(_) => ask_menu(out, &state.goto(Node::Menu)),
         Choice::NoInput => out.missed(state, true, ask_offer, hang_up),
         Choice::Invalid => out.missed(state, false, ask_offer, hang_up),

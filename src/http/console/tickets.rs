@@ -383,19 +383,16 @@ pub async fn recording(State(st): State<AppState>, me: Me, Path(number): Path<St
         now,
         ..Default::default()
     };
-    let logged = match st.store.escalations(&filter).await {
-        Ok(cases) => match cases.first() {
-            Some(case) => {
-                let login = &me.agent.login;
-                (st.store
-                    .log_escalation_event(case.id, "listened", login, "", now))
-                .await
-            }
-            None => Ok(()),
-        },
-        Err(e) => Err(e),
+    let listened = async {
+        if let Some(case) = st.store.escalations(&filter).await?.first() {
+            let login = &me.agent.login;
+            (st.store
+                .log_escalation_event(case.id, "listened", login, "", now))
+            .await?;
+        }
+        Ok::<(), StoreError>(())
     };
-    if let Err(e) = logged {
+    if let Err(e) = listened.await {
         return internal(l, e);
     }
     tracing::info!(ticket = %t.number, agent = %me.agent.login, "recording played");
