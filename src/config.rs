@@ -203,7 +203,8 @@ impl Default for ConsoleConfig {
 pub struct ComplaintConfig {
     /// Longest recorded complaint, seconds.
     pub max_secs: u32,
-    /// Ask Twilio for a transcript (English only on Twilio's side; off by default).
+    /// Ask Twilio for a transcript of every recording: complaints and spoken addresses
+    /// (English only on Twilio's side; off by default).
     pub transcribe: bool,
 }
 

@@ -25,6 +25,8 @@ pub struct DemoCustomer {
     pub phone: &'static str,
     pub pin: &'static str,
     pub language: Option<&'static str>,
+    /// The service address an installation order reads back.
+    pub address: &'static str,
 }
 
 pub const CUSTOMERS: [DemoCustomer; 3] = [
@@ -34,6 +36,7 @@ pub const CUSTOMERS: [DemoCustomer; 3] = [
         phone: "+8613800000001",
         pin: "1234",
         language: None,
+        address: "上海市浦东新区世纪大道100号5号楼1203室",
     },
     DemoCustomer {
         account_no: "20000002",
@@ -41,6 +44,7 @@ pub const CUSTOMERS: [DemoCustomer; 3] = [
         phone: "+8613800000002",
         pin: "5678",
         language: Some("en-US"),
+        address: "Room 802, 18 Fuxing Road, Xuhui District, Shanghai",
     },
     DemoCustomer {
         account_no: "30000003",
@@ -48,6 +52,7 @@ pub const CUSTOMERS: [DemoCustomer; 3] = [
         phone: "+862166660003",
         pin: "2468",
         language: Some("zh-CN"),
+        address: "上海市黄浦区南京东路300号12楼",
     },
 ];
 
@@ -135,6 +140,7 @@ pub async fn load(store: &dyn Store, now_ms: i64) -> anyhow::Result<()> {
             language: c.language.map(Into::into),
             customer_class: Some(if i == 2 { "business" } else { "residential" }.into()),
             pin: Some(c.pin.into()),
+            address: Some(c.address.into()),
             lines,
             bill: Some(bill(today, i)),
         };

@@ -278,6 +278,7 @@ impl StepService {
                     deadline_at: None,
                     deadline_estimated: false,
                     recording: r.recording.clone(),
+                    address: r.address.clone(),
                     actor: "caller".into(),
                     origin: Some(origin()),
                 };

@@ -5,8 +5,8 @@
 //! decimal yuan (`128.50`), parsed exactly, never through floating point.
 //!
 //! Columns (header required, order free; only `account_no` and `name` are mandatory):
-//! `account_no, name, language, customer_class, pin, lines, amount_due, due_date, balance,
-//! last_payment_amount, last_payment_date, charges`, where `lines` is
+//! `account_no, name, language, customer_class, pin, address, lines, amount_due, due_date,
+//! balance, last_payment_amount, last_payment_date, charges`, where `lines` is
 //! `kind:number;kind:number` and `charges` is `category:amount;category:amount`.
 
 use std::collections::HashMap;
@@ -155,6 +155,7 @@ fn row_input(row: &HashMap<String, String>) -> Result<(String, AccountInput), Fi
         language: get("language").map(Into::into),
         customer_class: get("customer_class").map(Into::into),
         pin: get("pin").map(Into::into),
+        address: get("address").map(Into::into),
         lines,
         bill,
     };
@@ -305,8 +306,8 @@ mod tests {
 
             /// A row of anything is imported or refused naming a column, never a panic.
             #[test]
-            fn any_row_is_refused_naming_a_column_or_taken(values in prop::collection::vec(any::<String>(), 12)) {
-                let columns = ["account_no", "name", "language", "customer_class", "pin", "lines",
+            fn any_row_is_refused_naming_a_column_or_taken(values in prop::collection::vec(any::<String>(), 13)) {
+                let columns = ["account_no", "name", "language", "customer_class", "pin", "address", "lines",
                     "amount_due", "due_date", "balance", "last_payment_amount", "last_payment_date", "charges"];
                 let row: HashMap<String, String> = columns.iter().map(|c| c.to_string()).zip(values).collect();
                 if let Err(e) = row_input(&row) {

@@ -39,6 +39,9 @@ pub struct AccountInput {
     /// Sets the PIN; absent keeps the stored one; `""` removes it.
     #[serde(default)]
     pub pin: Option<String>,
+    /// Sets the service address; absent keeps the stored one; `""` removes it.
+    #[serde(default)]
+    pub address: Option<String>,
     #[serde(default)]
     pub lines: Vec<LineInput>,
     /// Replaces the bill; absent keeps the stored one.
@@ -92,6 +95,7 @@ impl AccountInput {
                 )
             })?,
         };
+        let address = self.address.as_deref().map(validate_address).transpose()?;
         let lines = validate_lines(self.lines)?;
         if let Some(bill) = &self.bill {
             validate_bill(bill, "bill.")?;
@@ -114,10 +118,32 @@ impl AccountInput {
             language,
             customer_class,
             pin_hash,
+            address,
             lines,
             bill: self.bill,
         })
     }
+}
+
+/// Longest service address kept, in characters: a full Chinese postal address is well under it.
+pub const MAX_ADDRESS_CHARS: usize = 300;
+
+/// An address is read aloud to the caller: one line of text, `""` for none.
+fn validate_address(a: &str) -> Result<Option<String>, FieldError> {
+    let a = a.trim();
+    if a.chars().count() > MAX_ADDRESS_CHARS {
+        return Err(FieldError::new(
+            "address",
+            format!("must be at most {MAX_ADDRESS_CHARS} characters"),
+        ));
+    }
+    if a.chars().any(char::is_control) {
+        return Err(FieldError::new(
+            "address",
+            "must be one line of text, without control characters",
+        ));
+    }
+    Ok((!a.is_empty()).then(|| a.to_string()))
 }
 
 fn validate_lines(input: Vec<LineInput>) -> Result<Vec<Line>, FieldError> {
@@ -333,6 +359,7 @@ mod properties {
                 language,
                 customer_class: None,
                 pin: None,
+                address: None,
                 lines: lines
                     .into_iter()
                     .map(|(number, kind, label)| LineInput { number, kind, label })

@@ -23,6 +23,9 @@ pub struct Account {
     pub name: String,
     pub language: Option<Locale>,
     pub customer_class: CustomerClass,
+    /// Where the customer is served, as the operator's records write it; read back to a
+    /// caller who orders an installation.
+    pub address: Option<String>,
     /// argon2 PHC string; `None` when no PIN was ever set (identification by PIN impossible).
     pub pin_hash: Option<String>,
     /// Wrong PINs since the last success or the last lock.
@@ -111,6 +114,9 @@ pub struct AccountWrite {
     pub customer_class: CustomerClass,
     /// `Some(Some(hash))` sets the PIN, `Some(None)` clears it, `None` keeps the stored one.
     pub pin_hash: Option<Option<String>>,
+    /// `Some(Some(text))` sets the address, `Some(None)` clears it, `None` keeps the stored one
+    /// (an import without the column leaves addresses alone).
+    pub address: Option<Option<String>>,
     pub lines: Vec<Line>,
     /// `None` keeps the stored bill.
     pub bill: Option<Bill>,

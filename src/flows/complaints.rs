@@ -106,6 +106,7 @@ pub(super) fn complaint(
             sid: sid.clone(),
             duration_secs,
         }),
+        address: None,
     };
     let t = facts
         .opened

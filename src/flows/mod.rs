@@ -85,6 +85,10 @@ pub enum Node {
     OrderInstall,
     /// The kind of change.
     OrderChange,
+    /// Confirming the address on file for an installation.
+    OrderAddress,
+    /// Recording the address of an installation or move.
+    OrderAddressRecord,
     /// Service information topics.
     Info,
     /// Recording a complaint.
@@ -93,7 +97,7 @@ pub enum Node {
 
 impl Node {
     /// Every node.
-    pub const ALL: [Node; 26] = [
+    pub const ALL: [Node; 28] = [
         Node::Start,
         Node::Language,
         Node::Menu,
@@ -118,6 +122,8 @@ impl Node {
         Node::OrderMenu,
         Node::OrderInstall,
         Node::OrderChange,
+        Node::OrderAddress,
+        Node::OrderAddressRecord,
         Node::Info,
         Node::Complaint,
     ];
@@ -149,6 +155,8 @@ impl Node {
             Node::OrderMenu => "order",
             Node::OrderInstall => "order.install",
             Node::OrderChange => "order.change",
+            Node::OrderAddress => "order.address",
+            Node::OrderAddressRecord => "order.address_record",
             Node::Info => "info",
             Node::Complaint => "complaint",
         }
@@ -404,6 +412,8 @@ pub struct TicketRequest {
     pub category: Option<String>,
     pub callback_number: Option<String>,
     pub recording: Option<Recording>,
+    /// Where an installation is done, as confirmed by the caller.
+    pub address: Option<String>,
 }
 
 /// Answers to `Need`s, accumulated across the retries of one step.
@@ -514,6 +524,8 @@ pub fn step(
         Node::OrderMenu => tickets::order_menu(ctx, state, input, facts, &mut out)?,
         Node::OrderInstall => tickets::order_install(ctx, state, input, facts, &mut out)?,
         Node::OrderChange => tickets::order_change(ctx, state, input, facts, &mut out)?,
+        Node::OrderAddress => tickets::order_address(ctx, state, input, facts, &mut out)?,
+        Node::OrderAddressRecord => tickets::address_record(ctx, state, input, facts, &mut out)?,
         Node::Info => complaints::info(ctx, state, input, facts, &mut out)?,
         Node::Complaint => complaints::complaint(ctx, state, input, facts, &mut out)?,
     }

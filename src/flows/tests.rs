@@ -43,6 +43,7 @@ fn account(language: Option<Locale>) -> Account {
         name: "张伟".into(),
         language,
         customer_class: CustomerClass::Residential,
+        address: Some("上海市浦东新区世纪大道100号".into()),
         pin_hash: Some("$argon2id$stub".into()),
         pin_failures: 0,
         pin_locked_until: None,
@@ -755,6 +756,7 @@ fn ticket(number: &str, state: TicketState, deadline_at: Option<i64>) -> Ticket 
         recording: None,
         transcript: None,
         origin_call_sid: None,
+        address: None,
         updated_at: NOW,
     }
 }
@@ -1702,5 +1704,112 @@ fn surveys_say_your_recent_repair_and_hash_like_the_hotline() {
             let en = t.render(Locale::EnUs, &[]);
             assert!(!en.contains("pound"), "{purpose:?}: {en}");
         }
+    }
+}
+
+/// An identified caller who has confirmed the callback number for an order of `pick`.
+fn order_confirmed(pick: &str) -> FlowState {
+    FlowState {
+        node: Node::Callback,
+        account: Some((7, Ident::Line)),
+        goal: Goal::Order,
+        line: (pick == "move").then(|| "+8613800000001".into()),
+        pick: Some(pick.into()),
+        ..FlowState::start(Locale::ZhCn)
+    }
+}
+
+fn with_account() -> Facts {
+    Facts {
+        account: Some(Some(account(None))),
+        ..Facts::default()
+    }
+}
+
+/// The `<Record>` the outcome waits on, and the state it carries.
+fn recording_next(o: &Outcome) -> FlowState {
+    let next = o
+        .verbs
+        .iter()
+        .find_map(|v| match v {
+            Verb::Record { next, .. } => Some(next.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no recording: {:?}", o.verbs));
+    FlowState::from_query(&next.query).expect("valid state")
+}
+
+#[test]
+fn an_installation_confirms_the_address_on_file_or_records_another() {
+    let cat = catalog();
+    let cx = ctx(&cat);
+    let facts = with_account();
+    let o = run(
+        &cx,
+        &order_confirmed("installation.broadband"),
+        CallInput::Digits("1".into()),
+        &facts,
+    );
+    assert!(
+        said(&o).contains("安装地址：上海市浦东新区世纪大道100号。地址正确请按1"),
+        "{}",
+        said(&o)
+    );
+    let confirm = next_state(&o);
+    assert_eq!(confirm.node, Node::OrderAddress);
+    // 1: the order opens at the address on file.
+    match step(&cx, &confirm, &CallInput::Digits("1".into()), &facts) {
+        Err(Need::OpenTicket(req)) => {
+            assert_eq!(req.kind, TicketKind::Installation);
+            assert_eq!(req.address.as_deref(), Some("上海市浦东新区世纪大道100号"));
+            assert_eq!(req.recording, None);
+        }
+        other => panic!("{other:?}"),
+    }
+    // 2: another address, after the tone.
+    let o = run(&cx, &confirm, CallInput::Digits("2".into()), &facts);
+    assert!(
+        said(&o).contains("请在提示音后说出安装地址"),
+        "{}",
+        said(&o)
+    );
+    assert_eq!(recording_next(&o).node, Node::OrderAddressRecord);
+}
+
+#[test]
+fn a_move_says_where_it_leaves_from_and_records_where_it_goes() {
+    let cat = catalog();
+    let cx = ctx(&cat);
+    let facts = with_account();
+    let o = run(
+        &cx,
+        &order_confirmed("move"),
+        CallInput::Digits("1".into()),
+        &facts,
+    );
+    assert!(
+        said(&o).contains("您登记的地址是：上海市浦东新区世纪大道100号。"),
+        "{}",
+        said(&o)
+    );
+    assert!(said(&o).contains("请在提示音后说出新地址"), "{}", said(&o));
+    let record = recording_next(&o);
+    assert_eq!(
+        (record.node, record.pick.as_deref()),
+        (Node::OrderAddressRecord, Some("move"))
+    );
+    let spoken = CallInput::Recording {
+        url: "https://api.twilio.com/rec/RE1".into(),
+        sid: Some("RE1".into()),
+        duration_secs: 12,
+    };
+    match step(&cx, &record, &spoken, &facts) {
+        Err(Need::OpenTicket(req)) => {
+            assert_eq!(req.kind, TicketKind::Move);
+            assert_eq!(req.line_number.as_deref(), Some("+8613800000001"));
+            assert_eq!(req.address, None);
+            assert_eq!(req.recording.map(|r| r.duration_secs), Some(12));
+        }
+        other => panic!("{other:?}"),
     }
 }

@@ -15,8 +15,8 @@ use super::{
 use crate::calls::step::{Effect, Milestone};
 use crate::customers::{Account, LineKind};
 use crate::prompts::speak;
-use crate::telephony::CallInput;
-use crate::tickets::{self, Ticket, TicketKind};
+use crate::telephony::{CallInput, Verb};
+use crate::tickets::{self, Recording, Ticket, TicketKind};
 
 /// Lines offered by key; an account with more is asked for the line's number.
 const MAX_LISTED_LINES: usize = 9;
@@ -493,21 +493,63 @@ fn request(ctx: &Ctx<'_>, state: &FlowState, acc: &Account) -> Option<TicketRequ
             .clone()
             .or_else(|| ctx.caller_number.map(str::to_string)),
         recording: None,
+        address: None,
     })
 }
 
-/// Opens the ticket the state describes and says its number and promised time.
+/// Where an installation or move is done, as far as the caller has said.
+enum Site {
+    /// Not asked yet.
+    Unasked,
+    /// The account's address on file, confirmed.
+    OnFile,
+    /// Spoken after the tone.
+    Spoken(Recording),
+    /// Not given (silence on every try): an agent calls to take it.
+    Unknown,
+}
+
+/// Opens the ticket the state describes and says its number and promised time; an
+/// installation or move asks where first.
 fn open(ctx: &Ctx<'_>, state: &FlowState, facts: &Facts, out: &mut Reply<'_>) -> Result<(), Need> {
+    open_at(ctx, state, facts, out, Site::Unasked)
+}
+
+fn open_at(
+    ctx: &Ctx<'_>,
+    state: &FlowState,
+    facts: &Facts,
+    out: &mut Reply<'_>,
+    site: Site,
+) -> Result<(), Need> {
     let Some((id, _)) = state.account else {
         to_menu(out, state);
         return Ok(());
     };
     let acc = facts.account.as_ref().ok_or(Need::AccountById(id))?;
-    let Some(req) = acc.as_ref().and_then(|a| request(ctx, state, a)) else {
+    let Some((acc, req)) = acc
+        .as_ref()
+        .and_then(|a| Some((a, request(ctx, state, a)?)))
+    else {
         // The account or its line went away mid-call: start the task again.
         out.say("line.none", &[]);
         to_menu(out, state);
         return Ok(());
+    };
+    let req = match site {
+        Site::Unasked if matches!(req.kind, TicketKind::Installation | TicketKind::Move) => {
+            ask_site(ctx, out, state, acc);
+            return Ok(());
+        }
+        Site::OnFile => TicketRequest {
+            address: acc.address.clone(),
+            ..req
+        },
+        Site::Spoken(recording) => TicketRequest {
+            recording: Some(recording),
+            ..req
+        },
+        Site::Unasked | Site::Unknown => req,
     };
     let t = facts
         .opened
@@ -562,8 +604,12 @@ pub(super) fn say_opened(ctx: &Ctx<'_>, state: &FlowState, t: &Ticket, out: &mut
         _ => "ticket.opened_order",
     };
     out.say(key, &[("number", &number), ("deadline", &deadline)]);
-    if t.kind == TicketKind::Move {
-        out.say("order.move_callback", &[]);
+    if matches!(t.kind, TicketKind::Installation | TicketKind::Move) {
+        match (&t.address, &t.recording) {
+            (Some(_), _) => {}
+            (None, Some(_)) => out.say("order.address_kept", &[]),
+            (None, None) => out.say("order.address_later", &[]),
+        }
     }
 }
 
@@ -807,4 +853,116 @@ pub(super) fn order_change(
 ) -> Result<(), Need> {
     let picks = CHANGE_TYPES.map(|what| format!("change.{what}"));
     pick_detail(ctx, state, input, facts, out, &picks, ask_order_change)
+}
+
+// ---- where an installation or move is done --------------------------------------------------
+
+/// Longest spoken address, in seconds.
+const ADDRESS_MAX_SECS: u32 = 60;
+
+/// A move goes to a new address; anything else ordered here is an installation.
+fn is_move(state: &FlowState) -> bool {
+    state.pick.as_deref() == Some("move")
+}
+
+/// Reads an installation's address on file back for confirmation; otherwise asks for the
+/// address after the tone (a move's, after saying where it leaves from).
+fn ask_site(ctx: &Ctx<'_>, out: &mut Reply<'_>, state: &FlowState, acc: &Account) {
+    match (&acc.address, is_move(state)) {
+        (Some(address), false) => {
+            ask_address_confirm(out, &state.goto(Node::OrderAddress), address)
+        }
+        (from, moving) => {
+            if let (Some(address), true) = (from, moving) {
+                out.say("order.move_from", &[("address", address)]);
+            }
+            ask_address_record(ctx, out, &state.goto(Node::OrderAddressRecord));
+        }
+    }
+}
+
+fn ask_address_confirm(out: &mut Reply<'_>, next: &FlowState, address: &str) {
+    let prompt = out.text("order.address_confirm", &[("address", address)]);
+    out.ask(vec![prompt], next, "");
+}
+
+fn ask_address_record(ctx: &Ctx<'_>, out: &mut Reply<'_>, next: &FlowState) {
+    let key = if is_move(next) {
+        "order.address_move"
+    } else {
+        "order.address_install"
+    };
+    out.say(key, &[]);
+    out.verbs.push(Verb::Record {
+        max_secs: ADDRESS_MAX_SECS,
+        transcribe: ctx.transcribe,
+        next: next.next_step(),
+    });
+}
+
+/// The address on file was read back: 1 it is right, 2 say another.
+pub(super) fn order_address(
+    ctx: &Ctx<'_>,
+    state: &FlowState,
+    input: &CallInput,
+    facts: &Facts,
+    out: &mut Reply<'_>,
+) -> Result<(), Need> {
+    let Some((id, _)) = state.account else {
+        to_menu(out, state);
+        return Ok(());
+    };
+    let Some(acc) = facts.account.as_ref().ok_or(Need::AccountById(id))? else {
+        to_menu(out, state);
+        return Ok(());
+    };
+    let Some(address) = acc.address.as_deref() else {
+        // The address was removed mid-call: ask for it instead.
+        ask_address_record(ctx, out, &state.goto(Node::OrderAddressRecord));
+        return Ok(());
+    };
+    let again = |out: &mut Reply<'_>, next: &FlowState| ask_address_confirm(out, next, address);
+    match choice(ctx, state.locale, "", &['1', '2', '*', '0'], input) {
+        Choice::Key('1') => return open_at(ctx, state, facts, out, Site::OnFile),
+        Choice::Key('2') => ask_address_record(ctx, out, &state.goto(Node::OrderAddressRecord)),
+        Choice::Key('*') => to_menu(out, state),
+        Choice::Key(_) => person(ctx, state, facts, out)?,
+        Choice::NoInput => out.missed(state, true, again, to_menu),
+        Choice::Invalid => out.missed(state, false, again, to_menu),
+    }
+    Ok(())
+}
+
+/// The address after the tone. Silence on every try still opens the order (what was asked
+/// for is known); an agent then calls to take the address.
+pub(super) fn address_record(
+    ctx: &Ctx<'_>,
+    state: &FlowState,
+    input: &CallInput,
+    facts: &Facts,
+    out: &mut Reply<'_>,
+) -> Result<(), Need> {
+    match input {
+        CallInput::Recording {
+            url,
+            sid,
+            duration_secs,
+        } if *duration_secs > 0 => {
+            let spoken = Recording {
+                url: url.clone(),
+                sid: sid.clone(),
+                duration_secs: *duration_secs,
+            };
+            open_at(ctx, state, facts, out, Site::Spoken(spoken))
+        }
+        _ if state.tries + 1 >= MAX_TRIES => {
+            out.say("order.address_empty", &[]);
+            open_at(ctx, state, facts, out, Site::Unknown)
+        }
+        _ => {
+            out.say("order.address_empty", &[]);
+            ask_address_record(ctx, out, &state.retry());
+            Ok(())
+        }
+    }
 }

@@ -492,7 +492,7 @@ async fn transcription(State(st): State<AppState>, v: Verified) -> Response {
             };
             match result.await {
                 Ok(Some(t)) => {
-                    tracing::info!(ticket = %t.number, "complaint transcript stored");
+                    tracing::info!(ticket = %t.number, "recording transcript stored");
                     true
                 }
                 Ok(None) => {

@@ -21,7 +21,7 @@ use crate::prompts::Locale;
 /// The columns of an account, as `AccountFields` names them.
 macro_rules! account_columns {
     () => {
-        "a.id, a.account_no, a.name, a.language, a.customer_class, a.pin_hash, \
+        "a.id, a.account_no, a.name, a.language, a.customer_class, a.address, a.pin_hash, \
          a.pin_failures, a.pin_locked_until, a.created_at, a.updated_at"
     };
 }
@@ -39,13 +39,15 @@ mod sql {
     pub const LINES_OF_RANGE: &str = "SELECT account_id, number, kind, label FROM lines \
          WHERE account_id >= $1 AND account_id <= $2";
 
-    /// `$7`: whether to write `pin_hash` (`$5`) or keep the stored one. Returns the id.
+    /// `$7`: whether to write `pin_hash` (`$5`) or keep the stored one; `$9` the same for
+    /// `address` (`$8`). Returns the id.
     pub const UPSERT_ACCOUNT: &str = "INSERT INTO accounts \
-         (account_no, name, language, customer_class, pin_hash, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $6) \
+         (account_no, name, language, customer_class, pin_hash, created_at, updated_at, \
+         address) VALUES ($1, $2, $3, $4, $5, $6, $6, $8) \
          ON CONFLICT (account_no) DO UPDATE SET \
          name = excluded.name, language = excluded.language, \
          customer_class = excluded.customer_class, \
+         address = CASE WHEN $9 THEN excluded.address ELSE accounts.address END, \
          pin_hash = CASE WHEN $7 THEN excluded.pin_hash ELSE accounts.pin_hash END, \
          updated_at = excluded.updated_at \
          RETURNING id";
@@ -149,6 +151,7 @@ pub(super) struct AccountFields {
     pub name: String,
     pub language: Option<String>,
     pub customer_class: String,
+    pub address: Option<String>,
     pub pin_hash: Option<String>,
     pub pin_failures: i32,
     pub pin_locked_until: Option<i64>,
@@ -179,6 +182,7 @@ macro_rules! account_fields {
                 name,
                 language,
                 customer_class,
+                address,
                 pin_hash,
                 pin_failures,
                 pin_locked_until,
@@ -311,6 +315,8 @@ pub(super) async fn put_account<B: Backend>(
         .bind(write.pin_hash.clone().flatten())
         .bind(now)
         .bind(write.pin_hash.is_some())
+        .bind(write.address.clone().flatten())
+        .bind(write.address.is_some())
         .scalar(&mut tx)
         .await?;
     query(sql::DELETE_LINES).bind(id).execute(&mut tx).await?;
@@ -404,6 +410,7 @@ fn account(a: AccountFields, mut lines: Vec<Line>) -> Result<Account> {
         name: a.name,
         language,
         customer_class,
+        address: a.address,
         pin_hash: a.pin_hash,
         pin_failures: a.pin_failures,
         pin_locked_until: a.pin_locked_until,

@@ -25,7 +25,7 @@ macro_rules! ticket_columns {
      t.callback_number, t.assignee, t.opened_at, t.deadline_at, t.deadline_estimated, \
      t.appointment_at, t.resolved_at, t.resolution_code, t.resolution_note, t.closed_at, t.breached_at, \
      t.recording_url, t.recording_sid, t.recording_secs, t.transcript, t.origin_call_sid, \
-     t.updated_at"
+     t.address, t.updated_at"
     };
 }
 
@@ -87,6 +87,7 @@ fn ticket(r: &Row) -> Result<Ticket> {
         recording,
         transcript: r.get("transcript")?,
         origin_call_sid: r.get("origin_call_sid")?,
+        address: r.get("address")?,
         updated_at: r.get("updated_at")?,
     })
 }
@@ -185,9 +186,9 @@ pub(super) mod sql {
     pub const INSERT_TICKET: &str = "INSERT INTO tickets (number, kind, state, account_id, \
          line_number, line_kind, customer_class, channel, category, description, \
          callback_number, opened_at, deadline_at, recording_url, recording_sid, \
-         recording_secs, origin_call_sid, origin_seq, deadline_estimated, updated_at) \
+         recording_secs, origin_call_sid, origin_seq, deadline_estimated, address, updated_at) \
          VALUES ($1, $2, 'open', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-         $16, $17, $18, $11) ON CONFLICT DO NOTHING RETURNING id";
+         $16, $17, $18, $19, $11) ON CONFLICT DO NOTHING RETURNING id";
     pub const TICKET_BY_ORIGIN: &str =
         "SELECT t.number FROM tickets t WHERE t.origin_call_sid = $1 AND t.origin_seq = $2";
     pub const EVENT_BY_ORIGIN: &str =
@@ -416,6 +417,7 @@ impl<B: Backend> TicketStore for B {
                 .bind(nt.origin.as_ref().map(|o| o.call_sid.as_str()))
                 .bind(nt.origin.as_ref().map(|o| o.seq))
                 .bind(nt.deadline_estimated)
+                .bind(&nt.address)
                 .scalar_optional(&mut tx)
                 .await?;
             let number = match (id, &nt.origin) {

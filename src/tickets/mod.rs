@@ -130,7 +130,7 @@ impl Channel {
     }
 }
 
-/// A complaint's recorded message.
+/// A recorded message: a complaint, or the address of an installation or move.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Recording {
     /// The carrier's URL of the audio.
@@ -177,6 +177,9 @@ pub struct Ticket {
     pub transcript: Option<String>,
     /// The call that opened it, if any.
     pub origin_call_sid: Option<String>,
+    /// Where an installation or move is done, as confirmed by the caller or entered by an
+    /// agent; an address the caller spoke is the `recording` instead.
+    pub address: Option<String>,
     pub updated_at: i64,
 }
 
@@ -217,6 +220,8 @@ pub struct NewTicket {
     /// See `Ticket::deadline_estimated`; set with `deadline_at` by the desk.
     pub deadline_estimated: bool,
     pub recording: Option<Recording>,
+    /// See `Ticket::address`.
+    pub address: Option<String>,
     /// Who opened it (`caller`, or the API's actor).
     pub actor: String,
     /// The call step that opened it: a retried step finds this ticket instead of opening

@@ -37,6 +37,7 @@ pub(crate) fn sample(kind: TicketKind, state: TicketState) -> Ticket {
         recording: None,
         transcript: None,
         origin_call_sid: None,
+        address: None,
         updated_at: 0,
     }
 }

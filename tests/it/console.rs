@@ -1,7 +1,7 @@
 //! The agent console over real HTTP, on SQLite and PostgreSQL: sign-in and sessions, CSRF,
 //! roles, the queue and escalation pages with their forms, tickets, and bad input.
 
-use crate::support::app::{Backend, MINUTE, TestApp, both};
+use crate::support::app::{Backend, MINUTE, START_MS, TestApp, both};
 use crate::support::console::*;
 use hotline::agents::Role;
 use hotline::escalations::EscalationState;
@@ -973,3 +973,68 @@ both!(
         );
     }
 );
+
+both!(an_order_shows_where_it_is_done, |app: TestApp| async move {
+    use crate::support::fixtures;
+    use hotline::tickets::{Recording, TicketKind};
+    let store = &app.state.store;
+    let open = |nt| async move { store.open_ticket(&nt, START_MS).await.expect("open") };
+    let on_file = open(hotline::tickets::NewTicket {
+        address: Some("上海市浦东新区世纪大道100号5号楼1203室".into()),
+        ..fixtures::ticket(TicketKind::Installation)
+    })
+    .await;
+    let spoken = open(hotline::tickets::NewTicket {
+        recording: Some(Recording {
+            url: "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1".into(),
+            sid: Some("RE1".into()),
+            duration_secs: 14,
+        }),
+        ..fixtures::ticket(TicketKind::Move)
+    })
+    .await;
+    let missing = open(fixtures::ticket(TicketKind::Installation)).await;
+    let fault = open(fixtures::ticket(TicketKind::Fault)).await;
+    add_agent(&app, "amy", Role::Agent).await;
+    let a = sign_in(&app, "amy").await;
+    let address = |body: &str| {
+        let start = body.find("id=\"ticket-address\">")?;
+        let rest = &body[start + "id=\"ticket-address\">".len()..];
+        Some(rest[..rest.find('<')?].to_string())
+    };
+    let page = |t: &hotline::tickets::Ticket| format!("/console/tickets/{}", t.number);
+    for (locale, words) in [
+        (
+            "en-US",
+            [
+                "spoken by the customer: see the recording",
+                "not given: call the customer for it",
+            ],
+        ),
+        ("zh-CN", ["客户在电话中口述，见录音", "未登记，需致电客户"]),
+    ] {
+        let r = a
+            .post(
+                "/console/locale",
+                &[("locale", locale), ("back", "/console")],
+            )
+            .await;
+        assert!(r.status < 400, "{r:?}");
+        let body = a.get(&page(&on_file)).await.body;
+        assert_eq!(
+            address(&body).as_deref(),
+            Some("上海市浦东新区世纪大道100号5号楼1203室"),
+            "{body}"
+        );
+        let body = a.get(&page(&spoken)).await.body;
+        assert_eq!(address(&body).as_deref(), Some(words[0]), "{body}");
+        assert!(
+            body.contains("<audio controls"),
+            "the spoken address plays: {body}"
+        );
+        let body = a.get(&page(&missing)).await.body;
+        assert_eq!(address(&body).as_deref(), Some(words[1]), "{body}");
+        // A fault is repaired where its line is: no address row.
+        assert_eq!(address(&a.get(&page(&fault)).await.body), None);
+    }
+});

@@ -986,6 +986,7 @@ mod cases {
             deadline_at: Some(10_000),
             deadline_estimated: false,
             recording: None,
+            address: None,
             actor: "caller".into(),
             origin: origin.map(|(sid, seq)| Origin {
                 call_sid: sid.into(),

@@ -1005,3 +1005,66 @@ both!(
         assert_eq!(status, 201, "{e}");
     }
 );
+
+both!(
+    an_installation_is_done_at_the_address_the_account_gives_unless_told_otherwise,
+    |app: TestApp| async move {
+        let path = "/api/v1/accounts/55550002";
+        let (s, acc) = app
+            .api_put(
+                path,
+                &json!({"name": "王芳", "address": "  北京市朝阳区建国路88号  ",
+                        "lines": [{"number": "+8613855550002", "kind": "phone"}]}),
+            )
+            .await;
+        assert_eq!(s, 201, "{acc}");
+        assert_eq!(acc["address"], "北京市朝阳区建国路88号");
+        // Absent keeps the stored address.
+        let (s, acc) = app
+            .api_put(
+                path,
+                &json!({"name": "王芳", "lines": [{"number": "+8613855550002", "kind": "phone"}]}),
+            )
+            .await;
+        assert_eq!(
+            (s, &acc["address"]),
+            (200, &json!("北京市朝阳区建国路88号"))
+        );
+        refused(
+            app.api_put(path, &json!({"name": "王芳", "address": "a\nb"}))
+                .await,
+            422,
+            "one line",
+            Some("address"),
+        );
+
+        let install = json!({"kind": "installation", "account_no": "55550002",
+                             "line_kind": "broadband", "actor": "crm"});
+        let t = open(&app, install.clone()).await;
+        assert_eq!(t["address"], "北京市朝阳区建国路88号", "{t}");
+        let mut elsewhere = install.clone();
+        elsewhere["address"] = json!("北京市海淀区中关村大街1号");
+        assert_eq!(
+            open(&app, elsewhere).await["address"],
+            "北京市海淀区中关村大街1号"
+        );
+        refused(
+            app.api_post(
+                "/api/v1/tickets",
+                &json!({"kind": "fault", "account_no": "55550002", "line_number": "+8613855550002",
+                        "address": "北京市朝阳区建国路88号", "actor": "crm"}),
+            )
+            .await,
+            422,
+            "installation or a move",
+            Some("address"),
+        );
+
+        // "" removes it: a later installation has no address to go to.
+        let (s, acc) = app
+            .api_put(path, &json!({"name": "王芳", "address": ""}))
+            .await;
+        assert_eq!((s, &acc["address"]), (200, &Value::Null));
+        assert_eq!(open(&app, install).await["address"], Value::Null);
+    }
+);

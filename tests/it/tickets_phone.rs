@@ -3,7 +3,10 @@
 //! service-level policy at chosen local times (the test moves the clock).
 
 use crate::support::app::{Backend, START_MS, TestApp, both, shanghai};
-use crate::support::demo::{ALICE, HOTLINE, LINA, LINA_LEASED, UNKNOWN, ZHANG};
+use crate::support::demo::{
+    ALICE, ALICE_ACCOUNT, HOTLINE, LINA, LINA_ADDRESS, LINA_LEASED, UNKNOWN, ZHANG, ZHANG_ADDRESS,
+};
+use crate::support::fixtures;
 use crate::support::phone::heard;
 use hotline::telephony::twilio::simulator::Call;
 use hotline::tickets::{Ticket, TicketKind, TicketState};
@@ -350,6 +353,13 @@ both!(
         call.press("1").await.expect("install");
         call.press("2").await.expect("broadband");
         call.press("1").await.expect("confirm");
+        // The address on file is read back for confirmation before the order opens.
+        let said = heard(&call);
+        assert!(
+            said.contains(&format!("安装地址：{ZHANG_ADDRESS}。地址正确请按1")),
+            "{said}"
+        );
+        call.press("1").await.expect("the address is right");
         let page = app
             .state
             .steps
@@ -365,6 +375,8 @@ both!(
         assert_eq!(t.kind, TicketKind::Installation);
         assert_eq!(t.line_kind, Some(hotline::customers::LineKind::Broadband));
         assert_eq!(t.line_number, None);
+        assert_eq!(t.address.as_deref(), Some(ZHANG_ADDRESS));
+        assert_eq!(t.recording, None);
         // Working days after 09-18: 09-20 (adjusted), 21, 22, 23, 24, 28, 29, 30, 10-08, 09,
         // 10 (adjusted), 12, 13, 14, 15: the end of 10-15.
         assert_eq!(t.deadline_at, Some(shanghai(2026, 10, 16, 0, 0)));
@@ -373,29 +385,152 @@ both!(
     }
 );
 
+/// The newest ticket on Lina's phone line.
+async fn lina_order(app: &TestApp) -> Ticket {
+    let page = app
+        .state
+        .steps
+        .store
+        .list_tickets(&hotline::tickets::TicketFilter {
+            line_number: Some(LINA.into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    page.tickets.first().cloned().expect("an order")
+}
+
 both!(
-    a_move_order_says_an_agent_will_call_for_the_address,
+    a_move_order_records_the_new_address,
     |app: TestApp| async move {
         let mut call = app.sim.start_call(LINA, HOTLINE).await.expect("call");
         call.press("4").await.expect("orders");
         call.press("2").await.expect("move");
         call.press("1").await.expect("phone line");
         call.press("1").await.expect("confirm");
-        assert!(heard(&call).contains("登记新的地址"), "{}", heard(&call));
+        // Where the line leaves from is read back; the new address is asked after the tone.
+        let said = heard(&call);
+        assert!(
+            said.contains(&format!("您登记的地址是：{LINA_ADDRESS}。")),
+            "{said}"
+        );
+        assert!(said.contains("请在提示音后说出新地址"), "{said}");
+        assert!(call.is_recording(), "{said}");
+        // Silence is asked again; then the address is spoken.
+        call.record(0).await.expect("silence");
+        assert!(heard(&call).contains("没有听到地址"), "{}", heard(&call));
+        assert!(call.is_recording());
+        call.record(14).await.expect("the new address");
+        let said = heard(&call);
+        assert!(said.contains("您说的地址已经录下"), "{said}");
+        let t = lina_order(&app).await;
+        assert_eq!(t.kind, TicketKind::Move);
+        assert_eq!(t.state, TicketState::Open);
+        assert!(said.contains(&spoken(&t.number)), "{said}");
+        let rec = t
+            .recording
+            .expect("the spoken address is kept on the order");
+        assert_eq!(rec.duration_secs, 14);
+        assert_eq!(t.address, None);
+    }
+);
+
+both!(
+    an_installation_elsewhere_records_the_address,
+    |app: TestApp| async move {
+        let backend = app.backend;
+        drop(app);
+        let app = TestApp::spawn_with(backend, |c| c.complaints.transcribe = true)
+            .await
+            .expect("app");
+        let mut call = app.sim.start_call(ALICE, HOTLINE).await.expect("call");
+        call.press("4").await.expect("orders");
+        call.press("1").await.expect("install");
+        call.press("2").await.expect("broadband");
+        call.press("1").await.expect("confirm the callback number");
+        let said = heard(&call);
+        assert!(
+            said.contains("We will install at: Room 802, 18 Fuxing Road"),
+            "{said}"
+        );
+        call.press("2").await.expect("another address");
+        assert!(
+            heard(&call).contains("please say the address for the installation"),
+            "{}",
+            heard(&call)
+        );
+        call.record(9).await.expect("the address");
+        let said = heard(&call);
+        assert!(said.contains("We have recorded the address"), "{said}");
         let page = app
             .state
-            .steps
             .store
             .list_tickets(&hotline::tickets::TicketFilter {
-                line_number: Some(LINA.into()),
+                account_no: Some(ALICE_ACCOUNT.into()),
                 limit: 10,
                 ..Default::default()
             })
             .await
             .expect("list");
         let t = page.tickets.first().expect("an order");
-        assert_eq!(t.kind, TicketKind::Move);
-        assert_eq!(t.state, TicketState::Open);
+        assert_eq!(t.kind, TicketKind::Installation);
+        assert_eq!(t.address, None, "the address on file was not confirmed");
+        assert_eq!(t.recording.as_ref().map(|r| r.duration_secs), Some(9));
+        // The carrier's transcript of the address lands on the same order.
+        let text = "Flat 3, 25 Julu Road";
+        assert_eq!(call.transcribe(text).await.expect("sent"), 200);
+        let t = app.state.store.ticket(&t.number).await.expect("store");
+        assert_eq!(t.and_then(|t| t.transcript).as_deref(), Some(text));
+    }
+);
+
+both!(
+    an_installation_without_an_address_on_file_still_opens_after_silence,
+    |app: TestApp| async move {
+        // An account imported without an address.
+        let acc = fixtures::account("55550001", &["+8613855550001"]);
+        app.state
+            .store
+            .put_account(&acc, START_MS)
+            .await
+            .expect("account");
+        let mut call = app
+            .sim
+            .start_call("+8613855550001", HOTLINE)
+            .await
+            .expect("call");
+        call.press("2").await.expect("english");
+        call.press("4").await.expect("orders");
+        call.press("1").await.expect("install");
+        call.press("1").await.expect("phone line");
+        call.press("1").await.expect("confirm the callback number");
+        // Nothing on file to read back: straight to the tone.
+        let said = heard(&call);
+        assert!(!said.contains("We will install at"), "{said}");
+        assert!(call.is_recording(), "{said}");
+        for _ in 0..3 {
+            call.record(0).await.expect("silence");
+        }
+        // What was ordered is known: the order opens and an agent will call for the address.
+        let said = heard(&call);
+        assert!(said.contains("Your order number is"), "{said}");
+        assert!(
+            said.contains("An agent will call you back to take the address"),
+            "{said}"
+        );
+        let page = app
+            .state
+            .store
+            .list_tickets(&hotline::tickets::TicketFilter {
+                account_no: Some("55550001".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .expect("list");
+        let t = page.tickets.first().expect("an order");
+        assert_eq!((t.address.as_deref(), t.recording.as_ref()), (None, None));
     }
 );
 

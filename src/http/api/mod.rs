@@ -302,6 +302,7 @@ pub struct AccountView {
     pub name: String,
     pub language: Option<&'static str>,
     pub customer_class: &'static str,
+    pub address: Option<String>,
     pub has_pin: bool,
     /// PINs refused unchecked after too many wrong ones, until this time (RFC 3339); a caller
     /// on one of the account's lines is not affected.
@@ -321,6 +322,7 @@ impl AccountView {
             name: a.name,
             language: a.language.map(|l| l.tag()),
             customer_class: a.customer_class.as_str(),
+            address: a.address,
             has_pin: a.pin_hash.is_some(),
             lines: a.lines,
             created_at: rfc3339(a.created_at),
@@ -421,6 +423,7 @@ async fn put_bill(
         language: acc.language,
         customer_class: acc.customer_class,
         pin_hash: None,
+        address: None,
         lines: acc.lines,
         bill: Some(bill.clone()),
     };

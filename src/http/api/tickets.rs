@@ -40,7 +40,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, rfc3339};
-use crate::customers::input::{FieldError, validate_account_no};
+use crate::customers::input::{FieldError, MAX_ADDRESS_CHARS, validate_account_no};
 use crate::customers::{Account, Line, LineKind};
 use crate::http::AppState;
 use crate::repo::StoreError;
@@ -115,6 +115,8 @@ struct TicketView {
     closed_at: Option<String>,
     breached: bool,
     breached_at: Option<String>,
+    /// Where an installation or move is done; `None` when the caller spoke it (`recording`).
+    address: Option<String>,
     recording: Option<RecordingView>,
     transcript: Option<String>,
     /// The call that opened the ticket (see `GET /calls/{call_sid}`).
@@ -189,6 +191,7 @@ impl TicketView {
                 note: t.resolution_note.unwrap_or_default(),
             }),
             closed_at: t.closed_at.map(rfc3339),
+            address: t.address,
             recording: t.recording.map(|r| RecordingView {
                 url: r.url,
                 duration_secs: r.duration_secs,
@@ -349,6 +352,7 @@ struct OpenBody {
     category: Option<String>,
     description: Option<String>,
     callback_number: Option<String>,
+    address: Option<String>,
     actor: Option<String>,
 }
 
@@ -409,6 +413,23 @@ impl OpenBody {
                 .into());
             }
         };
+        // An installation is done at the account's address unless another is given; a move
+        // goes to a new one, which only the caller knows (the one on file is where it leaves).
+        let address = match (
+            text("address", self.address, MAX_ADDRESS_CHARS, true)?,
+            kind,
+        ) {
+            (Some(a), TicketKind::Installation | TicketKind::Move) => Some(a),
+            (Some(_), _) => {
+                return Err(FieldError::new(
+                    "address",
+                    "only an installation or a move is done at an address",
+                )
+                .into());
+            }
+            (None, TicketKind::Installation) => account.as_ref().and_then(|a| a.address.clone()),
+            (None, _) => None,
+        };
         let callback_number = match text("callback_number", self.callback_number, MAX_SHORT, true)?
         {
             None => None,
@@ -437,6 +458,7 @@ impl OpenBody {
             deadline_at: None,
             deadline_estimated: false,
             recording: None,
+            address,
             actor: actor(self.actor)?,
             origin: None,
         })

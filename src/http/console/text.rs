@@ -112,6 +112,10 @@ texts! {
     NoAnswer => "（无应答）", "(no answer)";
     NoCall => "没有关联的通话。", "No call is linked.";
     Recording => "录音", "Recording";
+    RecordingText => "录音文字", "Transcribed text";
+    Address => "地址", "Address";
+    AddressSpoken => "客户在电话中口述，见录音", "spoken by the customer: see the recording";
+    AddressToTake => "未登记，需致电客户", "not given: call the customer for it";
     Ticket => "工单", "Ticket";
     Number => "编号", "Number";
     Deadline => "承诺期限", "Deadline";

@@ -176,6 +176,15 @@ async fn render(
             dt { (T::Kind.get(l)) } dd { (text::ticket_kind(t.kind).get(l)) }
             dt { (T::State.get(l)) } dd id="ticket-state" { (text::ticket_state(t.state).get(l)) }
             dt { (T::Lines.get(l)) } dd { (t.line_number.as_deref().unwrap_or("—")) }
+            @if matches!(t.kind, TicketKind::Installation | TicketKind::Move) {
+                dt { (T::Address.get(l)) } dd id="ticket-address" {
+                    @match (&t.address, &t.recording) {
+                        (Some(a), _) => (a),
+                        (None, Some(_)) => (T::AddressSpoken.get(l)),
+                        (None, None) => (T::AddressToTake.get(l)),
+                    }
+                }
+            }
             dt { (T::Description.get(l)) } dd { (t.description) }
             dt { (T::Assignee.get(l)) } dd id="ticket-assignee" { (t.assignee.as_deref().unwrap_or("—")) }
             dt { (T::Opened.get(l)) } dd { (when(st, t.opened_at)) }
@@ -191,6 +200,9 @@ async fn render(
         @if let Some(r) = &t.recording {
             p { (T::Recording.get(l)) " (" (r.duration_secs) " s) "
                 audio controls src={ "/console/tickets/" (t.number) "/recording" } preload="none" {} }
+            @if let Some(text) = &t.transcript {
+                p.transcript { (T::RecordingText.get(l)) ": " (text) }
+            }
         }
         section {
             h2 { (T::History.get(l)) }

@@ -31,6 +31,7 @@ pub fn ticket(kind: TicketKind) -> NewTicket {
         deadline_at: None,
         deadline_estimated: false,
         recording: None,
+        address: None,
         actor: "crm".into(),
         origin: None,
     }
@@ -68,6 +69,7 @@ pub fn account(no: &str, phones: &[&str]) -> AccountWrite {
         language: None,
         customer_class: CustomerClass::Residential,
         pin_hash: None,
+        address: None,
         lines: phones.iter().map(|n| line(n, LineKind::Phone)).collect(),
         bill: None,
     }
