@@ -103,6 +103,7 @@ both!(
                 .get(&format!("/console/reports.csv?kind={k}&{query}"))
                 .await;
             assert_eq!(console_csv.status, 200, "{}", console_csv.body);
+            crate::support::openapi::assert_csv_report(&api_csv, &api);
             assert_eq!(api_csv, cli_csv, "{k}: CSV differs");
             assert_eq!(api_csv, console_csv.body, "{k}: console CSV differs");
 

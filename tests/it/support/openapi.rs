@@ -295,3 +295,100 @@ fn the_checker_finds_what_the_document_does_not_allow() {
     // Outside the API: not checked.
     assert!(problems("GET", "/console", 200, &Value::Null).is_empty());
 }
+
+/// Checks a report's CSV against the document's description of it ("one block per table:
+/// `# key,definition`, a header, rows; a rate is `<col>_pct,<col>_num,<col>_den`") and against
+/// the same report as JSON: the same tables in order, every cell the same figure.
+pub fn assert_csv_report(csv_text: &str, report: &Value) {
+    let mut records = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(csv_text.as_bytes())
+        .into_records()
+        .map(|r| r.expect("CSV parses"));
+    let tables = report["tables"].as_array().expect("tables");
+    for t in tables {
+        let key = t["key"].as_str().expect("table key");
+        let head = records
+            .next()
+            .unwrap_or_else(|| panic!("no block for {key}"));
+        assert_eq!(
+            head.iter().collect::<Vec<_>>(),
+            [
+                format!("# {key}").as_str(),
+                t["definition"].as_str().unwrap_or("")
+            ],
+            "block head"
+        );
+        let rows = t["rows"].as_array().expect("rows");
+        let is_rate = |i: usize| rows.iter().any(|r| r[i]["type"] == "rate");
+        let columns = t["columns"].as_array().expect("columns");
+        let expected: Vec<String> = (columns.iter().enumerate())
+            .flat_map(|(i, c)| {
+                let k = c["key"].as_str().expect("column key");
+                if is_rate(i) {
+                    vec![format!("{k}_pct"), format!("{k}_num"), format!("{k}_den")]
+                } else {
+                    vec![k.to_string()]
+                }
+            })
+            .collect();
+        let header = records
+            .next()
+            .unwrap_or_else(|| panic!("no header for {key}"));
+        assert_eq!(header.iter().collect::<Vec<_>>(), expected, "{key}: header");
+        for row in rows {
+            let got = records
+                .next()
+                .unwrap_or_else(|| panic!("{key}: a row is missing"));
+            let mut fields = got.iter();
+            for cell in row.as_array().expect("cells") {
+                let mut next = || {
+                    fields
+                        .next()
+                        .unwrap_or_else(|| panic!("{key}: short row {got:?}"))
+                };
+                match cell["type"].as_str() {
+                    Some("text") => assert_eq!(next(), cell["value"].as_str().unwrap_or("")),
+                    Some("count") => assert_eq!(next(), cell["value"].to_string()),
+                    Some("rate") => {
+                        let (num, den) = (cell["num"].as_i64(), cell["den"].as_i64());
+                        let pct = next();
+                        let (n, d) = (next(), next());
+                        assert_eq!(
+                            (n, d),
+                            (
+                                num.unwrap_or(0).to_string().as_str(),
+                                den.unwrap_or(0).to_string().as_str()
+                            )
+                        );
+                        match (num, den) {
+                            (Some(n), Some(d)) if d > 0 => {
+                                let want = n as f64 * 100.0 / d as f64;
+                                let got: f64 = pct.parse().expect("a percentage");
+                                assert!((got - want).abs() < 0.001, "{key}: {pct} for {n}/{d}");
+                            }
+                            _ => assert_eq!(pct, "", "{key}: a rate of nothing is empty"),
+                        }
+                    }
+                    Some("secs" | "number") => {
+                        let f = next();
+                        match cell["value"].as_f64() {
+                            Some(v) => assert!(
+                                (f.parse::<f64>().expect("a number") - v).abs() < 0.001,
+                                "{key}: {f} for {v}"
+                            ),
+                            None => assert_eq!(f, "", "{key}: no figure is empty"),
+                        }
+                    }
+                    other => panic!("{key}: undocumented cell type {other:?}"),
+                }
+            }
+            assert_eq!(fields.next(), None, "{key}: long row {got:?}");
+        }
+    }
+    assert!(
+        records.next().is_none(),
+        "a block the JSON report does not have"
+    );
+}
