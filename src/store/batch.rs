@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{Effect, Milestone, NewCall, Result, StepOutcome, StepWrite, StoreError};
+use super::{Effect, Milestone, NewCall, Result, StatusEvent, StepOutcome, StepWrite, StoreError};
 
 /// What a batch of steps needs written, worked out in step order before any step is written,
 /// and how the results of those writes become one outcome per step.
@@ -184,6 +184,69 @@ impl StepPlan {
 pub(super) fn new_call(steps: &[StepWrite], i: usize) -> Option<(&str, &NewCall, i64)> {
     let s = steps.get(i)?;
     Some((s.call_sid.as_str(), s.new_call.as_ref()?, s.at))
+}
+
+/// What a batch's status reports do to one call's row, folded in arrival order from the
+/// status stored before them: the same end as applying them one by one, in one update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct StatusFold<'a> {
+    pub call_sid: &'a str,
+    pub status: &'a str,
+    /// The latest time of the reports applied: the call's `updated_at` unless it is later.
+    pub at: i64,
+    /// The final report applied (at most one: nothing replaces a final status), with its
+    /// time and duration.
+    pub ended: Option<(i64, Option<i64>)>,
+}
+
+/// The first report of each call, in order: it creates a call never seen.
+pub(super) fn first_reports(statuses: &[StatusEvent]) -> Vec<&StatusEvent> {
+    let mut seen = HashSet::new();
+    (statuses.iter())
+        .filter(|e| seen.insert(e.call_sid.as_str()))
+        .collect()
+}
+
+/// Folds `statuses` over each call's stored status (`current`, read after the calls were
+/// created) by `calls::status_advances`; calls no report changes are left out.
+pub(super) fn fold_statuses<'a>(
+    statuses: &'a [StatusEvent],
+    current: &HashMap<String, String>,
+) -> Vec<StatusFold<'a>> {
+    let mut folds: Vec<StatusFold<'a>> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for e in statuses {
+        let now = match index.get(e.call_sid.as_str()) {
+            Some(&i) => folds[i].status,
+            None => match current.get(&e.call_sid) {
+                Some(s) => s.as_str(),
+                // The call could not be created (it cannot happen inside one transaction).
+                None => continue,
+            },
+        };
+        if !super::calls::status_advances(now, &e.status, e.is_final) {
+            continue;
+        }
+        let ended = e.is_final.then_some((e.at, e.duration_secs));
+        match index.get(e.call_sid.as_str()) {
+            Some(&i) => {
+                let f = &mut folds[i];
+                f.status = &e.status;
+                f.at = f.at.max(e.at);
+                f.ended = ended.or(f.ended);
+            }
+            None => {
+                index.insert(&e.call_sid, folds.len());
+                folds.push(StatusFold {
+                    call_sid: &e.call_sid,
+                    status: &e.status,
+                    at: e.at,
+                    ended,
+                });
+            }
+        }
+    }
+    folds
 }
 
 /// Whether `e` touches callbacks, surveys or escalations (rather than the call, the account

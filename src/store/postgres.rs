@@ -30,6 +30,8 @@ const MAX_CONNECTIONS: u32 = 10;
 /// connection to time out. Webhooks answer within 2 s whatever happens (see
 /// `telephony::twilio::webhook::DEADLINE`); this is for everything else.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
+/// A pooled connection idle this long is checked before use (see `PgStore::open`).
+const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
 /// How long start-up waits for a server that refuses or does not answer (one still
 /// starting, say).
 const START_PATIENCE: Duration = Duration::from_secs(10);
@@ -102,9 +104,10 @@ impl PgStore {
     /// Connects to `postgres://…`; fails when the server cannot be reached within
     /// `START_PATIENCE`, and at once when it refuses the login or the database.
     ///
-    /// An idle connection is checked (a round trip) before use, sqlx's default: one that
-    /// went dead during an outage is then replaced, and one whose check hangs (the network
-    /// swallows packets) is dropped when the acquire times out. A connection dropped in the
+    /// A connection idle for `CHECK_IDLE_AFTER` is checked (a round trip) before use: one
+    /// that went dead during an outage is then replaced, and one whose check hangs (the
+    /// network swallows packets) is dropped when the acquire times out. One used moments ago
+    /// is not: under load that check was a round trip per query, for nothing. A connection dropped in the
     /// middle of a query (a webhook past its deadline) is checked by sqlx before it returns to
     /// the pool; through a black hole that check waits for the network, so such connections
     /// come back when it does, without a restart.
@@ -112,6 +115,15 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= CHECK_IDLE_AFTER {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_lazy(url)?;
         let started = std::time::Instant::now();
         loop {
@@ -172,15 +184,109 @@ const UPDATE_CALLS: &str = "UPDATE calls AS c SET \
      AS u(call_sid, account_id, locale, at) \
      WHERE c.call_sid = u.call_sid";
 
-/// Largest estimated size of one statement's array arguments.
+/// Creates the calls status reports are the first news of: `$1..$8` sid, direction, from,
+/// to, status, time, whether final, duration (a final report ends the call it creates).
+const INSERT_STATUS_CALLS: &str = "INSERT INTO calls (call_sid, direction, from_number, \
+     to_number, status, started_at, ended_at, duration_secs, updated_at) \
+     SELECT n.sid, n.direction, n.from_number, n.to_number, n.status, n.at, \
+     CASE WHEN n.fin THEN n.at END, CASE WHEN n.fin THEN n.dur END, n.at \
+     FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], \
+     $7::bool[], $8::int8[]) AS n(sid, direction, from_number, to_number, status, at, fin, dur) \
+     ON CONFLICT (call_sid) DO NOTHING";
+
+/// Each report once per `(call, status, sequence)` (see `calls::sql::INSERT_EVENT`).
+const INSERT_STATUS_EVENTS: &str = "INSERT INTO call_events (call_id, status, sequence, at) \
+     SELECT c.id, n.status, n.sequence, n.at \
+     FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[]) \
+     AS n(call_sid, status, sequence, at) \
+     JOIN calls c ON c.call_sid = n.call_sid ON CONFLICT DO NOTHING";
+
+/// The reported calls' statuses, locked in one order until commit, so that concurrent
+/// batches (of several instances) fold their reports one after the other.
+const LOCK_STATUSES: &str = "SELECT call_sid, status FROM calls WHERE call_sid = ANY($1) \
+     ORDER BY call_sid FOR UPDATE";
+
+/// Applies `batch::StatusFold`s: `$1..$6` sid, status, latest time, whether ended, end time,
+/// duration.
+const UPDATE_STATUSES: &str = "UPDATE calls AS c SET status = u.status, \
+     updated_at = GREATEST(c.updated_at, u.at), \
+     ended_at = CASE WHEN u.fin THEN u.ended_at ELSE c.ended_at END, \
+     duration_secs = CASE WHEN u.fin THEN COALESCE(u.dur, c.duration_secs) \
+     ELSE c.duration_secs END \
+     FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::bool[], $5::int8[], $6::int8[]) \
+     AS u(call_sid, status, at, fin, ended_at, dur) \
+     WHERE c.call_sid = u.call_sid";
+
+/// A batch's status reports in four statements whatever their number, with the outcome of
+/// recording them one by one (`calls::apply_status`): see `batch::fold_statuses`.
+async fn apply_statuses(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    statuses: &[StatusEvent],
+) -> Result<()> {
+    if statuses.is_empty() {
+        return Ok(());
+    }
+    let first = batch::first_reports(statuses);
+    sqlx::query(INSERT_STATUS_CALLS)
+        .bind(column(&first, |e| e.call_sid.as_str()))
+        .bind(column(&first, |e| e.new_call.direction.as_str()))
+        .bind(column(&first, |e| e.new_call.from_number.as_str()))
+        .bind(column(&first, |e| e.new_call.to_number.as_str()))
+        .bind(column(&first, |e| e.status.as_str()))
+        .bind(column(&first, |e| e.at))
+        .bind(column(&first, |e| e.is_final))
+        .bind(column(&first, |e| e.duration_secs))
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(INSERT_STATUS_EVENTS)
+        .bind(
+            statuses
+                .iter()
+                .map(|e| e.call_sid.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            statuses
+                .iter()
+                .map(|e| e.status.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(column(statuses, |e| e.sequence))
+        .bind(column(statuses, |e| e.at))
+        .execute(&mut **tx)
+        .await?;
+    let current: HashMap<String, String> = sqlx::query_as(LOCK_STATUSES)
+        .bind(column(&first, |e| e.call_sid.as_str()))
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .collect();
+    let folds = batch::fold_statuses(statuses, &current);
+    if folds.is_empty() {
+        return Ok(());
+    }
+    let ended = |f: &batch::StatusFold<'_>| f.ended.map(|(at, _)| at);
+    sqlx::query(UPDATE_STATUSES)
+        .bind(column(&folds, |f| f.call_sid))
+        .bind(column(&folds, |f| f.status))
+        .bind(column(&folds, |f| f.at))
+        .bind(column(&folds, |f| f.ended.is_some()))
+        .bind(column(&folds, ended))
+        .bind(column(&folds, |f| f.ended.and_then(|(_, d)| d)))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Largest estimated size of one statement's array arguments: a bound on one message, far
+/// above a usual batch (a step with its answer is one to two KiB), so a batch is one
+/// statement per table.
 ///
-/// sqlx 0.9.0 leaves Nagle's algorithm on for TCP (transact-rs/sqlx#4335, fixed upstream by
-/// #4336): a message larger than the socket's initial send buffer (16 KiB on Linux) is sent
-/// in pieces, and the last piece waits for the server's delayed ACK, about 40 ms. Measured
-/// here: a 256-step insert took 55 ms over TCP and 8 ms over a Unix socket, and arguments
-/// under 16 KiB did not stall. Chunking costs a large batch a few more round trips instead.
-/// Remove once sqlx sets TCP_NODELAY again.
-const MAX_ARGUMENT_BYTES: usize = 8 * 1024;
+/// It was 8 KiB under sqlx 0.9.0, which left Nagle's algorithm on for TCP
+/// (transact-rs/sqlx#4335): a message larger than the socket's initial send buffer waited
+/// about 40 ms for the server's delayed ACK, and a 64-step batch took a dozen round trips
+/// to avoid it. sqlx 0.9.1 sets TCP_NODELAY (#4336).
+const MAX_ARGUMENT_BYTES: usize = 1024 * 1024;
 
 /// Encoded size of an array element: a length word and the value.
 fn text_bytes(s: &str) -> usize {
@@ -362,9 +468,7 @@ impl CallStore for PgStore {
         for (e, at) in &effects.surveys {
             super::callbacks::apply_survey_effect(&mut tx, e, *at).await?;
         }
-        for ev in statuses {
-            calls::apply_status(&mut tx, Self::DIALECT, ev).await?;
-        }
+        apply_statuses(&mut tx, statuses).await?;
         tx.commit().await?;
         Ok(outcomes)
     }
@@ -398,8 +502,9 @@ mod tests {
 
     #[test]
     fn chunks_stay_within_the_argument_budget() {
+        let u = MAX_ARGUMENT_BYTES / 8192;
         let sizes = [3000, 3000, 3000, 9000, 100, 8000, 200];
-        let parts = chunks(&sizes, |n| *n);
+        let parts = chunks(&sizes, |n| *n * u);
         assert_eq!(
             parts,
             [&[3000, 3000][..], &[3000], &[9000], &[100, 8000], &[200]]
