@@ -11,7 +11,10 @@
 //! 3. `POST /twilio/status` with `CallStatus=completed`.
 //!
 //! Every request carries Twilio's parameter set and a valid `X-Twilio-Signature` over
-//! `--url` + path and query. `--mode baseline` plays the same shape against `bench_baseline`
+//! `--url` + path and query. With `--instance` given more than once, the requests go to several
+//! servers behind that one public URL, as from a round-robin balancer: a call's successive
+//! requests go to successive instances (call k starts on instance k mod n), so no instance
+//! sees a whole call. `--mode baseline` plays the same shape against `bench_baseline`
 //! (it answers one fixed gather, so only the shape of the answers is checked).
 //!
 //! After `--warmup` seconds (not counted) it measures for `--duration` seconds and prints one
@@ -79,9 +82,14 @@ struct Args {
     /// The hotline's number (`To`).
     #[arg(long, default_value = "+8610000")]
     to: String,
-    /// The server's pid, to report its CPU use during the measured window.
-    #[arg(long)]
-    server_pid: Option<u32>,
+    /// Where requests go (host:port), once per instance; default: `--url`'s own address.
+    /// Every instance must serve `--url` as its public URL (the signatures are over it).
+    #[arg(long = "instance")]
+    instances: Vec<String>,
+    /// The servers' pids (once per instance), to report their CPU use during the measured
+    /// window, together.
+    #[arg(long = "server-pid")]
+    server_pids: Vec<u32>,
     /// Open loop: start calls at this fixed rate (spread evenly over the connections) instead
     /// of back to back, to see latency at a given load rather than at saturation. Calls that
     /// start more than a millisecond after their slot are counted as `late_calls`: many of
@@ -94,7 +102,8 @@ struct Args {
 struct Shared {
     public_url: String,
     host: HeaderValue,
-    addr: String,
+    /// The instances' addresses.
+    addrs: Vec<String>,
     auth_token: String,
     account_sid: String,
     mode: Mode,
@@ -195,35 +204,41 @@ fn main() -> anyhow::Result<()> {
     if authority.contains('/') {
         bail!("--url must not have a path, got {public_url:?}");
     }
-    let addr = if authority.contains(':') {
-        authority.to_string()
+    let addrs = if args.instances.is_empty() {
+        vec![if authority.contains(':') {
+            authority.to_string()
+        } else {
+            format!("{authority}:80")
+        }]
     } else {
-        format!("{authority}:80")
+        args.instances.clone()
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("building the runtime")?;
-    rt.block_on(run(args, public_url.clone(), addr, authority.to_string()))
+    rt.block_on(run(args, public_url.clone(), addrs, authority.to_string()))
 }
 
 async fn run(
     args: Args,
     public_url: String,
-    addr: String,
+    addrs: Vec<String>,
     authority: String,
 ) -> anyhow::Result<()> {
     // Fail fast when nothing listens.
-    tokio::net::TcpStream::connect(&addr)
-        .await
-        .with_context(|| format!("connecting to {addr}"))?;
+    for addr in &addrs {
+        tokio::net::TcpStream::connect(addr)
+            .await
+            .with_context(|| format!("connecting to {addr}"))?;
+    }
     let start = Instant::now();
     let measure_from = start + Duration::from_secs_f64(args.warmup);
     let end = measure_from + Duration::from_secs_f64(args.duration);
     let shared = Arc::new(Shared {
         public_url,
         host: HeaderValue::from_str(&authority).context("--url host")?,
-        addr,
+        addrs,
         auth_token: args.auth_token.clone(),
         account_sid: format!("AC{:032x}", rand::random::<u128>()),
         mode: args.mode,
@@ -245,17 +260,23 @@ async fn run(
     tokio::time::sleep_until(measure_from.into()).await;
     let machine_cpu0 = machine_busy_ticks();
     let client_cpu0 = cpu_ticks("self");
-    let server_cpu0 = args.server_pid.and_then(|p| cpu_ticks(&p.to_string()));
+    let servers_cpu = || -> Option<u64> {
+        (!args.server_pids.is_empty())
+            .then(|| {
+                args.server_pids
+                    .iter()
+                    .map(|p| cpu_ticks(&p.to_string()))
+                    .sum()
+            })
+            .flatten()
+    };
+    let server_cpu0 = servers_cpu();
     let window_start = Instant::now();
     tokio::time::sleep_until(end.into()).await;
     let window = window_start.elapsed().as_secs_f64();
     let client_cpu = cpu_pct(client_cpu0, cpu_ticks("self"), window);
     let machine_cpu = cpu_pct(machine_cpu0, machine_busy_ticks(), window);
-    let server_cpu = cpu_pct(
-        server_cpu0,
-        args.server_pid.and_then(|p| cpu_ticks(&p.to_string())),
-        window,
-    );
+    let server_cpu = cpu_pct(server_cpu0, servers_cpu(), window);
 
     let mut total = Tally::default();
     for w in workers {
@@ -296,6 +317,7 @@ async fn run(
         "name": args.name,
         "mode": match args.mode { Mode::Hotline => "hotline", Mode::Baseline => "baseline" },
         "connections": args.connections,
+        "instances": shared.addrs.len(),
         "calls_per_sec_target": args.calls_per_sec,
         "late_calls": total.late_calls,
         "requests": requests,
@@ -365,8 +387,8 @@ fn cpu_pct(before: Option<u64>, after: Option<u64>, secs: f64) -> Option<f64> {
     Some(a.saturating_sub(b) as f64 / 100.0 / secs * 100.0)
 }
 
-async fn connect(sh: &Shared) -> Result<SendRequest<Full<Bytes>>, Failure> {
-    let stream = tokio::net::TcpStream::connect(&sh.addr)
+async fn connect(addr: &str) -> Result<SendRequest<Full<Bytes>>, Failure> {
+    let stream = tokio::net::TcpStream::connect(addr)
         .await
         .map_err(|e| Failure::transport("connect", e.to_string()))?;
     let _ = stream.set_nodelay(true);
@@ -380,10 +402,14 @@ async fn connect(sh: &Shared) -> Result<SendRequest<Full<Bytes>>, Failure> {
     Ok(sender)
 }
 
-/// One connection: whole calls, one after another, until the end.
+/// One connection to each instance: whole calls, one after another, until the end.
 async fn worker(sh: Arc<Shared>, w: usize) -> Tally {
     let mut tally = Tally::default();
-    let mut conn: Option<SendRequest<Full<Bytes>>> = None;
+    let mut conns = Conns {
+        addrs: &sh.addrs,
+        open: sh.addrs.iter().map(|_| None).collect(),
+        next: w,
+    };
     let mut k = 0u64;
     while Instant::now() < sh.end {
         if let Some(rate) = sh.calls_per_sec {
@@ -401,25 +427,45 @@ async fn worker(sh: Arc<Shared>, w: usize) -> Tally {
                 tally.late_calls += 1;
             }
         }
-        let sender = match conn.as_mut() {
-            Some(s) => s,
-            None => match connect(&sh).await {
-                Ok(s) => conn.insert(s),
-                Err(f) => {
-                    tally.failed(&sh, Instant::now(), &f);
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
-        if let Err(f) = call(&sh, sender, &mut tally).await {
+        if let Err(f) = call(&sh, &mut conns, &mut tally).await {
             tally.failed(&sh, Instant::now(), &f);
             if f.broken {
-                conn = None;
+                conns.drop_last();
+            }
+            if f.kind.starts_with("connect") || f.kind.starts_with("handshake") {
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
     }
     tally
+}
+
+/// A worker's keep-alive connections, one per instance, opened when first needed; requests
+/// take the instances in turn.
+struct Conns<'a> {
+    addrs: &'a [String],
+    open: Vec<Option<SendRequest<Full<Bytes>>>>,
+    /// The instance the next request goes to.
+    next: usize,
+}
+
+impl Conns<'_> {
+    /// The connection to the next instance in turn.
+    async fn next(&mut self) -> Result<&mut SendRequest<Full<Bytes>>, Failure> {
+        let i = self.next % self.addrs.len();
+        self.next = self.next.wrapping_add(1);
+        let conn = match self.open[i].take() {
+            Some(c) => c,
+            None => connect(&self.addrs[i]).await?,
+        };
+        Ok(self.open[i].insert(conn))
+    }
+
+    /// Forgets the connection the last request used (it broke).
+    fn drop_last(&mut self) {
+        let n = self.addrs.len();
+        self.open[(self.next + n - 1) % n] = None;
+    }
 }
 
 /// Index of `CallStatus` in [`call_params`].
@@ -461,11 +507,7 @@ fn call_params(sh: &Shared, sid: &str, from: &str, status: &str) -> Vec<(String,
 }
 
 /// One whole bill-enquiry call.
-async fn call(
-    sh: &Shared,
-    sender: &mut SendRequest<Full<Bytes>>,
-    tally: &mut Tally,
-) -> Result<(), Failure> {
+async fn call(sh: &Shared, conns: &mut Conns<'_>, tally: &mut Tally) -> Result<(), Failure> {
     let n = sh.next_customer.fetch_add(1, Ordering::Relaxed) % sh.customers;
     let from = format!("{}{n:08}", sh.line_prefix);
     let sid = format!("CA{:032x}", rand::random::<u128>());
@@ -474,7 +516,15 @@ async fn call(
     // 1. The call arrives. The parameters are built once per call and adjusted per request.
     let mut params = call_params(sh, &sid, &from, "ringing");
     let base_len = params.len();
-    let body = post(sh, sender, tally, "voice", "/twilio/voice", &params).await?;
+    let body = post(
+        sh,
+        conns.next().await?,
+        tally,
+        "voice",
+        "/twilio/voice",
+        &params,
+    )
+    .await?;
     let action =
         gather_action(&body).ok_or_else(|| Failure::answer("voice: no <Gather> action", &body))?;
     if sh.mode == Mode::Hotline && !action.contains("n=menu") {
@@ -491,7 +541,7 @@ async fn call(
     params[CALL_STATUS].1 = "in-progress".into();
     params.push(("Digits".into(), "1".into()));
     params.push(("FinishedOnKey".into(), String::new()));
-    let body = post(sh, sender, tally, "step", &step, &params).await?;
+    let body = post(sh, conns.next().await?, tally, "step", &step, &params).await?;
     if !body.contains("<Say") {
         return Err(Failure::answer("step: nothing said", &body));
     }
@@ -517,7 +567,15 @@ async fn call(
         ("CallDuration".into(), secs.to_string()),
         ("Duration".into(), secs.div_ceil(60).max(1).to_string()),
     ]);
-    post(sh, sender, tally, "status", "/twilio/status", &params).await?;
+    post(
+        sh,
+        conns.next().await?,
+        tally,
+        "status",
+        "/twilio/status",
+        &params,
+    )
+    .await?;
     if Tally::in_window(sh, Instant::now()) {
         tally.calls_completed += 1;
     }
