@@ -813,8 +813,9 @@ async fn instance_loss() {
     let before_kill = record(&rec).answered.len();
     let mut dead = instances[victim].take().expect("alive");
     dead.child.kill().expect("kill -9");
-    let killed_at = Instant::now();
+    // Dead once reaped: until then its sockets may still take a connection (and reset it).
     let _ = dead.child.wait();
+    let killed_at = Instant::now();
     b.remove(victim);
     for n in &numbers {
         // From now on a call request is answered, and the call stays queued at the carrier.
