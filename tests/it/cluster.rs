@@ -12,7 +12,8 @@
 //!   again once the carrier-busy pause (a minute) is over, once each.
 //! - `rolling_restart`: three instances under that load are restarted one after the other
 //!   (SIGTERM, wait for the exit, start a new process). Not one step fails, and every answered
-//!   step is stored.
+//!   step is stored. `rolling_restart_behind_nginx` does the same with two instances behind a
+//!   real nginx running `deploy/nginx.conf` (skipped, loudly, where nginx is not installed).
 //! - `migrations_started_together` and `an_older_release_starts_on_a_newer_schema`: the
 //!   migrator's advisory lock and its tolerance of migrations it does not know.
 //! - `shutdown_drains_before_closing`: in process, on SQLite: after the shutdown signal
@@ -112,14 +113,15 @@ struct Fleet {
 }
 
 impl Fleet {
-    /// The command of an instance, with `api_base` as its Twilio REST API.
-    fn command(&self, api_base: Option<&str>) -> Command {
+    /// The command of an instance listening on `listen`, with `api_base` as its Twilio REST
+    /// API.
+    fn command(&self, api_base: Option<&str>, listen: &str) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_hotline"));
         cmd.arg("serve")
             .env_remove("HOTLINE_CONFIG")
             .env("HOTLINE_DATABASE_URL", &self.database_url)
             .env("HOTLINE_DATABASE_MAX_CONNECTIONS", POOL)
-            .env("HOTLINE_LISTEN", "127.0.0.1:0")
+            .env("HOTLINE_LISTEN", listen)
             .env("HOTLINE_PUBLIC_URL", PUBLIC_URL)
             .env("HOTLINE_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
             .env("HOTLINE_TWILIO_ACCOUNT_SID", ACCOUNT_SID)
@@ -139,9 +141,14 @@ impl Fleet {
         cmd
     }
 
-    /// Starts an instance and waits until it listens.
+    /// Starts an instance on a port of its choosing and waits until it listens.
     async fn start(&self, api_base: Option<String>) -> Instance {
-        let mut cmd = self.command(api_base.as_deref());
+        self.start_on(api_base, "127.0.0.1:0").await
+    }
+
+    /// Starts an instance listening on `listen` and waits until it listens.
+    async fn start_on(&self, api_base: Option<String>, listen: &str) -> Instance {
+        let mut cmd = self.command(api_base.as_deref(), listen);
         tokio::task::spawn_blocking(move || {
             let mut child = cmd.spawn().expect("start hotline serve");
             let stderr = child.stderr.take().expect("piped stderr");
@@ -1041,6 +1048,184 @@ async fn rolling_restart() {
         (0..6).all(|i| per_instance.contains_key(&i)),
         "{per_instance:?}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2b. A rolling restart behind nginx, with deploy/nginx.conf
+
+/// nginx running `deploy/nginx.conf`, its upstreams and port made local.
+struct Nginx {
+    child: Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The nginx binary, if this machine has one.
+fn nginx_binary() -> Option<std::path::PathBuf> {
+    ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.exists())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Starts nginx on the committed configuration, with `hotline:8080` and `hotline-2:8080`
+/// replaced by `upstreams` and port 80 by a free one; only the paths a test run needs change.
+async fn start_nginx(binary: &std::path::Path, upstreams: [u16; 2]) -> Nginx {
+    let dir = tempfile::tempdir().expect("a directory");
+    let committed = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/nginx.conf"),
+    )
+    .expect("deploy/nginx.conf");
+    let port = free_port();
+    let d = dir.path().display();
+    let conf = committed
+        .replace(
+            "server hotline:8080 ",
+            &format!("server 127.0.0.1:{} ", upstreams[0]),
+        )
+        .replace(
+            "server hotline-2:8080 ",
+            &format!("server 127.0.0.1:{} ", upstreams[1]),
+        )
+        .replace("listen 80;", &format!("listen 127.0.0.1:{port};"))
+        .replace(
+            "worker_processes auto;",
+            &format!(
+                "worker_processes 1;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;"
+            ),
+        )
+        .replace(
+            "http {",
+            &format!(
+                "http {{\n    access_log off;\n    client_body_temp_path {d}/body;\n    \
+                 proxy_temp_path {d}/proxy;\n    fastcgi_temp_path {d}/fastcgi;\n    \
+                 uwsgi_temp_path {d}/uwsgi;\n    scgi_temp_path {d}/scgi;"
+            ),
+        );
+    assert!(
+        conf.contains(&format!("127.0.0.1:{}", upstreams[1])),
+        "{conf}"
+    );
+    let path = dir.path().join("nginx.conf");
+    std::fs::write(&path, conf).expect("write the configuration");
+    let child = Command::new(binary)
+        .arg("-c")
+        .arg(&path)
+        .arg("-p")
+        .arg(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start nginx");
+    let nginx = Nginx {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        _dir: dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "nginx did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    nginx
+}
+
+/// Two instances behind nginx running `deploy/nginx.conf`, restarted one after the other on
+/// their ports under load: nginx, with passive checks only, sees no failed step, and every
+/// answered step is stored. Skipped, loudly, without nginx.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rolling_restart_behind_nginx() {
+    let test = "cluster::rolling_restart_behind_nginx";
+    let Some(binary) = nginx_binary() else {
+        eprintln!("\n!!! {test}: SKIPPED, nginx is not installed\n");
+        return;
+    };
+    let Some(url) = database(test).await else {
+        return;
+    };
+    let started = Instant::now();
+    let fleet = Fleet {
+        database_url: url.clone(),
+        api_base: None,
+        dial: false,
+    };
+    let ports = [free_port(), free_port()];
+    let mut instances = Vec::new();
+    for port in ports {
+        instances.push(fleet.start_on(None, &format!("127.0.0.1:{port}")).await);
+    }
+    let nginx = start_nginx(&binary, ports).await;
+    // The client sends everything to nginx.
+    let b = Balancer::new();
+    b.add(0, &nginx.base);
+    b.wait_ready(0).await;
+    let rec: Shared = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = start_load(&b, &rec, &stop);
+    wait_calls(&rec, 10).await;
+
+    let mut exits = Vec::new();
+    for (n, port) in ports.into_iter().enumerate() {
+        let old = instances.remove(0);
+        terminate(&old);
+        exits.push(
+            wait_exit(
+                old,
+                Duration::from_millis(DRAIN_MS) + Duration::from_secs(30),
+            )
+            .await,
+        );
+        instances.push(fleet.start_on(None, &format!("127.0.0.1:{port}")).await);
+        // nginx takes an instance it saw fail back after `fail_timeout` (10 s): until then
+        // the other one must not go too, or nginx would have none.
+        tokio::time::sleep(Duration::from_secs(11)).await;
+        let done = record(&rec).calls_completed;
+        wait_calls(&rec, done + 5).await;
+        eprintln!("{test}: instance {n} restarted");
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in load {
+        t.await.expect("caller");
+    }
+    b.stop.store(true, Ordering::Relaxed);
+    drop(nginx);
+
+    let (answered, missing) = missing_steps(&url, &rec).await;
+    let r = record(&rec);
+    eprintln!(
+        "{test}: {answered} steps answered, {} calls completed, {} failed (first: {:?}); \
+         {:.1} s",
+        r.calls_completed,
+        r.failed.len(),
+        r.failed.first().map(|f| &f.2.error),
+        started.elapsed().as_secs_f64()
+    );
+    for (status, log) in &exits {
+        assert!(
+            status.success(),
+            "an instance stopped with {status}:\n{log}"
+        );
+    }
+    assert!(r.failed.is_empty(), "failed requests: {:#?}", r.failed);
+    assert!(missing.is_empty(), "answered steps not stored: {missing:?}");
 }
 
 // ---------------------------------------------------------------------------------------------
