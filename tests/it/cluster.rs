@@ -823,6 +823,7 @@ async fn instance_loss() {
     // Dead once reaped: until then its sockets may still take a connection (and reset it).
     let _ = dead.child.wait();
     let killed_at = Instant::now();
+    let killed_wall = chrono::Utc::now();
     b.remove(victim);
     for n in &numbers {
         // From now on a call request is answered, and the call stays queued at the carrier.
@@ -915,6 +916,10 @@ async fn instance_loss() {
     );
     for (n, count) in &placed {
         assert_eq!(*count, 1, "{n} was called {count} times");
+    }
+    // The carrier created no call before the kill: every call came from a survivor.
+    for call in twilio.calls() {
+        assert!(call.created > killed_wall, "{call:?} before the kill");
     }
     assert!(twilio.errors().is_empty(), "{:#?}", twilio.errors());
 }
