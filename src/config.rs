@@ -39,6 +39,9 @@ pub struct Config {
     pub public_url: String,
     /// `sqlite://hotline.db` (default) or `postgres://…`.
     pub database_url: Secret,
+    /// PostgreSQL only: connections this instance keeps open at most. Every instance on one
+    /// server counts against its `max_connections`.
+    pub database_max_connections: u32,
     /// SQLite only: `full` (default) flushes every commit to disk, so what a caller was told
     /// survives a power loss; `normal` only survives a crash of the process (README,
     /// "Durability").
@@ -94,6 +97,10 @@ pub struct HttpConfig {
     /// After SIGTERM, requests in flight may finish for this long; then every connection
     /// left is dropped and the process exits.
     pub shutdown_timeout_ms: u64,
+    /// On SIGTERM, how long `/readyz` answers 503 while everything else is still served,
+    /// before the listener closes: a load balancer's health checks need that long to take
+    /// the instance out. 0 closes the listener at once.
+    pub shutdown_drain_ms: u64,
 }
 
 impl Default for HttpConfig {
@@ -104,9 +111,13 @@ impl Default for HttpConfig {
             idle_timeout_ms: 10_000,
             max_connections: 512,
             shutdown_timeout_ms: 10_000,
+            shutdown_drain_ms: 5_000,
         }
     }
 }
+
+/// The least `callbacks.lease_secs`: longer than the carrier's timeout (10 s) with room.
+pub const MIN_LEASE_SECS: i64 = 15;
 
 /// Bounds of `callbacks.status_lookup_minutes`.
 pub const MIN_STATUS_LOOKUP_MINUTES: i64 = 5;
@@ -129,6 +140,11 @@ pub struct CallbackConfig {
     /// requested is looked up at the carrier (its report was lost, or came while no instance
     /// was up). Until then, and while the call is still going, the callback waits.
     pub status_lookup_minutes: i64,
+    /// How long a dialer's claim on a callback, and its request to the carrier, are its own:
+    /// after this another instance takes over what a dead one left (a claim not yet dialed,
+    /// an attempt whose request was never answered). Longer than the carrier's timeout, or a
+    /// live dialer's request would be reconciled while it is still waiting.
+    pub lease_secs: i64,
 }
 
 impl Default for CallbackConfig {
@@ -139,6 +155,7 @@ impl Default for CallbackConfig {
             from_number: None,
             calls_per_sec: 1.0,
             status_lookup_minutes: 15,
+            lease_secs: 60,
         }
     }
 }
@@ -285,6 +302,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: "http://127.0.0.1:8080".into(),
             database_url: Secret::new("sqlite://hotline.db"),
+            database_max_connections: 10,
             sqlite_synchronous: SqliteSynchronous::default(),
             twilio: TwilioConfig::default(),
             api_token: Secret::default(),
@@ -342,6 +360,7 @@ impl fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("public_url", &self.public_url)
             .field("database_url", &redact_url(self.database_url.expose()))
+            .field("database_max_connections", &self.database_max_connections)
             .field("sqlite_synchronous", &self.sqlite_synchronous)
             .field("twilio.account_sid", &self.twilio.account_sid)
             .field("twilio.auth_token", &self.twilio.auth_token)
@@ -432,6 +451,9 @@ impl Config {
         if let Some(v) = non_empty("HOTLINE_DATABASE_URL") {
             self.database_url = Secret::new(v);
         }
+        if let Some(v) = non_empty("HOTLINE_DATABASE_MAX_CONNECTIONS") {
+            self.database_max_connections = parse("HOTLINE_DATABASE_MAX_CONNECTIONS", &v)?;
+        }
         if let Some(v) = non_empty("HOTLINE_SQLITE_SYNCHRONOUS") {
             self.sqlite_synchronous =
                 SqliteSynchronous::parse(&v).ok_or_else(|| ConfigError::Env {
@@ -471,6 +493,9 @@ impl Config {
         }
         if let Some(v) = non_empty("HOTLINE_CALLBACK_DIAL") {
             self.callbacks.dial = parse("HOTLINE_CALLBACK_DIAL", &v)?;
+        }
+        if let Some(v) = non_empty("HOTLINE_CALLBACK_LEASE_SECS") {
+            self.callbacks.lease_secs = parse("HOTLINE_CALLBACK_LEASE_SECS", &v)?;
         }
         if let Some(v) = non_empty("HOTLINE_CALLBACK_STATUS_LOOKUP_MINUTES") {
             self.callbacks.status_lookup_minutes =
@@ -520,6 +545,9 @@ impl Config {
         }
         if let Some(v) = non_empty("HOTLINE_HTTP_SHUTDOWN_TIMEOUT_MS") {
             self.http.shutdown_timeout_ms = parse("HOTLINE_HTTP_SHUTDOWN_TIMEOUT_MS", &v)?;
+        }
+        if let Some(v) = non_empty("HOTLINE_HTTP_SHUTDOWN_DRAIN_MS") {
+            self.http.shutdown_drain_ms = parse("HOTLINE_HTTP_SHUTDOWN_DRAIN_MS", &v)?;
         }
         Ok(())
     }
@@ -588,6 +616,27 @@ impl Config {
                 "http.max_connections must be between 1 and 1000000".into(),
             ));
         }
+        if h.shutdown_drain_ms > 600_000 {
+            return Err(ConfigError::Invalid(
+                "http.shutdown_drain_ms (HOTLINE_HTTP_SHUTDOWN_DRAIN_MS) must be at most 600000"
+                    .into(),
+            ));
+        }
+        if !(1..=1000).contains(&self.database_max_connections) {
+            return Err(ConfigError::Invalid(
+                "database_max_connections (HOTLINE_DATABASE_MAX_CONNECTIONS) must be between 1 and 1000"
+                    .into(),
+            ));
+        }
+        // The carrier's timeout is 10 s: a shorter lease would reconcile a live dialer's
+        // request while it still waits, and the callback could be dialed twice.
+        if !(MIN_LEASE_SECS..=3600).contains(&self.callbacks.lease_secs) {
+            return Err(ConfigError::Invalid(format!(
+                "callbacks.lease_secs (HOTLINE_CALLBACK_LEASE_SECS) must be between \
+                 {MIN_LEASE_SECS} and 3600, got {}",
+                self.callbacks.lease_secs
+            )));
+        }
         // A file that configures one locale's voice keeps the defaults of the others.
         for (l, v) in Config::default().voices {
             self.voices.entry(l).or_insert(v);
@@ -637,6 +686,7 @@ impl Config {
     pub fn store_options(&self) -> StoreOptions {
         StoreOptions {
             sqlite_synchronous: self.sqlite_synchronous,
+            pg_max_connections: self.database_max_connections,
             ..StoreOptions::default()
         }
     }
@@ -702,10 +752,22 @@ pub enum SqliteWriter {
 }
 
 /// How a store is opened, beyond its URL.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct StoreOptions {
     pub sqlite_synchronous: SqliteSynchronous,
     pub sqlite_writer: SqliteWriter,
+    /// PostgreSQL's pool size (`database_max_connections`).
+    pub pg_max_connections: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            sqlite_synchronous: SqliteSynchronous::default(),
+            sqlite_writer: SqliteWriter::default(),
+            pg_max_connections: 10,
+        }
+    }
 }
 
 /// Redacts the password of a database URL for logs.
@@ -968,6 +1030,55 @@ working_days = 10
             cfg.validate().is_err(),
             "a server that takes no connection is refused"
         );
+    }
+
+    #[test]
+    fn cluster_settings_come_from_the_file_and_the_environment() {
+        let mut cfg: Config = toml::from_str(
+            "database_max_connections = 4\n[http]\nshutdown_drain_ms = 0\n[callbacks]\nlease_secs = 30\n",
+        )
+        .unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(
+            (
+                cfg.database_max_connections,
+                cfg.http.shutdown_drain_ms,
+                cfg.callbacks.lease_secs
+            ),
+            (4, 0, 30)
+        );
+        cfg.apply_env(|k| match k {
+            "HOTLINE_DATABASE_MAX_CONNECTIONS" => Some("3".into()),
+            "HOTLINE_HTTP_SHUTDOWN_DRAIN_MS" => Some("2500".into()),
+            "HOTLINE_CALLBACK_LEASE_SECS" => Some("20".into()),
+            _ => None,
+        })
+        .unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.store_options().pg_max_connections, 3);
+        assert_eq!(
+            (cfg.http.shutdown_drain_ms, cfg.callbacks.lease_secs),
+            (2500, 20)
+        );
+        let d = Config::default();
+        assert_eq!(
+            (
+                d.database_max_connections,
+                d.http.shutdown_drain_ms,
+                d.callbacks.lease_secs
+            ),
+            (10, 5000, 60)
+        );
+        for bad in [
+            |c: &mut Config| c.database_max_connections = 0,
+            |c: &mut Config| c.http.shutdown_drain_ms = 600_001,
+            // Shorter than the carrier's timeout: a live dialer's request would be taken over.
+            |c: &mut Config| c.callbacks.lease_secs = 10,
+        ] {
+            let mut cfg = Config::default();
+            bad(&mut cfg);
+            assert!(cfg.validate().is_err(), "{:?}", cfg);
+        }
     }
 
     #[test]

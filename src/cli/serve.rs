@@ -5,7 +5,8 @@
 //! would let anyone drive calls; `--demo` alone fills in the public demo secrets, and says so
 //! in the log, because such an instance must never be exposed. The demo banner is a courtesy:
 //! without a reader for it the service still serves. SIGTERM and Ctrl-C both stop it
-//! gracefully, within the configured shutdown deadline.
+//! gracefully: `/readyz` fails for the drain delay while everything else is served, then the
+//! listener closes and requests in flight finish within the shutdown deadline (`http::serve`).
 
 use anyhow::{Context, bail};
 

@@ -5,6 +5,7 @@
 //! an apology in TwiML and a panic in the API a JSON 500, never a dropped connection; health
 //! endpoints need no authentication and reveal nothing.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
@@ -52,7 +53,29 @@ pub fn router(state: AppState) -> Router {
             Duration::from_millis(state.cfg.http.body_timeout_ms),
             crate::http::server::body_deadline,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            close_when_draining,
+        ))
         .with_state(state)
+}
+
+/// While draining, every answer closes its connection: a client (or a balancer's kept-alive
+/// upstream connection) comes back on a new one, which the balancer sends elsewhere, instead
+/// of finding its idle connection closed under it when the listener goes.
+async fn close_when_draining(
+    State(st): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut res = next.run(req).await;
+    if st.draining.load(Ordering::Acquire) {
+        res.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+    }
+    res
 }
 
 /// Load balancers give up on a health check after a second or so: a store that has not
@@ -62,6 +85,9 @@ const READY_DEADLINE: Duration = Duration::from_millis(800);
 /// Ready when the store answers; the detail lines name what an operator must see to, without
 /// taking the instance out of service (a calendar about to end).
 async fn readyz(State(st): State<AppState>) -> Response {
+    if st.draining.load(Ordering::Acquire) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+    }
     let error = match tokio::time::timeout(READY_DEADLINE, st.store.ping()).await {
         Ok(Ok(())) => {
             let body = match st.desk.calendar_gap() {
@@ -97,8 +123,9 @@ async fn watch_calendar(desk: crate::tickets::desk::Desk) {
     }
 }
 
-/// Serves until `shutdown` resolves, then lets requests in flight finish within
-/// `http.shutdown_timeout_ms` (see `server`).
+/// Serves until `shutdown` resolves; then drains for `http.shutdown_drain_ms` (`/readyz`
+/// fails, everything else is still served), closes the listener and lets requests in flight
+/// finish within `http.shutdown_timeout_ms` (see `server`).
 pub async fn serve(
     state: AppState,
     listener: tokio::net::TcpListener,
@@ -120,6 +147,20 @@ pub async fn serve(
     }
     background.spawn(state.webhook_worker().run());
     let limits = crate::http::server::Limits::from(&cfg.http);
+    let drain = Duration::from_millis(cfg.http.shutdown_drain_ms);
+    let draining = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        draining.draining.store(true, Ordering::Release);
+        if !drain.is_zero() {
+            tracing::info!(
+                drain_ms = drain.as_millis(),
+                "shutting down: /readyz fails while the load balancer takes this instance out"
+            );
+            tokio::time::sleep(drain).await;
+        }
+        tracing::info!("closing the listener; finishing the requests in flight");
+    };
     let served =
         crate::http::server::serve(listener, router(state.clone()), limits, shutdown).await;
     background.abort_all();

@@ -5,6 +5,7 @@
 //! the catalogs and the built-in survey scripts are checked before anything is served.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use crate::billing::source::{BillingSource, HttpBilling, StoreBilling};
@@ -55,6 +56,9 @@ pub struct Shared {
     pub escalations: Escalations,
     /// Complaint recordings, fetched from the carrier for agents to play.
     pub recordings: Arc<dyn crate::telephony::Recordings>,
+    /// Set when shutdown begins: `/readyz` fails and answers close their connections, so a
+    /// load balancer moves the traffic before the listener closes.
+    pub draining: AtomicBool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +130,8 @@ impl AppState {
             cfg: DialerConfig {
                 ring_secs: cfg.callbacks.ring_secs,
                 stale_call_ms: cfg.callbacks.status_lookup_minutes * 60_000,
+                lease_ms: cfg.callbacks.lease_secs * 1000,
+                reconcile_after_ms: cfg.callbacks.lease_secs * 1000,
                 default_tz: cfg.timezone,
                 ..DialerConfig::default()
             },
@@ -162,6 +168,7 @@ impl AppState {
             writer,
             desk,
             recordings: twilio,
+            draining: AtomicBool::new(false),
         })))
     }
 }

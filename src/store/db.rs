@@ -444,7 +444,7 @@ pub mod probe {
             let store = super::super::sqlite::SqliteStore::open(url, &Default::default()).await?;
             run(&store, e).await
         } else {
-            run(&super::super::postgres::PgStore::open(url).await?, e).await
+            run(&super::super::postgres::PgStore::open(url, 2).await?, e).await
         }
     }
 }

@@ -146,7 +146,7 @@ pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Arc<dyn S
     let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
         Arc::new(sqlite::SqliteStore::open(url, options).await?)
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Arc::new(postgres::PgStore::open(url).await?)
+        Arc::new(postgres::PgStore::open(url, options.pg_max_connections).await?)
     } else {
         return Err(StoreError::UnsupportedUrl);
     };

@@ -23,7 +23,6 @@ use crate::billing::Bill;
 use crate::calls::CallRecord;
 use crate::customers::{Account, AccountWrite};
 
-const MAX_CONNECTIONS: u32 = 10;
 /// How long a request waits for a connection, connecting (and checking an idle one)
 /// included. Under load a connection is free within milliseconds; when the server is down or
 /// unreachable every request fails after this, instead of each waiting for its own
@@ -111,9 +110,9 @@ impl PgStore {
     /// middle of a query (a webhook past its deadline) is checked by sqlx before it returns to
     /// the pool; through a black hole that check waits for the network, so such connections
     /// come back when it does, without a restart.
-    pub async fn open(url: &str) -> Result<Self> {
+    pub async fn open(url: &str, max_connections: u32) -> Result<Self> {
         let pool = PgPoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
+            .max_connections(max_connections.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .test_before_acquire(false)
             .before_acquire(|conn, meta| {
@@ -321,8 +320,28 @@ fn column<T, U>(items: &[T], f: impl Fn(&T) -> U) -> Vec<U> {
 #[async_trait]
 impl Store for PgStore {
     async fn migrate(&self) -> Result<()> {
-        // The migrator takes an advisory lock: instances starting together migrate once.
-        migrator().run(&self.pool).await?;
+        // sqlx's migrator holds a session advisory lock (`pg_advisory_lock`, keyed by the
+        // database's name) from its first look at `_sqlx_migrations` to its last migration:
+        // instances starting together migrate once, the others wait and then find nothing to do.
+        let mut migrator = migrator();
+        // In a rolling deploy, or a rollback, an instance of the previous release may start
+        // after a newer one migrated. Migrations are additive (docs/deploy.md), so it runs on
+        // the newer schema instead of refusing to start; the checksums of the migrations both
+        // releases know are still compared.
+        migrator.set_ignore_missing(true);
+        migrator.run(&self.pool).await?;
+        let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+        let newest: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.pool)
+                .await?;
+        if let Some(newest) = newest.filter(|&n| n > known) {
+            tracing::warn!(
+                database = newest,
+                this_release = known,
+                "the database has migrations of a newer release; running on its schema (migrations are additive)"
+            );
+        }
         Ok(())
     }
 

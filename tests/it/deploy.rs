@@ -213,3 +213,123 @@ fn the_build_context_leaves_out_build_output_history_and_secrets() {
         );
     }
 }
+
+/// The services of a compose profile: those whose lines name it in `profiles`.
+fn profile_services(compose: &str, profile: &str) -> Vec<String> {
+    compose
+        .lines()
+        .filter_map(|l| {
+            let name = l.strip_prefix("  ")?.strip_suffix(':')?;
+            (!name.starts_with([' ', '#'])).then(|| name.to_string())
+        })
+        .filter(|name| {
+            let lines = service_lines(compose, name);
+            value_of(&lines, "profiles").is_some_and(|p| {
+                serde_json::from_str::<Vec<String>>(p)
+                    .unwrap_or_else(|e| panic!("{name}: profiles: {p}: {e}"))
+                    .iter()
+                    .any(|x| x == profile)
+            })
+        })
+        .collect()
+}
+
+/// The `server host:port` lines of the upstream `name` in an nginx configuration.
+fn upstream_servers(conf: &str, name: &str) -> Vec<(String, u16)> {
+    let opening = format!("upstream {name} {{");
+    let mut lines = conf.lines().skip_while(|l| l.trim() != opening);
+    assert!(lines.next().is_some(), "no upstream {name}");
+    lines
+        .take_while(|l| l.trim() != "}")
+        .filter_map(|l| l.trim().strip_prefix("server "))
+        .map(|rest| {
+            let addr = rest.split_whitespace().next().expect("an address");
+            let (host, port) = addr
+                .trim_end_matches(';')
+                .rsplit_once(':')
+                .expect("host:port");
+            (host.to_string(), port.parse().expect("a port"))
+        })
+        .collect()
+}
+
+/// Seconds of a compose duration such as `20s`.
+fn secs(d: &str) -> u64 {
+    d.strip_suffix('s')
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not a duration in seconds: {d}"))
+}
+
+#[test]
+fn the_cluster_profile_runs_two_instances_behind_nginx_whose_upstreams_are_its_services() {
+    let compose = read("docker-compose.yml");
+    let conf = read("deploy/nginx.conf");
+    let mut cluster = profile_services(&compose, "cluster");
+    cluster.sort();
+    assert_eq!(cluster, ["hotline-2", "nginx"], "{compose}");
+
+    // The second instance is the first one again: same image, settings, database and check.
+    let first = service_lines(&compose, "hotline");
+    let second = service_lines(&compose, "hotline-2");
+    for key in [
+        "build",
+        "env_file",
+        "HOTLINE_DATABASE_URL",
+        "HOTLINE_TWILIO_AUTH_TOKEN",
+        "HOTLINE_API_TOKEN",
+        "test",
+        "stop_grace_period",
+    ] {
+        assert!(value_of(&first, key).is_some(), "hotline has no {key}");
+        assert_eq!(value_of(&first, key), value_of(&second, key), "{key}");
+    }
+    // Docker's SIGKILL comes after the drain and the shutdown deadline, not during them.
+    let http = hotline::config::HttpConfig::default();
+    let grace = secs(value_of(&first, "stop_grace_period").expect("a grace period"));
+    assert!(
+        grace * 1000 > http.shutdown_drain_ms + http.shutdown_timeout_ms,
+        "stop_grace_period {grace}s"
+    );
+
+    // nginx reads this file, and its upstreams are the instances, on the port they listen on.
+    let nginx = service_lines(&compose, "nginx");
+    assert!(
+        nginx
+            .iter()
+            .any(|l| l.trim() == "- ./deploy/nginx.conf:/etc/nginx/nginx.conf:ro"),
+        "{nginx:#?}"
+    );
+    let port: u16 = read("Dockerfile")
+        .lines()
+        .find_map(|l| l.strip_prefix("ENV HOTLINE_LISTEN=0.0.0.0:"))
+        .and_then(|p| p.trim().parse().ok())
+        .expect("the image's port");
+    let mut servers = upstream_servers(&conf, "hotline");
+    servers.sort();
+    assert_eq!(
+        servers,
+        [
+            ("hotline".to_string(), port),
+            ("hotline-2".to_string(), port)
+        ]
+    );
+    for depends in ["hotline", "hotline-2"] {
+        assert!(
+            nginx.iter().any(|l| l.trim() == format!("{depends}:")),
+            "nginx does not wait for {depends}: {nginx:#?}"
+        );
+    }
+    // Every location goes to that upstream; only the keyed webhooks are sent again once sent.
+    let passes: Vec<&str> = conf
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("proxy_pass "))
+        .collect();
+    assert!(!passes.is_empty());
+    assert!(passes.iter().all(|p| *p == "http://hotline;"), "{passes:?}");
+    let retried_once_sent: Vec<&str> = conf
+        .lines()
+        .filter(|l| l.contains("proxy_next_upstream ") && l.contains("non_idempotent"))
+        .collect();
+    assert_eq!(retried_once_sent.len(), 1, "{retried_once_sent:?}");
+    assert!(conf.contains("location ~ ^/twilio/(voice|step|survey|status|callback-status)$ {"));
+}

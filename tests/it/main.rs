@@ -16,6 +16,7 @@ mod calendar;
 mod callbacks;
 mod campaigns_api;
 mod cli_pipe;
+mod cluster;
 mod console;
 mod deploy;
 mod dial;

@@ -88,6 +88,8 @@ impl TestApp {
         cfg.twilio.api_base = twilio.base_url().to_string();
         // Tests run the dialer's rounds themselves, at the times they choose.
         cfg.callbacks.dial = false;
+        // No balancer to wait for: a test that stops its app wants it stopped.
+        cfg.http.shutdown_drain_ms = 0;
         tweak(&mut cfg);
         cfg.validate().expect("valid test config");
         let store = hotline::store::connect(&url).await.expect("store");
