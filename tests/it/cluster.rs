@@ -1160,6 +1160,10 @@ async fn start_nginx(binary: &std::path::Path, upstreams: [u16; 2]) -> Nginx {
 async fn rolling_restart_behind_nginx() {
     let test = "cluster::rolling_restart_behind_nginx";
     let Some(binary) = nginx_binary() else {
+        assert!(
+            std::env::var_os("HOTLINE_REQUIRE_NGINX").is_none(),
+            "{test}: nginx is not installed and HOTLINE_REQUIRE_NGINX is set"
+        );
         eprintln!("\n!!! {test}: SKIPPED, nginx is not installed\n");
         return;
     };
