@@ -12,7 +12,10 @@
 # LOAD_CPU (default 1), PG_HOST/PG_PORT/PG_USER (default 127.0.0.1/5432/postgres),
 # BENCH_PINS=1 (give every customer a PIN: realistic data, but the import hashes 10,000
 # argon2 PINs, minutes per store; the measured calls never use the PIN), SQLITE_MODES (the
-# SQLite runs, of HOTLINE_SQLITE_SYNCHRONOUS's values; default "full normal").
+# SQLite runs, of HOTLINE_SQLITE_SYNCHRONOUS's values; default "full normal"; empty for none),
+# PG_INSTANCES (the PostgreSQL runs, by number of instances sharing the database; default
+# "1 3": one instance, then three behind one public URL, each call's requests spread over
+# them in turn as by a round-robin balancer, all pinned to SERVER_CPU).
 # Needs: cargo, taskset (util-linux), curl, jq, psql/pg_isready (PostgreSQL 13+), 2+ cores;
 # sqlite3 (optional) to check the SQLite run stored every answered step.
 set -euo pipefail
@@ -28,7 +31,8 @@ PG_HOST="${PG_HOST:-127.0.0.1}"
 PG_PORT="${PG_PORT:-5432}"
 PG_USER="${PG_USER:-postgres}"
 BENCH_PINS="${BENCH_PINS:-0}"
-SQLITE_MODES="${SQLITE_MODES:-full normal}"
+SQLITE_MODES="${SQLITE_MODES-full normal}"
+PG_INSTANCES="${PG_INSTANCES:-1 3}"
 TOKEN="bench-token"
 OUT="bench/out"
 BIN="target/release"
@@ -51,7 +55,8 @@ mkdir -p "$OUT"
 rm -f "$OUT"/*.json "$OUT"/*.log "$OUT"/results.md "$OUT"/*.db "$OUT"/*.db-*
 
 # --- cleanup: whatever we started goes when we go ----------------------------------------
-SERVER_PID=""
+# The servers of the current run (several instances in a PostgreSQL run with PG_INSTANCES > 1).
+SERVER_PIDS=()
 PG_DB=""
 # Whether process $1 runs (an exited child stays a zombie until waited for; that is not running).
 alive() {
@@ -59,18 +64,21 @@ alive() {
   stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
   [[ "${stat##*) }" != Z* ]]
 }
-# Stops the server we started: SIGTERM (graceful), SIGKILL after 10 s.
+# Stops the servers we started: SIGTERM (graceful, no drain), SIGKILL after 10 s.
 stop_server() {
-  if [[ -n "$SERVER_PID" ]] && alive "$SERVER_PID"; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
+  local pid
+  for pid in "${SERVER_PIDS[@]}"; do
+    alive "$pid" && kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${SERVER_PIDS[@]}"; do
     for _ in $(seq 1 100); do
-      alive "$SERVER_PID" || break
+      alive "$pid" || break
       sleep 0.1
     done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  SERVER_PID=""
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  SERVER_PIDS=()
 }
 cleanup() {
   stop_server
@@ -137,24 +145,42 @@ wait_ready() { # url pid log
   die "the server did not come up at $1 within 30 s (log: $3)"
 }
 
-# Runs the load generator against the server in $SERVER_PID and stops the server after it.
-load_and_stop() { # name mode url
-  local name="$1" mode="$2" url="$3"
+# Runs the load generator against the servers in SERVER_PIDS (at the addresses given after
+# the URL, if more than one) and stops them after it.
+load_and_stop() { # name mode url [instance address…]
+  local name="$1" mode="$2" url="$3" pid
+  shift 3
+  local extra=()
+  for addr in "$@"; do extra+=(--instance "$addr"); done
+  for pid in "${SERVER_PIDS[@]}"; do extra+=(--server-pid "$pid"); done
   say "$name: $CONNECTIONS connections, ${WARMUP}s warm-up, ${DURATION}s measured"
+  local x0=""
+  [[ -n "$PG_DB" ]] && x0="$(pg_xacts)"
   taskset -c "$LOAD_CPU" "$BIN/examples/bench_load" --name "$name" --mode "$mode" --url "$url" \
     --auth-token "$TOKEN" --connections "$CONNECTIONS" --duration "$DURATION" --warmup "$WARMUP" \
-    --customers "$CUSTOMERS" --server-pid "$SERVER_PID" \
+    --customers "$CUSTOMERS" "${extra[@]}" \
     >"$OUT/$name.json" 2> >(tee "$OUT/$name.load.log" >&2) ||
     die "$name: the load generator failed (see $OUT/$name.load.log)"
-  alive "$SERVER_PID" || die "$name: the server died under load (see $OUT/$name.log)"
-  local hwm rss
-  hwm="$(awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status")"
-  rss="$(awk '/^VmRSS:/ {print $2}' "/proc/$SERVER_PID/status")"
+  # Peak and end RSS of the servers together.
+  local hwm=0 rss=0
+  for pid in "${SERVER_PIDS[@]}"; do
+    alive "$pid" || die "$name: a server died under load (see $OUT/$name*.log)"
+    hwm=$((hwm + $(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status")))
+    rss=$((rss + $(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")))
+  done
   stop_server
+  if [[ -n "$x0" ]]; then
+    # PostgreSQL's transactions over the whole load, warm-up included, per request: a call
+    # is three requests, two of them steps.
+    jq -c --argjson x "$(($(pg_xacts) - x0))" \
+      '. + {pg_xacts_per_request: (if .steps_answered > 0 then $x / (.steps_answered * 1.5) else null end)}' \
+      "$OUT/$name.json" >"$OUT/$name.json.tmp"
+    mv "$OUT/$name.json.tmp" "$OUT/$name.json"
+  fi
   # CPU used by neither the server nor the load generator: the database, or interference.
   local rest
   rest="$(jq '(.machine_cpu_pct // 0) - (.server_cpu_pct // 0) - (.client_cpu_pct // 0) | floor' "$OUT/$name.json")"
-  if [[ "$name" != postgres && "$rest" -gt 15 ]]; then
+  if [[ "$name" != postgres* && "$rest" -gt 15 ]]; then
     say "!!! $name: other programs used ${rest}% of a core during the measurement: the figures are disturbed !!!"
     DISTURBED+=" $name (${rest}% of a core)"
   fi
@@ -164,9 +190,9 @@ load_and_stop() { # name mode url
   cat "$OUT/$name.json" >&2
 }
 
-run_hotline() { # name database_url [NAME=value… for the server]
-  local name="$1" db="$2" port
-  shift 2
+run_hotline() { # name database_url instances [NAME=value… for the servers]
+  local name="$1" db="$2" instances="$3" port public="" i
+  shift 3
   say "$name: importing $CUSTOMERS customers"
   local t0=$SECONDS
   # The import is not measured, and SQLite's synchronous is a setting of each connection, not
@@ -175,16 +201,28 @@ run_hotline() { # name database_url [NAME=value… for the server]
     "$BIN/hotline" import accounts "$CSV" \
     >"$OUT/$name.import.log" 2>&1 || { tail -n 20 "$OUT/$name.import.log" >&2; die "$name: import failed"; }
   say "$name: $(head -n 1 "$OUT/$name.import.log") in $((SECONDS - t0)) s"
-  port="$(free_port)"
-  env "$@" HOTLINE_DATABASE_URL="$db" \
-    HOTLINE_LISTEN="127.0.0.1:$port" \
-    HOTLINE_PUBLIC_URL="http://127.0.0.1:$port" \
-    HOTLINE_TWILIO_AUTH_TOKEN="$TOKEN" \
-    HOTLINE_LOG=warn \
-    taskset -c "$SERVER_CPU" "$BIN/hotline" serve >"$OUT/$name.log" 2>&1 &
-  SERVER_PID=$!
-  wait_ready "http://127.0.0.1:$port/readyz" "$SERVER_PID" "$OUT/$name.log"
-  load_and_stop "$name" hotline "http://127.0.0.1:$port"
+  # Every instance serves the first one's URL as its public URL: the one address Twilio
+  # would know, a balancer's.
+  local addrs=()
+  for i in $(seq 1 "$instances"); do
+    port="$(free_port)"
+    public="${public:-http://127.0.0.1:$port}"
+    env "$@" HOTLINE_DATABASE_URL="$db" \
+      HOTLINE_LISTEN="127.0.0.1:$port" \
+      HOTLINE_PUBLIC_URL="$public" \
+      HOTLINE_TWILIO_AUTH_TOKEN="$TOKEN" \
+      HOTLINE_HTTP_SHUTDOWN_DRAIN_MS=0 \
+      HOTLINE_LOG=warn \
+      taskset -c "$SERVER_CPU" "$BIN/hotline" serve >"$OUT/$name.$i.log" 2>&1 &
+    SERVER_PIDS+=($!)
+    wait_ready "http://127.0.0.1:$port/readyz" "$!" "$OUT/$name.$i.log"
+    addrs+=("127.0.0.1:$port")
+  done
+  if [[ "$instances" -gt 1 ]]; then
+    load_and_stop "$name" hotline "$public" "${addrs[@]}"
+  else
+    load_and_stop "$name" hotline "$public"
+  fi
 }
 
 # Every voice or step webhook answered must be a stored call step: compares the count in the
@@ -219,7 +257,7 @@ for mode in $SQLITE_MODES; do
     *) die "SQLITE_MODES: $mode is neither full nor normal" ;;
   esac
   rm -f "$OUT/$name.db" "$OUT/$name.db"-*
-  run_hotline "$name" "sqlite://$OUT/$name.db" HOTLINE_SQLITE_SYNCHRONOUS="$mode"
+  run_hotline "$name" "sqlite://$OUT/$name.db" 1 HOTLINE_SQLITE_SYNCHRONOUS="$mode"
   check_stored "$name" "$(sqlite3 "$OUT/$name.db" 'SELECT count(*) FROM call_steps' 2>/dev/null || true)"
   SQLITE_RUNS+=" $name"
 done
@@ -236,25 +274,37 @@ fi
 pg_isready -h "$PG_HOST" -p "$PG_PORT" -q || die "PostgreSQL at $PG_HOST:$PG_PORT is not ready"
 PG_VERSION="$(psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -qAt -c 'SHOW server_version' | cut -d' ' -f1)"
 PG_SYNC="$(psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -qAt -c 'SHOW synchronous_commit')"
-PG_DB="hotline_bench_$(date +%s)_$$"
-psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -qAt -c "CREATE DATABASE $PG_DB" >/dev/null ||
-  die "cannot create database $PG_DB"
-run_hotline postgres "postgres://$PG_USER@$PG_HOST:$PG_PORT/$PG_DB"
-check_stored postgres "$(psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$PG_DB" -qAt \
-  -c 'SELECT count(*) FROM call_steps' 2>/dev/null || true)"
-psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -qAt \
-  -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null || say "could not drop $PG_DB"
-PG_DB=""
+# Transactions committed in the bench database so far.
+pg_xacts() {
+  psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -qAt \
+    -c "SELECT xact_commit FROM pg_stat_database WHERE datname = '$PG_DB'"
+}
+PG_RUNS=""
+for n in $PG_INSTANCES; do
+  name=postgres
+  [[ "$n" -gt 1 ]] && name="postgres_x$n"
+  PG_DB="hotline_bench_$(date +%s)_$$"
+  psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -qAt -c "CREATE DATABASE $PG_DB" >/dev/null ||
+    die "cannot create database $PG_DB"
+  # Transactions per request: counted over the whole load (warm-up included) after the import.
+  run_hotline "$name" "postgres://$PG_USER@$PG_HOST:$PG_PORT/$PG_DB" "$n"
+  check_stored "$name" "$(psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$PG_DB" -qAt \
+    -c 'SELECT count(*) FROM call_steps' 2>/dev/null || true)"
+  psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -qAt \
+    -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null || say "could not drop $PG_DB"
+  PG_DB=""
+  PG_RUNS+=" $name"
+done
 
 # --- baseline ---------------------------------------------------------------------------
 port="$(free_port)"
 taskset -c "$SERVER_CPU" "$BIN/examples/bench_baseline" --listen "127.0.0.1:$port" \
   --public-url "http://127.0.0.1:$port" --auth-token "$TOKEN" >"$OUT/baseline.log" 2>&1 &
-SERVER_PID=$!
+SERVER_PIDS=($!)
 # It answers 403 to an unsigned GET: up is up.
 wait_ready_any() {
   for _ in $(seq 1 100); do
-    alive "$SERVER_PID" || die "the baseline server exited (log: $OUT/baseline.log)"
+    alive "${SERVER_PIDS[0]}" || die "the baseline server exited (log: $OUT/baseline.log)"
     curl -sS -o /dev/null --max-time 1 "$1" 2>/dev/null && return 0
     sleep 0.1
   done
@@ -277,7 +327,7 @@ row() { # label name
   ' "$OUT/$2.json"
 }
 runs=()
-for name in $SQLITE_RUNS postgres baseline; do runs+=("$OUT/$name.json"); done
+for name in $SQLITE_RUNS $PG_RUNS baseline; do runs+=("$OUT/$name.json"); done
 total_errors="$(jq -s 'map(.errors + .errors_outside_window) | add' "${runs[@]}")"
 commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 dirty="$(git status --porcelain -- src migrations Cargo.toml Cargo.lock 2>/dev/null | head -c1)"
@@ -296,7 +346,12 @@ dirty="$(git status --porcelain -- src migrations Cargo.toml Cargo.lock 2>/dev/n
       sqlite_normal) row "hotline, SQLite, synchronous=NORMAL" sqlite_normal ;;
     esac
   done
-  row "hotline, PostgreSQL $PG_VERSION" postgres
+  for name in $PG_RUNS; do
+    case "$name" in
+      postgres) row "hotline, PostgreSQL $PG_VERSION" postgres ;;
+      *) row "hotline ×${name#postgres_x}, one PostgreSQL $PG_VERSION" "$name" ;;
+    esac
+  done
   row "baseline (hyper + signature)" baseline
   echo
   echo "- Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc --all) cores, $(uname -sr)."
@@ -306,7 +361,16 @@ dirty="$(git status --porcelain -- src migrations Cargo.toml Cargo.lock 2>/dev/n
   echo "  an answered step survives a power loss; NORMAL flushes only at checkpoints"
   echo "  (HOTLINE_SQLITE_SYNCHRONOUS). PostgreSQL: synchronous_commit=$PG_SYNC."
   echo "- PostgreSQL is not pinned: its backends run wherever the OS puts them, sharing both cores"
-  echo "  with the server and the load generator."
+  echo "  with the server and the load generator. \"hotline ×n\": n instances on one database, all"
+  echo "  pinned to the server's core, each call's requests sent to them in turn (CPU and RSS: all"
+  echo "  together)."
+  for name in $PG_RUNS; do
+    jq -r --arg name "$name" '
+      "- \($name): PostgreSQL committed \(.pg_xacts_per_request * 100 | round / 100) transactions"
+      + " and used about \(if .machine_cpu_pct == null or .server_cpu_pct == null or .client_cpu_pct == null or .rps == 0 then "-" else ((.machine_cpu_pct - .server_cpu_pct - .client_cpu_pct) / 100 / .rps * 1000000 | round) end) µs of CPU per request"
+      + " (the CPU of neither the servers nor the load generator, per request answered in the window)."
+    ' "$OUT/$name.json"
+  done
   echo "- CPU: share of one core used during the measured window by the server (all its threads),"
   echo "  the load generator, and the rest of the machine (PostgreSQL's backends in the PostgreSQL"
   echo "  run; anything else is interference and makes the figures unreliable)."

@@ -21,6 +21,7 @@ use super::{
 };
 use crate::billing::Bill;
 use crate::calls::CallRecord;
+use crate::calls::step::Milestone;
 use crate::customers::{Account, AccountWrite};
 
 /// How long a request waits for a connection, connecting (and checking an idle one)
@@ -182,6 +183,52 @@ const UPDATE_CALLS: &str = "UPDATE calls AS c SET \
      FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::int8[]) \
      AS u(call_sid, account_id, locale, at) \
      WHERE c.call_sid = u.call_sid";
+
+/// Each call's milestones, earliest kept: `$1` sid, `$2..$4` self served, person, callback
+/// offered, each at or null (`LEAST` ignores nulls).
+const UPDATE_MILESTONES: &str = "UPDATE calls AS c SET \
+     self_served_at = LEAST(c.self_served_at, u.self_served), \
+     person_at = LEAST(c.person_at, u.person), \
+     callback_offered_at = LEAST(c.callback_offered_at, u.callback_offered) \
+     FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::int8[]) \
+     AS u(call_sid, self_served, person, callback_offered) \
+     WHERE c.call_sid = u.call_sid";
+
+/// A batch's milestones in one statement (see `reports_tickets::apply_milestones`, which
+/// the other writers run one by one).
+async fn apply_milestones(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    milestones: &[batch::MilestoneWrite<'_>],
+) -> Result<()> {
+    if milestones.is_empty() {
+        return Ok(());
+    }
+    // One row per call: an update joined to two rows of one call would apply only one.
+    let mut rows: Vec<(&str, [Option<i64>; 3])> = Vec::new();
+    for m in milestones {
+        let i = match rows.iter().position(|(sid, _)| *sid == m.call_sid) {
+            Some(i) => i,
+            None => {
+                rows.push((m.call_sid, [None; 3]));
+                rows.len() - 1
+            }
+        };
+        let slot = &mut rows[i].1[match m.milestone {
+            Milestone::SelfServed => 0,
+            Milestone::Person => 1,
+            Milestone::CallbackOffered => 2,
+        }];
+        *slot = Some(slot.map_or(m.at, |t| t.min(m.at)));
+    }
+    sqlx::query(UPDATE_MILESTONES)
+        .bind(column(&rows, |r| r.0))
+        .bind(column(&rows, |r| r.1[0]))
+        .bind(column(&rows, |r| r.1[1]))
+        .bind(column(&rows, |r| r.1[2]))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
 
 /// Creates the calls status reports are the first news of: `$1..$8` sid, direction, from,
 /// to, status, time, whether final, duration (a final report ends the call it creates).
@@ -483,7 +530,7 @@ impl CallStore for PgStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        super::reports_tickets::apply_milestones(&mut tx, &effects.milestones).await?;
+        apply_milestones(&mut tx, &effects.milestones).await?;
         for (e, at) in &effects.surveys {
             super::callbacks::apply_survey_effect(&mut tx, e, *at).await?;
         }
