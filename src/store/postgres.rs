@@ -90,6 +90,11 @@ fn migrator() -> Migrator {
             "one_case_per_matter",
             include_str!("../../migrations/postgres/0010_one_case_per_matter.sql"),
         ),
+        (
+            11,
+            "hotline_numbers",
+            include_str!("../../migrations/postgres/0011_hotline_numbers.sql"),
+        ),
     ])
 }
 

@@ -95,6 +95,11 @@ fn migrator() -> Migrator {
             "one_case_per_matter",
             include_str!("../../migrations/sqlite/0010_one_case_per_matter.sql"),
         ),
+        (
+            11,
+            "hotline_numbers",
+            include_str!("../../migrations/sqlite/0011_hotline_numbers.sql"),
+        ),
     ])
 }
 

@@ -284,6 +284,11 @@ texts! {
     LiveCounts => "实时统计", "Live counts";
     OpenTicketPage => "打开工单", "Open the ticket";
     Nobody => "无", "nobody";
+    NoteCaseOwner => "客户待办的负责人", "owner of the customer's case";
+    CodeReplied => "已答复客户", "replied";
+    ChannelPhone => "电话", "phone";
+    ChannelApi => "接口", "API";
+    ChannelConsole => "坐席台", "console";
     Minutes => "分钟", "min";
 }
 
@@ -343,13 +348,25 @@ pub fn campaign_state(s: CampaignState) -> T {
 /// English; a case it raised itself (from a ticket, a survey follow-up or a call) is described
 /// in Chinese from its facts, and one a back-office system raised keeps the words it was given.
 pub fn case_summary(e: &Escalation, l: Locale) -> String {
+    cause_summary(e.kind, &e.source, e.ticket_number.as_deref(), &e.summary, l)
+}
+
+/// What a cause of kind `kind` from `source` is about, in the agent's language: described
+/// from its facts when the hotline raised it, else the summary it was given.
+pub fn cause_summary(
+    kind: EscalationKind,
+    source: &str,
+    ticket: Option<&str>,
+    summary: &str,
+    l: Locale,
+) -> String {
     let raised_here = ["ticket:", "followup:", "call:"]
         .iter()
-        .any(|p| e.source.starts_with(p));
+        .any(|p| source.starts_with(p));
     if l == Locale::EnUs || !raised_here {
-        return e.summary.clone();
+        return summary.to_string();
     }
-    let what = match e.kind {
+    let what = match kind {
         EscalationKind::Complaint => T::SumComplaint,
         EscalationKind::Breached => T::SumBreached,
         EscalationKind::Dissatisfied => T::SumDissatisfied,
@@ -360,8 +377,7 @@ pub fn case_summary(e: &Escalation, l: Locale) -> String {
         EscalationKind::TransferCallback => T::SumTransferCallback,
     }
     .get(l);
-    let ticket = e.ticket_number.as_deref();
-    match (e.kind, ticket) {
+    match (kind, ticket) {
         (EscalationKind::Breached, Some(n)) => format!("{} {n} {what}", T::Ticket.get(l)),
         (_, Some(n)) => format!("{what}（{} {n}）", T::Ticket.get(l)),
         (_, None) => what.to_string(),
