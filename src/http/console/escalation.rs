@@ -140,7 +140,7 @@ async fn render(
                     dt { (T::Name.get(l)) } dd id="customer-name" { (a.name) }
                     dt { (T::Lines.get(l)) } dd {
                         @for line in &a.lines {
-                            span.line { (line.number) " (" (line.kind.as_str()) ")" } " "
+                            span.line { (line.number) " (" (text::line_kind(line.kind).get(l)) ")" } " "
                         }
                     }
                 }
@@ -154,7 +154,7 @@ async fn render(
         section {
             h2 { (T::Transcript.get(l)) }
             @if let Some(c) = &call {
-                p.meta { (when(st, c.started_at)) " · " (c.from_number) " → " (c.to_number) " · " (c.status) }
+                p.meta { (when(st, c.started_at)) " · " (c.from_number) " → " (c.to_number) " · " (text::call_status(&c.status).map_or(c.status.as_str(), |t| t.get(l))) }
                 table.transcript {
                     thead { tr { th { (T::Time.get(l)) } th { (T::CallerDid.get(l)) } th { (T::SystemSaid.get(l)) } } }
                     tbody {

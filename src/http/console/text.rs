@@ -289,6 +289,15 @@ texts! {
     ChannelPhone => "电话", "phone";
     ChannelApi => "接口", "API";
     ChannelConsole => "坐席台", "console";
+    CallQueued => "排队中", "queued";
+    CallInitiated => "发起中", "initiated";
+    CallRinging => "振铃中", "ringing";
+    CallInProgress => "通话中", "in progress";
+    CallCompleted => "已结束", "completed";
+    CallBusy => "占线", "busy";
+    CallNoAnswer => "无人接听", "no answer";
+    CallFailed => "呼叫失败", "failed";
+    CallCanceled => "已取消", "canceled";
     Minutes => "分钟", "min";
 }
 
@@ -450,6 +459,31 @@ pub fn ticket_kind(k: TicketKind) -> T {
         TicketKind::Change => T::TicketChange,
         TicketKind::Complaint => T::TicketComplaint,
     }
+}
+
+pub fn line_kind(k: crate::customers::LineKind) -> T {
+    use crate::customers::LineKind;
+    match k {
+        LineKind::Phone => T::LinePhone,
+        LineKind::Broadband => T::LineBroadband,
+        LineKind::Leased => T::LineLeased,
+    }
+}
+
+/// A call's status as the carrier reports it; `None` for one unknown here.
+pub fn call_status(s: &str) -> Option<T> {
+    use crate::telephony::CallStatus;
+    Some(match CallStatus::parse(s)? {
+        CallStatus::Queued => T::CallQueued,
+        CallStatus::Initiated => T::CallInitiated,
+        CallStatus::Ringing => T::CallRinging,
+        CallStatus::InProgress => T::CallInProgress,
+        CallStatus::Completed => T::CallCompleted,
+        CallStatus::Busy => T::CallBusy,
+        CallStatus::NoAnswer => T::CallNoAnswer,
+        CallStatus::Failed => T::CallFailed,
+        CallStatus::Canceled => T::CallCanceled,
+    })
 }
 
 pub fn role(r: crate::agents::Role) -> T {
