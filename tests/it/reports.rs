@@ -10,6 +10,7 @@ use crate::support::fixtures;
 use hotline::agents::Role;
 use hotline::clock::Clock;
 use hotline::reports::{Cell, ReportKind};
+use hotline::surveys::script::Purpose;
 use hotline::tickets::{NewTicket, TicketKind};
 
 /// Some data for every report: a complaint, and a fault repaired in 12.8 hours.
@@ -193,6 +194,17 @@ both!(
             let mut call = app.sim.start_call(UNKNOWN, to).await.expect("call");
             call.hang_up().await.expect("hang up");
         }
+        // Callbacks come from a campaign's number: the callbacks report filters by it.
+        const CAMPAIGN: &str = "+862170000000";
+        let campaign = hotline::callbacks::NewCampaign {
+            from_number: CAMPAIGN.into(),
+            ..fixtures::campaign("after repairs", Purpose::Satisfaction)
+        };
+        (app.state
+            .store
+            .create_campaign(&campaign, app.clock.now_ms()))
+        .await
+        .expect("campaign");
         let console = sign_in(&app, "boss").await;
         let page = console.get("/console/reports?kind=hotline").await;
         assert_eq!(page.status, 200, "{}", page.body);
@@ -206,7 +218,7 @@ both!(
             select.starts_with("<option value=\"\" selected>Any</option>"),
             "{select}"
         );
-        for n in [HOTLINE, OTHER] {
+        for n in [HOTLINE, OTHER, CAMPAIGN] {
             assert!(
                 select.contains(&format!("<option value=\"{n}\">{n}</option>")),
                 "{n}: {select}"

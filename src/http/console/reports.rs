@@ -53,14 +53,17 @@ pub async fn page(State(st): State<AppState>, me: Me, q: Query<ReportQuery>) -> 
         Ok(r) => r,
         Err(r) => return r,
     };
-    let campaigns: Vec<(String, String)> = match st.store.campaigns().await {
-        Ok(c) => c.into_iter().map(|c| (c.id.to_string(), c.name)).collect(),
+    let all_campaigns = match st.store.campaigns().await {
+        Ok(c) => c,
         Err(e) => return internal(l, e),
     };
-    let hotlines = match hotline_numbers(&st).await {
+    let hotlines = match hotline_numbers(&st, &all_campaigns).await {
         Ok(h) => h,
         Err(e) => return internal(l, e),
     };
+    let campaigns: Vec<(String, String)> = (all_campaigns.into_iter())
+        .map(|c| (c.id.to_string(), c.name))
+        .collect();
     let choices = Choices {
         campaigns: &campaigns,
         hotlines: &hotlines,
@@ -145,11 +148,15 @@ fn fields(p: &ReportParams) -> [(&'static str, Option<&str>); 7] {
 /// no help, and the rest can still be asked for by link.
 const MAX_HOTLINES: i64 = 100;
 
-/// The hotline numbers a report can be filtered by: the one configured for callbacks and
-/// those callers dialed, in order, once each.
-async fn hotline_numbers(st: &AppState) -> Result<Vec<String>, crate::repo::StoreError> {
+/// The hotline numbers a report can be filtered by: those callers dialed, the one configured
+/// for callbacks and those campaigns call from, in order, once each.
+async fn hotline_numbers(
+    st: &AppState,
+    campaigns: &[crate::callbacks::Campaign],
+) -> Result<Vec<String>, crate::repo::StoreError> {
     let mut numbers = st.store.hotline_numbers(MAX_HOTLINES).await?;
     numbers.extend(st.cfg.callbacks.from_number.clone());
+    numbers.extend(campaigns.iter().map(|c| c.from_number.clone()));
     numbers.sort();
     numbers.dedup();
     Ok(numbers)
