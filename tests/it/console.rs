@@ -1157,3 +1157,75 @@ both!(
         assert!(en.body.contains("by sms: 已退款 20 元"), "{}", en.body);
     }
 );
+
+both!(
+    a_ticket_refusal_and_the_hotlines_note_are_in_the_agents_language,
+    |app: TestApp| async move {
+        add_agent(&app, "sup", Role::Supervisor).await;
+        let complaint = complaint_from(&app, "王芳").await;
+        let ticket = app
+            .state
+            .store
+            .ticket_by_id(complaint.ticket_id.expect("ticket"))
+            .await
+            .expect("read")
+            .expect("ticket");
+        let s = sign_in(&app, "sup").await;
+        speak(&s, "zh-CN").await;
+        // Claiming the case assigns its complaint to the owner, with the hotline's note.
+        let case = format!("/console/escalations/{}", complaint.id);
+        assert_eq!(s.post(&format!("{case}/claim"), &[]).await.status, 303);
+        // A second cause about the ticket joins its case; its entry is said in Chinese.
+        let breach = hotline::escalations::NewEscalation::for_ticket_event(
+            &ticket,
+            "breached",
+            complaint.created_at,
+        )
+        .expect("a breach escalates");
+        let joined = app
+            .state
+            .store
+            .raise_escalation(&breach)
+            .await
+            .expect("raise");
+        assert_eq!(
+            joined.map(|e| e.id),
+            Some(complaint.id),
+            "joins the open case"
+        );
+        let page = s.get(&case).await;
+        let history = element(&page.body, "class=\"history\"", "table");
+        assert!(
+            history.contains(&format!("工单超期：工单 {} 已超过承诺期限", ticket.number)),
+            "{history}"
+        );
+        assert!(
+            !history.contains("passed its promised deadline"),
+            "{history}"
+        );
+        let base = format!("/console/tickets/{}", ticket.number);
+        let page = s.get(&base).await;
+        assert!(page.body.contains("客户待办的负责人"), "{}", page.body);
+        assert!(
+            !page.body.contains("owner of the customer"),
+            "{}",
+            page.body
+        );
+        let resolve = [("code", "fixed"), ("note", "")];
+        assert_eq!(
+            s.post(&format!("{base}/resolve"), &resolve).await.status,
+            303
+        );
+        let r = s.post(&format!("{base}/resolve"), &resolve).await;
+        assert_eq!(r.status, 409, "{}", r.body);
+        let refusal = element(&r.body, "id=\"refusal\"", "p");
+        assert!(
+            refusal.starts_with(&format!(
+                "工单 {} 为“已解决”，不能执行“处理完毕”",
+                ticket.number
+            )),
+            "{refusal}"
+        );
+        assert!(!has_english(refusal), "{refusal}");
+    }
+);
