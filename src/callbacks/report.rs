@@ -16,7 +16,9 @@
 //!   "97.3% satisfied (201 very + 14 basically satisfied, of 221 who answered)".
 //! - `why` answers "why was this customer (not yet) called?" in one plain paragraph, from the
 //!   callback's state, its campaign, its attempts and its ledger alone; times are shown in
-//!   the customer's zone.
+//!   the customer's zone. It gives the paragraph's sentences as facts (`Why`): its `Display`
+//!   is the English of the API and the command line, and the console words the same facts in
+//!   the agent's language.
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
