@@ -55,11 +55,11 @@ pub async fn call_customer(
         return Err(CallError::NoCarrier);
     }
     // Refuse before ringing anyone when the agent may not work this case.
-    let detail = format!(
-        "{} called the customer at {} from their phone",
-        agent.login,
-        mask_number(&customer)
-    );
+    let detail = crate::escalations::SystemDetail::Called {
+        agent: agent.login.clone(),
+        number: mask_number(&customer),
+    }
+    .to_string();
     let action = EscAction::Call { detail };
     // A call changes nothing about the ticket, so the rules need not see it.
     apply(&e, None, agent, &action, escalations.clock.now_ms()).map_err(ActError::from)?;

@@ -146,9 +146,9 @@ pub struct Defaults {
 }
 
 /// Why a campaign takes no callbacks now; `None` when it does.
-pub fn refuses_callbacks(c: &Campaign) -> Option<String> {
+pub fn refuses_callbacks(c: &Campaign) -> Option<crate::callbacks::CampaignRefusal> {
     (c.state == CampaignState::Finished)
-        .then(|| format!("campaign {} is finished; it takes no more callbacks", c.id))
+        .then_some(crate::callbacks::CampaignRefusal::Finished { id: c.id })
 }
 
 /// Checks entries of one list, looking each account up once.
@@ -378,8 +378,10 @@ async fn queue_entries(
 pub enum ImportError {
     #[error("{0}")]
     Csv(#[from] csv::Error),
-    #[error("{0}")]
-    Header(String),
+    #[error("unknown column {0:?}; the columns are {columns}", columns = CSV_COLUMNS.join(", "))]
+    UnknownColumn(String),
+    #[error("the header has no column \"number\" (the columns are {columns})", columns = CSV_COLUMNS.join(", "))]
+    NoNumberColumn,
     #[error("store: {0}")]
     Store(#[from] StoreError),
 }
@@ -416,16 +418,10 @@ pub async fn import_csv(
         .map(|h| h.trim().to_ascii_lowercase())
         .collect();
     if let Some(unknown) = headers.iter().find(|h| !CSV_COLUMNS.contains(&h.as_str())) {
-        return Err(ImportError::Header(format!(
-            "unknown column {unknown:?}; the columns are {}",
-            CSV_COLUMNS.join(", ")
-        )));
+        return Err(ImportError::UnknownColumn(unknown.clone()));
     }
     if !headers.iter().any(|h| h == "number") {
-        return Err(ImportError::Header(format!(
-            "the header has no column \"number\" (the columns are {})",
-            CSV_COLUMNS.join(", ")
-        )));
+        return Err(ImportError::NoNumberColumn);
     }
     let origin = format!("imported from {file_name}");
     let mut report = ListReport::default();
@@ -681,7 +677,7 @@ mod tests {
 #[derive(Debug, thiserror::Error)]
 pub enum ActionError {
     #[error("{0}")]
-    Refused(String),
+    Refused(crate::callbacks::CampaignRefusal),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -19,6 +19,8 @@ pub mod repo;
 pub mod report;
 pub mod window;
 
+use std::fmt;
+
 use serde::Serialize;
 
 use crate::prompts::Locale;
@@ -103,29 +105,78 @@ impl CampaignAction {
     }
 
     /// Why `c` cannot take this action now, if it cannot.
-    pub fn refusal(self, c: &Campaign) -> Option<String> {
+    pub fn refusal(self, c: &Campaign) -> Option<CampaignRefusal> {
         let (_, from) = self.moves();
-        if from.contains(&c.state) {
-            return None;
-        }
-        let done = match self {
-            Self::Start => "started",
-            Self::Pause => "paused",
-            Self::Resume => "resumed",
-            Self::Stop => "stopped",
-        };
-        let hint = match (self, c.state) {
-            (Self::Start, CampaignState::Paused) => " (resume it instead)",
-            (Self::Resume, CampaignState::Draft) => " (start it instead)",
-            _ => "",
-        };
-        Some(format!(
-            "campaign {} is {}; it cannot be {done}{hint}",
-            c.id,
-            c.state.as_str()
-        ))
+        (!from.contains(&c.state)).then_some(CampaignRefusal::Action {
+            id: c.id,
+            state: c.state,
+            action: self,
+        })
     }
 }
+
+/// Why a campaign refuses what was asked of it. The facts are kept, not a sentence, so the
+/// console can say it in the agent's language; `Display` is the English the API and the
+/// command line give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CampaignRefusal {
+    /// The action cannot move a campaign in `state`.
+    Action {
+        id: i64,
+        state: CampaignState,
+        action: CampaignAction,
+    },
+    /// A finished campaign takes no more callbacks.
+    Finished { id: i64 },
+}
+
+impl CampaignRefusal {
+    /// The action that would do what was asked instead, if one would.
+    pub fn instead(self) -> Option<CampaignAction> {
+        match self {
+            Self::Action {
+                state: CampaignState::Paused,
+                action: CampaignAction::Start,
+                ..
+            } => Some(CampaignAction::Resume),
+            Self::Action {
+                state: CampaignState::Draft,
+                action: CampaignAction::Resume,
+                ..
+            } => Some(CampaignAction::Start),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for CampaignRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::Action { id, state, action } => {
+                let done = match action {
+                    CampaignAction::Start => "started",
+                    CampaignAction::Pause => "paused",
+                    CampaignAction::Resume => "resumed",
+                    CampaignAction::Stop => "stopped",
+                };
+                write!(
+                    f,
+                    "campaign {id} is {}; it cannot be {done}",
+                    state.as_str()
+                )?;
+                match self.instead() {
+                    Some(a) => write!(f, " ({} it instead)", a.as_str()),
+                    None => Ok(()),
+                }
+            }
+            Self::Finished { id } => {
+                write!(f, "campaign {id} is finished; it takes no more callbacks")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CampaignRefusal {}
 
 /// A campaign: a purpose, a script, when and how often to call.
 #[derive(Debug, Clone, PartialEq)]

@@ -16,10 +16,12 @@
 //!   "97.3% satisfied (201 very + 14 basically satisfied, of 221 who answered)".
 //! - `why` answers "why was this customer (not yet) called?" in one plain paragraph, from the
 //!   callback's state, its campaign, its attempts and its ledger alone; times are shown in
-//!   the customer's zone.
+//!   the customer's zone. It gives the paragraph's sentences as facts (`Why`): its `Display`
+//!   is the English of the API and the command line, and the console words the same facts in
+//!   the agent's language.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 
 use chrono_tz::Tz;
 use serde::Serialize;
@@ -31,6 +33,7 @@ use super::{
 };
 use crate::calendar::Calendar;
 use crate::callbacks::repo::CallbackStore;
+use crate::callbacks::window::CallingWindow;
 use crate::repo::StoreError;
 use crate::surveys::SatisfactionCounts;
 use crate::surveys::script::{AnswerKind, Purpose, Script};
@@ -316,7 +319,7 @@ pub struct Explained {
     pub opted_out: bool,
     /// The zone its times are shown in: the customer's (the operator's when unknown).
     pub tz: Tz,
-    pub why: String,
+    pub why: Why,
 }
 
 /// Loads callback `id` with its campaign, attempts, ledger and answers, and says why it was
@@ -383,7 +386,7 @@ pub fn local_time(ms: i64, tz: Tz) -> String {
 }
 
 /// "2026-06-01 11:00", in `tz`.
-fn local_short(ms: i64, tz: Tz) -> String {
+pub fn local_short(ms: i64, tz: Tz) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_else(|| format!("{ms} ms"))
@@ -406,85 +409,283 @@ fn last_of<'a>(ledger: &'a [LedgerEntry], kinds: &[&str]) -> Option<&'a LedgerEn
         .find(|e| kinds.contains(&e.kind.as_str()))
 }
 
-/// Why the customer of a callback was, or was not yet, called: one paragraph; see the module
-/// rules.
-pub fn why(f: &Facts<'_>) -> String {
-    let cb = f.callback;
-    let tz = f.tz;
-    let mut parts: Vec<String> = Vec::new();
-    let campaign_name = f.campaign.map_or_else(
-        || format!("campaign {}", cb.campaign_id),
-        |c| format!("campaign {:?}", c.name),
-    );
-    match cb.state {
-        CallbackState::Pending => parts.push(pending(f, &campaign_name)),
-        CallbackState::Dialing => parts.push(dialing(f)),
-        CallbackState::Done => {
-            let outcome = cb.outcome.as_deref().unwrap_or("done");
-            let detail = last_of(f.ledger, &["done"])
-                .map(|e| format!(": {}", sentence(&e.detail)))
-                .unwrap_or_else(|| ".".into());
-            parts.push(format!(
-                "Done ({outcome}) since {}{detail}",
-                local_time(cb.updated_at, tz)
-            ));
-        }
-        CallbackState::Cancelled => {
-            let outcome = cb.outcome.as_deref().unwrap_or("cancelled");
-            let detail = last_of(f.ledger, &["cancelled"])
-                .map(|e| format!(": {}", sentence(&e.detail)))
-                .unwrap_or_else(|| ".".into());
-            parts.push(format!(
-                "Cancelled ({outcome}) at {}{detail}",
-                local_time(cb.updated_at, tz)
-            ));
+/// Why a callback was (not yet) called: the paragraph's sentences as facts, in order, so the
+/// console can say them in the agent's language. `Display` is the English paragraph the API
+/// and the command line give.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Why {
+    /// The zone its times are read in: the customer's.
+    pub tz: Tz,
+    pub parts: Vec<WhyPart>,
+}
+
+/// One sentence of `Why`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WhyPart {
+    /// Owed, due at `due`, and what it waits for.
+    Pending {
+        due: i64,
+        wait: Wait,
+    },
+    /// A dialer has it now.
+    Dialing(Dialing),
+    /// Finished with `outcome` (a callback outcome, e.g. `reached`, `exhausted`) at `at`; the
+    /// ledger's English words for it, when it has a line for it.
+    Done {
+        outcome: String,
+        at: i64,
+        detail: Option<String>,
+    },
+    Cancelled {
+        outcome: String,
+        at: i64,
+        detail: Option<String>,
+    },
+    /// Queued at `at`, with the ledger's English words on where it came from.
+    Queued {
+        at: i64,
+        campaign: CampaignName,
+        detail: String,
+    },
+    NoAttempt,
+    Attempts(Vec<AttemptFacts>),
+    /// The customer asked not to be called again.
+    OptedOut {
+        at: i64,
+    },
+    /// The last decision about a callback still owed: a retry after an attempt, due again at
+    /// `due`, with the ledger's English words for it.
+    Retried {
+        due: i64,
+        detail: String,
+    },
+    /// Moved to `due` without an attempt (outside the window, the carrier busy…).
+    Deferred {
+        due: i64,
+        detail: String,
+    },
+    /// This instance does not dial callbacks.
+    NotDialing,
+}
+
+/// How a campaign is named in a sentence: by name, or by id when it is missing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CampaignName {
+    Named(String),
+    Id(i64),
+}
+
+impl fmt::Display for CampaignName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CampaignName::Named(n) => write!(f, "campaign {n:?}"),
+            CampaignName::Id(id) => write!(f, "campaign {id}"),
         }
     }
+}
+
+/// What a pending callback waits for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Wait {
+    CampaignMissing,
+    /// Its campaign is in a state that calls nobody (draft, paused, finished).
+    Campaign {
+        campaign: CampaignName,
+        state: CampaignState,
+    },
+    OptedOut,
+    CampaignEnds {
+        campaign: CampaignName,
+        at: i64,
+    },
+    CampaignStarts {
+        campaign: CampaignName,
+        at: i64,
+    },
+    WindowNeverOpens {
+        window: CallingWindow,
+    },
+    WindowOpens {
+        window: CallingWindow,
+        at: i64,
+    },
+    /// Due now, inside the window: the next round takes it.
+    NextRound,
+    /// Due later, inside the window.
+    InWindow,
+}
+
+/// What a dialer is doing with it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Dialing {
+    Requesting {
+        attempt_no: i32,
+        at: i64,
+    },
+    Placed {
+        attempt_no: i32,
+        at: i64,
+        call_id: Option<String>,
+    },
+    Unclear {
+        attempt_no: i32,
+        at: i64,
+    },
+    /// Claimed, no attempt recorded yet.
+    Claimed {
+        until: Option<i64>,
+    },
+}
+
+/// One attempt, as the paragraph lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptFacts {
+    pub attempt_no: i32,
+    pub state: AttemptState,
+    /// How it ended: a carrier outcome (`policy::Outcome`), or as stored.
+    pub outcome: Option<String>,
+    /// False for an ended attempt that does not count against the retries.
+    pub counts: bool,
+    /// Placed, or requested when it was never placed.
+    pub at: i64,
+}
+
+/// Why the customer of a callback was, or was not yet, called; see the module rules.
+pub fn why(f: &Facts<'_>) -> Why {
+    let cb = f.callback;
+    let mut parts: Vec<WhyPart> = Vec::new();
+    let campaign_name = || {
+        f.campaign.map_or(CampaignName::Id(cb.campaign_id), |c| {
+            CampaignName::Named(c.name.clone())
+        })
+    };
+    match cb.state {
+        CallbackState::Pending => parts.push(WhyPart::Pending {
+            due: cb.due_at,
+            wait: pending(f, campaign_name),
+        }),
+        CallbackState::Dialing => parts.push(WhyPart::Dialing(dialing(f))),
+        CallbackState::Done => parts.push(WhyPart::Done {
+            outcome: cb.outcome.clone().unwrap_or_else(|| "done".into()),
+            at: cb.updated_at,
+            detail: last_of(f.ledger, &["done"]).map(|e| e.detail.clone()),
+        }),
+        CallbackState::Cancelled => parts.push(WhyPart::Cancelled {
+            outcome: cb.outcome.clone().unwrap_or_else(|| "cancelled".into()),
+            at: cb.updated_at,
+            detail: last_of(f.ledger, &["cancelled"]).map(|e| e.detail.clone()),
+        }),
+    }
     if let Some(q) = f.ledger.iter().find(|e| e.kind == "queued") {
-        parts.push(format!(
-            "Queued {} in {campaign_name}: {}",
-            local_short(q.at, tz),
-            sentence(&q.detail)
-        ));
+        parts.push(WhyPart::Queued {
+            at: q.at,
+            campaign: campaign_name(),
+            detail: q.detail.clone(),
+        });
     }
     if f.attempts.is_empty() {
         if cb.state != CallbackState::Dialing {
-            parts.push("No attempt has been made.".into());
+            parts.push(WhyPart::NoAttempt);
         }
     } else {
-        let list: Vec<String> = f.attempts.iter().map(|a| attempt_words(a, tz)).collect();
-        parts.push(format!("{}.", list.join("; ")));
+        parts.push(WhyPart::Attempts(
+            f.attempts
+                .iter()
+                .map(|a| AttemptFacts {
+                    attempt_no: a.attempt_no,
+                    state: a.state,
+                    outcome: a.outcome.clone(),
+                    counts: a.counts,
+                    at: a.placed_at.unwrap_or(a.requested_at),
+                })
+                .collect(),
+        ));
     }
     if let Some(e) = last_of(f.ledger, &["opted_out"]) {
-        parts.push(format!(
-            "At {} the customer asked not to be called again.",
-            local_short(e.at, tz)
-        ));
+        parts.push(WhyPart::OptedOut { at: e.at });
     }
     // What was last decided about a callback still owed.
     if cb.state == CallbackState::Pending
         && let Some(e) = last_of(f.ledger, &["retry", "deferred", "ended"])
         && e.kind != "ended"
     {
-        let label = if e.kind == "retry" {
-            "Retried because"
+        let detail = e.detail.clone();
+        parts.push(if e.kind == "retry" {
+            WhyPart::Retried {
+                due: cb.due_at,
+                detail,
+            }
         } else {
-            "Deferred"
-        };
-        parts.push(format!("{label}: {}", sentence(&e.detail)));
+            WhyPart::Deferred {
+                due: cb.due_at,
+                detail,
+            }
+        });
     }
     if !f.dialing && matches!(cb.state, CallbackState::Pending | CallbackState::Dialing) {
-        parts.push(
-            "This instance does not dial callbacks (HOTLINE_CALLBACK_DIAL=false, --demo, or no \
-             Twilio account): nothing here will call the customer; only an instance with the \
-             dialer on will."
-                .into(),
-        );
+        parts.push(WhyPart::NotDialing);
     }
-    parts.join(" ")
+    Why { tz: f.tz, parts }
 }
 
-fn attempt_words(a: &Attempt, tz: Tz) -> String {
+impl fmt::Display for Why {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sentences: Vec<String> = self.parts.iter().map(|p| p.english(self.tz)).collect();
+        f.write_str(&sentences.join(" "))
+    }
+}
+
+impl WhyPart {
+    /// The sentence in English, times in `tz`.
+    fn english(&self, tz: Tz) -> String {
+        let t = |ms: i64| local_time(ms, tz);
+        let detail = |d: &Option<String>| {
+            d.as_deref()
+                .map(|d| format!(": {}", sentence(d)))
+                .unwrap_or_else(|| ".".into())
+        };
+        match self {
+            WhyPart::Pending { due, wait } => pending_english(*due, wait, tz),
+            WhyPart::Dialing(d) => dialing_english(d, tz),
+            WhyPart::Done {
+                outcome,
+                at,
+                detail: d,
+            } => format!("Done ({outcome}) since {}{}", t(*at), detail(d)),
+            WhyPart::Cancelled {
+                outcome,
+                at,
+                detail: d,
+            } => format!("Cancelled ({outcome}) at {}{}", t(*at), detail(d)),
+            WhyPart::Queued {
+                at,
+                campaign,
+                detail,
+            } => format!(
+                "Queued {} in {campaign}: {}",
+                local_short(*at, tz),
+                sentence(detail)
+            ),
+            WhyPart::NoAttempt => "No attempt has been made.".into(),
+            WhyPart::Attempts(list) => {
+                let list: Vec<String> = list.iter().map(|a| attempt_words(a, tz)).collect();
+                format!("{}.", list.join("; "))
+            }
+            WhyPart::OptedOut { at } => format!(
+                "At {} the customer asked not to be called again.",
+                local_short(*at, tz)
+            ),
+            WhyPart::Retried { detail, .. } => format!("Retried because: {}", sentence(detail)),
+            WhyPart::Deferred { detail, .. } => format!("Deferred: {}", sentence(detail)),
+            WhyPart::NotDialing => "This instance does not dial callbacks \
+                (HOTLINE_CALLBACK_DIAL=false, --demo, or no Twilio account): nothing here will \
+                call the customer; only an instance with the dialer on will."
+                .into(),
+        }
+    }
+}
+
+fn attempt_words(a: &AttemptFacts, tz: Tz) -> String {
     let state = match (a.state, a.outcome.as_deref()) {
         (AttemptState::Ended, Some(o)) => match Outcome::parse(o) {
             Some(outcome) => outcome.describe(),
@@ -503,74 +704,95 @@ fn attempt_words(a: &Attempt, tz: Tz) -> String {
     format!(
         "Attempt {} ({state}{uncounted}) at {}",
         a.attempt_no,
-        local_short(a.placed_at.unwrap_or(a.requested_at), tz)
+        local_short(a.at, tz)
     )
 }
 
-fn pending(f: &Facts<'_>, campaign_name: &str) -> String {
+fn pending(f: &Facts<'_>, campaign_name: impl Fn() -> CampaignName) -> Wait {
     let cb = f.callback;
     let tz = f.tz;
-    let due = local_time(cb.due_at, tz);
     let Some(c) = f.campaign else {
-        return format!("Pending: due {due}, but its campaign is missing.");
+        return Wait::CampaignMissing;
     };
-    match c.state {
-        CampaignState::Draft => {
-            return format!(
-                "Pending: due {due}, but {campaign_name} has not been started, so nobody in it is called yet."
-            );
-        }
-        CampaignState::Paused => {
-            return format!(
-                "Pending: due {due}, but {campaign_name} is paused; it is called once the campaign is resumed."
-            );
-        }
-        CampaignState::Finished => {
-            return format!(
-                "Pending: due {due}, but {campaign_name} is finished, so it will not be called."
-            );
-        }
-        CampaignState::Running => {}
+    if c.state != CampaignState::Running {
+        return Wait::Campaign {
+            campaign: campaign_name(),
+            state: c.state,
+        };
     }
     if f.opted_out {
-        return format!(
-            "Pending: due {due}, but the number asked not to be called again: it will be closed without a call."
-        );
+        return Wait::OptedOut;
     }
     if let Some(end) = c.ends_at
         && end <= cb.due_at.max(f.now)
     {
-        return format!(
-            "Pending: due {due}, but {campaign_name} ends at {}: it will be closed without a call.",
-            local_time(end, tz)
-        );
+        return Wait::CampaignEnds {
+            campaign: campaign_name(),
+            at: end,
+        };
     }
     if c.starts_at > f.now && c.starts_at > cb.due_at {
-        return format!(
-            "Pending: due {due}, but {campaign_name} starts at {}, so it is called from then.",
-            local_time(c.starts_at, tz)
-        );
+        return Wait::CampaignStarts {
+            campaign: campaign_name(),
+            at: c.starts_at,
+        };
     }
     let from = cb.due_at.max(f.now);
     match c.window.next_open(from, tz, f.cal) {
-        None => format!(
-            "Pending: due {due}, but the calling window ({}) does not open again: it will be closed without a call.",
-            c.window
-        ),
-        Some(at) if at > from => format!(
-            "Pending: due {due}; the calling window ({}) in the customer's zone opens at {}, so it is called from then.",
-            c.window,
-            local_time(at, tz)
-        ),
-        Some(_) if cb.due_at <= f.now => format!(
-            "Pending: due since {due}, inside the calling window; a dialer takes it on its next round."
-        ),
-        Some(_) => format!("Pending: due {due}, inside the calling window."),
+        None => Wait::WindowNeverOpens {
+            window: c.window.clone(),
+        },
+        Some(at) if at > from => Wait::WindowOpens {
+            window: c.window.clone(),
+            at,
+        },
+        Some(_) if cb.due_at <= f.now => Wait::NextRound,
+        Some(_) => Wait::InWindow,
     }
 }
 
-fn dialing(f: &Facts<'_>) -> String {
-    let tz = f.tz;
+fn pending_english(due: i64, wait: &Wait, tz: Tz) -> String {
+    let due = local_time(due, tz);
+    match wait {
+        Wait::CampaignMissing => format!("Pending: due {due}, but its campaign is missing."),
+        Wait::Campaign { campaign, state } => match state {
+            CampaignState::Draft => format!(
+                "Pending: due {due}, but {campaign} has not been started, so nobody in it is called yet."
+            ),
+            CampaignState::Paused => format!(
+                "Pending: due {due}, but {campaign} is paused; it is called once the campaign is resumed."
+            ),
+            CampaignState::Finished => {
+                format!("Pending: due {due}, but {campaign} is finished, so it will not be called.")
+            }
+            CampaignState::Running => format!("Pending: due {due}."),
+        },
+        Wait::OptedOut => format!(
+            "Pending: due {due}, but the number asked not to be called again: it will be closed without a call."
+        ),
+        Wait::CampaignEnds { campaign, at } => format!(
+            "Pending: due {due}, but {campaign} ends at {}: it will be closed without a call.",
+            local_time(*at, tz)
+        ),
+        Wait::CampaignStarts { campaign, at } => format!(
+            "Pending: due {due}, but {campaign} starts at {}, so it is called from then.",
+            local_time(*at, tz)
+        ),
+        Wait::WindowNeverOpens { window } => format!(
+            "Pending: due {due}, but the calling window ({window}) does not open again: it will be closed without a call."
+        ),
+        Wait::WindowOpens { window, at } => format!(
+            "Pending: due {due}; the calling window ({window}) in the customer's zone opens at {}, so it is called from then.",
+            local_time(*at, tz)
+        ),
+        Wait::NextRound => format!(
+            "Pending: due since {due}, inside the calling window; a dialer takes it on its next round."
+        ),
+        Wait::InWindow => format!("Pending: due {due}, inside the calling window."),
+    }
+}
+
+fn dialing(f: &Facts<'_>) -> Dialing {
     let open = f
         .attempts
         .iter()
@@ -578,30 +800,51 @@ fn dialing(f: &Facts<'_>) -> String {
         .find(|a| a.state != AttemptState::Ended);
     match open {
         Some(a) => match a.state {
-            AttemptState::Requesting => format!(
-                "Being dialed: attempt {} was recorded at {} and the carrier is being asked to place it.",
-                a.attempt_no,
-                local_time(a.requested_at, tz)
-            ),
-            AttemptState::Placed => format!(
-                "Being dialed: the carrier placed attempt {} at {}{}; its final report is awaited.",
-                a.attempt_no,
-                local_time(a.placed_at.unwrap_or(a.requested_at), tz),
-                a.provider_call_id
-                    .as_deref()
-                    .map(|id| format!(" (call {id})"))
-                    .unwrap_or_default()
-            ),
-            _ => format!(
-                "Being dialed: attempt {} (requested {}) got no clear answer from the carrier; it is checked with the carrier before anyone is dialed again.",
-                a.attempt_no,
-                local_time(a.requested_at, tz)
-            ),
+            AttemptState::Requesting => Dialing::Requesting {
+                attempt_no: a.attempt_no,
+                at: a.requested_at,
+            },
+            AttemptState::Placed => Dialing::Placed {
+                attempt_no: a.attempt_no,
+                at: a.placed_at.unwrap_or(a.requested_at),
+                call_id: a.provider_call_id.clone(),
+            },
+            _ => Dialing::Unclear {
+                attempt_no: a.attempt_no,
+                at: a.requested_at,
+            },
         },
-        None => format!(
+        None => Dialing::Claimed {
+            until: f.callback.lease_until,
+        },
+    }
+}
+
+fn dialing_english(d: &Dialing, tz: Tz) -> String {
+    match d {
+        Dialing::Requesting { attempt_no, at } => format!(
+            "Being dialed: attempt {attempt_no} was recorded at {} and the carrier is being asked to place it.",
+            local_time(*at, tz)
+        ),
+        Dialing::Placed {
+            attempt_no,
+            at,
+            call_id,
+        } => format!(
+            "Being dialed: the carrier placed attempt {attempt_no} at {}{}; its final report is awaited.",
+            local_time(*at, tz),
+            call_id
+                .as_deref()
+                .map(|id| format!(" (call {id})"))
+                .unwrap_or_default()
+        ),
+        Dialing::Unclear { attempt_no, at } => format!(
+            "Being dialed: attempt {attempt_no} (requested {}) got no clear answer from the carrier; it is checked with the carrier before anyone is dialed again.",
+            local_time(*at, tz)
+        ),
+        Dialing::Claimed { until } => format!(
             "Being dialed: a dialer claimed it{} and is about to place the call.",
-            f.callback
-                .lease_until
+            until
                 .map(|t| format!(" until {}", local_time(t, tz)))
                 .unwrap_or_default()
         ),
@@ -691,6 +934,7 @@ mod tests {
             now,
             dialing: true,
         })
+        .to_string()
     }
 
     #[test]
@@ -709,17 +953,21 @@ mod tests {
             now: T0,
             dialing,
         };
-        let off = why(&facts(&cb, false));
+        let off = why(&facts(&cb, false)).to_string();
         assert!(
             off.ends_with(
                 "nothing here will call the customer; only an instance with the dialer on will."
             ),
             "{off}"
         );
-        assert!(!why(&facts(&cb, true)).contains("does not dial"));
+        assert!(!why(&facts(&cb, true)).to_string().contains("does not dial"));
         // Once it is done, whether this instance dials no longer matters.
         let done = callback(CallbackState::Done, T0);
-        assert!(!why(&facts(&done, false)).contains("does not dial"));
+        assert!(
+            !why(&facts(&done, false))
+                .to_string()
+                .contains("does not dial")
+        );
     }
 
     #[test]

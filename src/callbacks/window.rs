@@ -409,7 +409,7 @@ pub fn first_instant_at_or_after(tz: Tz, local: NaiveDateTime) -> Option<DateTim
 }
 
 /// `HH:MM`, or `HH:MM:SS` when there are seconds.
-fn show_time(t: NaiveTime) -> String {
+pub fn show_time(t: NaiveTime) -> String {
     if t.second() == 0 && t.nanosecond() == 0 {
         t.format("%H:%M").to_string()
     } else {

@@ -29,6 +29,8 @@
 pub mod repo;
 pub mod service;
 
+use std::fmt;
+
 use serde::Serialize;
 
 use crate::agents::{Agent, Role};
@@ -336,6 +338,103 @@ pub struct EscalationEvent {
     pub actor: String,
     pub detail: String,
     pub at: i64,
+    /// A `joined` entry's cause (`ticket:…`, `followup:…`), as a case's `source`.
+    pub source: Option<String>,
+}
+
+/// What the hotline itself writes into a case's history, as facts. The stored detail is its
+/// `Display`, English, as the API returns it; `parse` reads it back (by the entry's kind), so
+/// the console can word it in the agent's language. The words people typed (a reason, a
+/// reply, a cause's summary) are kept as they were given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SystemDetail {
+    /// `reassigned`: from the owner before (`None`: nobody) to `to`, and why.
+    Reassigned {
+        from: Option<String>,
+        to: String,
+        reason: String,
+    },
+    /// `replied`: how the customer was answered, and what they were told.
+    Replied { via: ReplyVia, text: String },
+    /// `call`: an agent rang the customer (number masked) from their own phone.
+    Called { agent: String, number: String },
+    /// `closed` by the hotline: the ticket of a replied case was resolved.
+    TicketResolved { number: String },
+    /// `joined`: another cause about the same matter, of `kind`.
+    Joined {
+        kind: EscalationKind,
+        summary: String,
+    },
+}
+
+const NOBODY: &str = "nobody";
+const CALLED: &str = " called the customer at ";
+const FROM_PHONE: &str = " from their phone";
+
+impl SystemDetail {
+    /// The detail of a history entry of `kind`, when the hotline wrote it.
+    pub fn parse(kind: &str, detail: &str) -> Option<Self> {
+        match kind {
+            "reassigned" => {
+                let (from, rest) = detail.strip_prefix("from ")?.split_once(" to ")?;
+                let (to, reason) = rest.split_once(": ")?;
+                // Logins have no spaces: anything else is not this entry's shape.
+                if from.contains(' ') || to.contains(' ') {
+                    return None;
+                }
+                Some(Self::Reassigned {
+                    from: (from != NOBODY).then(|| from.to_string()),
+                    to: to.to_string(),
+                    reason: reason.to_string(),
+                })
+            }
+            "replied" => {
+                let (via, text) = detail.strip_prefix("by ")?.split_once(": ")?;
+                Some(Self::Replied {
+                    via: ReplyVia::parse(via)?,
+                    text: text.to_string(),
+                })
+            }
+            "call" => {
+                let (agent, rest) = detail.split_once(CALLED)?;
+                Some(Self::Called {
+                    agent: agent.to_string(),
+                    number: rest.strip_suffix(FROM_PHONE)?.to_string(),
+                })
+            }
+            "closed" => {
+                let number = detail.strip_prefix("ticket ")?.strip_suffix(" resolved")?;
+                let one_word = !number.is_empty() && !number.contains(char::is_whitespace);
+                one_word.then(|| Self::TicketResolved {
+                    number: number.to_string(),
+                })
+            }
+            "joined" => {
+                let (kind, summary) = detail.split_once(": ")?;
+                Some(Self::Joined {
+                    kind: EscalationKind::parse(kind)?,
+                    summary: summary.to_string(),
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for SystemDetail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Reassigned { from, to, reason } => write!(
+                f,
+                "from {} to {to}: {reason}",
+                from.as_deref().unwrap_or(NOBODY)
+            ),
+            Self::Replied { via, text } => write!(f, "by {}: {text}", via.as_str()),
+            Self::Called { agent, number } => write!(f, "{agent}{CALLED}{number}{FROM_PHONE}"),
+            Self::TicketResolved { number } => write!(f, "ticket {number} resolved"),
+            Self::Joined { kind, summary } => write!(f, "{}: {summary}", kind.as_str()),
+        }
+    }
 }
 
 /// Something a person does to an escalation.
@@ -418,6 +517,9 @@ pub enum TicketFollow {
 
 /// The resolution code of a complaint resolved by its case's reply.
 pub const REPLIED_CODE: &str = "replied";
+
+/// The note on a ticket assigned to its case's owner by the case.
+pub const OWNER_NOTE: &str = "owner of the customer's case";
 
 /// A change to save: the escalation after it and its history entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -502,13 +604,18 @@ pub fn apply(
                     owner: to.clone(),
                 });
             }
-            let from = e.owner.clone().unwrap_or_else(|| "nobody".into());
+            let from = e.owner.clone();
             next.owner = Some(to.clone());
             if e.state == EscalationState::Open {
                 next.state = EscalationState::Claimed;
                 next.claimed_at = Some(now);
             }
-            format!("from {from} to {to}: {reason}")
+            SystemDetail::Reassigned {
+                from,
+                to: to.clone(),
+                reason,
+            }
+            .to_string()
         }
         EscAction::Reply { text: t, via } => {
             may_work()?;
@@ -522,7 +629,7 @@ pub fn apply(
             next.replied_at = Some(now);
             next.reply = Some(t.clone());
             next.reply_via = Some(*via);
-            format!("by {}: {t}", via.as_str())
+            SystemDetail::Replied { via: *via, text: t }.to_string()
         }
         EscAction::Close { note } => {
             may_work()?;

@@ -254,3 +254,69 @@ fn the_case_and_its_ticket_move_together() {
     let fixed = ticket(TicketKind::Fault, S::Resolved);
     assert!(apply(&e, Some(&fixed), &li, &close, 30).is_ok());
 }
+
+#[test]
+fn what_the_hotline_writes_into_a_history_reads_back_as_its_facts() {
+    let all = [
+        (
+            "reassigned",
+            SystemDetail::Reassigned {
+                from: Some("amy".into()),
+                to: "bob".into(),
+                reason: "amy is on leave: back Monday".into(),
+            },
+        ),
+        (
+            "reassigned",
+            SystemDetail::Reassigned {
+                from: None,
+                to: "bob".into(),
+                reason: "new".into(),
+            },
+        ),
+        (
+            "replied",
+            SystemDetail::Replied {
+                via: ReplyVia::Sms,
+                text: "refund: ¥20".into(),
+            },
+        ),
+        (
+            "call",
+            SystemDetail::Called {
+                agent: "amy".into(),
+                number: "+86138****0001".into(),
+            },
+        ),
+        (
+            "closed",
+            SystemDetail::TicketResolved {
+                number: "10000001".into(),
+            },
+        ),
+        (
+            "joined",
+            SystemDetail::Joined {
+                kind: EscalationKind::NotFixed,
+                summary: "Not fixed: says so".into(),
+            },
+        ),
+    ];
+    for (kind, d) in all {
+        let text = d.to_string();
+        assert_eq!(SystemDetail::parse(kind, &text), Some(d), "{text}");
+    }
+    assert_eq!(
+        SystemDetail::Reassigned {
+            from: Some("amy".into()),
+            to: "bob".into(),
+            reason: "on leave".into()
+        }
+        .to_string(),
+        "from amy to bob: on leave"
+    );
+    // What people typed is not mistaken for it.
+    assert_eq!(SystemDetail::parse("note", "from amy to bob: x"), None);
+    assert_eq!(SystemDetail::parse("closed", "all done"), None);
+    assert_eq!(SystemDetail::parse("replied", "by pigeon: hi"), None);
+}

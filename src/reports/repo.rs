@@ -343,6 +343,8 @@ pub trait RollupStore: Send + Sync + 'static {
     async fn roll_sample(&self, from: i64, to: i64) -> Result<Vec<SampleRoll>>;
     /// Attempts the carrier took, recorded in `[from, to)`.
     async fn roll_attempts(&self, from: i64, to: i64) -> Result<Vec<AttemptFact>>;
+    /// The numbers inbound calls dialed, in order, at most `limit` of them.
+    async fn hotline_numbers(&self, limit: i64) -> Result<Vec<String>>;
     /// The earliest call start, ticket opening or callback queued.
     async fn earliest_outcome(&self) -> Result<Option<i64>>;
     /// When the oldest callback still to be called was queued.

@@ -130,7 +130,7 @@ mod sql {
          updated_at = $2, version = version + 1 WHERE id = $1 AND state = 'replied'";
     pub const TICKET_TO_FOLLOW: &str =
         "SELECT number, state, kind, assignee FROM tickets WHERE id = $1";
-    pub const ESC_EVENTS: &str = "SELECT id, escalation_id, kind, actor, detail, at \
+    pub const ESC_EVENTS: &str = "SELECT id, escalation_id, kind, actor, detail, at, source \
          FROM escalation_events WHERE escalation_id = $1 ORDER BY id";
     /// The callback a follow-up is about: its links, and the call of its latest attempt.
     pub const FOLLOWUP_LINKS: &str = "SELECT b.ticket_id AS ticket_id, \
@@ -252,6 +252,7 @@ fn event(r: &Row) -> Result<EscalationEvent> {
         actor: r.get("actor")?,
         detail: r.get("detail")?,
         at: r.get("at")?,
+        source: r.get("source")?,
     })
 }
 
@@ -321,7 +322,11 @@ pub(super) async fn raise(on: &mut impl AsConn, e: &NewEscalation) -> Result<Opt
         (None, None) => None,
     };
     if let Some(case) = open {
-        let detail = format!("{}: {}", e.kind.as_str(), e.summary);
+        let detail = crate::escalations::SystemDetail::Joined {
+            kind: e.kind,
+            summary: e.summary.clone(),
+        }
+        .to_string();
         let joined = query(sql::JOIN_EVENT)
             .bind(case)
             .bind(&e.source)
@@ -385,7 +390,12 @@ pub(super) async fn close_replied_cases(
                 .bind(id)
                 .bind("closed")
                 .bind("system")
-                .bind(format!("ticket {} resolved", ticket.number))
+                .bind(
+                    crate::escalations::SystemDetail::TicketResolved {
+                        number: ticket.number.clone(),
+                    }
+                    .to_string(),
+                )
                 .bind(at)
                 .execute(on)
                 .await?;
@@ -409,7 +419,7 @@ async fn follow_ticket(
             *ticket_id,
             Action::Assign {
                 assignee: to.clone(),
-                note: Some("owner of the customer's case".into()),
+                note: Some(crate::escalations::OWNER_NOTE.into()),
             },
         ),
         TicketFollow::ResolveComplaint { ticket_id, reply } => (

@@ -97,6 +97,11 @@ fn migrator() -> Migrator {
             "addresses",
             include_str!("../../migrations/postgres/0011_addresses.sql"),
         ),
+        (
+            12,
+            "hotline_numbers",
+            include_str!("../../migrations/postgres/0012_hotline_numbers.sql"),
+        ),
     ])
 }
 

@@ -228,6 +228,15 @@ mod sql {
     );
 
     /// When the stored outcomes begin.
+    /// `$1` how many: the numbers inbound calls dialed, in order, each found from the one
+    /// before it through `calls_dialed` rather than by reading every call.
+    pub const HOTLINES: &str = "WITH RECURSIVE n (num, k) AS ( \
+         SELECT MIN(to_number), 1 FROM calls WHERE direction = 'inbound' \
+         UNION ALL SELECT (SELECT MIN(c.to_number) FROM calls c \
+             WHERE c.direction = 'inbound' AND c.to_number > n.num), k + 1 \
+         FROM n WHERE n.num IS NOT NULL AND k < $1) \
+         SELECT num FROM n WHERE num IS NOT NULL ORDER BY num";
+
     pub const EARLIEST: &str = "SELECT MIN(m) FROM ( \
          SELECT MIN(started_at) AS m FROM calls \
          UNION ALL SELECT MIN(opened_at) FROM tickets \
@@ -428,6 +437,12 @@ impl<B: Backend> RollupStore for B {
         };
         (query(sql::ATTEMPTS).bind(from).bind(to))
             .fetch_all_as(&mut self.read().await?, read)
+            .await
+    }
+
+    async fn hotline_numbers(&self, limit: i64) -> Result<Vec<String>> {
+        (query(sql::HOTLINES).bind(limit))
+            .fetch_all_as(&mut self.read().await?, |r| r.get("num"))
             .await
     }
 

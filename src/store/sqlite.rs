@@ -100,6 +100,11 @@ fn migrator() -> Migrator {
             "addresses",
             include_str!("../../migrations/sqlite/0011_addresses.sql"),
         ),
+        (
+            12,
+            "hotline_numbers",
+            include_str!("../../migrations/sqlite/0012_hotline_numbers.sql"),
+        ),
     ])
 }
 

@@ -391,6 +391,57 @@ async fn scenario(app: &TestApp, c: &Client) {
     assert!(notice.contains("工作日历只覆盖到 2026-12-31"), "{notice}");
     shot(c, "calendar-gap-zh").await;
 
+    // In Chinese, what the hotline itself says is Chinese too: why a callback was not yet
+    // called, what it wrote in a case's history, and the hotline numbers to filter by.
+    let campaign = crate::support::callbacks::running(
+        app,
+        crate::support::fixtures::campaign(
+            "修复后回访",
+            hotline::surveys::script::Purpose::Satisfaction,
+        ),
+    )
+    .await;
+    let now = hotline::clock::Clock::now_ms(app.clock.as_ref());
+    let queued = store
+        .queue_callbacks(
+            &[crate::support::fixtures::callback(
+                campaign.id,
+                "list:browser",
+                "+8613800000002",
+                now,
+            )],
+            now,
+        )
+        .await
+        .expect("queue");
+    let callback = queued[0].expect("queued");
+    c.goto(&format!("{}/console/callbacks/{callback}", app.base))
+        .await
+        .expect("goto");
+    let why = wait_text(c, "#cb-why", |t| !t.is_empty()).await;
+    assert!(why.starts_with("待回访"), "{why}");
+    assert!(!why.contains("Pending"), "{why}");
+    shot(c, "callback-why-zh").await;
+    c.goto(&format!("{}/console/escalations/{}", app.base, esc.id))
+        .await
+        .expect("goto");
+    let history = wait_text(c, "table.history", |t| !t.is_empty()).await;
+    assert!(
+        history.contains("通过电话答复：We apologised and refunded ¥20."),
+        "{history}"
+    );
+    shot(c, "escalation-zh").await;
+    c.goto(&format!("{}/console/reports?kind=hotline", app.base))
+        .await
+        .expect("goto");
+    let filter = c
+        .find(Locator::Css("select[name=hotline]"))
+        .await
+        .expect("the hotline filter is a choice");
+    let options = filter.text().await.expect("options");
+    assert!(options.contains("全部"), "{options}");
+    shot(c, "report-hotline-zh").await;
+
     // Sign out: the queue now sends the browser to sign in.
     c.goto(&format!("{}/console", app.base))
         .await

@@ -1038,3 +1038,259 @@ both!(an_order_shows_where_it_is_done, |app: TestApp| async move {
         assert_eq!(address(&a.get(&page(&fault)).await.body), None);
     }
 });
+
+/// Whether `s` has an English word (three letters or more), leaving out the time zone's name
+/// and the settings and call ids a sentence may name.
+fn has_english(s: &str) -> bool {
+    let s = s
+        .replace("Asia/Shanghai", "")
+        .replace("HOTLINE_CALLBACK_DIAL=false", "")
+        .replace("--demo", "")
+        .replace("Twilio", "");
+    s.split(|c: char| !c.is_ascii_alphabetic())
+        .any(|w| w.len() >= 3)
+}
+
+/// The text of the element whose start tag ends with `attr`, up to its closing `tag`.
+fn element<'a>(body: &'a str, attr: &str, tag: &str) -> &'a str {
+    body.split(&format!("{attr}>"))
+        .nth(1)
+        .and_then(|rest| rest.split(&format!("</{tag}>")).next())
+        .unwrap_or_else(|| panic!("no {attr} in {body}"))
+}
+
+async fn speak(c: &Console, locale: &str) {
+    let r = c
+        .post(
+            "/console/locale",
+            &[("locale", locale), ("back", "/console")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+}
+
+both!(
+    a_callback_is_explained_and_a_campaign_refused_in_the_agents_language,
+    |app: TestApp| async move {
+        add_agent(&app, "sup", Role::Supervisor).await;
+        let store = &app.state.store;
+        let sup = sign_in(&app, "sup").await;
+        let form = [
+            ("name", "修复后回访"),
+            ("purpose", "satisfaction"),
+            ("from_number", "+8610000"),
+            ("calls_per_sec", "2"),
+        ];
+        assert_eq!(sup.post("/console/campaigns", &form).await.status, 303);
+        let c = store.campaigns().await.expect("campaigns")[0].clone();
+        let base = format!("/console/campaigns/{}", c.id);
+        assert_eq!(sup.post(&format!("{base}/start"), &[]).await.status, 303);
+        let csv = "number,account_no\n+8613800000002,20000002\n";
+        let queued = sup.post(&format!("{base}/list"), &[("csv", csv)]).await;
+        assert_eq!(queued.status, 200, "{}", queued.body);
+        let cb = store
+            .list_callbacks(c.id, None, 0, 10)
+            .await
+            .expect("callbacks")[0]
+            .clone();
+        let page = format!("/console/callbacks/{}", cb.id);
+
+        let en = sup.get(&page).await;
+        let why = element(&en.body, "id=\"cb-why\"", "p");
+        assert!(why.starts_with("Pending: due"), "{why}");
+        assert!(why.contains("Queued"), "{why}");
+
+        speak(&sup, "zh-CN").await;
+        let zh = sup.get(&page).await;
+        assert_eq!(zh.status, 200);
+        let why = element(&zh.body, "id=\"cb-why\"", "p");
+        assert!(why.starts_with("待回访：应于"), "{why}");
+        assert!(why.contains("排入回访活动“修复后回访”"), "{why}");
+        assert!(why.contains("尚未呼叫过。"), "{why}");
+        assert!(!has_english(why), "English in the Chinese paragraph: {why}");
+
+        // A campaign that cannot take the action says so in Chinese, with what to do instead.
+        let again = sup.post(&format!("{base}/start"), &[]).await;
+        assert_eq!(again.status, 409, "{}", again.body);
+        let refusal = element(&again.body, "role=\"alert\"", "p");
+        assert_eq!(
+            refusal,
+            format!("回访活动 {} 处于“进行中”状态，不能“开始”。", c.id)
+        );
+        assert_eq!(sup.post(&format!("{base}/pause"), &[]).await.status, 303);
+        let start = sup.post(&format!("{base}/start"), &[]).await;
+        assert!(
+            element(&start.body, "role=\"alert\"", "p").ends_with("请改用“继续”。"),
+            "{}",
+            start.body
+        );
+        // The API keeps its English for integrators.
+        let (status, body) = app
+            .api_post(
+                &format!("/api/v1/campaigns/{}/start", c.id),
+                &serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(status, 409, "{body}");
+        assert!(
+            body.to_string()
+                .contains("it cannot be started (resume it instead)"),
+            "{body}"
+        );
+        speak(&sup, "en-US").await;
+        let start = sup.post(&format!("{base}/start"), &[]).await;
+        assert_eq!(
+            element(&start.body, "role=\"alert\"", "p"),
+            format!(
+                "campaign {} is paused; it cannot be started (resume it instead)",
+                c.id
+            )
+        );
+    }
+);
+
+both!(
+    case_refusals_and_history_are_in_the_agents_language,
+    |app: TestApp| async move {
+        add_agent(&app, "sup", Role::Supervisor).await;
+        add_agent(&app, "amy", Role::Agent).await;
+        add_agent(&app, "bob", Role::Agent).await;
+        let id = raise(&app, "test:zh", "a complaint").await;
+        let base = format!("/console/escalations/{id}");
+        let a = sign_in(&app, "amy").await;
+        let b = sign_in(&app, "bob").await;
+        let s = sign_in(&app, "sup").await;
+        assert_eq!(a.post(&format!("{base}/claim"), &[]).await.status, 303);
+
+        speak(&b, "zh-CN").await;
+        let r = b.post(&format!("{base}/claim"), &[]).await;
+        assert_eq!(r.status, 409, "{}", r.body);
+        let refusal = element(&r.body, "id=\"refusal\"", "p");
+        assert!(
+            refusal.starts_with(&format!("待办 {id} 已被 amy 认领。")),
+            "{refusal}"
+        );
+        assert!(!has_english(&refusal.replace("amy", "")), "{refusal}");
+        let r = b
+            .post(
+                &format!("{base}/reply"),
+                &[("text", "好的"), ("via", "phone")],
+            )
+            .await;
+        assert_eq!(r.status, 403, "{}", r.body);
+        assert!(
+            element(&r.body, "id=\"refusal\"", "p").contains("由 amy 负责"),
+            "{}",
+            r.body
+        );
+        let r = a.post(&format!("{base}/close"), &[("note", "")]).await;
+        assert!(
+            element(&r.body, "id=\"refusal\"", "p").contains("cannot be closed before the reply"),
+            "the English console keeps English: {}",
+            r.body
+        );
+
+        // What the hotline writes into the history is said in the agent's language too.
+        let r = s
+            .post(
+                &format!("{base}/reassign"),
+                &[("to", "bob"), ("reason", "amy 休假")],
+            )
+            .await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let r = b
+            .post(
+                &format!("{base}/reply"),
+                &[("text", "已退款 20 元"), ("via", "sms")],
+            )
+            .await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let page = b.get(&base).await;
+        assert!(
+            page.body.contains("由 amy 改派给 bob：amy 休假"),
+            "{}",
+            page.body
+        );
+        assert!(
+            page.body.contains("通过短信答复：已退款 20 元"),
+            "{}",
+            page.body
+        );
+        assert!(!page.body.contains("from amy to bob"), "{}", page.body);
+        let en = a.get(&base).await;
+        assert!(en.body.contains("from amy to bob: amy 休假"), "{}", en.body);
+        assert!(en.body.contains("by sms: 已退款 20 元"), "{}", en.body);
+    }
+);
+
+both!(
+    a_ticket_refusal_and_the_hotlines_note_are_in_the_agents_language,
+    |app: TestApp| async move {
+        add_agent(&app, "sup", Role::Supervisor).await;
+        let complaint = complaint_from(&app, "王芳").await;
+        let ticket = app
+            .state
+            .store
+            .ticket_by_id(complaint.ticket_id.expect("ticket"))
+            .await
+            .expect("read")
+            .expect("ticket");
+        let s = sign_in(&app, "sup").await;
+        speak(&s, "zh-CN").await;
+        // Claiming the case assigns its complaint to the owner, with the hotline's note.
+        let case = format!("/console/escalations/{}", complaint.id);
+        assert_eq!(s.post(&format!("{case}/claim"), &[]).await.status, 303);
+        // A second cause about the ticket joins its case; its entry is said in Chinese.
+        let breach = hotline::escalations::NewEscalation::for_ticket_event(
+            &ticket,
+            "breached",
+            complaint.created_at,
+        )
+        .expect("a breach escalates");
+        let joined = app
+            .state
+            .store
+            .raise_escalation(&breach)
+            .await
+            .expect("raise");
+        assert_eq!(
+            joined.map(|e| e.id),
+            Some(complaint.id),
+            "joins the open case"
+        );
+        let page = s.get(&case).await;
+        let history = element(&page.body, "class=\"history\"", "table");
+        assert!(
+            history.contains(&format!("工单超期：工单 {} 已超过承诺期限", ticket.number)),
+            "{history}"
+        );
+        assert!(
+            !history.contains("passed its promised deadline"),
+            "{history}"
+        );
+        let base = format!("/console/tickets/{}", ticket.number);
+        let page = s.get(&base).await;
+        assert!(page.body.contains("客户待办的负责人"), "{}", page.body);
+        assert!(
+            !page.body.contains("owner of the customer"),
+            "{}",
+            page.body
+        );
+        let resolve = [("code", "fixed"), ("note", "")];
+        assert_eq!(
+            s.post(&format!("{base}/resolve"), &resolve).await.status,
+            303
+        );
+        let r = s.post(&format!("{base}/resolve"), &resolve).await;
+        assert_eq!(r.status, 409, "{}", r.body);
+        let refusal = element(&r.body, "id=\"refusal\"", "p");
+        assert!(
+            refusal.starts_with(&format!(
+                "工单 {} 为“已解决”，不能执行“处理完毕”",
+                ticket.number
+            )),
+            "{refusal}"
+        );
+        assert!(!has_english(refusal), "{refusal}");
+    }
+);

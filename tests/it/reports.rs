@@ -5,11 +5,12 @@
 use crate::support::app::{API_TOKEN, Backend, TestApp, both};
 use crate::support::cli::run;
 use crate::support::console::{add_agent, sign_in};
-use crate::support::demo::ALICE;
+use crate::support::demo::{ALICE, HOTLINE, UNKNOWN};
 use crate::support::fixtures;
 use hotline::agents::Role;
 use hotline::clock::Clock;
 use hotline::reports::{Cell, ReportKind};
+use hotline::surveys::script::Purpose;
 use hotline::tickets::{NewTicket, TicketKind};
 
 /// Some data for every report: a complaint, and a fault repaired in 12.8 hours.
@@ -112,12 +113,13 @@ both!(
                 .get(&format!("/console/reports?kind={k}&{query}"))
                 .await;
             assert_eq!(page.status, 200, "{}", page.body);
-            // The filters are choices, not free text (the hotline number aside).
+            // The filters are choices, not free text.
             for select in [
                 "<select name=\"service\">",
                 "<select name=\"line_kind\">",
                 "<select name=\"customer_class\">",
                 "<select name=\"campaign\">",
+                "<select name=\"hotline\">",
             ] {
                 assert!(page.body.contains(select), "{k}: {select}");
             }
@@ -181,5 +183,62 @@ both!(
         // Reports are for supervisors.
         let agent = sign_in(&app, "li").await;
         assert_eq!(agent.get("/console/reports").await.status, 403);
+    }
+);
+
+both!(
+    the_hotline_filter_offers_the_numbers_called,
+    |app: TestApp| async move {
+        add_agent(&app, "boss", Role::Supervisor).await;
+        const OTHER: &str = "+862160000000";
+        for to in [HOTLINE, OTHER] {
+            let mut call = app.sim.start_call(UNKNOWN, to).await.expect("call");
+            call.hang_up().await.expect("hang up");
+        }
+        // Callbacks come from a campaign's number: the callbacks report filters by it.
+        const CAMPAIGN: &str = "+862170000000";
+        let campaign = hotline::callbacks::NewCampaign {
+            from_number: CAMPAIGN.into(),
+            ..fixtures::campaign("after repairs", Purpose::Satisfaction)
+        };
+        (app.state
+            .store
+            .create_campaign(&campaign, app.clock.now_ms()))
+        .await
+        .expect("campaign");
+        let console = sign_in(&app, "boss").await;
+        let page = console.get("/console/reports?kind=hotline").await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let select = page
+            .body
+            .split("<select name=\"hotline\">")
+            .nth(1)
+            .and_then(|s| s.split("</select>").next())
+            .unwrap_or_else(|| panic!("no hotline select: {}", page.body));
+        assert!(
+            select.starts_with("<option value=\"\" selected>Any</option>"),
+            "{select}"
+        );
+        for n in [HOTLINE, OTHER, CAMPAIGN] {
+            assert!(
+                select.contains(&format!("<option value=\"{n}\">{n}</option>")),
+                "{n}: {select}"
+            );
+        }
+        // The one asked for is selected, and its figures shown.
+        let page = console
+            .get(&format!(
+                "/console/reports?kind=hotline&hotline={}",
+                OTHER.replace('+', "%2B")
+            ))
+            .await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(
+            page.body.contains(&format!(
+                "<option value=\"{OTHER}\" selected>{OTHER}</option>"
+            )),
+            "{}",
+            page.body
+        );
     }
 );

@@ -525,12 +525,12 @@ pub(crate) fn campaign_from_form(
     from_number: Option<&str>,
     calls_per_sec: Option<&str>,
     now: i64,
-) -> Result<NewCampaign, String> {
+) -> Result<NewCampaign, FieldError> {
     let calls_per_sec = match calls_per_sec.map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(
             s.parse::<f64>()
-                .map_err(|_| format!("calls_per_sec: {s:?} is not a number"))?,
+                .map_err(|_| FieldError::new("calls_per_sec", format!("{s:?} is not a number")))?,
         ),
     };
     let body = CampaignBody {
@@ -541,7 +541,6 @@ pub(crate) fn campaign_from_form(
         ..CampaignBody::default()
     };
     body.into_new(now)
-        .map_err(|e| format!("{}: {}", e.field, e.message))
 }
 
 async fn create_campaign(
@@ -608,7 +607,9 @@ async fn act_on(
     let (c, cancelled) = lists::act(st.store.as_ref(), &c, action, st.clock.now_ms())
         .await
         .map_err(|e| match e {
-            lists::ActionError::Refused(why) => ApiError::new(StatusCode::CONFLICT, why),
+            lists::ActionError::Refused(why) => {
+                ApiError::new(StatusCode::CONFLICT, why.to_string())
+            }
             lists::ActionError::Store(e) => e.into(),
         })?;
     let mut view = serde_json::to_value(CampaignView::new(c)).map_err(|_| ApiError::internal())?;
@@ -649,7 +650,7 @@ async fn queue_list(
         .into());
     }
     if let Some(why) = lists::refuses_callbacks(&c) {
-        return Err(ApiError::new(StatusCode::CONFLICT, why));
+        return Err(ApiError::new(StatusCode::CONFLICT, why.to_string()));
     }
     let mut entries = Vec::with_capacity(items.len());
     let mut malformed: Vec<Rejected> = Vec::new();
@@ -718,7 +719,7 @@ async fn sample(
         }
     };
     if let Some(why) = lists::refuses_callbacks(&c) {
-        return Err(ApiError::new(StatusCode::CONFLICT, why));
+        return Err(ApiError::new(StatusCode::CONFLICT, why.to_string()));
     }
     let report = lists::draw_sample(
         st.store.as_ref(),
@@ -824,7 +825,7 @@ async fn get_callback(
     Ok(Json(json!({
         "callback": CallbackView::from(explained.callback),
         "campaign": explained.campaign.map(|c| json!({ "id": c.id, "name": c.name, "state": c.state })),
-        "why": explained.why,
+        "why": explained.why.to_string(),
         "opted_out": explained.opted_out,
         "attempts": attempts,
         "ledger": ledger,

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
 
+use super::refusal;
 use super::text::{self, T};
 use super::{Fields, MAX_SHORT, Me, csrf_field, fail, internal, layout, parse_id, respond, see};
 use crate::agents::{self, AgentUpdate, NewAgent, Role};
@@ -108,17 +109,19 @@ fn bad(l: Locale, msg: String) -> Box<Response> {
 
 fn new_agent(l: Locale, f: &Fields) -> Result<(NewAgent, String), Box<Response>> {
     let login = f.required(l, "login", MAX_SHORT)?;
-    agents::validate_login(&login).map_err(|e| bad(l, e.to_string()))?;
+    agents::validate_login(&login).map_err(|e| bad(l, refusal::agent(&e, l)))?;
     let name = f.required(l, "name", 200)?;
-    agents::validate_name(&name).map_err(|e| bad(l, e.to_string()))?;
+    agents::validate_name(&name).map_err(|e| bad(l, refusal::agent(&e, l)))?;
     let role = f.optional(l, "role", MAX_SHORT)?;
     let role = match role.as_deref() {
         None => Role::Agent,
-        Some(r) => Role::parse(r).ok_or_else(|| bad(l, agents::AgentError::Role.to_string()))?,
+        Some(r) => {
+            Role::parse(r).ok_or_else(|| bad(l, refusal::agent(&agents::AgentError::Role, l)))?
+        }
     };
     let phone = match f.optional(l, "phone", MAX_SHORT)? {
         None => None,
-        Some(p) => Some(agents::normalize_phone(&p).map_err(|e| bad(l, e.to_string()))?),
+        Some(p) => Some(agents::normalize_phone(&p).map_err(|e| bad(l, refusal::agent(&e, l)))?),
     };
     let locale = match f.optional(l, "locale", MAX_SHORT)? {
         None => l,
@@ -127,7 +130,7 @@ fn new_agent(l: Locale, f: &Fields) -> Result<(NewAgent, String), Box<Response>>
         }
     };
     let password = f.get("password").unwrap_or("").to_string();
-    agents::validate_password(&password).map_err(|e| bad(l, e.to_string()))?;
+    agents::validate_password(&password).map_err(|e| bad(l, refusal::agent(&e, l)))?;
     let agent = NewAgent {
         login,
         name: name.trim().to_string(),
@@ -220,7 +223,7 @@ pub async fn act(
         "password" => {
             let password = f.get("password").unwrap_or("").to_string();
             if let Err(e) = agents::validate_password(&password) {
-                return *bad(l, e.to_string());
+                return *bad(l, refusal::agent(&e, l));
             }
             match pin::hash_secret_async(password).await {
                 Ok(h) => AgentUpdate {

@@ -7,6 +7,8 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::agents::supervisors_only;
+use super::callback_why;
+use super::refusal;
 use super::text::{self, T};
 use super::{Fields, Me, csrf_field, fail, internal, layout, not_found, parse_id, respond, when};
 use crate::callbacks::lists::{self, ListReport};
@@ -98,7 +100,7 @@ async fn list_page(
                         td { (text::callback_state(cb.state).get(l)) }
                         td { (when(st, cb.due_at)) }
                         td { (cb.attempts) }
-                        td { (cb.outcome.as_deref().unwrap_or("")) }
+                        td { (cb.outcome.as_deref().map_or("", |o| callback_why::outcome(o, l))) }
                     } } }
                 }
             }
@@ -161,7 +163,7 @@ pub async fn page(State(st): State<AppState>, me: Me, Path(id): Path<String>) ->
             dt { (T::To.get(l)) } dd { (cb.to_number) }
             dt { (T::State.get(l)) } dd id="cb-state" { (text::callback_state(cb.state).get(l)) }
             dt { (T::Due.get(l)) } dd { (when(&st, cb.due_at)) }
-            dt { (T::Outcome.get(l)) } dd { (cb.outcome.as_deref().unwrap_or("—")) }
+            dt { (T::Outcome.get(l)) } dd { (cb.outcome.as_deref().map_or("—", |o| callback_why::outcome(o, l))) }
             @if let Some(t) = &ticket {
                 dt { (T::Ticket.get(l)) } dd { a href={ "/console/tickets/" (t.number) } id="cb-ticket" { (t.number) } }
             }
@@ -170,11 +172,11 @@ pub async fn page(State(st): State<AppState>, me: Me, Path(id): Path<String>) ->
             }
         }
         h2 { (T::Why.get(l)) }
-        p id="cb-why" { (x.why) }
+        p id="cb-why" { (callback_why::paragraph(&x.why, l)) }
         h2 { (T::Ledger.get(l)) }
         table {
             thead { tr { th { (T::Time.get(l)) } th { (T::Kind.get(l)) } th { (T::Detail.get(l)) } } }
-            tbody { @for e in ledger { tr { td { (when(&st, e.at)) } td { (e.kind) } td { (e.detail) } } } }
+            tbody { @for e in ledger { tr { td { (when(&st, e.at)) } td { (callback_why::ledger_kind(&e.kind, l)) } td { (e.detail) } } } }
         }
         h2 { (T::Attempts.get(l)) }
         table {
@@ -184,7 +186,7 @@ pub async fn page(State(st): State<AppState>, me: Me, Path(id): Path<String>) ->
                 td { (text::attempt_state(a.state).get(l)) }
                 td { (a.placed_at.map(|t| when(&st, t)).unwrap_or_default()) }
                 td { (a.ended_at.map(|t| when(&st, t)).unwrap_or_default()) }
-                td { (a.outcome.as_deref().unwrap_or("")) }
+                td { (a.outcome.as_deref().map_or("", |o| callback_why::attempt_outcome(o, l))) }
             } } }
         }
         h2 { (T::SurveyAnswers.get(l)) }
@@ -294,7 +296,10 @@ pub async fn create(State(st): State<AppState>, me: Me, f: Fields) -> Response {
     );
     let new = match new {
         Ok(n) => n,
-        Err(why) => return fail(l, StatusCode::BAD_REQUEST, T::BadRequest, &why),
+        Err(e) => {
+            let why = refusal::field(&e.field, &e.message, l);
+            return fail(l, StatusCode::BAD_REQUEST, T::BadRequest, &why);
+        }
     };
     match st.store.create_campaign(&new, now).await {
         Ok(c) => {
@@ -328,7 +333,12 @@ pub async fn act(
     };
     match lists::act(st.store.as_ref(), &c, action, st.clock.now_ms()).await {
         Ok(_) => Redirect::to(&format!("/console/callbacks?campaign={}", c.id)).into_response(),
-        Err(lists::ActionError::Refused(why)) => fail(l, StatusCode::CONFLICT, T::BadRequest, &why),
+        Err(lists::ActionError::Refused(why)) => fail(
+            l,
+            StatusCode::CONFLICT,
+            T::Refused,
+            &refusal::campaign(why, l),
+        ),
         Err(lists::ActionError::Store(e)) => internal(l, e),
     }
 }
@@ -342,7 +352,12 @@ async fn queue_list(st: &AppState, me: &Me, c: &Campaign, f: &Fields) -> Respons
         Err(r) => return *r,
     };
     if let Some(why) = lists::refuses_callbacks(c) {
-        return fail(l, StatusCode::CONFLICT, T::BadRequest, &why);
+        return fail(
+            l,
+            StatusCode::CONFLICT,
+            T::Refused,
+            &refusal::campaign(why, l),
+        );
     }
     let defaults = crate::http::api::callbacks::defaults(st);
     let now = st.clock.now_ms();
@@ -368,7 +383,12 @@ async fn queue_list(st: &AppState, me: &Me, c: &Campaign, f: &Fields) -> Respons
             list_page(st, me, Some(&id), Some(&report)).await
         }
         Err(lists::ImportError::Store(e)) => internal(l, e),
-        Err(e) => fail(l, StatusCode::BAD_REQUEST, T::BadRequest, &e.to_string()),
+        Err(e) => fail(
+            l,
+            StatusCode::BAD_REQUEST,
+            T::BadRequest,
+            &refusal::import(&e, l),
+        ),
     }
 }
 

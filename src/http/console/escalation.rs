@@ -6,13 +6,16 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
 
+use super::refusal;
 use super::text::{self, T};
 use super::{
     Fields, MAX_SHORT, MAX_TEXT, Me, csrf_field, fail, internal, layout, not_found, parse_id,
     respond, see, when,
 };
 use crate::escalations::service::ActError;
-use crate::escalations::{EscAction, EscError, EscalationState, ReplyVia};
+use crate::escalations::{
+    EscAction, EscError, Escalation, EscalationEvent, EscalationState, ReplyVia, SystemDetail,
+};
 use crate::http::AppState;
 use crate::prompts::Locale;
 
@@ -137,7 +140,7 @@ async fn render(
                     dt { (T::Name.get(l)) } dd id="customer-name" { (a.name) }
                     dt { (T::Lines.get(l)) } dd {
                         @for line in &a.lines {
-                            span.line { (line.number) " (" (line.kind.as_str()) ")" } " "
+                            span.line { (line.number) " (" (text::line_kind(line.kind).get(l)) ")" } " "
                         }
                     }
                 }
@@ -151,7 +154,7 @@ async fn render(
         section {
             h2 { (T::Transcript.get(l)) }
             @if let Some(c) = &call {
-                p.meta { (when(st, c.started_at)) " · " (c.from_number) " → " (c.to_number) " · " (c.status) }
+                p.meta { (when(st, c.started_at)) " · " (c.from_number) " → " (c.to_number) " · " (text::call_status(&c.status).map_or(c.status.as_str(), |t| t.get(l))) }
                 table.transcript {
                     thead { tr { th { (T::Time.get(l)) } th { (T::CallerDid.get(l)) } th { (T::SystemSaid.get(l)) } } }
                     tbody {
@@ -200,8 +203,7 @@ async fn render(
             table.history {
                 thead { tr { th { (T::Time.get(l)) } th { (T::Kind.get(l)) } th { (T::Actor.get(l)) } th { (T::Detail.get(l)) } } }
                 tbody { @for h in &history { tr { td { (when(st, h.at)) } td { (text::esc_event(&h.kind).map_or(h.kind.as_str(), |k| k.get(l))) } td { (h.actor) }
-                    // The case's opening entry repeats its summary: in the agent's language.
-                    td { @if h.kind == "opened" && h.detail == e.summary { (text::case_summary(&e, l)) } @else { (h.detail) } } } } }
+                    td { (history_detail(&e, h, l)) } } } }
             }
         }
         @if !closed {
@@ -242,6 +244,41 @@ async fn render(
         status,
         layout(l, &format!("#{}", e.id), Some(me), &path, body),
     )
+}
+
+/// A history entry's detail in the agent's language: what the hotline wrote is worded from
+/// its facts; what people typed stays as typed.
+fn history_detail(e: &Escalation, h: &EscalationEvent, l: Locale) -> String {
+    // The case's opening entry repeats its summary.
+    if h.kind == "opened" && h.detail == e.summary {
+        return text::case_summary(e, l);
+    }
+    let Some(d) = SystemDetail::parse(&h.kind, &h.detail) else {
+        return h.detail.clone();
+    };
+    if l == Locale::EnUs {
+        return h.detail.clone();
+    }
+    match d {
+        SystemDetail::Reassigned { from, to, reason } => format!(
+            "由 {} 改派给 {to}：{reason}",
+            from.as_deref().unwrap_or(T::Nobody.get(l))
+        ),
+        SystemDetail::Replied { via, text } => {
+            format!("通过{}答复：{text}", text::via(via).get(l))
+        }
+        SystemDetail::Called { agent, number } => {
+            format!("{agent} 用自己的电话呼叫了客户 {number}")
+        }
+        SystemDetail::TicketResolved { number } => {
+            format!("工单 {number} 已解决，待办随之关闭")
+        }
+        SystemDetail::Joined { kind, summary } => {
+            let source = h.source.as_deref().unwrap_or("");
+            let what = text::cause_summary(kind, source, e.ticket_number.as_deref(), &summary, l);
+            format!("{}：{what}", text::esc_kind(kind).get(l))
+        }
+    }
 }
 
 /// A time to the second, for transcripts.
@@ -342,7 +379,10 @@ pub async fn act(
             not_found(me.l(), &format!("{} {id}", T::Escalation.get(me.l())))
         }
         Err(ActError::Store(e)) => internal(me.l(), e),
-        Err(e) => render(&st, &me, id, Some((status_of(&e), e.to_string()))).await,
+        Err(e) => {
+            let why = refusal::act(&e, me.l());
+            render(&st, &me, id, Some((status_of(&e), why))).await
+        }
     }
 }
 
@@ -369,7 +409,7 @@ async fn call(st: &AppState, me: &Me, id: i64) -> Response {
                 CallError::Carrier(_) => StatusCode::BAD_GATEWAY,
                 _ => StatusCode::CONFLICT,
             };
-            render(st, me, id, Some((status, e.to_string()))).await
+            render(st, me, id, Some((status, refusal::call(&e, me.l())))).await
         }
     }
 }

@@ -18,9 +18,11 @@
 //!   Passwords, session tokens and CSRF tokens are never logged.
 
 mod agents;
+mod callback_why;
 mod callbacks;
 mod escalation;
 mod queue;
+mod refusal;
 mod report_text;
 mod reports;
 mod session;

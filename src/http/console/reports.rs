@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 
 use super::agents::supervisors_only;
+use super::refusal;
 use super::report_text;
 use super::text::{self, T};
 use super::{Me, fail, internal, layout, respond};
@@ -33,7 +34,12 @@ async fn build(st: &AppState, me: &Me, q: &ReportQuery) -> Result<Report, Respon
     let l = me.l();
     let kind = q.kind.as_deref().unwrap_or("satisfaction");
     st.report(kind, &q.params).await.map_err(|e| match e {
-        ReportError::Param(p) => fail(l, StatusCode::BAD_REQUEST, T::BadRequest, &p.to_string()),
+        ReportError::Param(p) => fail(
+            l,
+            StatusCode::BAD_REQUEST,
+            T::BadRequest,
+            &refusal::field(p.field, &p.message, l),
+        ),
         ReportError::Store(s) => internal(l, s),
     })
 }
@@ -47,9 +53,20 @@ pub async fn page(State(st): State<AppState>, me: Me, q: Query<ReportQuery>) -> 
         Ok(r) => r,
         Err(r) => return r,
     };
-    let campaigns: Vec<(String, String)> = match st.store.campaigns().await {
-        Ok(c) => c.into_iter().map(|c| (c.id.to_string(), c.name)).collect(),
+    let all_campaigns = match st.store.campaigns().await {
+        Ok(c) => c,
         Err(e) => return internal(l, e),
+    };
+    let hotlines = match hotline_numbers(&st, &all_campaigns).await {
+        Ok(h) => h,
+        Err(e) => return internal(l, e),
+    };
+    let campaigns: Vec<(String, String)> = (all_campaigns.into_iter())
+        .map(|c| (c.id.to_string(), c.name))
+        .collect();
+    let choices = Choices {
+        campaigns: &campaigns,
+        hotlines: &hotlines,
     };
     let csv_link = {
         let mut s = form_urlencoded::Serializer::new(String::new());
@@ -72,7 +89,7 @@ pub async fn page(State(st): State<AppState>, me: Me, q: Query<ReportQuery>) -> 
                 }
             }
             @for (name, value) in fields(&q.params) {
-                label { (field_label(name, l)) (filter_input(name, value.unwrap_or(""), l, &campaigns)) }
+                label { (field_label(name, l)) (filter_input(name, value.unwrap_or(""), l, &choices)) }
             }
             button type="submit" { (T::Show.get(l)) }
         }
@@ -127,10 +144,35 @@ fn fields(p: &ReportParams) -> [(&'static str, Option<&str>); 7] {
     ]
 }
 
-/// A filter's control: dates pick a day, the kinds and the campaign are choices (a value not
-/// among them, from a hand-made link, stays selectable so the page shows what was asked),
-/// the hotline number is typed.
-fn filter_input(name: &str, value: &str, l: Locale, campaigns: &[(String, String)]) -> Markup {
+/// Most hotline numbers offered: an operator has a handful; past this many the list would be
+/// no help, and the rest can still be asked for by link.
+const MAX_HOTLINES: i64 = 100;
+
+/// The hotline numbers a report can be filtered by: those callers dialed, the one configured
+/// for callbacks and those campaigns call from, in order, once each.
+async fn hotline_numbers(
+    st: &AppState,
+    campaigns: &[crate::callbacks::Campaign],
+) -> Result<Vec<String>, crate::repo::StoreError> {
+    let mut numbers = st.store.hotline_numbers(MAX_HOTLINES).await?;
+    numbers.extend(st.cfg.callbacks.from_number.clone());
+    numbers.extend(campaigns.iter().map(|c| c.from_number.clone()));
+    numbers.sort();
+    numbers.dedup();
+    Ok(numbers)
+}
+
+/// What the choice filters offer besides the fixed kinds.
+struct Choices<'a> {
+    /// Campaign id and name.
+    campaigns: &'a [(String, String)],
+    hotlines: &'a [String],
+}
+
+/// A filter's control: dates pick a day, every other filter is a choice (a value not among
+/// them, from a hand-made link, stays selectable so the page shows what was asked).
+fn filter_input(name: &str, value: &str, l: Locale, choices: &Choices<'_>) -> Markup {
+    let campaigns = choices.campaigns;
     let choices: Vec<(String, String)> = match name {
         "from" | "to" => return html! { input name=(name) value=(value) type="date"; },
         "service" => (TicketKind::ALL.iter())
@@ -155,7 +197,10 @@ fn filter_input(name: &str, value: &str, l: Locale, campaigns: &[(String, String
         .map(|(v, t)| (v.to_string(), t.get(l).to_string()))
         .to_vec(),
         "campaign" => campaigns.to_vec(),
-        _ => return html! { input name=(name) value=(value) type="tel"; },
+        "hotline" => (choices.hotlines.iter())
+            .map(|n| (n.clone(), n.clone()))
+            .collect(),
+        _ => return html! { input name=(name) value=(value); },
     };
     let known = value.is_empty() || choices.iter().any(|(v, _)| v == value);
     html! {

@@ -288,6 +288,20 @@ texts! {
     LiveCounts => "实时统计", "Live counts";
     OpenTicketPage => "打开工单", "Open the ticket";
     Nobody => "无", "nobody";
+    NoteCaseOwner => "客户待办的负责人", "owner of the customer's case";
+    CodeReplied => "已答复客户", "replied";
+    ChannelPhone => "电话", "phone";
+    ChannelApi => "接口", "API";
+    ChannelConsole => "坐席台", "console";
+    CallQueued => "排队中", "queued";
+    CallInitiated => "发起中", "initiated";
+    CallRinging => "振铃中", "ringing";
+    CallInProgress => "通话中", "in progress";
+    CallCompleted => "已结束", "completed";
+    CallBusy => "占线", "busy";
+    CallNoAnswer => "无人接听", "no answer";
+    CallFailed => "呼叫失败", "failed";
+    CallCanceled => "已取消", "canceled";
     Minutes => "分钟", "min";
 }
 
@@ -347,13 +361,25 @@ pub fn campaign_state(s: CampaignState) -> T {
 /// English; a case it raised itself (from a ticket, a survey follow-up or a call) is described
 /// in Chinese from its facts, and one a back-office system raised keeps the words it was given.
 pub fn case_summary(e: &Escalation, l: Locale) -> String {
+    cause_summary(e.kind, &e.source, e.ticket_number.as_deref(), &e.summary, l)
+}
+
+/// What a cause of kind `kind` from `source` is about, in the agent's language: described
+/// from its facts when the hotline raised it, else the summary it was given.
+pub fn cause_summary(
+    kind: EscalationKind,
+    source: &str,
+    ticket: Option<&str>,
+    summary: &str,
+    l: Locale,
+) -> String {
     let raised_here = ["ticket:", "followup:", "call:"]
         .iter()
-        .any(|p| e.source.starts_with(p));
+        .any(|p| source.starts_with(p));
     if l == Locale::EnUs || !raised_here {
-        return e.summary.clone();
+        return summary.to_string();
     }
-    let what = match e.kind {
+    let what = match kind {
         EscalationKind::Complaint => T::SumComplaint,
         EscalationKind::Breached => T::SumBreached,
         EscalationKind::Dissatisfied => T::SumDissatisfied,
@@ -364,8 +390,7 @@ pub fn case_summary(e: &Escalation, l: Locale) -> String {
         EscalationKind::TransferCallback => T::SumTransferCallback,
     }
     .get(l);
-    let ticket = e.ticket_number.as_deref();
-    match (e.kind, ticket) {
+    match (kind, ticket) {
         (EscalationKind::Breached, Some(n)) => format!("{} {n} {what}", T::Ticket.get(l)),
         (_, Some(n)) => format!("{what}（{} {n}）", T::Ticket.get(l)),
         (_, None) => what.to_string(),
@@ -438,6 +463,31 @@ pub fn ticket_kind(k: TicketKind) -> T {
         TicketKind::Change => T::TicketChange,
         TicketKind::Complaint => T::TicketComplaint,
     }
+}
+
+pub fn line_kind(k: crate::customers::LineKind) -> T {
+    use crate::customers::LineKind;
+    match k {
+        LineKind::Phone => T::LinePhone,
+        LineKind::Broadband => T::LineBroadband,
+        LineKind::Leased => T::LineLeased,
+    }
+}
+
+/// A call's status as the carrier reports it; `None` for one unknown here.
+pub fn call_status(s: &str) -> Option<T> {
+    use crate::telephony::CallStatus;
+    Some(match CallStatus::parse(s)? {
+        CallStatus::Queued => T::CallQueued,
+        CallStatus::Initiated => T::CallInitiated,
+        CallStatus::Ringing => T::CallRinging,
+        CallStatus::InProgress => T::CallInProgress,
+        CallStatus::Completed => T::CallCompleted,
+        CallStatus::Busy => T::CallBusy,
+        CallStatus::NoAnswer => T::CallNoAnswer,
+        CallStatus::Failed => T::CallFailed,
+        CallStatus::Canceled => T::CallCanceled,
+    })
 }
 
 pub fn role(r: crate::agents::Role) -> T {

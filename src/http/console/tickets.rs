@@ -6,17 +6,18 @@ use axum::response::{IntoResponse, Response};
 use maud::html;
 use serde::Deserialize;
 
+use super::refusal;
 use super::text::{self, T};
 use super::{
     Fields, MAX_SHORT, MAX_TEXT, Me, csrf_field, fail, internal, layout, not_found, respond, see,
     when,
 };
-use crate::escalations::EscFilter;
+use crate::escalations::{self, EscFilter};
 use crate::http::AppState;
 use crate::prompts::Locale;
 use crate::repo::StoreError;
 use crate::telephony::RecordingError;
-use crate::tickets::{Action, TicketFilter, TicketKind, TicketState, is_valid_number};
+use crate::tickets::{Action, Channel, TicketFilter, TicketKind, TicketState, is_valid_number};
 
 const LIMIT: i64 = 100;
 
@@ -304,7 +305,7 @@ pub async fn act(
                 &st,
                 &me,
                 &number,
-                Some((StatusCode::CONFLICT, e.to_string())),
+                Some((StatusCode::CONFLICT, refusal::transition(&e, l))),
             )
             .await
         }
@@ -342,6 +343,19 @@ fn history_detail(st: &AppState, l: Locale, detail: &serde_json::Value) -> Strin
             serde_json::Value::String(s) if s.is_empty() => continue,
             serde_json::Value::String(s) if key == "kind" => TicketKind::parse(s)
                 .map_or_else(|| s.clone(), |k| text::ticket_kind(k).get(l).to_string()),
+            // The words the hotline itself writes, by their constants.
+            serde_json::Value::String(s) if key == "note" && s == escalations::OWNER_NOTE => {
+                T::NoteCaseOwner.get(l).to_string()
+            }
+            serde_json::Value::String(s) if key == "code" && s == escalations::REPLIED_CODE => {
+                T::CodeReplied.get(l).to_string()
+            }
+            serde_json::Value::String(s) if key == "channel" => match Channel::parse(s) {
+                Some(Channel::Phone) => T::ChannelPhone.get(l).to_string(),
+                Some(Channel::Api) => T::ChannelApi.get(l).to_string(),
+                Some(Channel::Console) => T::ChannelConsole.get(l).to_string(),
+                None => s.clone(),
+            },
             serde_json::Value::String(s) => s.clone(),
             serde_json::Value::Number(n) if key.ends_with("_at") => match n.as_i64() {
                 Some(ms) => {
