@@ -181,59 +181,20 @@ const STORED_RESPONSES: &str = "SELECT c.call_sid, s.seq, s.response FROM call_s
      JOIN UNNEST($1::text[], $2::int4[]) AS k(call_sid, seq) \
      ON c.call_sid = k.call_sid AND s.seq = k.seq";
 
+/// A batch's effects on each call it recorded steps of, one new row version per call:
+/// `$1..$4` sid, account, locale, latest step time; `$5..$7` the milestones reached (self
+/// served, person, callback offered), each at or null, the earliest kept (`LEAST` and
+/// `GREATEST` ignore nulls).
 const UPDATE_CALLS: &str = "UPDATE calls AS c SET \
      account_id = COALESCE(u.account_id, c.account_id), \
      locale = COALESCE(u.locale, c.locale), \
-     updated_at = GREATEST(c.updated_at, u.at) \
-     FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::int8[]) \
-     AS u(call_sid, account_id, locale, at) \
-     WHERE c.call_sid = u.call_sid";
-
-/// Each call's milestones, earliest kept: `$1` sid, `$2..$4` self served, person, callback
-/// offered, each at or null (`LEAST` ignores nulls).
-const UPDATE_MILESTONES: &str = "UPDATE calls AS c SET \
+     updated_at = GREATEST(c.updated_at, u.at), \
      self_served_at = LEAST(c.self_served_at, u.self_served), \
      person_at = LEAST(c.person_at, u.person), \
      callback_offered_at = LEAST(c.callback_offered_at, u.callback_offered) \
-     FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::int8[]) \
-     AS u(call_sid, self_served, person, callback_offered) \
+     FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::int8[], $5::int8[], $6::int8[], \
+     $7::int8[]) AS u(call_sid, account_id, locale, at, self_served, person, callback_offered) \
      WHERE c.call_sid = u.call_sid";
-
-/// A batch's milestones in one statement (see `reports_tickets::apply_milestones`, which
-/// the other writers run one by one).
-async fn apply_milestones(
-    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
-    milestones: &[batch::MilestoneWrite<'_>],
-) -> Result<()> {
-    if milestones.is_empty() {
-        return Ok(());
-    }
-    // One row per call: an update joined to two rows of one call would apply only one.
-    let mut rows: Vec<(&str, [Option<i64>; 3])> = Vec::new();
-    for m in milestones {
-        let i = match rows.iter().position(|(sid, _)| *sid == m.call_sid) {
-            Some(i) => i,
-            None => {
-                rows.push((m.call_sid, [None; 3]));
-                rows.len() - 1
-            }
-        };
-        let slot = &mut rows[i].1[match m.milestone {
-            Milestone::SelfServed => 0,
-            Milestone::Person => 1,
-            Milestone::CallbackOffered => 2,
-        }];
-        *slot = Some(slot.map_or(m.at, |t| t.min(m.at)));
-    }
-    sqlx::query(UPDATE_MILESTONES)
-        .bind(column(&rows, |r| r.0))
-        .bind(column(&rows, |r| r.1[0]))
-        .bind(column(&rows, |r| r.1[1]))
-        .bind(column(&rows, |r| r.1[2]))
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
 
 /// Creates the calls status reports are the first news of: `$1..$8` sid, direction, from,
 /// to, status, time, whether final, duration (a final report ends the call it creates).
@@ -524,7 +485,13 @@ impl CallStore for PgStore {
         // a deadlock that happens anyway is detected by the server and fails one batch.
         effects.calls.sort_by(|a, b| a.call_sid.cmp(b.call_sid));
         let update_bytes = |c: &batch::CallUpdate<'_>| {
-            text_bytes(c.call_sid) + text_bytes(c.locale.unwrap_or_default()) + 2 * INT_BYTES
+            text_bytes(c.call_sid) + text_bytes(c.locale.unwrap_or_default()) + 5 * INT_BYTES
+        };
+        // Every call with a milestone has an update (`batch::effects`).
+        let reached = |c: &batch::CallUpdate<'_>, m: Milestone| {
+            (effects.milestones.iter())
+                .find(|w| w.call_sid == c.call_sid && w.milestone == m)
+                .map(|w| w.at)
         };
         for part in chunks(&effects.calls, update_bytes) {
             sqlx::query(UPDATE_CALLS)
@@ -532,10 +499,12 @@ impl CallStore for PgStore {
                 .bind(column(part, |c| c.account_id))
                 .bind(column(part, |c| c.locale))
                 .bind(column(part, |c| c.at))
+                .bind(column(part, |c| reached(c, Milestone::SelfServed)))
+                .bind(column(part, |c| reached(c, Milestone::Person)))
+                .bind(column(part, |c| reached(c, Milestone::CallbackOffered)))
                 .execute(&mut *tx)
                 .await?;
         }
-        apply_milestones(&mut tx, &effects.milestones).await?;
         for (e, at) in &effects.surveys {
             super::callbacks::apply_survey_effect(&mut tx, e, *at).await?;
         }
