@@ -29,6 +29,12 @@ pub trait CallStore: Send + Sync + 'static {
     async fn record_status(&self, event: &StatusEvent) -> Result<()> {
         self.commit(Vec::new(), vec![event.clone()]).await.map(drop)
     }
+    /// Batches worth committing at the same moment: more than one where a commit waits on
+    /// the network and the log flush of a server that commits other transactions meanwhile.
+    fn concurrent_batches(&self) -> usize {
+        1
+    }
+
     async fn call(&self, call_sid: &str) -> Result<Option<CallRecord>>;
     /// The answer stored for a call's step, if it was recorded.
     async fn step_response(&self, call_sid: &str, seq: i32) -> Result<Option<String>>;

@@ -3,12 +3,14 @@
 //! thousands of tiny transactions a second into a few hundred larger ones; when idle a write
 //! goes alone at once, so nobody waits for a batch to fill. When the database refuses a batch
 //! for something in it (not because it is down), its writes go again one at a time, so one
-//! caller's bad write never fails the others'.
+//! caller's bad write never fails the others'. Where the store gains from it
+//! (`CallStore::concurrent_batches`), several batches commit at once: one gathers while
+//! another waits for its commit.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Mutex, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::repo::CallStore;
@@ -52,7 +54,10 @@ impl StepWriter {
     /// Starts the writer task on the current runtime.
     pub fn spawn(store: Arc<dyn CallStore>) -> Self {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run(store, rx));
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..store.concurrent_batches().max(1) {
+            tokio::spawn(run(store.clone(), rx.clone()));
+        }
         StepWriter {
             tx,
             pending_statuses: Arc::new(Semaphore::new(MAX_PENDING_STATUSES)),
@@ -114,29 +119,43 @@ impl StepWriter {
     }
 }
 
-async fn run(store: Arc<dyn CallStore>, mut rx: mpsc::Receiver<Write>) {
+/// Gathers a batch from `rx` into `buf`: what is waiting, and what arrives within a few
+/// scheduler passes. Zero when every writer handle is gone.
+///
+/// Before the batch goes, every request already received may run up to its write: on a busy
+/// core the first write would otherwise wake the writer and go alone, and a transaction per
+/// request or two is what group commit is there to avoid. Each pass of the scheduler also
+/// lets the I/O driver hand over requests that arrived during the last one; the batch goes
+/// when a pass brings nothing more. When idle this costs one pass.
+async fn gather(rx: &mut mpsc::Receiver<Write>, buf: &mut Vec<Write>) -> usize {
+    if rx.recv_many(buf, MAX_BATCH).await == 0 {
+        return 0;
+    }
+    for _ in 0..MAX_GATHER_PASSES {
+        tokio::task::yield_now().await;
+        let before = buf.len();
+        while buf.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(w) => buf.push(w),
+                Err(_) => break,
+            }
+        }
+        if buf.len() == before || buf.len() == MAX_BATCH {
+            break;
+        }
+    }
+    buf.len()
+}
+
+async fn run(store: Arc<dyn CallStore>, rx: Arc<Mutex<mpsc::Receiver<Write>>>) {
     let mut buf = Vec::with_capacity(MAX_BATCH);
     let (mut steps, mut step_replies) = (Vec::new(), Vec::new());
     let (mut statuses, mut status_replies) = (Vec::new(), Vec::new());
-    while rx.recv_many(&mut buf, MAX_BATCH).await > 0 {
-        // Before the batch goes, let every request already received run up to its write: on
-        // a busy core the first write would otherwise wake the writer and go alone, and a
-        // transaction per request or two is what group commit is there to avoid. Each pass
-        // of the scheduler also lets the I/O driver hand over requests that arrived during
-        // the last one; the batch goes when a pass brings nothing more. When idle this costs
-        // one pass.
-        for _ in 0..MAX_GATHER_PASSES {
-            tokio::task::yield_now().await;
-            let before = buf.len();
-            while buf.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(w) => buf.push(w),
-                    Err(_) => break,
-                }
-            }
-            if buf.len() == before || buf.len() == MAX_BATCH {
-                break;
-            }
+    // The receiver is held while gathering only: another writer gathers the next batch
+    // while this one commits.
+    loop {
+        if gather(&mut *rx.lock().await, &mut buf).await == 0 {
+            return;
         }
         for w in buf.drain(..) {
             match w {
@@ -268,6 +287,8 @@ mod tests {
         gate: Semaphore,
         /// The steps of every commit, by input.
         commits: Mutex<Vec<Vec<String>>>,
+        /// `CallStore::concurrent_batches`.
+        writers: usize,
     }
 
     #[async_trait]
@@ -290,6 +311,10 @@ mod tests {
             } else {
                 Ok(vec![StepOutcome::Recorded; steps.len()])
             }
+        }
+
+        fn concurrent_batches(&self) -> usize {
+            self.writers
         }
 
         async fn call(&self, _call_sid: &str) -> Result<Option<CallRecord>> {
@@ -325,6 +350,7 @@ mod tests {
             outage,
             gate: Semaphore::new(0),
             commits: Mutex::default(),
+            writers: 1,
         });
         let writer = StepWriter::spawn(fake.clone());
         let mut calls = Vec::new();
@@ -344,6 +370,38 @@ mod tests {
         }
         let commits = fake.commits.lock().expect("lock").clone();
         (results, commits)
+    }
+
+    /// With a store that takes two batches at once, a write sent while the first batch waits
+    /// for its commit goes at once; with one, it waits behind it.
+    #[tokio::test]
+    async fn a_batch_commits_while_another_waits_where_the_store_takes_two() {
+        for writers in [2, 1] {
+            let fake = Arc::new(Fake {
+                outage: false,
+                gate: Semaphore::new(0),
+                commits: Mutex::default(),
+                writers,
+            });
+            let writer = StepWriter::spawn(fake.clone());
+            let w = writer.clone();
+            let first = tokio::spawn(async move { w.commit(step(0, "1")).await });
+            // In the store, held at the gate.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let second =
+                tokio::time::timeout(Duration::from_millis(300), writer.commit(step(1, "2"))).await;
+            match writers {
+                2 => assert_eq!(
+                    second.expect("not held behind the first").ok(),
+                    Some(StepOutcome::Recorded)
+                ),
+                _ => assert!(second.is_err(), "one writer: the second waits"),
+            }
+            assert!(!first.is_finished(), "the first is still at the gate");
+            fake.gate.add_permits(1);
+            let done = first.await.expect("joined");
+            assert_eq!(done.ok(), Some(StepOutcome::Recorded));
+        }
     }
 
     #[tokio::test]

@@ -517,6 +517,14 @@ impl CallStore for PgStore {
         calls::step_response(self, call_sid, seq).await
     }
 
+    /// Two: while one batch waits for its commit (round trips and the log flush, which
+    /// PostgreSQL shares among the transactions committing together), the next is written.
+    /// Measured (docs/benchmark.md): 22% more requests a second than one at a time; three or
+    /// four gain nothing more.
+    fn concurrent_batches(&self) -> usize {
+        2
+    }
+
     async fn call(&self, call_sid: &str) -> Result<Option<CallRecord>> {
         calls::call(self, call_sid).await
     }
