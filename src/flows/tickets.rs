@@ -153,6 +153,21 @@ fn ask_line(
     }
 }
 
+/// The account the caller was identified as, while it still exists.
+fn identified_account<'f>(
+    state: &FlowState,
+    facts: &'f Facts,
+) -> Result<Option<&'f Account>, Need> {
+    let Some((id, _)) = state.account else {
+        return Ok(None);
+    };
+    Ok(facts
+        .account
+        .as_ref()
+        .ok_or(Need::AccountById(id))?
+        .as_ref())
+}
+
 /// Asks for the line, waiting at `next`.
 fn say_lines(out: &mut Reply<'_>, next: &FlowState, lines: &[crate::customers::Line]) {
     let mut prompts = vec![out.text("line.intro", &[])];
@@ -183,11 +198,7 @@ pub(super) fn line(
     facts: &Facts,
     out: &mut Reply<'_>,
 ) -> Result<(), Need> {
-    let Some((id, _)) = state.account else {
-        to_menu(out, state);
-        return Ok(());
-    };
-    let Some(acc) = facts.account.as_ref().ok_or(Need::AccountById(id))? else {
+    let Some(acc) = identified_account(state, facts)? else {
         to_menu(out, state);
         return Ok(());
     };
@@ -908,11 +919,7 @@ pub(super) fn order_address(
     facts: &Facts,
     out: &mut Reply<'_>,
 ) -> Result<(), Need> {
-    let Some((id, _)) = state.account else {
-        to_menu(out, state);
-        return Ok(());
-    };
-    let Some(acc) = facts.account.as_ref().ok_or(Need::AccountById(id))? else {
+    let Some(acc) = identified_account(state, facts)? else {
         to_menu(out, state);
         return Ok(());
     };

@@ -385,20 +385,23 @@ both!(
     }
 );
 
+/// The newest ticket `filter` finds.
+async fn newest(app: &TestApp, filter: hotline::tickets::TicketFilter) -> Ticket {
+    let filter = hotline::tickets::TicketFilter {
+        limit: 10,
+        ..filter
+    };
+    let page = app.state.store.list_tickets(&filter).await.expect("list");
+    page.tickets.first().cloned().expect("a ticket")
+}
+
 /// The newest ticket on Lina's phone line.
 async fn lina_order(app: &TestApp) -> Ticket {
-    let page = app
-        .state
-        .steps
-        .store
-        .list_tickets(&hotline::tickets::TicketFilter {
-            line_number: Some(LINA.into()),
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .expect("list");
-    page.tickets.first().cloned().expect("an order")
+    let filter = hotline::tickets::TicketFilter {
+        line_number: Some(LINA.into()),
+        ..Default::default()
+    };
+    newest(app, filter).await
 }
 
 both!(
@@ -463,17 +466,11 @@ both!(
         call.record(9).await.expect("the address");
         let said = heard(&call);
         assert!(said.contains("We have recorded the address"), "{said}");
-        let page = app
-            .state
-            .store
-            .list_tickets(&hotline::tickets::TicketFilter {
-                account_no: Some(ALICE_ACCOUNT.into()),
-                limit: 10,
-                ..Default::default()
-            })
-            .await
-            .expect("list");
-        let t = page.tickets.first().expect("an order");
+        let filter = hotline::tickets::TicketFilter {
+            account_no: Some(ALICE_ACCOUNT.into()),
+            ..Default::default()
+        };
+        let t = &newest(&app, filter).await;
         assert_eq!(t.kind, TicketKind::Installation);
         assert_eq!(t.address, None, "the address on file was not confirmed");
         assert_eq!(t.recording.as_ref().map(|r| r.duration_secs), Some(9));
@@ -519,17 +516,11 @@ both!(
             said.contains("An agent will call you back to take the address"),
             "{said}"
         );
-        let page = app
-            .state
-            .store
-            .list_tickets(&hotline::tickets::TicketFilter {
-                account_no: Some("55550001".into()),
-                limit: 10,
-                ..Default::default()
-            })
-            .await
-            .expect("list");
-        let t = page.tickets.first().expect("an order");
+        let filter = hotline::tickets::TicketFilter {
+            account_no: Some("55550001".into()),
+            ..Default::default()
+        };
+        let t = &newest(&app, filter).await;
         assert_eq!((t.address.as_deref(), t.recording.as_ref()), (None, None));
     }
 );
