@@ -102,6 +102,11 @@ fn migrator() -> Migrator {
             "hotline_numbers",
             include_str!("../../migrations/postgres/0012_hotline_numbers.sql"),
         ),
+        (
+            13,
+            "calls_fillfactor",
+            include_str!("../../migrations/postgres/0013_calls_fillfactor.sql"),
+        ),
     ])
 }
 
