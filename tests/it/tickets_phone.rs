@@ -385,6 +385,15 @@ both!(
     }
 );
 
+/// `app` again, on its backend, asking Twilio for transcripts of recordings.
+async fn transcribing(app: TestApp) -> TestApp {
+    let backend = app.backend;
+    drop(app);
+    TestApp::spawn_with(backend, |c| c.complaints.transcribe = true)
+        .await
+        .expect("app")
+}
+
 /// The newest ticket `filter` finds.
 async fn newest(app: &TestApp, filter: hotline::tickets::TicketFilter) -> Ticket {
     let filter = hotline::tickets::TicketFilter {
@@ -442,11 +451,7 @@ both!(
 both!(
     an_installation_elsewhere_records_the_address,
     |app: TestApp| async move {
-        let backend = app.backend;
-        drop(app);
-        let app = TestApp::spawn_with(backend, |c| c.complaints.transcribe = true)
-            .await
-            .expect("app");
+        let app = transcribing(app).await;
         let mut call = app.sim.start_call(ALICE, HOTLINE).await.expect("call");
         call.press("4").await.expect("orders");
         call.press("1").await.expect("install");
@@ -572,11 +577,7 @@ both!(
 both!(
     overlong_complaints_are_cut_and_transcripts_are_stored_once,
     |app: TestApp| async move {
-        let backend = app.backend;
-        drop(app);
-        let app = TestApp::spawn_with(backend, |c| c.complaints.transcribe = true)
-            .await
-            .expect("app");
+        let app = transcribing(app).await;
         let mut call = app.sim.start_call(ZHANG, HOTLINE).await.expect("call");
         call.press("1").await.expect("mandarin");
         call.press("5").await.expect("complaints");
