@@ -18,6 +18,7 @@ mod calls;
 mod customers;
 mod db;
 mod guesses;
+mod pg_batch;
 mod postgres;
 mod reports_tickets;
 mod rollups;

@@ -1557,6 +1557,57 @@ async fn run_batches(db: Db) -> Stored {
     }
 }
 
+/// A status report for a call another instance is creating at that moment (its first step
+/// not yet committed) waits for it, then is stored and moves the call on: the batch's one
+/// statement for its reports does not see that call, and reads it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_for_a_call_another_instance_is_creating_is_stored() {
+    use sqlx::Connection;
+    let Some(url) = db::pg_url().await else {
+        return;
+    };
+    let store = hotline::store::connect(&url).await.expect("connect");
+    let mut other = sqlx::postgres::PgConnection::connect(&url)
+        .await
+        .expect("pg");
+    let mut creating = other.begin().await.expect("begin");
+    sqlx::query(
+        "INSERT INTO calls (call_sid, direction, from_number, to_number, status, started_at, \
+         updated_at) VALUES ('CA-RACE', 'inbound', '+8613900000001', '+8610000', \
+         'in-progress', 1000, 1000)",
+    )
+    .execute(&mut *creating)
+    .await
+    .expect("create the call");
+    let report = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let ended = status("CA-RACE", "completed", true, Some(3), 9000);
+            store.commit(Vec::new(), vec![ended]).await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!report.is_finished(), "the report waits for the call");
+    creating.commit().await.expect("the other instance commits");
+    report.await.expect("joined").expect("the report is stored");
+
+    let call = store
+        .call("CA-RACE")
+        .await
+        .expect("read")
+        .expect("the call");
+    assert_eq!(call.status, "completed");
+    assert_eq!((call.ended_at, call.duration_secs), (Some(9000), Some(42)));
+    let events: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT e.status, e.at FROM call_events e JOIN calls c ON c.id = e.call_id \
+         WHERE c.call_sid = 'CA-RACE'",
+    )
+    .fetch_all(&mut other)
+    .await
+    .expect("events");
+    assert_eq!(events, [("completed".to_string(), 9000)]);
+}
+
 /// An agent changed while another transaction holds its row (PostgreSQL locks rows; SQLite
 /// has one writer) waits for it and is changed, not reported missing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
