@@ -3,8 +3,8 @@
 //! Rules: plain READ COMMITTED transactions; anything that counts or moves forward is one
 //! conditional `UPDATE` (or a `SELECT … FOR UPDATE` first), so concurrent instances cannot
 //! lose an update. Every statement is a network round trip, so a step batch is written with
-//! a handful of set-based statements (`UNNEST` of arrays) rather than one per step; only PIN
-//! effects, rare and order-dependent, go one statement each.
+//! a handful of set-based statements (`UNNEST` of arrays, see `pg_batch`) rather than one per
+//! step; only survey effects, rare and order-dependent, go one statement each.
 
 use std::time::Duration;
 
