@@ -639,6 +639,45 @@ async fn wait_calls(rec: &Shared, at_least: usize) {
     }
 }
 
+/// Stops the callers (each finishes the call it is in), then the balancer.
+async fn stop_load(b: &Balancer, stop: &AtomicBool, load: Vec<tokio::task::JoinHandle<()>>) {
+    stop.store(true, Ordering::Relaxed);
+    for t in load {
+        t.await.expect("caller");
+    }
+    b.stop.store(true, Ordering::Relaxed);
+}
+
+/// What a rolling restart keeps: every instance stopped cleanly, no request failed, every
+/// answered step stored. Prints the run's figures first, with `detail`.
+async fn assert_restart_lost_nothing(
+    test: &str,
+    url: &str,
+    rec: &Shared,
+    exits: &[(std::process::ExitStatus, String)],
+    started: Instant,
+    detail: &str,
+) {
+    let (answered, missing) = missing_steps(url, rec).await;
+    let r = record(rec);
+    eprintln!(
+        "{test}: {answered} steps answered, {} calls completed, {} failed (first: {:?}); \
+         {detail}{:.1} s",
+        r.calls_completed,
+        r.failed.len(),
+        r.failed.first().map(|f| &f.2.error),
+        started.elapsed().as_secs_f64()
+    );
+    for (status, log) in exits {
+        assert!(
+            status.success(),
+            "an instance stopped with {status}:\n{log}"
+        );
+    }
+    assert!(r.failed.is_empty(), "failed requests: {:#?}", r.failed);
+    assert!(missing.is_empty(), "answered steps not stored: {missing:?}");
+}
+
 /// Every (CallSid, step) the database holds.
 async fn stored_steps(url: &str) -> BTreeSet<(String, i64)> {
     let mut conn = PgConnection::connect(url).await.expect("connect");
@@ -839,11 +878,7 @@ async fn instance_loss() {
     }
     let after_kill = record(&rec).calls_completed;
     wait_calls(&rec, after_kill + 10).await;
-    stop.store(true, Ordering::Relaxed);
-    for t in load {
-        t.await.expect("caller");
-    }
-    b.stop.store(true, Ordering::Relaxed);
+    stop_load(&b, &stop, load).await;
 
     // The dead instance's callbacks: after the lease a survivor finds their requests never
     // reached the carrier, and dials them again once the carrier-busy pause is over.
@@ -1012,38 +1047,25 @@ async fn rolling_restart() {
         let done = record(&rec).calls_completed;
         wait_calls(&rec, done + 5).await;
     }
-    stop.store(true, Ordering::Relaxed);
-    for t in load {
-        t.await.expect("caller");
-    }
-    b.stop.store(true, Ordering::Relaxed);
+    stop_load(&b, &stop, load).await;
 
-    let (answered, missing) = missing_steps(&url, &rec).await;
-    let r = record(&rec);
-    let per_instance = r.answered.iter().fold(BTreeMap::new(), |mut m, a| {
-        *m.entry(a.upstream).or_insert(0_usize) += 1;
-        m
-    });
-    eprintln!(
-        "{test}: {answered} steps answered, {} calls completed, {} failed (first: {:?}); steps \
-         per instance {per_instance:?}; drains seen by the balancer {drains_seen:?}; {:.1} s",
-        r.calls_completed,
-        r.failed.len(),
-        r.failed.first().map(|f| &f.2.error),
-        started.elapsed().as_secs_f64()
+    let per_instance = record(&rec)
+        .answered
+        .iter()
+        .fold(BTreeMap::new(), |mut m, a| {
+            *m.entry(a.upstream).or_insert(0_usize) += 1;
+            m
+        });
+    let detail = format!(
+        "steps per instance {per_instance:?}; drains seen by the balancer {drains_seen:?}; "
     );
-    for (status, log) in &exits {
-        assert!(
-            status.success(),
-            "an instance stopped with {status}:\n{log}"
-        );
+    assert_restart_lost_nothing(test, &url, &rec, &exits, started, &detail).await;
+    for (_, log) in &exits {
         assert!(
             log.contains("closing the listener"),
             "no drain in the log:\n{log}"
         );
     }
-    assert!(r.failed.is_empty(), "failed requests: {:#?}", r.failed);
-    assert!(missing.is_empty(), "answered steps not stored: {missing:?}");
     assert!(
         drains_seen.iter().all(|&d| d),
         "the balancer did not see /readyz fail before an instance went: {drains_seen:?}"
@@ -1210,31 +1232,9 @@ async fn rolling_restart_behind_nginx() {
         wait_calls(&rec, done + 5).await;
         eprintln!("{test}: instance {n} restarted");
     }
-    stop.store(true, Ordering::Relaxed);
-    for t in load {
-        t.await.expect("caller");
-    }
-    b.stop.store(true, Ordering::Relaxed);
+    stop_load(&b, &stop, load).await;
     drop(nginx);
-
-    let (answered, missing) = missing_steps(&url, &rec).await;
-    let r = record(&rec);
-    eprintln!(
-        "{test}: {answered} steps answered, {} calls completed, {} failed (first: {:?}); \
-         {:.1} s",
-        r.calls_completed,
-        r.failed.len(),
-        r.failed.first().map(|f| &f.2.error),
-        started.elapsed().as_secs_f64()
-    );
-    for (status, log) in &exits {
-        assert!(
-            status.success(),
-            "an instance stopped with {status}:\n{log}"
-        );
-    }
-    assert!(r.failed.is_empty(), "failed requests: {:#?}", r.failed);
-    assert!(missing.is_empty(), "answered steps not stored: {missing:?}");
+    assert_restart_lost_nothing(test, &url, &rec, &exits, started, "").await;
 }
 
 // ---------------------------------------------------------------------------------------------
