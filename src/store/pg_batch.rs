@@ -16,7 +16,9 @@ use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::{Postgres, Row as _};
 
-use super::{NewCall, Result, StatusEvent, StepOutcome, StepWrite, StoreError, batch, calls};
+use super::{
+    Effect, NewCall, Result, StatusEvent, StepOutcome, StepWrite, StoreError, batch, calls,
+};
 use crate::calls::step::Milestone;
 
 type Tx = sqlx::Transaction<'static, Postgres>;
@@ -277,7 +279,7 @@ async fn write(
     expect_new: bool,
 ) -> Result<Option<Vec<StepOutcome>>> {
     let mut tx = pool.begin_with(BEGIN_BATCH).await?;
-    let (outcomes, recorded) = if steps.is_empty() {
+    let (outcomes, surveys) = if steps.is_empty() {
         (Vec::new(), Vec::new())
     } else {
         match record_steps(&mut tx, steps, expect_new).await? {
@@ -285,7 +287,7 @@ async fn write(
             None => return Ok(None),
         }
     };
-    for (e, at) in &batch::effects(steps, &recorded).surveys {
+    for (e, at) in &surveys {
         super::callbacks::apply_survey_effect(&mut tx, e, *at).await?;
     }
     apply_statuses(&mut tx, statuses).await?;
@@ -293,13 +295,17 @@ async fn write(
     Ok(Some(outcomes))
 }
 
-/// Records the steps and applies the effects of those recorded now; returns their outcomes
-/// and which were recorded now, or `None` when `expect_new` and one was recorded before.
-async fn record_steps(
+/// The outcome of each step, and the survey effects of those recorded now (applied one
+/// statement each, after the calls' effects).
+type Recorded<'a> = (Vec<StepOutcome>, Vec<(&'a Effect, i64)>);
+
+/// Records the steps and applies the effects on the calls of those recorded now, or returns
+/// `None` when `expect_new` and one was recorded before.
+async fn record_steps<'a>(
     tx: &mut Tx,
-    steps: &[StepWrite],
+    steps: &'a [StepWrite],
     expect_new: bool,
-) -> Result<Option<(Vec<StepOutcome>, Vec<usize>)>> {
+) -> Result<Option<Recorded<'a>>> {
     let existing = calls_of_batch(tx, steps).await?;
     let plan = batch::StepPlan::new(steps, &existing);
     let inserts: Vec<&StepWrite> = plan.inserts.iter().filter_map(|&i| steps.get(i)).collect();
@@ -320,7 +326,7 @@ async fn record_steps(
         .fetch_one(&mut **tx)
         .await?
         .try_get(0)?;
-    Ok((usize::try_from(n).ok() == Some(inserts.len())).then_some((outcomes, recorded)))
+    Ok((usize::try_from(n).ok() == Some(inserts.len())).then_some((outcomes, effects.surveys)))
 }
 
 /// The batch's effects, their calls sorted so that concurrent batches tend to lock shared
@@ -355,13 +361,13 @@ async fn calls_of_batch(tx: &mut Tx, steps: &[StepWrite]) -> Result<HashSet<Stri
 }
 
 /// Inserts the steps, reads the stored answers of those recorded before, then applies the
-/// effects of the ones recorded now. Returns the outcomes and the steps recorded now.
-async fn steps_then_effects(
+/// effects on the calls of the ones recorded now.
+async fn steps_then_effects<'a>(
     tx: &mut Tx,
-    steps: &[StepWrite],
+    steps: &'a [StepWrite],
     plan: &batch::StepPlan,
     inserts: &[&StepWrite],
-) -> Result<(Vec<StepOutcome>, Vec<usize>)> {
+) -> Result<Recorded<'a>> {
     let mut keys: HashSet<(String, i32)> = HashSet::new();
     for part in chunks(inserts, step_bytes) {
         for row in bind_steps(sqlx::query(INSERT_STEPS), part)
@@ -393,7 +399,7 @@ async fn steps_then_effects(
             .execute(&mut **tx)
             .await?;
     }
-    Ok((outcomes, recorded))
+    Ok((outcomes, effects.surveys))
 }
 
 /// A batch's status reports in two statements whatever their number, with the outcome of
