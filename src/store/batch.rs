@@ -51,6 +51,7 @@ pub(super) struct MilestoneWrite<'a> {
     pub at: i64,
 }
 
+#[derive(Clone, Copy)]
 pub(super) struct CallUpdate<'a> {
     pub call_sid: &'a str,
     /// The last identification in the batch, if any.

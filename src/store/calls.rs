@@ -44,23 +44,45 @@ pub(super) const STARTED_STATUS: &str = "in-progress";
 /// Statuses after which a call is over; none of them is ever replaced.
 const FINAL_STATUSES: [&str; 5] = ["completed", "busy", "no-answer", "failed", "canceled"];
 
+/// Known stages before the end, in order; a status not listed is stage 0.
+const STAGES: [(&str, u8); 4] = [
+    ("queued", 1),
+    ("initiated", 2),
+    ("ringing", 3),
+    ("in-progress", 4),
+];
+
+fn stage(status: &str) -> u8 {
+    (STAGES.iter())
+        .find(|(s, _)| *s == status)
+        .map_or(0, |(_, n)| *n)
+}
+
 /// Whether a status report may replace the stored status of a call: a final status is never
 /// replaced (so of two final reports the first stays), and a known earlier stage (`ringing`)
 /// does not replace a later one (`in-progress`, which the first step sets).
 pub(super) fn status_advances(current: &str, new_status: &str, new_is_final: bool) -> bool {
-    fn stage(s: &str) -> u8 {
-        match s {
-            "queued" => 1,
-            "initiated" => 2,
-            "ringing" => 3,
-            "in-progress" => 4,
-            _ => 0,
-        }
-    }
     if FINAL_STATUSES.contains(&current) {
         return false;
     }
     new_is_final || stage(new_status) >= stage(current)
+}
+
+/// `status_advances` as an SQL condition over the given column expressions, for a statement
+/// that moves many calls at once.
+pub(super) fn status_advances_sql(current: &str, new_status: &str, new_is_final: &str) -> String {
+    let stage = |of: &str| {
+        let whens: String = (STAGES.iter())
+            .map(|(s, n)| format!(" WHEN '{s}' THEN {n}"))
+            .collect();
+        format!("(CASE {of}{whens} ELSE 0 END)")
+    };
+    let finals = FINAL_STATUSES.map(|s| format!("'{s}'")).join(", ");
+    format!(
+        "({current} NOT IN ({finals}) AND ({new_is_final} OR {} >= {}))",
+        stage(new_status),
+        stage(current)
+    )
 }
 
 pub(super) async fn step_response<B: Backend>(

@@ -4,37 +4,25 @@
 //! Rules: the outcome of every step and report is the one of writing them one by one
 //! (`batch` plans it; `store::every_step_writer_stores_the_same` checks it). Each round trip
 //! waits for the database's process and then for this one to be scheduled, which on a busy
-//! machine costs more than the statement, so statements that do not need each other's
-//! results go together as one statement (data-modifying `WITH`): a batch of new steps and
-//! reports is six round trips, `BEGIN` and `COMMIT` included. A batch that holds a replayed
-//! step, or that meets a call another instance is creating, takes a slower path with the
-//! same outcome.
+//! machine costs more than the statement. So the usual batch, where every call appears once
+//! and each step and report is new, is one statement in a transaction of its own: one round
+//! trip, commit included. It checks its assumptions at its end and fails as a whole when one
+//! does not hold (a retried webhook, a call another instance is creating); that batch, and
+//! any other, is then written step by step in a transaction, reading what the outcomes need.
+//! Batches run on connections of their own (`PgStore::open`), whose statements keep one
+//! plan of index lookups, whatever the size of the tables when it was made.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 
 use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::{Postgres, Row as _};
 
-use super::{
-    Effect, NewCall, Result, StatusEvent, StepOutcome, StepWrite, StoreError, batch, calls,
-};
+use super::{Effect, NewCall, Result, StatusEvent, StepOutcome, StepWrite, batch, calls};
 use crate::calls::step::Milestone;
 
 type Tx = sqlx::Transaction<'static, Postgres>;
-
-/// Begins a batch's transaction with its statements planned for their arguments.
-///
-/// sqlx prepares each statement once per connection, and after five runs PostgreSQL may keep
-/// one generic plan for it for the life of the connection. A plan made while `calls` was
-/// small (a new installation, or before its first `ANALYZE`) scans the whole table, and keeps
-/// doing so as the table grows: on a fresh database under load, finding a batch's calls by
-/// `CallSid` took 2 ms of a seq scan instead of 40 µs through the unique index, and every
-/// batch statement joining `calls` likewise (docs/benchmark.md). Planning each run costs tens
-/// of microseconds a statement, and follows the table as it is now. The setting goes with the
-/// `BEGIN`, in the same round trip, and ends with the transaction; the reads, lookups by a
-/// unique key, keep their cached plans.
-const BEGIN_BATCH: &str = "BEGIN; SET LOCAL plan_cache_mode = force_custom_plan";
 
 /// Creates the calls the batch's steps start (`$1..$5` sid, direction, from, to, started at;
 /// a call that exists is left alone) and returns the batch's calls (`$7`) that existed
@@ -47,16 +35,17 @@ const CALLS_OF_BATCH: &str = "WITH created AS (INSERT INTO calls (call_sid, dire
      ON CONFLICT (call_sid) DO NOTHING) \
      SELECT call_sid FROM calls WHERE call_sid = ANY($7)";
 
-/// Inserts steps (distinct keys) of calls that exist, from the arrays it is given.
+/// Inserts steps (distinct keys) from the arrays it is given, of the calls found in `$calls`
+/// (rows of `id, call_sid`).
 macro_rules! insert_steps_from {
-    ($unnest:literal) => {
+    ($unnest:literal, $calls:literal) => {
         concat!(
             "INSERT INTO call_steps (call_id, seq, node, input, said, response, at) \
              SELECT c.id, n.seq, n.node, n.input, n.said, n.response, n.at FROM ",
             $unnest,
-            " AS n(call_sid, seq, node, input, said, response, at) \
-             JOIN calls c ON c.call_sid = n.call_sid \
-             ON CONFLICT (call_id, seq) DO NOTHING"
+            " AS n(call_sid, seq, node, input, said, response, at) JOIN ",
+            $calls,
+            " c ON c.call_sid = n.call_sid ON CONFLICT (call_id, seq) DO NOTHING"
         )
     };
 }
@@ -80,26 +69,12 @@ macro_rules! update_calls {
     };
 }
 
-/// The steps (`$8..$14`) and their effects on the calls (`$1..$7`, see `update_calls`) in
-/// one statement, for a batch whose steps are all expected to be new; returns how many steps
-/// were inserted. Fewer than given means a step was recorded before, and its effects must not
-/// be applied again: the transaction is then abandoned.
-const STEPS_WITH_EFFECTS: &str = concat!(
-    "WITH effects AS (",
-    update_calls!(),
-    "), inserted AS (",
-    insert_steps_from!(
-        "UNNEST($8::text[], $9::int4[], $10::text[], $11::text[], $12::text[], \
-         $13::text[], $14::int8[])"
-    ),
-    " RETURNING 1) SELECT count(*) FROM inserted"
-);
-
 /// The steps alone; returns the keys inserted now.
 const INSERT_STEPS: &str = concat!(
     insert_steps_from!(
         "UNNEST($1::text[], $2::int4[], $3::text[], $4::text[], $5::text[], \
-         $6::text[], $7::int8[])"
+         $6::text[], $7::int8[])",
+        "calls"
     ),
     " RETURNING (SELECT call_sid FROM calls WHERE calls.id = call_steps.call_id), seq"
 );
@@ -160,6 +135,81 @@ const UPDATE_STATUSES: &str = "UPDATE calls AS c SET status = u.status, \
      FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::bool[], $5::int8[], $6::int8[]) \
      AS u(call_sid, status, at, fin, ended_at, dur) \
      WHERE c.call_sid = u.call_sid";
+
+/// A whole batch in one statement (see the module's rules), for a batch where every call
+/// appears once and no step has survey effects:
+///
+/// - `$1..$7`: the steps' effects on their calls (see `update_calls`), applied to those that
+///   exist at the statement's start;
+/// - `$8..$14`: the steps (see `insert_steps_from`), which must be new;
+/// - `$15` the status of a started call, `$16..$25` the calls its steps start (sid,
+///   direction, from, to, time, and the effects: account, locale, and the three milestones'
+///   times or null), each created with its effects when it does not exist yet. Every step's
+///   call must exist or be created so;
+/// - `$26..$34`: the reports, one per call (sid, direction, from, to, status, time, whether
+///   final, duration, sequence): each creates its call, or moves an existing one forward as
+///   `calls::status_advances` says. Its call must be one that exists at the statement's start
+///   or that it creates.
+///
+/// The last line fails the statement (SQLSTATE `EXPECTATION_FAILED`) when an expectation
+/// does not hold: a step's or report's call is neither in its snapshot nor created by it
+/// (unknown, or created meanwhile by another transaction), or a step was recorded before.
+static ONE_STATEMENT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH continued AS ({update} RETURNING c.id, c.call_sid), \
+         started AS (INSERT INTO calls (call_sid, direction, from_number, to_number, status, \
+         started_at, updated_at, account_id, locale, self_served_at, person_at, \
+         callback_offered_at) \
+         SELECT n.sid, n.direction, n.from_number, n.to_number, $15, n.at, n.at, n.account_id, \
+         n.locale, n.self_served, n.person, n.callback_offered \
+         FROM UNNEST($16::text[], $17::text[], $18::text[], $19::text[], $20::int8[], \
+         $21::int8[], $22::text[], $23::int8[], $24::int8[], $25::int8[]) \
+         AS n(sid, direction, from_number, to_number, at, account_id, locale, self_served, \
+         person, callback_offered) \
+         ON CONFLICT (call_sid) DO NOTHING RETURNING id, call_sid), \
+         inserted AS ({steps} RETURNING 1), \
+         reported AS (INSERT INTO calls (call_sid, direction, from_number, to_number, status, \
+         started_at, ended_at, duration_secs, updated_at) \
+         SELECT n.sid, n.direction, n.from_number, n.to_number, n.status, n.at, \
+         CASE WHEN n.fin THEN n.at END, CASE WHEN n.fin THEN n.dur END, n.at \
+         FROM UNNEST($26::text[], $27::text[], $28::text[], $29::text[], $30::text[], \
+         $31::int8[], $32::bool[], $33::int8[]) \
+         AS n(sid, direction, from_number, to_number, status, at, fin, dur) \
+         ON CONFLICT (call_sid) DO NOTHING RETURNING id, call_sid), \
+         known AS (SELECT id, call_sid FROM calls WHERE call_sid = ANY($26)), \
+         events AS (INSERT INTO call_events (call_id, status, sequence, at) \
+         SELECT c.id, n.status, n.sequence, n.at \
+         FROM UNNEST($26::text[], $30::text[], $34::int8[], $31::int8[]) \
+         AS n(call_sid, status, sequence, at) \
+         JOIN (SELECT id, call_sid FROM reported UNION ALL SELECT id, call_sid FROM known) c \
+         ON c.call_sid = n.call_sid ON CONFLICT DO NOTHING), \
+         advanced AS (UPDATE calls AS c SET status = u.status, \
+         updated_at = GREATEST(c.updated_at, u.at), \
+         ended_at = CASE WHEN u.fin THEN u.at ELSE c.ended_at END, \
+         duration_secs = CASE WHEN u.fin THEN COALESCE(u.dur, c.duration_secs) \
+         ELSE c.duration_secs END \
+         FROM UNNEST($26::text[], $30::text[], $31::int8[], $32::bool[], $33::int8[]) \
+         AS u(call_sid, status, at, fin, dur) \
+         WHERE c.call_sid = u.call_sid AND {advances}) \
+         SELECT hotline_batch_as_expected(\
+         (SELECT count(*) FROM continued) + (SELECT count(*) FROM started) \
+         = cardinality($1::text[]) \
+         AND (SELECT count(*) FROM inserted) = cardinality($8::text[]) \
+         AND (SELECT count(*) FROM reported) + (SELECT count(*) FROM known) \
+         = cardinality($26::text[]))",
+        update = update_calls!(),
+        steps = insert_steps_from!(
+            "UNNEST($8::text[], $9::int4[], $10::text[], $11::text[], $12::text[], \
+             $13::text[], $14::int8[])",
+            "(SELECT id, call_sid FROM continued UNION ALL SELECT id, call_sid FROM started)"
+        ),
+        advances = calls::status_advances_sql("c.status", "u.status", "u.fin"),
+    )
+});
+
+/// The SQLSTATE of `hotline_batch_as_expected` (migration 0015) when an expectation of
+/// `ONE_STATEMENT` does not hold.
+const EXPECTATION_FAILED: &str = "HLB01";
 
 /// Largest estimated size of one statement's array arguments: a bound on one message, far
 /// above a usual batch (a step with its answer is one to two KiB), so a batch's steps are
@@ -227,29 +277,31 @@ fn bind_steps<'q>(q: PgQuery<'q>, steps: &[&'q StepWrite]) -> PgQuery<'q> {
         .bind(column(steps, |s| s.at))
 }
 
+/// When the batch's steps first reached `milestone` on call `sid`, if they did.
+fn reached(milestones: &[batch::MilestoneWrite<'_>], sid: &str, m: Milestone) -> Option<i64> {
+    (milestones.iter())
+        .find(|w| w.call_sid == sid && w.milestone == m)
+        .map(|w| w.at)
+}
+
 /// Binds the calls' updates (see `update_calls`) with the milestones each reached.
 fn bind_updates<'q>(
     q: PgQuery<'q>,
     calls: &[batch::CallUpdate<'q>],
     milestones: &[batch::MilestoneWrite<'_>],
 ) -> PgQuery<'q> {
-    let reached = |c: &batch::CallUpdate<'_>, m: Milestone| {
-        (milestones.iter())
-            .find(|w| w.call_sid == c.call_sid && w.milestone == m)
-            .map(|w| w.at)
-    };
+    let at = |m| column(calls, |c| reached(milestones, c.call_sid, m));
     q.bind(column(calls, |c| c.call_sid))
         .bind(column(calls, |c| c.account_id))
         .bind(column(calls, |c| c.locale))
         .bind(column(calls, |c| c.at))
-        .bind(column(calls, |c| reached(c, Milestone::SelfServed)))
-        .bind(column(calls, |c| reached(c, Milestone::Person)))
-        .bind(column(calls, |c| reached(c, Milestone::CallbackOffered)))
+        .bind(at(Milestone::SelfServed))
+        .bind(at(Milestone::Person))
+        .bind(at(Milestone::CallbackOffered))
 }
 
-/// Writes a batch, expecting its steps to be new; when one turns out to be a replay the
-/// first transaction is abandoned and the batch written again, reading each step's outcome
-/// before applying effects.
+/// Writes a batch: as one statement when it can (see the module's rules), otherwise, or when
+/// that statement finds an expectation broken, step by step in a transaction.
 pub(super) async fn commit(
     pool: &sqlx::PgPool,
     steps: &[StepWrite],
@@ -258,76 +310,115 @@ pub(super) async fn commit(
     if steps.is_empty() && statuses.is_empty() {
         return Ok(Vec::new());
     }
-    if let Some(outcomes) = write(pool, steps, statuses, true).await? {
-        return Ok(outcomes);
+    if fits_one_statement(steps, statuses) {
+        match one_statement(pool, steps, statuses).await {
+            Ok(()) => return Ok(vec![StepOutcome::Recorded; steps.len()]),
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(EXPECTATION_FAILED) => {
+                tracing::debug!(
+                    steps = steps.len(),
+                    reports = statuses.len(),
+                    "a batch met a step or call written before; writing it step by step"
+                );
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
-    tracing::debug!(
-        steps = steps.len(),
-        "a batch holds a step recorded before; writing it again step by step"
-    );
-    write(pool, steps, statuses, false)
-        .await?
-        .ok_or_else(|| StoreError::Corrupt("a careful batch gave no outcome".into()))
+    step_by_step(pool, steps, statuses).await
 }
 
-/// One try at a batch: `None` when `expect_new` and a step was recorded before (nothing is
-/// committed then).
-async fn write(
+/// Whether `ONE_STATEMENT` can write the batch: every call in it once (a step or a report,
+/// so that no row is changed twice in one statement), no survey effects (one statement
+/// each), and its steps within one message.
+fn fits_one_statement(steps: &[StepWrite], statuses: &[StatusEvent]) -> bool {
+    let mut seen = HashSet::new();
+    (steps.iter().map(|s| s.call_sid.as_str()))
+        .chain(statuses.iter().map(|e| e.call_sid.as_str()))
+        .all(|sid| seen.insert(sid))
+        && !(steps.iter()).any(|s| s.effects.iter().any(batch::is_survey_effect))
+        && steps.iter().map(|s| step_bytes(&s)).sum::<usize>() <= MAX_ARGUMENT_BYTES
+}
+
+/// A call a step of the batch starts, with that step's effects.
+struct Start<'a> {
+    call: &'a NewCall,
+    update: batch::CallUpdate<'a>,
+}
+
+/// Runs `ONE_STATEMENT` for a batch that `fits_one_statement`: every step recorded now.
+async fn one_statement(
     pool: &sqlx::PgPool,
     steps: &[StepWrite],
     statuses: &[StatusEvent],
-    expect_new: bool,
-) -> Result<Option<Vec<StepOutcome>>> {
-    let mut tx = pool.begin_with(BEGIN_BATCH).await?;
+) -> std::result::Result<(), sqlx::Error> {
+    let all: Vec<usize> = (0..steps.len()).collect();
+    let effects = sorted_effects(steps, &all);
+    let new_calls: HashMap<&str, &NewCall> = (steps.iter())
+        .filter_map(|s| Some((s.call_sid.as_str(), s.new_call.as_ref()?)))
+        .collect();
+    let started: Vec<Start> = (effects.calls.iter())
+        .filter_map(|&update| {
+            let call = new_calls.get(update.call_sid)?;
+            Some(Start { call, update })
+        })
+        .collect();
+    let ms = &effects.milestones;
+    let at = |m| column(&started, |s| reached(ms, s.update.call_sid, m));
+    let q = bind_updates(sqlx::query(ONE_STATEMENT.as_str()), &effects.calls, ms);
+    let q = bind_steps(q, &steps.iter().collect::<Vec<_>>())
+        .bind(calls::STARTED_STATUS)
+        .bind(column(&started, |s| s.update.call_sid))
+        .bind(column(&started, |s| s.call.direction.as_str()))
+        .bind(column(&started, |s| s.call.from_number.as_str()))
+        .bind(column(&started, |s| s.call.to_number.as_str()))
+        .bind(column(&started, |s| s.update.at))
+        .bind(column(&started, |s| s.update.account_id))
+        .bind(column(&started, |s| s.update.locale))
+        .bind(at(Milestone::SelfServed))
+        .bind(at(Milestone::Person))
+        .bind(at(Milestone::CallbackOffered));
+    // Closures cannot say that the text they return lives as long as the reports.
+    let reports: Vec<&StatusEvent> = statuses.iter().collect();
+    q.bind(column(&reports, |e| e.call_sid.as_str()))
+        .bind(column(&reports, |e| e.new_call.direction.as_str()))
+        .bind(column(&reports, |e| e.new_call.from_number.as_str()))
+        .bind(column(&reports, |e| e.new_call.to_number.as_str()))
+        .bind(column(&reports, |e| e.status.as_str()))
+        .bind(column(&reports, |e| e.at))
+        .bind(column(&reports, |e| e.is_final))
+        .bind(column(&reports, |e| e.duration_secs))
+        .bind(column(&reports, |e| e.sequence))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Writes a batch in a transaction: creates the calls, inserts the steps, reads the stored
+/// answers of those recorded before, applies the effects of those recorded now, then the
+/// reports.
+async fn step_by_step(
+    pool: &sqlx::PgPool,
+    steps: &[StepWrite],
+    statuses: &[StatusEvent],
+) -> Result<Vec<StepOutcome>> {
+    let mut tx = pool.begin().await?;
     let (outcomes, surveys) = if steps.is_empty() {
         (Vec::new(), Vec::new())
     } else {
-        match record_steps(&mut tx, steps, expect_new).await? {
-            Some(recorded) => recorded,
-            None => return Ok(None),
-        }
+        let existing = calls_of_batch(&mut tx, steps).await?;
+        let plan = batch::StepPlan::new(steps, &existing);
+        record_steps(&mut tx, steps, &plan).await?
     };
     for (e, at) in &surveys {
         super::callbacks::apply_survey_effect(&mut tx, e, *at).await?;
     }
     apply_statuses(&mut tx, statuses).await?;
     tx.commit().await?;
-    Ok(Some(outcomes))
+    Ok(outcomes)
 }
 
 /// The outcome of each step, and the survey effects of those recorded now (applied one
 /// statement each, after the calls' effects).
 type Recorded<'a> = (Vec<StepOutcome>, Vec<(&'a Effect, i64)>);
-
-/// Records the steps and applies the effects on the calls of those recorded now, or returns
-/// `None` when `expect_new` and one was recorded before.
-async fn record_steps<'a>(
-    tx: &mut Tx,
-    steps: &'a [StepWrite],
-    expect_new: bool,
-) -> Result<Option<Recorded<'a>>> {
-    let existing = calls_of_batch(tx, steps).await?;
-    let plan = batch::StepPlan::new(steps, &existing);
-    let inserts: Vec<&StepWrite> = plan.inserts.iter().filter_map(|&i| steps.get(i)).collect();
-    if !expect_new || chunks(&inserts, step_bytes).len() > 1 {
-        return steps_then_effects(tx, steps, &plan, &inserts)
-            .await
-            .map(Some);
-    }
-    // As if every step were inserted now; checked below.
-    let (outcomes, recorded) = plan.finish(steps, &vec![true; inserts.len()], &HashMap::new())?;
-    let effects = sorted_effects(steps, &recorded);
-    let q = bind_updates(
-        sqlx::query(STEPS_WITH_EFFECTS),
-        &effects.calls,
-        &effects.milestones,
-    );
-    let n: i64 = bind_steps(q, &inserts)
-        .fetch_one(&mut **tx)
-        .await?
-        .try_get(0)?;
-    Ok((usize::try_from(n).ok() == Some(inserts.len())).then_some((outcomes, effects.surveys)))
-}
 
 /// The batch's effects, their calls sorted so that concurrent batches tend to lock shared
 /// calls in the same order; a deadlock that happens anyway is detected by the server and
@@ -362,14 +453,14 @@ async fn calls_of_batch(tx: &mut Tx, steps: &[StepWrite]) -> Result<HashSet<Stri
 
 /// Inserts the steps, reads the stored answers of those recorded before, then applies the
 /// effects on the calls of the ones recorded now.
-async fn steps_then_effects<'a>(
+async fn record_steps<'a>(
     tx: &mut Tx,
     steps: &'a [StepWrite],
     plan: &batch::StepPlan,
-    inserts: &[&StepWrite],
 ) -> Result<Recorded<'a>> {
+    let inserts: Vec<&StepWrite> = plan.inserts.iter().filter_map(|&i| steps.get(i)).collect();
     let mut keys: HashSet<(String, i32)> = HashSet::new();
-    for part in chunks(inserts, step_bytes) {
+    for part in chunks(&inserts, step_bytes) {
         for row in bind_steps(sqlx::query(INSERT_STEPS), part)
             .fetch_all(&mut **tx)
             .await?
@@ -469,6 +560,61 @@ async fn apply_statuses(tx: &mut Tx, statuses: &[StatusEvent]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn step(sid: &str, seq: i32, effects: Vec<Effect>) -> StepWrite {
+        StepWrite {
+            call_sid: sid.into(),
+            seq,
+            new_call: None,
+            node: "menu".into(),
+            input: String::new(),
+            said: String::new(),
+            response: "x".repeat(1000),
+            at: 1,
+            effects,
+        }
+    }
+
+    fn report(sid: &str) -> StatusEvent {
+        StatusEvent {
+            call_sid: sid.into(),
+            status: "completed".into(),
+            is_final: true,
+            sequence: None,
+            duration_secs: None,
+            at: 1,
+            new_call: NewCall {
+                direction: "inbound".into(),
+                from_number: "a".into(),
+                to_number: "b".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_batch_is_one_statement_when_each_call_appears_once_without_survey_effects() {
+        let steps = [step("A", 1, vec![]), step("B", 2, vec![])];
+        assert!(fits_one_statement(&steps, &[report("C")]));
+        assert!(fits_one_statement(&[], &[report("C"), report("D")]));
+        // A call twice: its row would change twice in one statement.
+        assert!(!fits_one_statement(&steps, &[report("A")]));
+        assert!(!fits_one_statement(&[], &[report("C"), report("C")]));
+        assert!(!fits_one_statement(
+            &[step("A", 1, vec![]), step("A", 2, vec![])],
+            &[]
+        ));
+        let answer = Effect::OptOut {
+            callback_id: 1,
+            number: "+8613800000001".into(),
+        };
+        assert!(!fits_one_statement(&[step("A", 1, vec![answer])], &[]));
+        // Larger than one message.
+        let many: Vec<StepWrite> = (0..2000)
+            .map(|i| step(&format!("CA{i}"), 1, vec![]))
+            .collect();
+        assert!(!fits_one_statement(&many, &[]));
+        assert!(fits_one_statement(&many[..500], &[]));
+    }
 
     #[test]
     fn chunks_stay_within_the_argument_budget() {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use super::customers::{self, By};
 use super::db::{self, Backend, Dialect, Pooled, Tx};
@@ -34,8 +34,31 @@ const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
 /// starting, say).
 const START_PATIENCE: Duration = Duration::from_secs(10);
 
+/// Step batches written at once (see `CallStore::concurrent_batches`), each on its own
+/// connection.
+const BATCH_CONNECTIONS: u32 = 2;
+
 pub struct PgStore {
     pool: PgPool,
+    /// The step writer's connections.
+    batches: PgPool,
+}
+
+/// A pool that connects when first asked.
+fn new_pool(options: PgConnectOptions, max_connections: u32) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(max_connections.max(1))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= CHECK_IDLE_AFTER {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
+        .connect_lazy_with(options)
 }
 
 fn migrator() -> Migrator {
@@ -110,6 +133,11 @@ fn migrator() -> Migrator {
             "call_rows_unchecked",
             include_str!("../../migrations/postgres/0014_call_rows_unchecked.sql"),
         ),
+        (
+            15,
+            "batch_expectations",
+            include_str!("../../migrations/postgres/0015_batch_expectations.sql"),
+        ),
     ])
 }
 
@@ -124,20 +152,12 @@ impl PgStore {
     /// middle of a query (a webhook past its deadline) is checked by sqlx before it returns to
     /// the pool; through a black hole that check waits for the network, so such connections
     /// come back when it does, without a restart.
+    ///
+    /// Step batches have connections of their own, `BATCH_CONNECTIONS` besides
+    /// `max_connections`, planned as below; everything else is planned as PostgreSQL chooses.
     pub async fn open(url: &str, max_connections: u32) -> Result<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for >= CHECK_IDLE_AFTER {
-                        sqlx::Connection::ping(conn).await?;
-                    }
-                    Ok(true)
-                })
-            })
-            .connect_lazy(url)?;
+        let options: PgConnectOptions = url.parse()?;
+        let pool = new_pool(options.clone(), max_connections);
         let started = std::time::Instant::now();
         loop {
             match pool.acquire().await {
@@ -146,7 +166,25 @@ impl PgStore {
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(PgStore { pool })
+        // A batch statement finds each call, step and report by a unique key, so the right
+        // plan is always an index lookup per row in a nested loop. PostgreSQL plans a
+        // prepared statement for its arguments five times, and may then keep a generic plan
+        // for the life of the connection: one made while `calls` was small (a new
+        // installation, or before its first `ANALYZE`) scans the whole table, and keeps doing
+        // so as the table grows (2 ms a batch instead of 40 µs, docs/benchmark.md). Planning
+        // every batch for its arguments avoids that but costs half a millisecond of the
+        // database's CPU a batch. These connections therefore keep one plan per statement,
+        // made without table scans or hash and merge joins, which is right at any size.
+        let batches = new_pool(
+            options.options([
+                ("plan_cache_mode", "force_generic_plan"),
+                ("enable_seqscan", "off"),
+                ("enable_hashjoin", "off"),
+                ("enable_mergejoin", "off"),
+            ]),
+            BATCH_CONNECTIONS,
+        );
+        Ok(PgStore { pool, batches })
     }
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
@@ -237,7 +275,7 @@ impl CallStore for PgStore {
         steps: Vec<StepWrite>,
         statuses: Vec<StatusEvent>,
     ) -> Result<Vec<StepOutcome>> {
-        pg_batch::commit(&self.pool, &steps, &statuses).await
+        pg_batch::commit(&self.batches, &steps, &statuses).await
     }
 
     async fn step_response(&self, call_sid: &str, seq: i32) -> Result<Option<String>> {
@@ -249,7 +287,7 @@ impl CallStore for PgStore {
     /// Measured (docs/benchmark.md): 22% more requests a second than one at a time; three or
     /// four gain nothing more.
     fn concurrent_batches(&self) -> usize {
-        2
+        BATCH_CONNECTIONS as usize
     }
 
     async fn call(&self, call_sid: &str) -> Result<Option<CallRecord>> {
