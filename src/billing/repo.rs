@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 
 use super::Bill;
+use crate::customers::Account;
 use crate::repo::Result;
 
 /// Stored bills.
@@ -10,4 +11,7 @@ use crate::repo::Result;
 pub trait BillStore: Send + Sync + 'static {
     /// The account's current bill.
     async fn bill(&self, account_id: i64) -> Result<Option<Bill>>;
+
+    /// The account with its current bill, in one read; `None` when there is no such account.
+    async fn account_with_bill(&self, account_id: i64) -> Result<Option<(Account, Option<Bill>)>>;
 }

@@ -25,6 +25,12 @@ pub enum BillingError {
 pub trait BillingSource: Send + Sync + 'static {
     /// The account's current bill; `None` when it has none.
     async fn bill(&self, account: &Account) -> Result<Option<Bill>, BillingError>;
+
+    /// The store that keeps the bills beside the accounts, when this source reads them
+    /// there: an account and its bill are then one read.
+    fn kept_with_accounts(&self) -> Option<&dyn BillStore> {
+        None
+    }
 }
 
 /// Bills kept in the hotline's store (filled by the API and CSV import).
@@ -34,6 +40,10 @@ pub struct StoreBilling(pub Arc<dyn BillStore>);
 impl BillingSource for StoreBilling {
     async fn bill(&self, account: &Account) -> Result<Option<Bill>, BillingError> {
         Ok(self.0.bill(account.id).await?)
+    }
+
+    fn kept_with_accounts(&self) -> Option<&dyn BillStore> {
+        Some(self.0.as_ref())
     }
 }
 

@@ -223,6 +223,17 @@ impl StepService {
                 facts.caller_account = Some(acc);
             }
             Need::AccountById(id) => facts.account = Some(self.store.account(*id).await?),
+            Need::AccountWithBill(id) => match self.billing.kept_with_accounts() {
+                Some(bills) => {
+                    let (account, bill) = match bills.account_with_bill(*id).await? {
+                        Some((account, bill)) => (Some(account), bill),
+                        None => (None, None),
+                    };
+                    facts.account = Some(account);
+                    facts.bill = Some(Ok(bill));
+                }
+                None => facts.account = Some(self.store.account(*id).await?),
+            },
             Need::AccountByNo(no) => facts.account = Some(self.store.account_by_no(no).await?),
             Need::PinCheck { pin } => {
                 let acc = facts.account.as_ref().and_then(Option::as_ref);

@@ -35,7 +35,7 @@ pub(super) fn begin(
         ask_account_no(out, &state.goto(Node::AccountNo));
         return Ok(());
     };
-    match facts.account.as_ref().ok_or(Need::AccountById(id))? {
+    match facts.account.as_ref().ok_or(Need::AccountWithBill(id))? {
         Some(acc) => read_bill(ctx, state, acc, how, facts, out),
         // The account was removed since the caller was identified: identify again.
         None => {
@@ -326,7 +326,7 @@ pub(super) fn bill_menu(
             if facts
                 .account
                 .as_ref()
-                .ok_or(Need::AccountById(id))?
+                .ok_or(Need::AccountWithBill(id))?
                 .is_none()
             {
                 return begin(ctx, state, facts, out);

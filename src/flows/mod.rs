@@ -376,6 +376,10 @@ pub enum Need {
     CallerAccount,
     /// An account by id (fresh, for its lock state).
     AccountById(i64),
+    /// An account by id, as `AccountById`, for a step that reads its bill out: where the
+    /// bills are kept with the accounts, the bill (`Facts::bill`) comes in the same read;
+    /// otherwise `Bill` is asked next.
+    AccountWithBill(i64),
     /// An account by the number the caller typed.
     AccountByNo(String),
     /// Whether `pin` is the PIN of the account in `Facts::account` (or of none), checked

@@ -828,8 +828,9 @@ fn bill_for_a_caller_identified_by_line() {
     };
     assert_eq!(
         step(&cx, &st, &CallInput::Digits("1".into()), &Facts::default()),
-        Err(Need::AccountById(7))
+        Err(Need::AccountWithBill(7))
     );
+    // A billing source apart from the accounts answers the account alone.
     let facts = Facts {
         account: Some(Some(account(None))),
         ..Facts::default()

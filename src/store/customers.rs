@@ -84,6 +84,9 @@ pub struct Lookups {
     pub account_by_line: &'static str,
     /// `$1` the account id.
     pub bill: &'static str,
+    /// An account by id with its lines, and its bill's columns with its charges (all null
+    /// but the charges when it has no bill).
+    pub account_with_bill: &'static str,
 }
 
 macro_rules! lookups {
@@ -96,21 +99,36 @@ macro_rules! lookups {
                 " JOIN lines l ON l.account_id = a.id WHERE l.number = $1"
             ),
             bill: concat!(
-                "SELECT b.currency, b.amount_due, b.due_date, b.balance, \
-                 b.last_payment_amount, b.last_payment_date, (SELECT ",
-                $charges,
-                " FROM bill_charges c WHERE c.account_id = b.account_id) AS charges \
-                 FROM bills b WHERE b.account_id = $1"
+                "SELECT ",
+                lookups!(@bill $charges),
+                " FROM bills b WHERE b.account_id = $1"
+            ),
+            account_with_bill: concat!(
+                "SELECT ",
+                lookups!(@with_lines $lines),
+                ", ",
+                lookups!(@bill $charges),
+                " FROM accounts a LEFT JOIN bills b ON b.account_id = a.id WHERE a.id = $1"
             ),
         }
     };
-    (@account $lines:literal) => {
+    (@bill $charges:literal) => {
         concat!(
-            "SELECT ",
+            "b.currency, b.amount_due, b.due_date, b.balance, b.last_payment_amount, \
+             b.last_payment_date, (SELECT ",
+            $charges,
+            " FROM bill_charges c WHERE c.account_id = b.account_id) AS charges"
+        )
+    };
+    (@account $lines:literal) => {
+        concat!("SELECT ", lookups!(@with_lines $lines), " FROM accounts a")
+    };
+    (@with_lines $lines:literal) => {
+        concat!(
             account_columns!(),
             ", (SELECT ",
             $lines,
-            " FROM lines l2 WHERE l2.account_id = a.id) AS lines FROM accounts a"
+            " FROM lines l2 WHERE l2.account_id = a.id) AS lines"
         )
     };
 }
@@ -238,6 +256,23 @@ pub(super) async fn fetch_account<B: Backend>(
         return Ok(None);
     };
     account_with_json_lines(account_row(&r)?, &r.get::<String>("lines")?).map(Some)
+}
+
+/// The account with its lines and its bill with its charges, in one round trip.
+pub(super) async fn account_with_bill<B: Backend>(
+    b: &B,
+    account_id: i64,
+) -> Result<Option<(Account, Option<Bill>)>> {
+    let q = query(B::DIALECT.lookups.account_with_bill).bind(account_id);
+    let Some(r) = q.fetch_optional(&mut b.read().await?).await? else {
+        return Ok(None);
+    };
+    let account = account_with_json_lines(account_row(&r)?, &r.get::<String>("lines")?)?;
+    let bill = match r.get::<Option<String>>("currency")? {
+        Some(_) => Some(bill_from(bill_fields!(r))?),
+        None => None,
+    };
+    Ok(Some((account, bill)))
 }
 
 /// The account's bill with its charges, in one round trip.

@@ -266,6 +266,10 @@ impl BillStore for PgStore {
     async fn bill(&self, account_id: i64) -> Result<Option<Bill>> {
         customers::bill(self, account_id).await
     }
+
+    async fn account_with_bill(&self, account_id: i64) -> Result<Option<(Account, Option<Bill>)>> {
+        customers::account_with_bill(self, account_id).await
+    }
 }
 
 #[async_trait]

@@ -269,6 +269,10 @@ impl BillStore for SqliteStore {
     async fn bill(&self, account_id: i64) -> Result<Option<Bill>> {
         self.direct.bill(account_id)
     }
+
+    async fn account_with_bill(&self, account_id: i64) -> Result<Option<(Account, Option<Bill>)>> {
+        self.direct.account_with_bill(account_id)
+    }
 }
 
 #[async_trait]

@@ -176,6 +176,25 @@ impl Direct {
         row.map(customers::bill_from).transpose()
     }
 
+    pub fn account_with_bill(&self, account_id: i64) -> Result<Option<(Account, Option<Bill>)>> {
+        let sql = customers::SQLITE.account_with_bill;
+        let row = self.read(|c| {
+            first(c, sql, &[&account_id], |r| {
+                let account = (account_fields!(r), r.get::<_, String>("lines")?);
+                let bill = match r.get::<_, Option<String>>("currency")? {
+                    Some(_) => Some(bill_fields!(r)),
+                    None => None,
+                };
+                Ok((account, bill))
+            })
+        })?;
+        let Some(((account, lines), bill)) = row else {
+            return Ok(None);
+        };
+        let account = customers::account_with_json_lines(account, &lines)?;
+        Ok(Some((account, bill.map(customers::bill_from).transpose()?)))
+    }
+
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let idle = lock(&self.readers).pop();
         let conn = match idle {

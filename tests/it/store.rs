@@ -284,7 +284,28 @@ mod cases {
         smaller.last_payment = None;
         w3.bill = Some(smaller.clone());
         db.store.put_account(&w3, 3_000).await.expect("new bill");
-        assert_eq!(db.store.bill(a.id).await.expect("bill"), Some(smaller));
+        assert_eq!(
+            db.store.bill(a.id).await.expect("bill"),
+            Some(smaller.clone())
+        );
+
+        // The account with its bill in one read, as the bill step reads them.
+        let both = db.store.account_with_bill(a.id).await.expect("both");
+        let alone = db.store.account(a.id).await.expect("account");
+        assert_eq!(both, alone.map(|acc| (acc, Some(smaller))));
+        let no_bill = (db
+            .store
+            .put_account(&account("A-2", &["+8613900000009"]), 4_000))
+        .await
+        .expect("an account without a bill");
+        assert_eq!(
+            db.store
+                .account_with_bill(no_bill.id)
+                .await
+                .expect("no bill"),
+            Some((no_bill, None))
+        );
+        assert_eq!(db.store.account_with_bill(-1).await.expect("none"), None);
     }
 
     pub async fn pin_hash_set_and_cleared(db: Db) {
@@ -1471,7 +1492,16 @@ async fn every_step_writer_stores_the_same() {
         stored.push((name, run_batches(Db { store, url }).await));
     }
     let (first, expected) = &stored[0];
-    assert_eq!(expected.outcomes.len(), 3);
+    assert_eq!(expected.outcomes.len(), 7);
+    assert_eq!(
+        expected.outcomes[3..],
+        [
+            vec![StepOutcome::Recorded; 2],
+            vec![replayed("<Response>CA-F1/1</Response>")],
+            vec![StepOutcome::UnknownCall],
+            vec![StepOutcome::Recorded; 2],
+        ]
+    );
     assert!(expected.milestones.iter().any(|m| m.1.is_some()));
     assert!(!expected.events.is_empty());
     for (name, got) in &stored[1..] {
@@ -1480,7 +1510,9 @@ async fn every_step_writer_stores_the_same() {
 }
 
 /// New calls with effects, a replay and a retry in one batch, status reports in order, twice
-/// and out of order, and a report for a call never seen.
+/// and out of order, and a report for a call never seen; then batches with every call once
+/// (new calls and calls continued, with reports), alone and meeting a call written before or
+/// missing, and every status after every other.
 async fn run_batches(db: Db) -> Stored {
     let a = db
         .store
@@ -1524,8 +1556,85 @@ async fn run_batches(db: Db) -> Stored {
             .await
             .expect("steps and statuses"),
     );
+
+    // Every call once: PostgreSQL writes such a batch as one statement.
+    let started = vec![
+        Effect::IdentifyAccount { account_id: a.id },
+        Effect::Milestone(Milestone::Person),
+    ];
+    let each_call_once = vec![
+        step("CA-F1", 1, started),
+        step("CA-W2", 4, vec![Effect::Milestone(Milestone::SelfServed)]),
+    ];
+    let reports = vec![
+        status("CA-F2", "ringing", false, Some(0), 500),
+        status("CA-W1", "no-answer", true, Some(4), 9500),
+    ];
+    outcomes
+        .push((db.store.commit(each_call_once, reports).await).expect("a batch of distinct calls"));
+    // Such batches that meet a call created before, or miss one.
+    let mut replayed_start = step("CA-F1", 1, vec![]);
+    replayed_start.response = "<Response>a retry</Response>".into();
+    outcomes.push(commit(&db, &[replayed_start]).await);
+    outcomes.push(commit(&db, &[step("CA-F3", 2, vec![])]).await);
+    // A first step of a call its status report created, a new call, and a report on a call
+    // that exists.
+    let after_its_report = step(
+        "CA-F2",
+        1,
+        vec![Effect::SetLocale {
+            locale: Locale::EnUs,
+        }],
+    );
+    let report_of_a_started_call = status("CA-F1", "ringing", false, Some(1), 600);
+    outcomes.push(
+        (db.store.commit(
+            vec![after_its_report, step("CA-F4", 1, vec![])],
+            vec![report_of_a_started_call],
+        ))
+        .await
+        .expect("a report on a call that exists"),
+    );
+
+    // Each status after each other, a call created by the first and reported by the second.
+    const STATUSES: [&str; 10] = [
+        "queued",
+        "initiated",
+        "ringing",
+        "in-progress",
+        "completed",
+        "busy",
+        "no-answer",
+        "failed",
+        "canceled",
+        "something-new",
+    ];
+    let is_final = |s: &str| ["completed", "busy", "no-answer", "failed", "canceled"].contains(&s);
+    let pairs: Vec<(String, [&str; 2])> = (STATUSES.iter())
+        .flat_map(|a| {
+            STATUSES
+                .iter()
+                .map(move |b| (format!("CA-S-{a}-{b}"), [*a, *b]))
+        })
+        .collect();
+    for seq in 0..2 {
+        let reports = (pairs.iter())
+            .map(|(sid, s)| {
+                let s = s[usize::from(seq == 1)];
+                status(sid, s, is_final(s), Some(seq), 100 + seq)
+            })
+            .collect();
+        db.store
+            .commit(Vec::new(), reports)
+            .await
+            .expect("one report per call");
+    }
+
     let mut calls = Vec::new();
-    for sid in ["CA-W1", "CA-W2", "CA-W3", "CA-NONE"] {
+    let sids = [
+        "CA-W1", "CA-W2", "CA-W3", "CA-NONE", "CA-F1", "CA-F2", "CA-F3", "CA-F4",
+    ];
+    for sid in sids.into_iter().chain(pairs.iter().map(|p| p.0.as_str())) {
         let call = db.store.call(sid).await.expect("call");
         calls.push(serde_json::to_value(call).expect("json"));
     }
