@@ -266,6 +266,20 @@ fn column<T, U>(items: &[T], f: impl Fn(&T) -> U) -> Vec<U> {
 
 type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
 
+/// Binds the columns of reports that may create their calls: sid, direction, from, to,
+/// status, time, whether final, duration. (A slice of references: closures cannot say that
+/// the text they return lives as long as the reports.)
+fn bind_reports<'q>(q: PgQuery<'q>, reports: &[&'q StatusEvent]) -> PgQuery<'q> {
+    q.bind(column(reports, |e| e.call_sid.as_str()))
+        .bind(column(reports, |e| e.new_call.direction.as_str()))
+        .bind(column(reports, |e| e.new_call.from_number.as_str()))
+        .bind(column(reports, |e| e.new_call.to_number.as_str()))
+        .bind(column(reports, |e| e.status.as_str()))
+        .bind(column(reports, |e| e.at))
+        .bind(column(reports, |e| e.is_final))
+        .bind(column(reports, |e| e.duration_secs))
+}
+
 /// Binds the steps' columns (see `insert_steps_from`).
 fn bind_steps<'q>(q: PgQuery<'q>, steps: &[&'q StepWrite]) -> PgQuery<'q> {
     q.bind(column(steps, |s| s.call_sid.as_str()))
@@ -376,16 +390,8 @@ async fn one_statement(
         .bind(at(Milestone::SelfServed))
         .bind(at(Milestone::Person))
         .bind(at(Milestone::CallbackOffered));
-    // Closures cannot say that the text they return lives as long as the reports.
     let reports: Vec<&StatusEvent> = statuses.iter().collect();
-    q.bind(column(&reports, |e| e.call_sid.as_str()))
-        .bind(column(&reports, |e| e.new_call.direction.as_str()))
-        .bind(column(&reports, |e| e.new_call.from_number.as_str()))
-        .bind(column(&reports, |e| e.new_call.to_number.as_str()))
-        .bind(column(&reports, |e| e.status.as_str()))
-        .bind(column(&reports, |e| e.at))
-        .bind(column(&reports, |e| e.is_final))
-        .bind(column(&reports, |e| e.duration_secs))
+    bind_reports(q, &reports)
         .bind(column(&reports, |e| e.sequence))
         .execute(pool)
         .await?;
@@ -506,23 +512,17 @@ async fn apply_statuses(tx: &mut Tx, statuses: &[StatusEvent]) -> Result<()> {
     // Closures cannot say that the text they return lives as long as the reports.
     let sids: Vec<&str> = statuses.iter().map(|e| e.call_sid.as_str()).collect();
     let reported: Vec<&str> = statuses.iter().map(|e| e.status.as_str()).collect();
-    let mut current: HashMap<String, String> = sqlx::query_as(STATUS_REPORTS)
-        .bind(column(&first, sid))
-        .bind(column(&first, |e| e.new_call.direction.as_str()))
-        .bind(column(&first, |e| e.new_call.from_number.as_str()))
-        .bind(column(&first, |e| e.new_call.to_number.as_str()))
-        .bind(column(&first, |e| e.status.as_str()))
-        .bind(column(&first, |e| e.at))
-        .bind(column(&first, |e| e.is_final))
-        .bind(column(&first, |e| e.duration_secs))
+    let mut current = HashMap::new();
+    for row in bind_reports(sqlx::query(STATUS_REPORTS), &first)
         .bind(&sids)
         .bind(&reported)
         .bind(column(statuses, |e| e.sequence))
         .bind(column(statuses, |e| e.at))
         .fetch_all(&mut **tx)
         .await?
-        .into_iter()
-        .collect();
+    {
+        current.insert(row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?);
+    }
     if first.iter().any(|e| !current.contains_key(&e.call_sid)) {
         // A call created by another transaction after the statement began: both statements
         // below are idempotent, and see it.
