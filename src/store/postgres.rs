@@ -2,9 +2,10 @@
 //!
 //! Rules: plain READ COMMITTED transactions; anything that counts or moves forward is one
 //! conditional `UPDATE` (or a `SELECT … FOR UPDATE` first), so concurrent instances cannot
-//! lose an update. Every statement is a network round trip, so a step batch is written with
-//! a handful of set-based statements (`UNNEST` of arrays, see `pg_batch`) rather than one per
-//! step; only survey effects, rare and order-dependent, go one statement each.
+//! lose an update. Every statement is a network round trip, so a step batch is written as
+//! one set-based statement (`UNNEST` of arrays, see `pg_batch`), or a handful when it needs
+//! the step-by-step path, rather than one per step; only survey effects, rare and
+//! order-dependent, go one statement each.
 
 use std::time::Duration;
 
