@@ -57,16 +57,18 @@ pub trait Backend: Send + Sync + 'static {
     fn write(&self) -> impl Future<Output = Result<Tx>> + Send;
 }
 
-/// A pooled connection of either backend; back to its pool when dropped.
+/// A pooled connection of either backend; back to its pool when dropped (on PostgreSQL, only
+/// if its last statement was answered: see `pg_kept`).
 pub enum Pooled {
     Sqlite(PoolConnection<Sqlite>),
-    Pg(PoolConnection<Postgres>),
+    Pg(super::pg_kept::Kept),
 }
 
-/// A write transaction of either backend; rolled back when dropped uncommitted.
+/// A write transaction of either backend; rolled back when dropped uncommitted (on
+/// PostgreSQL by closing its connection: see `pg_kept`).
 pub enum Tx {
     Sqlite(sqlx::Transaction<'static, Sqlite>),
-    Pg(sqlx::Transaction<'static, Postgres>),
+    Pg(super::pg_kept::Kept),
 }
 
 impl Tx {
@@ -90,13 +92,22 @@ pub enum Conn<'c> {
 /// inside its transactions.
 pub trait AsConn: Send {
     fn conn(&mut self) -> Conn<'_>;
+
+    /// Told how the statement run on `conn` ended (see `pg_kept::answered`).
+    fn settle(&mut self, _answered: bool) {}
 }
 
 impl AsConn for Pooled {
     fn conn(&mut self) -> Conn<'_> {
         match self {
             Pooled::Sqlite(c) => Conn::Sqlite(c),
-            Pooled::Pg(c) => Conn::Pg(c),
+            Pooled::Pg(c) => Conn::Pg(c.conn()),
+        }
+    }
+
+    fn settle(&mut self, answered: bool) {
+        if let Pooled::Pg(c) = self {
+            c.settle(answered);
         }
     }
 }
@@ -105,7 +116,7 @@ impl AsConn for Tx {
     fn conn(&mut self) -> Conn<'_> {
         match self {
             Tx::Sqlite(tx) => Conn::Sqlite(tx),
-            Tx::Pg(tx) => Conn::Pg(tx),
+            Tx::Pg(tx) => Conn::Pg(tx.conn()),
         }
     }
 }
@@ -257,23 +268,30 @@ impl<'a> Query<'a> {
             Conn::Sqlite(c) => (self.sqlx().fetch_all(c).await?.into_iter())
                 .map(Row::Sqlite)
                 .collect(),
-            Conn::Pg(c) => (self.sqlx().fetch_all(c).await?.into_iter())
-                .map(Row::Pg)
-                .collect(),
+            Conn::Pg(c) => {
+                let rows = self.sqlx().fetch_all(c).await;
+                settled(on, rows)?.into_iter().map(Row::Pg).collect()
+            }
         })
     }
 
     pub async fn fetch_optional(self, on: &mut impl AsConn) -> Result<Option<Row>> {
         Ok(match on.conn() {
             Conn::Sqlite(c) => self.sqlx().fetch_optional(c).await?.map(Row::Sqlite),
-            Conn::Pg(c) => self.sqlx().fetch_optional(c).await?.map(Row::Pg),
+            Conn::Pg(c) => {
+                let row = self.sqlx().fetch_optional(c).await;
+                settled(on, row)?.map(Row::Pg)
+            }
         })
     }
 
     pub async fn fetch_one(self, on: &mut impl AsConn) -> Result<Row> {
         Ok(match on.conn() {
             Conn::Sqlite(c) => Row::Sqlite(self.sqlx().fetch_one(c).await?),
-            Conn::Pg(c) => Row::Pg(self.sqlx().fetch_one(c).await?),
+            Conn::Pg(c) => {
+                let row = self.sqlx().fetch_one(c).await;
+                Row::Pg(settled(on, row)?)
+            }
         })
     }
 
@@ -303,7 +321,10 @@ impl<'a> Query<'a> {
     pub async fn execute(self, on: &mut impl AsConn) -> Result<u64> {
         Ok(match on.conn() {
             Conn::Sqlite(c) => self.sqlx().execute(c).await?.rows_affected(),
-            Conn::Pg(c) => self.sqlx().execute(c).await?.rows_affected(),
+            Conn::Pg(c) => {
+                let done = self.sqlx().execute(c).await;
+                settled(on, done)?.rows_affected()
+            }
         })
     }
 
@@ -316,6 +337,12 @@ impl<'a> Query<'a> {
     pub async fn scalar_optional<T: Column>(self, on: &mut impl AsConn) -> Result<Option<T>> {
         self.fetch_optional(on).await?.map(|r| r.only()).transpose()
     }
+}
+
+/// `result`, after telling `on` how its statement ended.
+fn settled<T>(on: &mut impl AsConn, result: sqlx::Result<T>) -> Result<T> {
+    on.settle(super::pg_kept::answered(&result));
+    Ok(result?)
 }
 
 /// A type a column can be read as on both backends.

@@ -19,6 +19,7 @@ mod customers;
 mod db;
 mod guesses;
 mod pg_batch;
+mod pg_kept;
 mod postgres;
 mod reports_tickets;
 mod rollups;

@@ -13,16 +13,18 @@
 //! plan of index lookups, whatever the size of the tables when it was made.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
-use sqlx::postgres::PgArguments;
+use sqlx::Connection as _;
+use sqlx::postgres::{PgArguments, PgConnection};
 use sqlx::query::Query;
 use sqlx::{Postgres, Row as _};
 
+use super::pg_kept::{self, KeptPool};
 use super::{Effect, NewCall, Result, StatusEvent, StepOutcome, StepWrite, batch, calls};
 use crate::calls::step::Milestone;
 
-type Tx = sqlx::Transaction<'static, Postgres>;
+type Tx<'c> = sqlx::Transaction<'c, Postgres>;
 
 /// Creates the calls the batch's steps start (`$1..$5` sid, direction, from, to, started at;
 /// a call that exists is left alone) and returns the batch's calls (`$7`) that existed
@@ -317,15 +319,18 @@ fn bind_updates<'q>(
 /// Writes a batch: as one statement when it can (see the module's rules), otherwise, or when
 /// that statement finds an expectation broken, step by step in a transaction.
 pub(super) async fn commit(
-    pool: &sqlx::PgPool,
+    pool: &Arc<KeptPool>,
     steps: &[StepWrite],
     statuses: &[StatusEvent],
 ) -> Result<Vec<StepOutcome>> {
     if steps.is_empty() && statuses.is_empty() {
         return Ok(Vec::new());
     }
+    let mut conn = pool.get().await?;
     if fits_one_statement(steps, statuses) {
-        match one_statement(pool, steps, statuses).await {
+        let done = one_statement(conn.conn(), steps, statuses).await;
+        conn.settle(pg_kept::answered(&done));
+        match done {
             Ok(()) => return Ok(vec![StepOutcome::Recorded; steps.len()]),
             Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(EXPECTATION_FAILED) => {
                 tracing::debug!(
@@ -337,7 +342,11 @@ pub(super) async fn commit(
             Err(e) => return Err(e.into()),
         }
     }
-    step_by_step(pool, steps, statuses).await
+    let outcomes = step_by_step(conn.conn(), steps, statuses).await?;
+    // Only a committed transaction leaves the connection ready: after a failure it is closed,
+    // which rolls the transaction back at once rather than when the connection is next used.
+    conn.settle(true);
+    Ok(outcomes)
 }
 
 /// Whether `ONE_STATEMENT` can write the batch: every call in it once (a step or a report,
@@ -360,7 +369,7 @@ struct Start<'a> {
 
 /// Runs `ONE_STATEMENT` for a batch that `fits_one_statement`: every step recorded now.
 async fn one_statement(
-    pool: &sqlx::PgPool,
+    conn: &mut PgConnection,
     steps: &[StepWrite],
     statuses: &[StatusEvent],
 ) -> std::result::Result<(), sqlx::Error> {
@@ -393,7 +402,7 @@ async fn one_statement(
     let reports: Vec<&StatusEvent> = statuses.iter().collect();
     bind_reports(q, &reports)
         .bind(column(&reports, |e| e.sequence))
-        .execute(pool)
+        .execute(conn)
         .await?;
     Ok(())
 }
@@ -402,11 +411,11 @@ async fn one_statement(
 /// answers of those recorded before, applies the effects of those recorded now, then the
 /// reports.
 async fn step_by_step(
-    pool: &sqlx::PgPool,
+    conn: &mut PgConnection,
     steps: &[StepWrite],
     statuses: &[StatusEvent],
 ) -> Result<Vec<StepOutcome>> {
-    let mut tx = pool.begin().await?;
+    let mut tx = conn.begin().await?;
     let (outcomes, surveys) = if steps.is_empty() {
         (Vec::new(), Vec::new())
     } else {
@@ -436,7 +445,7 @@ fn sorted_effects<'a>(steps: &'a [StepWrite], recorded: &[usize]) -> batch::Effe
 }
 
 /// Creates the calls the steps start; returns those of the batch that existed before.
-async fn calls_of_batch(tx: &mut Tx, steps: &[StepWrite]) -> Result<HashSet<String>> {
+async fn calls_of_batch(tx: &mut Tx<'_>, steps: &[StepWrite]) -> Result<HashSet<String>> {
     // The first step that starts each call: the one `StepPlan` creates it with, when it is
     // absent (when it exists, the insert does nothing).
     let mut seen = HashSet::new();
@@ -460,7 +469,7 @@ async fn calls_of_batch(tx: &mut Tx, steps: &[StepWrite]) -> Result<HashSet<Stri
 /// Inserts the steps, reads the stored answers of those recorded before, then applies the
 /// effects on the calls of the ones recorded now.
 async fn record_steps<'a>(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     steps: &'a [StepWrite],
     plan: &batch::StepPlan,
 ) -> Result<Recorded<'a>> {
@@ -501,7 +510,7 @@ async fn record_steps<'a>(
 
 /// A batch's status reports in two statements whatever their number, with the outcome of
 /// recording them one by one (`calls::apply_status`): see `batch::fold_statuses`.
-async fn apply_statuses(tx: &mut Tx, statuses: &[StatusEvent]) -> Result<()> {
+async fn apply_statuses(tx: &mut Tx<'_>, statuses: &[StatusEvent]) -> Result<()> {
     if statuses.is_empty() {
         return Ok(());
     }

@@ -7,14 +7,16 @@
 //! the step-by-step path, rather than one per step; only survey effects, rare and
 //! order-dependent, go one statement each.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use super::customers::{self, By};
 use super::db::{self, Backend, Dialect, Pooled, Tx};
+use super::pg_kept::KeptPool;
 use super::{
     AccountPage, BillStore, CallStore, CustomerStore, Result, StatusEvent, StepOutcome, StepWrite,
     Store, calls, pg_batch,
@@ -23,43 +25,20 @@ use crate::billing::Bill;
 use crate::calls::CallRecord;
 use crate::customers::{Account, AccountWrite};
 
-/// How long a request waits for a connection, connecting (and checking an idle one)
-/// included. Under load a connection is free within milliseconds; when the server is down or
-/// unreachable every request fails after this, instead of each waiting for its own
-/// connection to time out. Webhooks answer within 2 s whatever happens (see
-/// `telephony::twilio::webhook::DEADLINE`); this is for everything else.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
-/// A pooled connection idle this long is checked before use (see `PgStore::open`).
-const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
 /// How long start-up waits for a server that refuses or does not answer (one still
-/// starting, say).
+/// starting, say), trying again this often.
 const START_PATIENCE: Duration = Duration::from_secs(10);
+const RETRY_CONNECT_AFTER: Duration = Duration::from_millis(100);
 
 /// Step batches written at once (see `CallStore::concurrent_batches`), each on its own
 /// connection.
 const BATCH_CONNECTIONS: u32 = 2;
 
 pub struct PgStore {
-    pool: PgPool,
+    /// Reads and write transactions.
+    conns: Arc<KeptPool>,
     /// The step writer's connections.
-    batches: PgPool,
-}
-
-/// A pool that connects when first asked.
-fn new_pool(options: PgConnectOptions, max_connections: u32) -> PgPool {
-    PgPoolOptions::new()
-        .max_connections(max_connections.max(1))
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
-            Box::pin(async move {
-                if meta.idle_for >= CHECK_IDLE_AFTER {
-                    sqlx::Connection::ping(conn).await?;
-                }
-                Ok(true)
-            })
-        })
-        .connect_lazy_with(options)
+    batches: Arc<KeptPool>,
 }
 
 fn migrator() -> Migrator {
@@ -146,24 +125,22 @@ impl PgStore {
     /// Connects to `postgres://…`; fails when the server cannot be reached within
     /// `START_PATIENCE`, and at once when it refuses the login or the database.
     ///
-    /// A connection idle for `CHECK_IDLE_AFTER` is checked (a round trip) before use: one
-    /// that went dead during an outage is then replaced, and one whose check hangs (the
-    /// network swallows packets) is dropped when the acquire times out. One used moments ago
-    /// is not: under load that check was a round trip per query, for nothing. A connection dropped in the
-    /// middle of a query (a webhook past its deadline) is checked by sqlx before it returns to
-    /// the pool; through a black hole that check waits for the network, so such connections
-    /// come back when it does, without a restart.
-    ///
-    /// Step batches have connections of their own, `BATCH_CONNECTIONS` besides
-    /// `max_connections`, planned as below; everything else is planned as PostgreSQL chooses.
+    /// Reads and write transactions share up to `max_connections` connections (`pg_kept`),
+    /// opened when needed; step batches have `BATCH_CONNECTIONS` more of their own, planned as
+    /// below; everything else is planned as PostgreSQL chooses.
     pub async fn open(url: &str, max_connections: u32) -> Result<Self> {
         let options: PgConnectOptions = url.parse()?;
-        let pool = new_pool(options.clone(), max_connections);
+        let conns = KeptPool::new(options.clone(), max_connections);
         let started = std::time::Instant::now();
         loop {
-            match pool.acquire().await {
+            match conns.get().await {
                 Ok(_) => break,
-                Err(sqlx::Error::PoolTimedOut) if started.elapsed() < START_PATIENCE => {}
+                // Refused or unanswered: a server still starting, say.
+                Err(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut)
+                    if started.elapsed() < START_PATIENCE =>
+                {
+                    tokio::time::sleep(RETRY_CONNECT_AFTER).await;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -176,7 +153,7 @@ impl PgStore {
         // every batch for its arguments avoids that but costs half a millisecond of the
         // database's CPU a batch. These connections therefore keep one plan per statement,
         // made without table scans or hash and merge joins, which is right at any size.
-        let batches = new_pool(
+        let batches = KeptPool::new(
             options.options([
                 ("plan_cache_mode", "force_generic_plan"),
                 ("enable_seqscan", "off"),
@@ -185,11 +162,7 @@ impl PgStore {
             ]),
             BATCH_CONNECTIONS,
         );
-        Ok(PgStore { pool, batches })
-    }
-
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-        Ok(self.pool.begin().await?)
+        Ok(PgStore { conns, batches })
     }
 }
 
@@ -197,11 +170,11 @@ impl Backend for PgStore {
     const DIALECT: &'static Dialect = &db::POSTGRES;
 
     async fn read(&self) -> Result<Pooled> {
-        Ok(Pooled::Pg(self.pool.acquire().await?))
+        Ok(Pooled::Pg(self.conns.get().await?))
     }
 
     async fn write(&self) -> Result<Tx> {
-        Ok(Tx::Pg(self.begin_write().await?))
+        Ok(Tx::Pg(self.conns.begin().await?))
     }
 }
 
@@ -217,12 +190,19 @@ impl Store for PgStore {
         // the newer schema instead of refusing to start; the checksums of the migrations both
         // releases know are still compared.
         migrator.set_ignore_missing(true);
-        migrator.run(&self.pool).await?;
+        // A pool of its own, closed afterwards: the migrator takes a pool, not a connection,
+        // in a `Send` future.
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(self.conns.options().clone())
+            .await?;
+        migrator.run(&pool).await?;
         let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
         let newest: Option<i64> =
             sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
-                .fetch_one(&self.pool)
+                .fetch_one(&pool)
                 .await?;
+        pool.close().await;
         if let Some(newest) = newest.filter(|&n| n > known) {
             tracing::warn!(
                 database = newest,
@@ -234,7 +214,9 @@ impl Store for PgStore {
     }
 
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        db::query("SELECT 1")
+            .execute(&mut Pooled::Pg(self.conns.get().await?))
+            .await?;
         Ok(())
     }
 }

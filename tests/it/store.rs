@@ -1717,6 +1717,92 @@ async fn a_report_for_a_call_another_instance_is_creating_is_stored() {
     assert_eq!(events, [("completed".to_string(), 9000)]);
 }
 
+/// A read given up in the middle (a webhook past its deadline) closes its connection rather
+/// than lend it again half-read, and gives its place back: on a pool of one read connection,
+/// the reads after it get their own answers at once, on a new connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_given_up_midway_leaves_the_pool_usable() {
+    use sqlx::Connection;
+    use std::time::{Duration, Instant};
+    let Some(url) = db::pg_url().await else {
+        return;
+    };
+    let options = hotline::config::StoreOptions {
+        pg_max_connections: 1,
+        ..Default::default()
+    };
+    let store = hotline::store::connect_with(&url, &options)
+        .await
+        .expect("connect");
+    let a = store
+        .put_account(&account("A", &["111"]), 1)
+        .await
+        .expect("A");
+    let b = store
+        .put_account(&account("B", &["222"]), 2)
+        .await
+        .expect("B");
+    assert_eq!(
+        store.account_by_line("111").await.expect("A"),
+        Some(a.clone())
+    );
+
+    let mut other = sqlx::postgres::PgConnection::connect(&url)
+        .await
+        .expect("pg");
+    let mut locked = other.begin().await.expect("begin");
+    sqlx::query("LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *locked)
+        .await
+        .expect("lock");
+    let given_up =
+        tokio::time::timeout(Duration::from_millis(300), store.account_by_line("111")).await;
+    assert!(given_up.is_err(), "the read waits for the lock");
+    let waiting: Vec<i32> = sqlx::query_scalar(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+         AND wait_event_type = 'Lock'",
+    )
+    .fetch_all(&mut *locked)
+    .await
+    .expect("the waiting read");
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    locked.commit().await.expect("unlock");
+
+    for _ in 0..5 {
+        let started = Instant::now();
+        assert_eq!(
+            store.account_by_line("222").await.expect("B"),
+            Some(b.clone())
+        );
+        assert_eq!(
+            store.account_by_line("111").await.expect("A"),
+            Some(a.clone())
+        );
+        assert!(
+            started.elapsed() < Duration::from_millis(900),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    // The given-up read's server process ends once it finds its client gone.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let alive: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_stat_activity WHERE pid = $1")
+            .bind(waiting[0])
+            .fetch_one(&mut other)
+            .await
+            .expect("count");
+        if alive == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the connection of the given-up read is still open: lent again?"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// An agent changed while another transaction holds its row (PostgreSQL locks rows; SQLite
 /// has one writer) waits for it and is changed, not reported missing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
