@@ -9,7 +9,8 @@
 #   DURATION=10 bench/run.sh
 #
 # Optional env: DURATION, WARMUP (seconds), CONNECTIONS, CUSTOMERS, SERVER_CPU (default 0),
-# LOAD_CPU (default 1), PG_HOST/PG_PORT/PG_USER (default 127.0.0.1/5432/postgres),
+# LOAD_CPU (default 1), PG_HOST/PG_PORT/PG_USER (default 127.0.0.1/5432/postgres), PG_PARAMS
+# (appended to the servers' PostgreSQL URL as its query, e.g. "sslmode=disable"; default none),
 # BENCH_PINS=1 (give every customer a PIN: realistic data, but the import hashes 10,000
 # argon2 PINs, minutes per store; the measured calls never use the PIN), SQLITE_MODES (the
 # SQLite runs, of HOTLINE_SQLITE_SYNCHRONOUS's values; default "full normal"; empty for none),
@@ -30,6 +31,7 @@ LOAD_CPU="${LOAD_CPU:-1}"
 PG_HOST="${PG_HOST:-127.0.0.1}"
 PG_PORT="${PG_PORT:-5432}"
 PG_USER="${PG_USER:-postgres}"
+PG_PARAMS="${PG_PARAMS:-}"
 BENCH_PINS="${BENCH_PINS:-0}"
 SQLITE_MODES="${SQLITE_MODES-full normal}"
 PG_INSTANCES="${PG_INSTANCES:-1 3}"
@@ -287,7 +289,7 @@ for n in $PG_INSTANCES; do
   psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -qAt -c "CREATE DATABASE $PG_DB" >/dev/null ||
     die "cannot create database $PG_DB"
   # Transactions per request: counted over the whole load (warm-up included) after the import.
-  run_hotline "$name" "postgres://$PG_USER@$PG_HOST:$PG_PORT/$PG_DB" "$n"
+  run_hotline "$name" "postgres://$PG_USER@$PG_HOST:$PG_PORT/$PG_DB${PG_PARAMS:+?$PG_PARAMS}" "$n"
   check_stored "$name" "$(psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$PG_DB" -qAt \
     -c 'SELECT count(*) FROM call_steps' 2>/dev/null || true)"
   psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -qAt \
@@ -359,7 +361,8 @@ dirty="$(git status --porcelain -- src migrations Cargo.toml Cargo.lock 2>/dev/n
   echo "- Before the runs the idle machine was using ${IDLE_BUSY_PCT}% of a core."
   echo "- SQLite synchronous=FULL flushes the log to disk at every commit (a batch of steps), so"
   echo "  an answered step survives a power loss; NORMAL flushes only at checkpoints"
-  echo "  (HOTLINE_SQLITE_SYNCHRONOUS). PostgreSQL: synchronous_commit=$PG_SYNC."
+  echo "  (HOTLINE_SQLITE_SYNCHRONOUS). PostgreSQL: synchronous_commit=$PG_SYNC; connection"
+  echo "  parameters: ${PG_PARAMS:-none (TLS when the server offers it, as sslmode=prefer)}."
   echo "- PostgreSQL is not pinned: its backends run wherever the OS puts them, sharing both cores"
   echo "  with the server and the load generator. \"hotline ×n\": n instances on one database, all"
   echo "  pinned to the server's core, each call's requests sent to them in turn (CPU and RSS: all"
