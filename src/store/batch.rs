@@ -262,6 +262,13 @@ pub(super) fn is_survey_effect(e: &Effect) -> bool {
     )
 }
 
+/// When the batch's steps first reached `milestone` on call `sid`, if they did.
+pub(super) fn reached(milestones: &[MilestoneWrite<'_>], sid: &str, m: Milestone) -> Option<i64> {
+    (milestones.iter())
+        .find(|w| w.call_sid == sid && w.milestone == m)
+        .map(|w| w.at)
+}
+
 /// Gathers the effects of the recorded steps, in step order.
 pub(super) fn effects<'a>(steps: &'a [StepWrite], recorded: &[usize]) -> Effects<'a> {
     let mut calls: Vec<CallUpdate<'a>> = Vec::new();

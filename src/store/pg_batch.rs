@@ -293,20 +293,13 @@ fn bind_steps<'q>(q: PgQuery<'q>, steps: &[&'q StepWrite]) -> PgQuery<'q> {
         .bind(column(steps, |s| s.at))
 }
 
-/// When the batch's steps first reached `milestone` on call `sid`, if they did.
-fn reached(milestones: &[batch::MilestoneWrite<'_>], sid: &str, m: Milestone) -> Option<i64> {
-    (milestones.iter())
-        .find(|w| w.call_sid == sid && w.milestone == m)
-        .map(|w| w.at)
-}
-
 /// Binds the calls' updates (see `update_calls`) with the milestones each reached.
 fn bind_updates<'q>(
     q: PgQuery<'q>,
     calls: &[batch::CallUpdate<'q>],
     milestones: &[batch::MilestoneWrite<'_>],
 ) -> PgQuery<'q> {
-    let at = |m| column(calls, |c| reached(milestones, c.call_sid, m));
+    let at = |m| column(calls, |c| batch::reached(milestones, c.call_sid, m));
     q.bind(column(calls, |c| c.call_sid))
         .bind(column(calls, |c| c.account_id))
         .bind(column(calls, |c| c.locale))
@@ -385,7 +378,7 @@ async fn one_statement(
         })
         .collect();
     let ms = &effects.milestones;
-    let at = |m| column(&started, |s| reached(ms, s.update.call_sid, m));
+    let at = |m| column(&started, |s| batch::reached(ms, s.update.call_sid, m));
     let q = bind_updates(sqlx::query(ONE_STATEMENT.as_str()), &effects.calls, ms);
     let q = bind_steps(q, &steps.iter().collect::<Vec<_>>())
         .bind(calls::STARTED_STATUS)

@@ -17,7 +17,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, LazyLock, Mutex, mpsc};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Row, ToSql, TransactionBehavior};
@@ -25,9 +25,9 @@ use tokio::sync::oneshot;
 
 use super::calls::{self, sql};
 use super::customers::{self, By, account_fields, bill_fields};
-use super::reports_tickets::milestone_sql;
 use super::{Result, SqliteSynchronous, StatusEvent, StepOutcome, StepWrite, StoreError, batch};
 use crate::billing::Bill;
+use crate::calls::step::Milestone;
 use crate::customers::Account;
 
 /// Idle read connections kept for reuse.
@@ -260,8 +260,14 @@ const INSERT_STEP: &str = "INSERT INTO call_steps \
      (call_id, seq, node, input, said, response, at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
      ON CONFLICT (call_id, seq) DO NOTHING";
 const STORED_RESPONSE: &str = "SELECT response FROM call_steps WHERE call_id = $1 AND seq = $2";
+/// A call's effects with the milestones its steps reached (`$5..$7`: self-served, a person,
+/// a callback offered), each kept at its earliest: one statement per call.
 const UPDATE_CALL: &str = "UPDATE calls SET account_id = COALESCE($2, account_id), \
-     locale = COALESCE($3, locale), updated_at = MAX(updated_at, $4) WHERE call_sid = $1";
+     locale = COALESCE($3, locale), updated_at = MAX(updated_at, $4), \
+     self_served_at = COALESCE(MIN(self_served_at, $5), self_served_at, $5), \
+     person_at = COALESCE(MIN(person_at, $6), person_at, $6), \
+     callback_offered_at = COALESCE(MIN(callback_offered_at, $7), callback_offered_at, $7) \
+     WHERE call_sid = $1";
 
 /// The batch write of `CallStore::commit`, with the sqlx path's plan and effects.
 fn commit(
@@ -343,15 +349,22 @@ fn commit(
             "survey effects reached the direct SQLite writer".into(),
         ));
     }
+    // Every milestone's call is among the calls: `batch::effects` lists each recorded step's.
     for c in &effects.calls {
+        let at = |m| batch::reached(&effects.milestones, c.call_sid, m);
         execute(
             &tx,
             UPDATE_CALL,
-            &[&c.call_sid, &c.account_id, &c.locale, &c.at],
+            &[
+                &c.call_sid,
+                &c.account_id,
+                &c.locale,
+                &c.at,
+                &at(Milestone::SelfServed),
+                &at(Milestone::Person),
+                &at(Milestone::CallbackOffered),
+            ],
         )?;
-    }
-    for m in &effects.milestones {
-        execute(&tx, milestone_sql(m.milestone), &[&m.call_sid, &m.at])?;
     }
     for ev in statuses {
         apply_status(&tx, ev)?;
@@ -359,6 +372,17 @@ fn commit(
     tx.commit()?;
     Ok(outcomes)
 }
+
+/// `calls::sql::UPDATE_STATUS` only where the report moves the call forward (`$2` the status,
+/// `$4` whether it is final), judged in the statement by the rule `calls::status_advances`
+/// states: one statement, where reading the status first took two.
+static ADVANCE_STATUS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{} AND {}",
+        sql::UPDATE_STATUS,
+        calls::status_advances_sql("status", "$2", "$4")
+    )
+});
 
 /// See `calls::apply_status`.
 fn apply_status(conn: &Connection, ev: &StatusEvent) -> Result<()> {
@@ -368,7 +392,7 @@ fn apply_status(conn: &Connection, ev: &StatusEvent) -> Result<()> {
         (None, None)
     };
     let c = &ev.new_call;
-    execute(
+    let created = execute(
         conn,
         sql::INSERT_CALL,
         &[
@@ -381,20 +405,17 @@ fn apply_status(conn: &Connection, ev: &StatusEvent) -> Result<()> {
             &ended_at,
             &duration,
         ],
-    )?;
+    )? == 1;
     execute(
         conn,
         sql::INSERT_EVENT,
         &[&ev.call_sid, &ev.status, &ev.sequence, &ev.at],
     )?;
-    let current: Option<String> = first(conn, sql::CALL_STATUS, &[&ev.call_sid], |r| r.get(0))?;
-    let current = current.ok_or_else(|| {
-        StoreError::Corrupt(format!("call {} vanished while written", ev.call_sid))
-    })?;
-    if calls::status_advances(&current, &ev.status, ev.is_final) {
+    // A call the report created already has its status.
+    if !created {
         execute(
             conn,
-            sql::UPDATE_STATUS,
+            &ADVANCE_STATUS,
             &[
                 &ev.call_sid,
                 &ev.status,

@@ -1492,7 +1492,7 @@ async fn every_step_writer_stores_the_same() {
         stored.push((name, run_batches(Db { store, url }).await));
     }
     let (first, expected) = &stored[0];
-    assert_eq!(expected.outcomes.len(), 7);
+    assert_eq!(expected.outcomes.len(), 8);
     assert_eq!(
         expected.outcomes[3..],
         [
@@ -1500,9 +1500,13 @@ async fn every_step_writer_stores_the_same() {
             vec![replayed("<Response>CA-F1/1</Response>")],
             vec![StepOutcome::UnknownCall],
             vec![StepOutcome::Recorded; 2],
+            vec![StepOutcome::Recorded; 2],
         ]
     );
-    assert!(expected.milestones.iter().any(|m| m.1.is_some()));
+    let milestones = |sid: &str| expected.milestones.iter().find(|m| m.0 == sid).cloned();
+    // Reached again later, kept; reached again earlier, moved.
+    assert_eq!(milestones("CA-W1").map(|m| m.1), Some(Some(1000)));
+    assert_eq!(milestones("CA-W2").map(|m| m.2), Some(Some(100)));
     assert!(!expected.events.is_empty());
     for (name, got) in &stored[1..] {
         assert_eq!(got, expected, "{name} stores otherwise than {first}");
@@ -1595,6 +1599,15 @@ async fn run_batches(db: Db) -> Stored {
         .await
         .expect("a report on a call that exists"),
     );
+    // Milestones reached again: a later time keeps the earlier one, an earlier time (a step
+    // stored late) replaces it.
+    let mut earlier = step("CA-W2", 6, vec![Effect::Milestone(Milestone::Person)]);
+    earlier.at = 100;
+    let again = vec![
+        step("CA-W1", 5, vec![Effect::Milestone(Milestone::SelfServed)]),
+        earlier,
+    ];
+    outcomes.push(commit(&db, &again).await);
 
     // Each status after each other, a call created by the first and reported by the second.
     const STATUSES: [&str; 10] = [
