@@ -27,9 +27,9 @@ use super::Result;
 /// How long getting a connection may take. Under load one is free within milliseconds;
 /// when the server is down or unreachable every request fails after this, instead of each
 /// waiting for its own connection to time out.
-pub(super) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 /// A connection idle this long is checked (a round trip) before it is lent.
-pub(super) const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
+const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
 
 pub(super) struct KeptPool {
     options: PgConnectOptions,
