@@ -30,12 +30,18 @@ pub(super) mod sql {
     /// must exist (the status report creates it first).
     pub const INSERT_EVENT: &str = "INSERT INTO call_events (call_id, status, sequence, at) \
          SELECT id, $2, $3, $4 FROM calls WHERE call_sid = $1 ON CONFLICT DO NOTHING";
-    /// `$3` the report time, `$4` whether it is final, `$5` the duration if given.
-    pub const UPDATE_STATUS: &str = "UPDATE calls SET status = $2, \
-         updated_at = CASE WHEN updated_at > $3 THEN updated_at ELSE $3 END, \
-         ended_at = CASE WHEN $4 THEN $3 ELSE ended_at END, \
-         duration_secs = CASE WHEN $4 THEN COALESCE($5, duration_secs) ELSE duration_secs END \
-         WHERE call_sid = $1";
+    /// A status report's update of its call, without its `WHERE`: `$2` the status, `$3` the
+    /// report time, `$4` whether it is final, `$5` the duration if given.
+    macro_rules! set_status {
+        () => {
+            "UPDATE calls SET status = $2, \
+             updated_at = CASE WHEN updated_at > $3 THEN updated_at ELSE $3 END, \
+             ended_at = CASE WHEN $4 THEN $3 ELSE ended_at END, \
+             duration_secs = CASE WHEN $4 THEN COALESCE($5, duration_secs) ELSE duration_secs END"
+        };
+    }
+    pub(in crate::store) use set_status;
+    pub const UPDATE_STATUS: &str = concat!(set_status!(), " WHERE call_sid = $1");
 }
 
 /// The status of a call created by its first step.

@@ -163,7 +163,8 @@ impl Direct {
         let lookups = &customers::SQLITE;
         let row = self.read(|c| {
             first(c, by.sql(lookups), &[key], |r| {
-                Ok((account_fields!(r), r.get::<_, String>("lines")?))
+                let r = Named::new(r);
+                Ok((account_fields!(r), r.get::<String>("lines")?))
             })
         })?;
         row.map(|(a, lines)| customers::account_with_json_lines(a, &lines))
@@ -172,7 +173,12 @@ impl Direct {
 
     pub fn bill(&self, account_id: i64) -> Result<Option<Bill>> {
         let sql = customers::SQLITE.bill;
-        let row = self.read(|c| first(c, sql, &[&account_id], |r| Ok(bill_fields!(r))))?;
+        let row = self.read(|c| {
+            first(c, sql, &[&account_id], |r| {
+                let r = Named::new(r);
+                Ok(bill_fields!(r))
+            })
+        })?;
         row.map(customers::bill_from).transpose()
     }
 
@@ -180,8 +186,9 @@ impl Direct {
         let sql = customers::SQLITE.account_with_bill;
         let row = self.read(|c| {
             first(c, sql, &[&account_id], |r| {
-                let account = (account_fields!(r), r.get::<_, String>("lines")?);
-                let bill = match r.get::<_, Option<String>>("currency")? {
+                let r = Named::new(r);
+                let account = (account_fields!(r), r.get::<String>("lines")?);
+                let bill = match r.get::<Option<String>>("currency")? {
                     Some(_) => Some(bill_fields!(r)),
                     None => None,
                 };
@@ -253,6 +260,28 @@ fn first<T>(
     Ok(rows.next()?.map(f).transpose()?)
 }
 
+/// A row read by column name, with the names asked of SQLite once: rusqlite's own lookup
+/// asks for every column's name (and checks it as UTF-8) at each `get`, which made reading
+/// an account with its bill cost more than running its statement.
+struct Named<'r, 's> {
+    row: &'r Row<'s>,
+    names: Vec<&'r str>,
+}
+
+impl<'r, 's> Named<'r, 's> {
+    fn new(row: &'r Row<'s>) -> Self {
+        let names = row.as_ref().column_names();
+        Named { row, names }
+    }
+
+    fn get<T: rusqlite::types::FromSql>(&self, name: &str) -> rusqlite::Result<T> {
+        let i = (self.names.iter())
+            .position(|n| n.eq_ignore_ascii_case(name))
+            .ok_or_else(|| rusqlite::Error::InvalidColumnName(name.to_string()))?;
+        self.row.get(i)
+    }
+}
+
 /// Per-row statements of the batch write: in-process, a prepared statement per row costs
 /// less than building and parsing the JSON that the sqlx path's set-based statements take.
 const CALL_ID: &str = "SELECT id FROM calls WHERE call_sid = $1";
@@ -260,27 +289,29 @@ const INSERT_STEP: &str = "INSERT INTO call_steps \
      (call_id, seq, node, input, said, response, at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
      ON CONFLICT (call_id, seq) DO NOTHING";
 const STORED_RESPONSE: &str = "SELECT response FROM call_steps WHERE call_id = $1 AND seq = $2";
-/// A call's effects with the milestones its steps reached (`$5..$7`: self-served, a person,
-/// a callback offered), each kept at its earliest: one statement per call.
+/// A call's effects (`$1` its id) with the milestones its steps reached (`$5..$7`:
+/// self-served, a person, a callback offered), each kept at its earliest: one statement per
+/// call.
 const UPDATE_CALL: &str = "UPDATE calls SET account_id = COALESCE($2, account_id), \
      locale = COALESCE($3, locale), updated_at = MAX(updated_at, $4), \
      self_served_at = COALESCE(MIN(self_served_at, $5), self_served_at, $5), \
      person_at = COALESCE(MIN(person_at, $6), person_at, $6), \
      callback_offered_at = COALESCE(MIN(callback_offered_at, $7), callback_offered_at, $7) \
-     WHERE call_sid = $1";
+     WHERE id = $1";
 
 /// The batch write of `CallStore::commit`, with the sqlx path's plan and effects.
-fn commit(
+fn commit<'a>(
     conn: &mut Connection,
-    steps: &[StepWrite],
-    statuses: &[StatusEvent],
+    steps: &'a [StepWrite],
+    statuses: &'a [StatusEvent],
 ) -> Result<Vec<StepOutcome>> {
     if steps.is_empty() && statuses.is_empty() {
         return Ok(Vec::new());
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    // Steps are stored under their call's id.
-    let mut ids: HashMap<&str, i64> = HashMap::new();
+    // The batch's calls by id, found or created under the write lock: every later statement
+    // finds its call by id, not by a walk of the random `call_sid` index.
+    let mut ids: HashMap<&'a str, i64> = HashMap::new();
     for sid in batch::call_sids(steps) {
         if let Some(id) = first(&tx, CALL_ID, &[&sid], |r| r.get(0))? {
             ids.insert(sid, id);
@@ -352,11 +383,14 @@ fn commit(
     // Every milestone's call is among the calls: `batch::effects` lists each recorded step's.
     for c in &effects.calls {
         let at = |m| batch::reached(&effects.milestones, c.call_sid, m);
+        let id = ids.get(c.call_sid).ok_or_else(|| {
+            StoreError::Corrupt(format!("effects of call {} without its call", c.call_sid))
+        })?;
         execute(
             &tx,
             UPDATE_CALL,
             &[
-                &c.call_sid,
+                id,
                 &c.account_id,
                 &c.locale,
                 &c.at,
@@ -367,62 +401,77 @@ fn commit(
         )?;
     }
     for ev in statuses {
-        apply_status(&tx, ev)?;
+        apply_status(&tx, &mut ids, ev)?;
     }
     tx.commit()?;
     Ok(outcomes)
 }
 
-/// `calls::sql::UPDATE_STATUS` only where the report moves the call forward (`$2` the status,
-/// `$4` whether it is final), judged in the statement by the rule `calls::status_advances`
-/// states: one statement, where reading the status first took two.
+/// `calls::sql::UPDATE_STATUS` of the call with id `$1`, only where the report moves it
+/// forward (`$2` the status, `$4` whether it is final), judged in the statement by the rule
+/// `calls::status_advances` states: one statement, where reading the status first took two.
 static ADVANCE_STATUS: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "{} AND {}",
-        sql::UPDATE_STATUS,
+        "{} WHERE id = $1 AND {}",
+        sql::set_status!(),
         calls::status_advances_sql("status", "$2", "$4")
     )
 });
+/// `calls::sql::INSERT_EVENT` of the call with id `$1`.
+const INSERT_EVENT: &str = "INSERT INTO call_events (call_id, status, sequence, at) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
 
-/// See `calls::apply_status`.
-fn apply_status(conn: &Connection, ev: &StatusEvent) -> Result<()> {
-    let (ended_at, duration) = if ev.is_final {
-        (Some(ev.at), ev.duration_secs)
-    } else {
-        (None, None)
+/// See `calls::apply_status`; `ids` holds the batch's calls found or created so far.
+fn apply_status<'a>(
+    conn: &Connection,
+    ids: &mut HashMap<&'a str, i64>,
+    ev: &'a StatusEvent,
+) -> Result<()> {
+    let known = match ids.get(ev.call_sid.as_str()) {
+        Some(&id) => Some(id),
+        None => first(conn, CALL_ID, &[&ev.call_sid], |r| r.get(0))?,
     };
-    let c = &ev.new_call;
-    let created = execute(
-        conn,
-        sql::INSERT_CALL,
-        &[
-            &ev.call_sid,
-            &c.direction,
-            &c.from_number,
-            &c.to_number,
-            &ev.status,
-            &ev.at,
-            &ended_at,
-            &duration,
-        ],
-    )? == 1;
-    execute(
-        conn,
-        sql::INSERT_EVENT,
-        &[&ev.call_sid, &ev.status, &ev.sequence, &ev.at],
-    )?;
-    // A call the report created already has its status.
-    if !created {
+    let id = match known {
+        Some(id) => id,
+        // A report for a call never seen starting creates it, with the report's status.
+        None => {
+            let (ended_at, duration) = if ev.is_final {
+                (Some(ev.at), ev.duration_secs)
+            } else {
+                (None, None)
+            };
+            let c = &ev.new_call;
+            let created = execute(
+                conn,
+                sql::INSERT_CALL,
+                &[
+                    &ev.call_sid,
+                    &c.direction,
+                    &c.from_number,
+                    &c.to_number,
+                    &ev.status,
+                    &ev.at,
+                    &ended_at,
+                    &duration,
+                ],
+            )? == 1;
+            // The batch holds the write lock, so a call found absent above is created here.
+            if !created {
+                return Err(StoreError::Corrupt(format!(
+                    "call {} appeared while written",
+                    ev.call_sid
+                )));
+            }
+            conn.last_insert_rowid()
+        }
+    };
+    ids.insert(&ev.call_sid, id);
+    execute(conn, INSERT_EVENT, &[&id, &ev.status, &ev.sequence, &ev.at])?;
+    if known.is_some() {
         execute(
             conn,
             &ADVANCE_STATUS,
-            &[
-                &ev.call_sid,
-                &ev.status,
-                &ev.at,
-                &ev.is_final,
-                &ev.duration_secs,
-            ],
+            &[&id, &ev.status, &ev.at, &ev.is_final, &ev.duration_secs],
         )?;
     }
     Ok(())
