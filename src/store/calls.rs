@@ -83,9 +83,13 @@ pub(super) fn status_advances_sql(current: &str, new_status: &str, new_is_final:
             .collect();
         format!("(CASE {of}{whens} ELSE 0 END)")
     };
-    let finals = FINAL_STATUSES.map(|s| format!("'{s}'")).join(", ");
+    // Not `NOT IN (…)`: SQLite builds a temporary index of such a list each time the
+    // statement runs, which cost the direct writer's status update more than the update.
+    let not_final: String = (FINAL_STATUSES.iter())
+        .map(|s| format!("{current} <> '{s}' AND "))
+        .collect();
     format!(
-        "({current} NOT IN ({finals}) AND ({new_is_final} OR {} >= {}))",
+        "({not_final}({new_is_final} OR {} >= {}))",
         stage(new_status),
         stage(current)
     )
@@ -195,7 +199,7 @@ pub(super) async fn apply_status(
 
 #[cfg(test)]
 mod tests {
-    use super::status_advances;
+    use super::{status_advances, status_advances_sql};
 
     #[test]
     fn statuses_only_move_forward() {
@@ -205,5 +209,42 @@ mod tests {
         assert!(!status_advances("completed", "ringing", false));
         assert!(!status_advances("completed", "failed", true));
         assert!(status_advances("ringing", "something-new", true));
+    }
+
+    /// The batch writers judge in SQL what `status_advances` judges in Rust: the same answer
+    /// for every pair of statuses, known or not, final or not.
+    #[test]
+    fn the_sql_rule_is_the_rule() {
+        let db = rusqlite::Connection::open_in_memory().expect("sqlite");
+        let sql = format!("SELECT {}", status_advances_sql("$1", "$2", "$3"));
+        let mut stmt = db.prepare(&sql).expect("prepare");
+        let statuses = [
+            "queued",
+            "ringing",
+            "in-progress",
+            "completed",
+            "busy",
+            "no-answer",
+            "failed",
+            "canceled",
+            "something-new",
+        ];
+        for current in statuses {
+            for new in statuses {
+                for fin in [false, true] {
+                    let in_sql: bool = stmt
+                        .query_row(
+                            rusqlite::named_params! {"$1": current, "$2": new, "$3": fin},
+                            |r| r.get(0),
+                        )
+                        .expect("evaluate");
+                    assert_eq!(
+                        in_sql,
+                        status_advances(current, new, fin),
+                        "{current} -> {new} (final: {fin})"
+                    );
+                }
+            }
+        }
     }
 }
