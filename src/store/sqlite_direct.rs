@@ -227,37 +227,63 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Prepares `sql` (cached) and binds each `$N` to `args[N - 1]`.
-fn prepare<'c>(
-    conn: &'c Connection,
-    sql: &str,
-    args: &[&dyn ToSql],
-) -> Result<rusqlite::CachedStatement<'c>> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    for i in 1..=stmt.parameter_count() {
-        let arg = stmt
-            .parameter_name(i)
-            .and_then(|n| n.strip_prefix('$')?.parse::<usize>().ok())
-            .and_then(|n| args.get(n.checked_sub(1)?))
-            .ok_or_else(|| StoreError::Corrupt(format!("parameter {i} unbound in: {sql}")))?;
-        stmt.raw_bind_parameter(i, arg)?;
-    }
-    Ok(stmt)
+/// A statement from the connection's cache, with its parameters' order: the `$N` of each,
+/// asked of SQLite once. Held for a whole batch, one statement serves all its rows; the cache
+/// finds a statement by hashing its whole text, which costs more than a row's insert.
+struct Held<'c> {
+    stmt: rusqlite::CachedStatement<'c>,
+    /// For each parameter in order, the index in `args` of its value (`$N` is `args[N - 1]`).
+    order: Vec<usize>,
 }
 
-fn execute(conn: &Connection, sql: &str, args: &[&dyn ToSql]) -> Result<usize> {
-    Ok(prepare(conn, sql, args)?.raw_execute()?)
+impl<'c> Held<'c> {
+    fn new(conn: &'c Connection, sql: &str) -> Result<Self> {
+        let stmt = conn.prepare_cached(sql)?;
+        let order = (1..=stmt.parameter_count())
+            .map(|i| {
+                stmt.parameter_name(i)
+                    .and_then(|n| n.strip_prefix('$')?.parse::<usize>().ok()?.checked_sub(1))
+                    .ok_or_else(|| StoreError::Corrupt(format!("parameter {i} unnamed in: {sql}")))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Held { stmt, order })
+    }
+
+    fn bind(&mut self, args: &[&dyn ToSql]) -> Result<()> {
+        for (i, &n) in self.order.iter().enumerate() {
+            let arg = args
+                .get(n)
+                .ok_or_else(|| StoreError::Corrupt(format!("parameter ${} unbound", n + 1)))?;
+            self.stmt.raw_bind_parameter(i + 1, arg)?;
+        }
+        Ok(())
+    }
+
+    /// Runs the statement; the rows it changed.
+    fn execute(&mut self, args: &[&dyn ToSql]) -> Result<usize> {
+        self.bind(args)?;
+        Ok(self.stmt.raw_execute()?)
+    }
+
+    /// The statement's first row, read by `f`.
+    fn first<T>(
+        &mut self,
+        args: &[&dyn ToSql],
+        f: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>> {
+        self.bind(args)?;
+        let mut rows = self.stmt.raw_query();
+        Ok(rows.next()?.map(f).transpose()?)
+    }
 }
 
 fn first<T>(
     conn: &Connection,
     sql: &str,
     args: &[&dyn ToSql],
-    f: impl Fn(&Row<'_>) -> rusqlite::Result<T>,
+    f: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
 ) -> Result<Option<T>> {
-    let mut stmt = prepare(conn, sql, args)?;
-    let mut rows = stmt.raw_query();
-    Ok(rows.next()?.map(f).transpose()?)
+    Held::new(conn, sql)?.first(args, f)
 }
 
 /// A row read by column name, with the names asked of SQLite once: rusqlite's own lookup
@@ -299,6 +325,31 @@ const UPDATE_CALL: &str = "UPDATE calls SET account_id = COALESCE($2, account_id
      callback_offered_at = COALESCE(MIN(callback_offered_at, $7), callback_offered_at, $7) \
      WHERE id = $1";
 
+/// The statements of a batch, each held for the whole batch.
+struct Writes<'c> {
+    call_id: Held<'c>,
+    insert_call: Held<'c>,
+    insert_step: Held<'c>,
+    stored_response: Held<'c>,
+    update_call: Held<'c>,
+    insert_event: Held<'c>,
+    advance_status: Held<'c>,
+}
+
+impl<'c> Writes<'c> {
+    fn new(conn: &'c Connection) -> Result<Self> {
+        Ok(Writes {
+            call_id: Held::new(conn, CALL_ID)?,
+            insert_call: Held::new(conn, sql::INSERT_CALL)?,
+            insert_step: Held::new(conn, INSERT_STEP)?,
+            stored_response: Held::new(conn, STORED_RESPONSE)?,
+            update_call: Held::new(conn, UPDATE_CALL)?,
+            insert_event: Held::new(conn, INSERT_EVENT)?,
+            advance_status: Held::new(conn, &ADVANCE_STATUS)?,
+        })
+    }
+}
+
 /// The batch write of `CallStore::commit`, with the sqlx path's plan and effects.
 fn commit<'a>(
     conn: &mut Connection,
@@ -309,11 +360,23 @@ fn commit<'a>(
         return Ok(Vec::new());
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let outcomes = write_batch(&tx, steps, statuses)?;
+    tx.commit()?;
+    Ok(outcomes)
+}
+
+/// `commit`'s statements, inside its transaction.
+fn write_batch<'a>(
+    tx: &Connection,
+    steps: &'a [StepWrite],
+    statuses: &'a [StatusEvent],
+) -> Result<Vec<StepOutcome>> {
+    let mut w = Writes::new(tx)?;
     // The batch's calls by id, found or created under the write lock: every later statement
     // finds its call by id, not by a walk of the random `call_sid` index.
     let mut ids: HashMap<&'a str, i64> = HashMap::new();
     for sid in batch::call_sids(steps) {
-        if let Some(id) = first(&tx, CALL_ID, &[&sid], |r| r.get(0))? {
+        if let Some(id) = w.call_id.first(&[&sid], |r| r.get(0))? {
             ids.insert(sid, id);
         }
     }
@@ -322,20 +385,16 @@ fn commit<'a>(
 
     for (sid, c, at) in (plan.new_calls.iter()).filter_map(|&i| batch::new_call(steps, i)) {
         let none: Option<i64> = None;
-        let created = execute(
-            &tx,
-            sql::INSERT_CALL,
-            &[
-                &sid,
-                &c.direction,
-                &c.from_number,
-                &c.to_number,
-                &calls::STARTED_STATUS,
-                &at,
-                &none,
-                &none,
-            ],
-        )? == 1;
+        let created = w.insert_call.execute(&[
+            &sid,
+            &c.direction,
+            &c.from_number,
+            &c.to_number,
+            &calls::STARTED_STATUS,
+            &at,
+            &none,
+            &none,
+        ])? == 1;
         // The batch holds the write lock, so a call found absent above is created here.
         if !created {
             return Err(StoreError::Corrupt(format!(
@@ -360,10 +419,10 @@ fn commit<'a>(
             &s.response,
             &s.at,
         ];
-        let new = execute(&tx, INSERT_STEP, &args)? == 1;
+        let new = w.insert_step.execute(&args)? == 1;
         if !new {
             let response: Option<String> =
-                first(&tx, STORED_RESPONSE, &[call_id, &s.seq], |r| r.get(0))?;
+                w.stored_response.first(&[call_id, &s.seq], |r| r.get(0))?;
             if let Some(r) = response {
                 stored.insert((s.call_sid.clone(), s.seq), r);
             }
@@ -386,24 +445,19 @@ fn commit<'a>(
         let id = ids.get(c.call_sid).ok_or_else(|| {
             StoreError::Corrupt(format!("effects of call {} without its call", c.call_sid))
         })?;
-        execute(
-            &tx,
-            UPDATE_CALL,
-            &[
-                id,
-                &c.account_id,
-                &c.locale,
-                &c.at,
-                &at(Milestone::SelfServed),
-                &at(Milestone::Person),
-                &at(Milestone::CallbackOffered),
-            ],
-        )?;
+        w.update_call.execute(&[
+            id,
+            &c.account_id,
+            &c.locale,
+            &c.at,
+            &at(Milestone::SelfServed),
+            &at(Milestone::Person),
+            &at(Milestone::CallbackOffered),
+        ])?;
     }
     for ev in statuses {
-        apply_status(&tx, &mut ids, ev)?;
+        apply_status(tx, &mut w, &mut ids, ev)?;
     }
-    tx.commit()?;
     Ok(outcomes)
 }
 
@@ -424,12 +478,13 @@ const INSERT_EVENT: &str = "INSERT INTO call_events (call_id, status, sequence, 
 /// See `calls::apply_status`; `ids` holds the batch's calls found or created so far.
 fn apply_status<'a>(
     conn: &Connection,
+    w: &mut Writes<'_>,
     ids: &mut HashMap<&'a str, i64>,
     ev: &'a StatusEvent,
 ) -> Result<()> {
     let known = match ids.get(ev.call_sid.as_str()) {
         Some(&id) => Some(id),
-        None => first(conn, CALL_ID, &[&ev.call_sid], |r| r.get(0))?,
+        None => w.call_id.first(&[&ev.call_sid], |r| r.get(0))?,
     };
     let id = match known {
         Some(id) => id,
@@ -441,20 +496,16 @@ fn apply_status<'a>(
                 (None, None)
             };
             let c = &ev.new_call;
-            let created = execute(
-                conn,
-                sql::INSERT_CALL,
-                &[
-                    &ev.call_sid,
-                    &c.direction,
-                    &c.from_number,
-                    &c.to_number,
-                    &ev.status,
-                    &ev.at,
-                    &ended_at,
-                    &duration,
-                ],
-            )? == 1;
+            let created = w.insert_call.execute(&[
+                &ev.call_sid,
+                &c.direction,
+                &c.from_number,
+                &c.to_number,
+                &ev.status,
+                &ev.at,
+                &ended_at,
+                &duration,
+            ])? == 1;
             // The batch holds the write lock, so a call found absent above is created here.
             if !created {
                 return Err(StoreError::Corrupt(format!(
@@ -466,13 +517,9 @@ fn apply_status<'a>(
         }
     };
     ids.insert(&ev.call_sid, id);
-    execute(conn, INSERT_EVENT, &[&id, &ev.status, &ev.sequence, &ev.at])?;
+    (w.insert_event).execute(&[&id, &ev.status, &ev.sequence, &ev.at])?;
     if known.is_some() {
-        execute(
-            conn,
-            &ADVANCE_STATUS,
-            &[&id, &ev.status, &ev.at, &ev.is_final, &ev.duration_secs],
-        )?;
+        (w.advance_status).execute(&[&id, &ev.status, &ev.at, &ev.is_final, &ev.duration_secs])?;
     }
     Ok(())
 }
