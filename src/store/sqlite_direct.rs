@@ -327,6 +327,7 @@ const UPDATE_CALL: &str = "UPDATE calls SET account_id = COALESCE($2, account_id
 
 /// The statements of a batch, each held for the whole batch.
 struct Writes<'c> {
+    conn: &'c Connection,
     call_id: Held<'c>,
     insert_call: Held<'c>,
     insert_step: Held<'c>,
@@ -339,6 +340,7 @@ struct Writes<'c> {
 impl<'c> Writes<'c> {
     fn new(conn: &'c Connection) -> Result<Self> {
         Ok(Writes {
+            conn,
             call_id: Held::new(conn, CALL_ID)?,
             insert_call: Held::new(conn, sql::INSERT_CALL)?,
             insert_step: Held::new(conn, INSERT_STEP)?,
@@ -401,7 +403,7 @@ fn write_batch<'a>(
                 "call {sid} appeared while written"
             )));
         }
-        ids.insert(sid, tx.last_insert_rowid());
+        ids.insert(sid, w.conn.last_insert_rowid());
     }
 
     let mut inserted = Vec::with_capacity(plan.inserts.len());
@@ -456,7 +458,7 @@ fn write_batch<'a>(
         ])?;
     }
     for ev in statuses {
-        apply_status(tx, &mut w, &mut ids, ev)?;
+        apply_status(&mut w, &mut ids, ev)?;
     }
     Ok(outcomes)
 }
@@ -477,7 +479,6 @@ const INSERT_EVENT: &str = "INSERT INTO call_events (call_id, status, sequence, 
 
 /// See `calls::apply_status`; `ids` holds the batch's calls found or created so far.
 fn apply_status<'a>(
-    conn: &Connection,
     w: &mut Writes<'_>,
     ids: &mut HashMap<&'a str, i64>,
     ev: &'a StatusEvent,
@@ -513,13 +514,15 @@ fn apply_status<'a>(
                     ev.call_sid
                 )));
             }
-            conn.last_insert_rowid()
+            w.conn.last_insert_rowid()
         }
     };
     ids.insert(&ev.call_sid, id);
-    (w.insert_event).execute(&[&id, &ev.status, &ev.sequence, &ev.at])?;
+    w.insert_event
+        .execute(&[&id, &ev.status, &ev.sequence, &ev.at])?;
     if known.is_some() {
-        (w.advance_status).execute(&[&id, &ev.status, &ev.at, &ev.is_final, &ev.duration_secs])?;
+        w.advance_status
+            .execute(&[&id, &ev.status, &ev.at, &ev.is_final, &ev.duration_secs])?;
     }
     Ok(())
 }
