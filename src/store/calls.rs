@@ -199,7 +199,7 @@ pub(super) async fn apply_status(
 
 #[cfg(test)]
 mod tests {
-    use super::{status_advances, status_advances_sql};
+    use super::{FINAL_STATUSES, STAGES, status_advances, status_advances_sql};
 
     #[test]
     fn statuses_only_move_forward() {
@@ -218,19 +218,13 @@ mod tests {
         let db = rusqlite::Connection::open_in_memory().expect("sqlite");
         let sql = format!("SELECT {}", status_advances_sql("$1", "$2", "$3"));
         let mut stmt = db.prepare(&sql).expect("prepare");
-        let statuses = [
-            "queued",
-            "ringing",
-            "in-progress",
-            "completed",
-            "busy",
-            "no-answer",
-            "failed",
-            "canceled",
-            "something-new",
-        ];
-        for current in statuses {
-            for new in statuses {
+        // Every status the rule knows, and one it does not.
+        let statuses: Vec<&str> = (STAGES.iter().map(|(s, _)| *s))
+            .chain(FINAL_STATUSES)
+            .chain(["something-new"])
+            .collect();
+        for &current in &statuses {
+            for &new in &statuses {
                 for fin in [false, true] {
                     let in_sql: bool = stmt
                         .query_row(
