@@ -350,6 +350,28 @@ impl<'c> Writes<'c> {
             advance_status: Held::new(conn, &ADVANCE_STATUS)?,
         })
     }
+
+    /// Creates call `sid` (`calls::sql::INSERT_CALL`'s `$2..$8` after it); its id.
+    fn create_call(&mut self, sid: &str, rest: [&dyn ToSql; 7]) -> Result<i64> {
+        let [direction, from, to, status, at, ended_at, duration] = rest;
+        let args = [
+            &sid as &dyn ToSql,
+            direction,
+            from,
+            to,
+            status,
+            at,
+            ended_at,
+            duration,
+        ];
+        // The batch holds the write lock, so a call found absent before is created here.
+        if self.insert_call.execute(&args)? != 1 {
+            return Err(StoreError::Corrupt(format!(
+                "call {sid} appeared while written"
+            )));
+        }
+        Ok(self.conn.last_insert_rowid())
+    }
 }
 
 /// The batch write of `CallStore::commit`, with the sqlx path's plan and effects.
@@ -387,23 +409,19 @@ fn write_batch<'a>(
 
     for (sid, c, at) in (plan.new_calls.iter()).filter_map(|&i| batch::new_call(steps, i)) {
         let none: Option<i64> = None;
-        let created = w.insert_call.execute(&[
-            &sid,
-            &c.direction,
-            &c.from_number,
-            &c.to_number,
-            &calls::STARTED_STATUS,
-            &at,
-            &none,
-            &none,
-        ])? == 1;
-        // The batch holds the write lock, so a call found absent above is created here.
-        if !created {
-            return Err(StoreError::Corrupt(format!(
-                "call {sid} appeared while written"
-            )));
-        }
-        ids.insert(sid, w.conn.last_insert_rowid());
+        let id = w.create_call(
+            sid,
+            [
+                &c.direction,
+                &c.from_number,
+                &c.to_number,
+                &calls::STARTED_STATUS,
+                &at,
+                &none,
+                &none,
+            ],
+        )?;
+        ids.insert(sid, id);
     }
 
     let mut inserted = Vec::with_capacity(plan.inserts.len());
@@ -497,24 +515,18 @@ fn apply_status<'a>(
                 (None, None)
             };
             let c = &ev.new_call;
-            let created = w.insert_call.execute(&[
+            w.create_call(
                 &ev.call_sid,
-                &c.direction,
-                &c.from_number,
-                &c.to_number,
-                &ev.status,
-                &ev.at,
-                &ended_at,
-                &duration,
-            ])? == 1;
-            // The batch holds the write lock, so a call found absent above is created here.
-            if !created {
-                return Err(StoreError::Corrupt(format!(
-                    "call {} appeared while written",
-                    ev.call_sid
-                )));
-            }
-            w.conn.last_insert_rowid()
+                [
+                    &c.direction,
+                    &c.from_number,
+                    &c.to_number,
+                    &ev.status,
+                    &ev.at,
+                    &ended_at,
+                    &duration,
+                ],
+            )?
         }
     };
     ids.insert(&ev.call_sid, id);
